@@ -1,0 +1,240 @@
+-- emit.lua: renders a variant's program, schedule, PAB tables and plan through the templates of a
+-- backend into the text of its generated files. Pure formatting: every decision was taken by an
+-- earlier stage. Not here: writing files (main.lua) or human reports (report.lua).
+local fp = require("fp")
+local template = require("template")
+local util = require("util")
+
+local M = {}
+
+local function shape_str(shape)
+  local s = {}
+  for i, n in ipairs(shape) do s[i] = tostring(n) end
+  return "[" .. table.concat(s, ", ") .. "]"
+end
+M.shape_str = shape_str
+
+local function off_name(name) return "OFF_" .. util.ident(name) end
+local function wt_name(name) return "WT_" .. util.ident(name) end
+
+-- The C expression of one op argument.
+local function arg_expr(P, v)
+  if type(v) == "table" and v.buf then
+    local b = P.buffers[v.buf]
+    return (b.dtype == "i32" and "AI(" or "A(") .. off_name(v.buf) .. ")"
+  elseif type(v) == "table" and v.w then
+    return "W(" .. wt_name(v.w) .. ")"
+  elseif math.type(v) == "integer" then
+    return tostring(v)
+  elseif type(v) == "number" then
+    return fp.c_float(fp.f32(v))
+  end
+  return tostring(v)
+end
+
+local function banner(P, op)
+  local ins, outs = {}, {}
+  for _, b in ipairs(op.reads) do ins[#ins + 1] = b .. " " .. shape_str(P.buffers[b].shape) end
+  for _, b in ipairs(op.writes) do outs[#outs + 1] = b .. " " .. shape_str(P.buffers[b].shape) end
+  local s = op.kind .. " " .. op.name
+  if #ins > 0 then s = s .. ": " .. table.concat(ins, ", ") end
+  if #outs > 0 then s = s .. " -> " .. table.concat(outs, ", ") end
+  return s
+end
+
+local function render_op(T, P, op, in_group, indent)
+  local values = { banner = banner(P, op) }
+  for k, v in pairs(op.args) do values[k] = arg_expr(P, v) end
+  values.store = in_group and "pab_store" or "NULL"
+  local text = template.render(T, "banner", values) .. "\n" .. template.render(T, op.kind, values)
+  if op.dump then
+    local buf = P.buffers[op.dump_buf or op.writes[#op.writes]]
+    local shape = op.dump_shape or buf.shape
+    local dims = {}
+    for i, n in ipairs(shape) do dims[i] = tostring(n) end
+    text = text .. "\n" .. template.render(T, "dump", {
+      name = op.dump, ptr = arg_expr(P, { buf = buf.name }), ndim = #shape, shape = table.concat(dims, ", "),
+    })
+  end
+  if indent then text = text:gsub("([^\n]+)", indent .. "%1") end
+  return text
+end
+
+-- The body of one phase: ops in order; PAB modules with cache slots become a compute/reuse group,
+-- modules the table never reuses are plain compute code.
+local function render_phase(T, P, tables, plan, phase)
+  local parts = {}
+  for _, item in ipairs(P.ops[phase]) do
+    if item.group then
+      local m = item.module
+      local slots = tables.slots[m.index]
+      if #slots == 0 then
+        for _, op in ipairs(item.compute) do parts[#parts + 1] = render_op(T, P, op, false) end
+      else
+        local comp, reuse = {}, {}
+        for _, op in ipairs(item.compute) do comp[#comp + 1] = render_op(T, P, op, true, "    ") end
+        for _, op in ipairs(item.reuse) do reuse[#reuse + 1] = render_op(T, P, op, true, "    ") end
+        local slot_expr, names = nil, {}
+        for _, s in ipairs(slots) do names[#names + 1] = s.name end
+        if #slots == 1 then
+          slot_expr = "A(" .. off_name(slots[1].name) .. ")"
+        else
+          slot_expr = "A(" .. util.ident(m.name) .. "_slots[DITC_PAB_SLOT(pab_cell)])"
+        end
+        parts[#parts + 1] = template.render(T, "pab_module", {
+          index = m.index - 1, name = m.name, kind = m.kind, slots = table.concat(names, ", "),
+          slot = slot_expr, compute = table.concat(comp, "\n"), reuse = table.concat(reuse, "\n"),
+        })
+      end
+      if item.dump then
+        parts[#parts + 1] = template.render(T, "dump", {
+          name = item.dump, ptr = arg_expr(P, { buf = "x" }), ndim = #P.buffers.x.shape,
+          shape = table.concat(P.buffers.x.shape, ", "),
+        })
+      end
+    else
+      parts[#parts + 1] = render_op(T, P, item, false)
+    end
+  end
+  return table.concat(parts, "\n")
+end
+
+-- Slot offset tables for modules with more than one cache slot (MLP keys with overlapping use).
+local function slot_tables(P, tables)
+  local out = {}
+  for m, slots in ipairs(tables.slots) do
+    if #slots > 1 then
+      local offs = {}
+      for _, s in ipairs(slots) do offs[#offs + 1] = off_name(s.name) end
+      out[#out + 1] = string.format("static const size_t %s_slots[%d] = { %s };",
+        util.ident(P.modules[m].name), #slots, table.concat(offs, ", "))
+    end
+  end
+  return #out > 0 and (table.concat(out, "\n") .. "\n") or ""
+end
+
+local function common(ctx)
+  local v = ctx.variant
+  return {
+    source = ctx.source_desc, family = v.family, variant = v.name, dtype = v.dtype, hash = ctx.hash,
+    symbol = v.symbol,
+  }
+end
+
+function M.forward_c(ctx, backend)
+  local T = template.load("templates/" .. backend .. "/ops.c.in")
+  local F = template.load("templates/" .. backend .. "/forward.c.in")
+  local values = common(ctx)
+  values.slot_tables = slot_tables(ctx.program, ctx.pab)
+  values.prologue = render_phase(T, ctx.program, ctx.pab, ctx.plan, "prologue")
+  values.step = render_phase(T, ctx.program, ctx.pab, ctx.plan, "step")
+  return template.render(F, "file", values) .. "\n"
+end
+
+function M.offsets_h(ctx)
+  local P, plan = ctx.program, ctx.plan
+  local T = template.load("templates/offsets.h.in")
+  local values = common(ctx)
+  values.arena_bytes, values.weight_elems = plan.arena_bytes, P.weight_elems
+  values.persistent_bytes, values.cache_bytes, values.transient_bytes = plan.persistent_bytes, plan.cache_bytes, plan.transient_bytes
+  local lines = {}
+  for _, b in ipairs(P.buffer_list) do
+    local where = b.region == "persistent" and "persistent" or string.format("%s ops %d-%d", b.phase, b.first, b.last)
+    lines[#lines + 1] = string.format("#define %s %dull /* %s %s (%s), %s */", off_name(b.name), b.offset,
+      shape_str(b.shape), b.dtype, b.dims, where)
+  end
+  values.buffers = table.concat(lines, "\n")
+  lines = {}
+  for _, it in ipairs(plan.slot_items) do
+    lines[#lines + 1] = string.format("#define %s %dull /* steps %d-%d */", off_name(it.name), it.offset, it.first - 1, it.last - 1)
+  end
+  table.sort(lines)
+  values.slots = #lines > 0 and table.concat(lines, "\n") or "/* none: the PAB table reuses nothing */"
+  lines = {}
+  for _, w in ipairs(P.weight_list) do
+    lines[#lines + 1] = string.format("#define %s %dull /* %s */", wt_name(w.name), w.offset, shape_str(w.shape))
+  end
+  values.weights = table.concat(lines, "\n")
+  return template.render(T, "file", values) .. "\n"
+end
+
+local function float_list(list, per_line)
+  local out, line = {}, {}
+  for i, x in ipairs(list) do
+    line[#line + 1] = fp.c_float(fp.f32(x))
+    if #line == per_line or i == #list then out[#out + 1] = "  " .. table.concat(line, ", ") .. ","; line = {} end
+  end
+  return table.concat(out, "\n")
+end
+
+local function int_list(list, per_line)
+  local out, line = {}, {}
+  for i, x in ipairs(list) do
+    line[#line + 1] = tostring(x)
+    if #line == per_line or i == #list then out[#out + 1] = "  " .. table.concat(line, ", ") .. ","; line = {} end
+  end
+  return table.concat(out, "\n")
+end
+
+local function c_string_lines(text)
+  local out = {}
+  for line in text:gmatch("([^\n]*)\n") do
+    out[#out + 1] = '  "' .. line:gsub("\\", "\\\\"):gsub('"', '\\"') .. '\\n"'
+  end
+  return table.concat(out, "\n")
+end
+
+function M.tables_c(ctx)
+  local v, P, sched, tables = ctx.variant, ctx.program, ctx.sched, ctx.pab
+  local T = template.load("templates/tables.c.in")
+  local d = v.dims
+  local values = common(ctx)
+  for _, k in ipairs({ "Bp", "B", "Cin", "Cout", "Tx", "Hx", "Wx", "L", "Cc" }) do values[k] = d[k] end
+  values.K, values.M = sched.K, #P.modules
+  values.sampler = sched.kind
+  values.sampler_comment = string.format("%s, %d steps, cfg %s, dtype %s%s", sched.kind, sched.K,
+    tostring(v.sampler.cfg_scale), v.dtype, sched.ratio and (", shift ratio " .. fp.f32_str(sched.ratio)) or "")
+  values.cfg_scale = fp.c_float(fp.f32(v.sampler.cfg_scale))
+  values.cond_first = v.sampler.cfg_order == "cond_first" and 1 or 0
+  values.t_sched = float_list(sched.t, 6)
+  values.t_embed = float_list(sched.t_embed, 6)
+  values.dt = float_list(sched.dt, 6)
+  local upd = {}
+  for i, u in ipairs(sched.update) do upd[i] = u and 1 or 0 end
+  values.update = int_list(upd, 30)
+  values.tau = int_list(sched.tau, 15)
+  values.pab_comment = ctx.pab_comment
+  local names, kinds, flops = {}, {}, {}
+  for _, m in ipairs(P.modules) do
+    names[#names + 1] = string.format('  "%s",', m.name)
+    kinds[#kinds + 1] = string.format('  "%s",', m.kind)
+    flops[#flops + 1] = string.format("  %.17g,", m.flops)
+  end
+  values.module_names, values.module_kinds, values.module_flops = table.concat(names, "\n"), table.concat(kinds, "\n"), table.concat(flops, "\n")
+  values.step_flops = string.format("%.17g", P.step_flops)
+  local rows = {}
+  for i = 1, sched.K do
+    local cells = {}
+    for m = 1, #P.modules do
+      local o = tables.op[i][m]
+      cells[m] = tostring(o.op + ((o.slot or 1) - 1) * 4)
+    end
+    rows[i] = string.format("  /* step %2d, tau %4d */ { %s },", i - 1, sched.tau[i], table.concat(cells, ", "))
+  end
+  values.pab_rows = table.concat(rows, "\n")
+  local ws = {}
+  for _, w in ipairs(P.weight_list) do
+    local sh = {}
+    for i = 1, 5 do sh[i] = tostring(w.shape[i] or 0) end
+    ws[#ws + 1] = string.format('  { "%s", %d, { %s }, %s, %d },', w.name, #w.shape, table.concat(sh, ", "), wt_name(w.name), w.elems)
+  end
+  values.n_weights, values.weights = #P.weight_list, table.concat(ws, "\n")
+  values.schedule_text = c_string_lines(ctx.schedule_txt)
+  return template.render(T, "file", values) .. "\n"
+end
+
+function M.entry_c(ctx)
+  return template.render(template.load("templates/tables.c.in"), "entry", common(ctx)) .. "\n"
+end
+
+return M

@@ -1,0 +1,152 @@
+-- layers.lua: reusable sub-layers that append ops to a program: linear, two-layer MLPs, the
+-- sinusoidal timestep embedder, and the DiT block sub-layers (modulated self-attention,
+-- cross-attention, modulated MLP) wrapped as PAB modules. Every weight is registered with its
+-- checkpoint name and shape here, so the manifest derives from the ops that read it.
+-- Not here: which sub-layers a family has (the model description) or op numerics (runtime).
+local fp = require("fp")
+
+local M = {}
+
+-- out[M, N] = src[M, K] @ weight[N, K]^T + bias; act: nil | "gelu_tanh".
+function M.linear(P, wprefix, src, out, Mrows, K, N, opt)
+  opt = opt or {}
+  local w = P:weight(wprefix .. ".weight", { N, K })
+  local b = (opt.bias ~= false) and P:weight(wprefix .. ".bias", { N }) or nil
+  return P:op("linear", wprefix, {
+    out = { buf = out }, src = { buf = src }, w = { w = w }, b = b and { w = b } or "NULL",
+    M = Mrows, K = K, N = N, act = opt.act == "gelu_tanh" and "DITC_ACT_GELU_TANH" or "DITC_ACT_NONE",
+  }, { src }, { out }, { dump = opt.dump, dump_shape = opt.dump_shape, flops = 2 * Mrows * K * N })
+end
+
+-- fc1 -> GELU(tanh) -> fc2 (timm Mlp with approx_gelu).
+function M.mlp2(P, prefix, src, rows, cin, hidden, cout, out, opt)
+  local h = P:buffer(prefix .. ".h", { rows, hidden }, { dims = "rows, hidden" })
+  M.linear(P, prefix .. ".fc1", src, h, rows, cin, hidden, { act = "gelu_tanh" })
+  P:buffer(out, { rows, cout }, { dims = "rows, C" })
+  M.linear(P, prefix .. ".fc2", h, out, rows, hidden, cout, opt)
+end
+
+-- TimestepEmbedder / SizeEmbedder: sinusoid(256) -> Linear -> SiLU -> Linear, out [B, C].
+function M.timestep_embedder(P, prefix, src, B, C, opt)
+  local freq = P:buffer(prefix .. ".freq", { B, 256 }, { dims = "B, 256" })
+  P:op("sinusoid", prefix .. ".freq", { out = { buf = freq }, src = { buf = src }, B = B, dim = 256 }, { src }, { freq })
+  local h = P:buffer(prefix .. ".h", { B, C }, { dims = "B, C" })
+  M.linear(P, prefix .. ".mlp.0", freq, h, B, 256, C)
+  P:op("silu", prefix .. ".silu", { out = { buf = h }, src = { buf = h }, n = B * C }, { h }, { h })
+  P:buffer(prefix, { B, C }, { dims = "B, C" })
+  M.linear(P, prefix .. ".mlp.2", h, prefix, B, C, C, opt)
+end
+
+-- Cross-attention keys and values of one block from the packed caption: [B, L, 2C].
+function M.cross_kv(P, prefix, sub, ypacked, B, L, C)
+  local kv = P:buffer(prefix .. ".kv", { B, L, 2 * C }, { dims = "B, L, 2C" })
+  M.linear(P, prefix .. "." .. sub.kv, ypacked, kv, B * L, C, 2 * C)
+end
+
+-- ---- DiT block sub-layers ------------------------------------------------------------------------
+
+local function modulated_norm(P, prefix, sub, v, blk_prefix, out, Rrows)
+  local d = v.dims
+  P:op("ln_modulate", prefix .. ".norm", {
+    out = { buf = out }, x = { buf = "x" }, t = { buf = "t_block" }, table = { w = blk_prefix .. ".scale_shift_table" },
+    t_stride = 6 * d.C, t_shift = sub.mod[1] * d.C, t_scale = sub.mod[2] * d.C,
+    shift = sub.mod[1], scale = sub.mod[2], B = d.B, R = Rrows, C = d.C, eps = fp.f32(sub.norm_eps),
+  }, { "x", "t_block" }, { out })
+end
+
+local function reuse_branch(P, prefix, n)
+  P:op("pab_reuse", prefix .. ".reuse", { x = { buf = "x" }, n = n }, { "x" }, { "x" })
+end
+
+-- Modulated self-attention over the block's axis (spatial: the S tokens of a frame; temporal:
+-- the T frames of a spatial location), with optional qk RMSNorm and interleaved RoPE.
+function M.self_attention(P, v, prefix, blk, sub, block_prefix)
+  local d = v.dims
+  local B, N, C, H, D = d.B, d.N, d.C, d.H, d.D
+  local rows = B * N
+  local h = P:buffer(prefix .. ".in", { B, N, C }, { dims = "B, N, C" })
+  local qkv = P:buffer(prefix .. ".qkv", { B, N, 3 * C }, { dims = "B, N, 3C" })
+  local o = P:buffer(prefix .. ".o", { B, N, C }, { dims = "B, N, C" })
+  local proj = P:buffer(prefix .. ".proj", { B, N, C }, { dims = "B, N, C" })
+  modulated_norm(P, prefix, sub, v, block_prefix, h, N)
+  M.linear(P, prefix .. "." .. sub.qkv, h, qkv, rows, C, 3 * C)
+  if v.config.qk_norm then
+    local wq = P:weight(prefix .. "." .. sub.q_norm .. ".weight", { D })
+    local wk = P:weight(prefix .. "." .. sub.k_norm .. ".weight", { D })
+    P:op("qk_rmsnorm", prefix .. ".qk_norm", {
+      qkv = { buf = qkv }, wq = { w = wq }, wk = { w = wk }, R = rows, H = H, D = D, eps = fp.f32(sub.qk_norm_eps),
+    }, { qkv }, { qkv })
+  end
+  if blk.rope then
+    P:op("rope", prefix .. ".rope", {
+      qkv = { buf = qkv }, cos = { buf = "rope.cos" }, sin = { buf = "rope.sin" }, B = B, T = d.T, S = d.S, H = H, D = D,
+    }, { qkv, "rope.cos", "rope.sin" }, { qkv })
+  end
+  local seq = (blk.axis == "spatial")
+      and { nseq = B * d.T, inner = 1, outer_stride = d.S, inner_stride = 0, tok_stride = 1, len = d.S }
+      or { nseq = B, inner = d.S, outer_stride = d.T * d.S, inner_stride = 1, tok_stride = d.S, len = d.T }
+  P:op("attention", prefix .. ".sdpa", {
+    out = { buf = o }, qkv = { buf = qkv }, nseq = seq.nseq, inner = seq.inner, outer_stride = seq.outer_stride,
+    inner_stride = seq.inner_stride, tok_stride = seq.tok_stride, len = seq.len, H = H, D = D,
+    scale = fp.f32(1 / math.sqrt(D)),
+  }, { qkv }, { o }, { flops = 4 * B * N * seq.len * C })
+  M.linear(P, prefix .. "." .. sub.proj, o, proj, rows, C, C)
+  P:op("gate_residual", prefix .. ".gate", {
+    x = { buf = "x" }, src = { buf = proj }, t = { buf = "t_block" }, table = { w = block_prefix .. ".scale_shift_table" },
+    chunk = sub.mod[3], nchunk = 6, B = B, R = N, C = C,
+  }, { "x", proj, "t_block" }, { "x" })
+end
+
+-- Cross-attention of every token to its sample's valid caption tokens (no norm, no gate).
+function M.cross_attention(P, v, prefix, sub)
+  local d = v.dims
+  local B, N, C = d.B, d.N, d.C
+  local q = P:buffer(prefix .. ".q", { B, N, C }, { dims = "B, N, C" })
+  local o = P:buffer(prefix .. ".o", { B, N, C }, { dims = "B, N, C" })
+  local proj = P:buffer(prefix .. ".proj", { B, N, C }, { dims = "B, N, C" })
+  M.linear(P, prefix .. "." .. sub.q, "x", q, B * N, C, C)
+  P:op("cross_attention", prefix .. ".sdpa", {
+    out = { buf = o }, q = { buf = q }, kv = { buf = prefix .. ".kv" }, lens = { buf = "y.lens" },
+    B = B, N = N, L = d.L, H = d.H, D = d.D, scale = fp.f32(1 / math.sqrt(d.D)),
+  }, { q, prefix .. ".kv", "y.lens" }, { o }, { flops = 4 * B * N * d.L * C })
+  M.linear(P, prefix .. "." .. sub.proj, o, proj, B * N, C, C)
+  P:op("residual_store", prefix .. ".residual", { x = { buf = "x" }, src = { buf = proj }, n = B * N * C },
+    { "x", proj }, { "x" })
+end
+
+-- Modulated MLP: fc1 -> GELU(tanh) -> fc2, gated.
+function M.modulated_mlp(P, v, prefix, sub, block_prefix)
+  local d = v.dims
+  local B, N, C = d.B, d.N, d.C
+  local h = P:buffer(prefix .. ".in", { B, N, C }, { dims = "B, N, C" })
+  local hid = P:buffer(prefix .. ".hidden", { B, N, d.F }, { dims = "B, N, F" })
+  local out = P:buffer(prefix .. ".out", { B, N, C }, { dims = "B, N, C" })
+  modulated_norm(P, prefix, sub, v, block_prefix, h, N)
+  M.linear(P, prefix .. "." .. sub.fc1, h, hid, B * N, C, d.F, { act = sub.act })
+  M.linear(P, prefix .. "." .. sub.fc2, hid, out, B * N, d.F, C)
+  P:op("gate_residual", prefix .. ".gate", {
+    x = { buf = "x" }, src = { buf = out }, t = { buf = "t_block" }, table = { w = block_prefix .. ".scale_shift_table" },
+    chunk = sub.mod[3], nchunk = 6, B = B, R = N, C = C,
+  }, { "x", out, "t_block" }, { "x" })
+end
+
+-- One STDiT3Block: its sub-layers in description order, each a PAB module.
+function M.stdit3_block(P, v, block_prefix, blk, depth)
+  local d = v.dims
+  P:weight(block_prefix .. ".scale_shift_table", { 6, d.C })
+  for _, sub in ipairs(v.block) do
+    local prefix = block_prefix .. "." .. sub.name
+    local kind = (sub.pab == "attn") and blk.pab or sub.pab
+    P:pab_module(prefix, kind, depth, blk.pab, function(branch)
+      if branch == "reuse" then return reuse_branch(P, prefix, d.B * d.N * d.C) end
+      if sub.layer == "self_attention" then M.self_attention(P, v, prefix, blk, sub, block_prefix)
+      elseif sub.layer == "cross_attention" then M.cross_attention(P, v, prefix, sub)
+      else M.modulated_mlp(P, v, prefix, sub, block_prefix) end
+    end)
+  end
+  local last = P.ops.step[#P.ops.step]
+  last.dump = block_prefix -- the block's output, after its last module
+  last.dump_buf = "x"
+end
+
+return M

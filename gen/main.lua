@@ -1,0 +1,193 @@
+-- main.lua: the generator's command line. Loads and validates a model description, resolves one
+-- variant (named, or from an upstream config.json plus sizes), bakes the sampler schedule and
+-- PAB tables, builds the op program and memory plan, and writes the variant's files into --out,
+-- each only if its content changed, plus a depfile of everything read.
+-- Usage: see usage() below or README.md. Not here: any model or backend logic.
+local root = (arg and arg[0] or ""):match("^(.*)gen/main%.lua$") or ""
+package.path = root .. "gen/?.lua;" .. package.path
+require("strict")
+
+local util = require("util")
+local describe = require("describe")
+local rflow = require("rflow")
+local stdit3 = require("stdit3")
+local pab = require("pab")
+local plan_mod = require("plan")
+local emit = require("emit")
+local report = require("report")
+
+local function usage()
+  return [[
+usage: lua5.4 gen/main.lua --model models/FAMILY.lua --variant NAME --out DIR
+       lua5.4 gen/main.lua --model models/FAMILY.lua --config config.json --name NAME
+                           --height PX --width PX --frames N [--latent T,H,W] [--steps K]
+                           [--cfg SCALE] [--fps F] [--dtype fp32|bf16] [--pab default|off] --out DIR
+  --variant   a named variant of the model description
+  --config    an upstream config.json (e.g. hpcai-tech/OpenSora-STDiT-v3) defining the architecture
+  --out       output directory (created by the caller); files are written only when they change
+  --quiet     no summary line]]
+end
+
+local function parse(argv)
+  local o = {}
+  local i = 1
+  local flags = { quiet = true, help = true }
+  while i <= #argv do
+    local a = argv[i]
+    local name = a:match("^%-%-([%w-]+)$")
+    if not name then util.fail(nil, "unexpected argument %q\n%s", a, usage()) end
+    if flags[name] then
+      o[name] = true
+      i = i + 1
+    else
+      local val = argv[i + 1]
+      if val == nil then util.fail(nil, "--%s needs a value", name) end
+      o[name] = val
+      i = i + 2
+    end
+  end
+  return o
+end
+
+local function int_opt(o, name)
+  if o[name] == nil then return nil end
+  local n = math.tointeger(tonumber(o[name]))
+  if not n then util.fail(nil, "--%s must be an integer, got %q", name, o[name]) end
+  return n
+end
+
+local function num_opt(o, name)
+  if o[name] == nil then return nil end
+  local n = tonumber(o[name])
+  if not n then util.fail(nil, "--%s must be a number, got %q", name, o[name]) end
+  return n
+end
+
+local known = { model = 1, variant = 1, config = 1, name = 1, height = 1, width = 1, frames = 1, latent = 1,
+  steps = 1, cfg = 1, fps = 1, dtype = 1, pab = 1, out = 1, quiet = 1, help = 1, backend = 1 }
+
+-- FNV-1a 64 over the content of every file read: the "inputs hash" stamped on generated files.
+local function hash_files(paths)
+  local h = 0xcbf29ce484222325
+  for _, p in ipairs(paths) do
+    local f = assert(io.open(p, "rb"))
+    local s = f:read("a")
+    f:close()
+    for i = 1, #p do h = ((h ~ p:byte(i)) * 0x100000001b3) end
+    for i = 1, #s do h = ((h ~ s:byte(i)) * 0x100000001b3) end
+  end
+  return string.format("%016x", h)
+end
+
+local function run(argv)
+  local started = os.clock()
+  local o = parse(argv)
+  if o.help then print(usage()); return end
+  for k in pairs(o) do
+    if not known[k] then util.fail(nil, "unknown option --%s\n%s", k, usage()) end
+  end
+  if not o.model then util.fail(nil, "--model is required\n%s", usage()) end
+  if not o.out then util.fail(nil, "--out is required\n%s", usage()) end
+  local backend = o.backend or "cpu"
+  if backend ~= "cpu" then util.fail(nil, "--backend must be cpu (the CUDA backend is not built yet)") end
+
+  local fam = describe.load_family(o.model)
+  local v, source_desc
+  if o.config then
+    if o.variant then util.fail(nil, "--variant and --config exclude each other") end
+    if not o.name then util.fail(nil, "--name is required with --config") end
+    for _, req in ipairs({ "height", "width", "frames" }) do
+      if not o[req] then util.fail(nil, "--%s is required with --config", req) end
+    end
+    local latent
+    if o.latent then
+      local t, h, w = o.latent:match("^(%d+),(%d+),(%d+)$")
+      if not t then util.fail(nil, "--latent must be T,H,W, got %q", o.latent) end
+      latent = { tonumber(t) // 1, tonumber(h) // 1, tonumber(w) // 1 }
+    end
+    if o.pab and o.pab ~= "default" and o.pab ~= "off" then util.fail(nil, "--pab must be default or off") end
+    if o.dtype and o.dtype ~= "fp32" and o.dtype ~= "bf16" then util.fail(nil, "--dtype must be fp32 or bf16") end
+    v = describe.from_config_json(fam, o.config, {
+      name = o.name, height = int_opt(o, "height"), width = int_opt(o, "width"), num_frames = int_opt(o, "frames"),
+      latent = latent, steps = int_opt(o, "steps"), cfg_scale = num_opt(o, "cfg"), fps = num_opt(o, "fps"),
+      dtype = o.dtype, pab = o.pab,
+    })
+    source_desc = o.model .. " + " .. o.config
+  else
+    if not o.variant then util.fail(nil, "--variant or --config is required\n%s", usage()) end
+    v = describe.named(fam, o.variant)
+    source_desc = o.model .. " (variant " .. o.variant .. ")"
+  end
+
+  local sched = rflow.bake(v)
+  local P = stdit3.build(v)
+  local d = v.dims
+  P.cache_bytes = d.B * d.N * d.C * 4 -- every PAB cache holds one [B, N, C] fp32 module output
+  local tables = pab.bake(v.pab, sched.all_timesteps, P.modules, v.sampler.steps, function(msg)
+    util.fail(fam.where({ "pab" }), "%s", msg)
+  end)
+  -- FLOPs of each module's compute branch and of a whole all-compute step (bench and reports)
+  P.step_flops = 0
+  for _, op in ipairs(P:linear_ops("step")) do
+    if not op.module or op.kind ~= "pab_reuse" then P.step_flops = P.step_flops + op.flops end
+  end
+  for _, item in ipairs(P.ops.step) do
+    if item.group then
+      item.module.flops = 0
+      for _, op in ipairs(item.compute) do item.module.flops = item.module.flops + op.flops end
+    end
+  end
+  local plan = plan_mod.build(P, tables)
+  local bad = plan_mod.check(P, plan)
+  if bad then error("plan: internal: " .. bad) end
+
+  -- templates are read while emitting; load them first so the hash covers them
+  local tpl = { "templates/" .. backend .. "/ops.c.in", "templates/" .. backend .. "/forward.c.in",
+    "templates/offsets.h.in", "templates/tables.c.in" }
+  for _, t in ipairs(tpl) do util.note_read(root .. t) end
+  local gen_files = {}
+  for name in pairs(package.loaded) do
+    local path = package.searchpath(name, root .. "gen/?.lua")
+    if path then gen_files[#gen_files + 1] = path end
+  end
+  table.sort(gen_files)
+  for _, p in ipairs(gen_files) do util.note_read(p) end
+
+  local ctx = {
+    variant = v, sched = sched, program = P, pab = tables, plan = plan, source_desc = source_desc,
+    hash = hash_files(util.reads), pab_comment = report.pab_params(v, " * "),
+  }
+  ctx.schedule_txt = report.schedule_txt(ctx)
+  local files = {
+    { "forward.c", emit.forward_c(ctx, backend) },
+    { "offsets.h", emit.offsets_h(ctx) },
+    { "tables.c", emit.tables_c(ctx) },
+    { "entry.c", emit.entry_c(ctx) },
+    { "schedule.txt", ctx.schedule_txt },
+    { "plan.txt", report.plan_txt(ctx) },
+    { "manifest.txt", report.manifest_txt(ctx) },
+  }
+  local dir = o.out:gsub("/$", "")
+  local written = 0
+  for _, f in ipairs(files) do
+    if util.write_if_changed(dir .. "/" .. f[1], f[2]) then written = written + 1 end
+  end
+  local deps = { dir .. "/forward.c:" }
+  for _, p in ipairs(util.reads) do deps[#deps + 1] = p end
+  util.write_if_changed(dir .. "/gen.d", table.concat(deps, " \\\n  ") .. "\n")
+  if not o.quiet then
+    print(string.format("gen: %s/%s: %d steps, %d PAB modules, arena %d bytes, %d weight tensors (%d elements); "
+      .. "%d of %d files changed (%.2f s)", v.family, v.name, sched.K, #P.modules, plan.arena_bytes,
+      #P.weight_list, P.weight_elems, written, #files, os.clock() - started))
+  end
+end
+
+local ok, err = pcall(run, arg)
+if not ok then
+  if type(err) == "table" and err.gen_error then
+    io.stderr:write("gen: error: " .. err.gen_error .. "\n")
+    os.exit(1)
+  end
+  io.stderr:write("gen: internal error: " .. tostring(err) .. "\n" .. debug.traceback() .. "\n")
+  os.exit(2)
+end

@@ -1,0 +1,156 @@
+-- pab.lua: bakes Pyramid Attention Broadcast into static per-step tables, with upstream's exact
+-- rule (videosys pab_mgr.py; spec pab-dsp.md §1.3-1.11): per-module counters aligned to the
+-- global step and wrapping at `steps`, strict thresholds on int(timestep), MLP broadcast keyed
+-- by timestep values with first-match dict order. Produces both upstream's decisions (for trace
+-- comparison) and the executable ops: COMPUTE, WRITE (compute and keep: a later call reuses it)
+-- and REUSE, each with its cache slot. Not here: memory offsets (plan.lua).
+local M = {}
+
+M.COMPUTE, M.WRITE, M.REUSE = 0, 1, 2
+M.op_names = { [0] = "compute", [1] = "write", [2] = "reuse" }
+
+local function contains(list, x)
+  for _, v in ipairs(list) do if v == x then return true end end
+  return false
+end
+
+local function index_of(list, x)
+  for i, v in ipairs(list) do if v == x then return i end end
+end
+
+-- PAB is active iff one of the attention kinds broadcasts (enable_pab()).
+function M.active(cfg)
+  return cfg.spatial.broadcast or cfg.temporal.broadcast or cfg.cross.broadcast
+end
+
+-- Upstream's _is_t_in_skip_config: the first entry (list order) whose value range
+-- all[idx(key) .. idx(key)+skip] contains tau. Returns the entry and the last value of its range.
+local function mlp_range(entries, all, tau, fail)
+  for _, e in ipairs(entries) do
+    local idx = index_of(all, e.key)
+    if idx then
+      local last = idx + e.skip_count
+      for j = idx, math.min(last, #all) do
+        if all[j] == tau then
+          if last > #all then
+            fail(string.format("MLP key %d with skip_count %d runs past the end of the %d-step schedule "
+              .. "(upstream raises IndexError here)", e.key, e.skip_count, #all))
+          end
+          return e, all[last]
+        end
+      end
+    end
+  end
+end
+
+-- cfg: the variant's PAB config; all: int timesteps of the run (tau per call); modules: list of
+-- { name, kind = "spatial"|"temporal"|"cross"|"mlp", block_idx, block_kind }; steps: the counter
+-- modulus upstream uses (num_inference_steps); fail(msg): raises a user error.
+function M.bake(cfg, all, modules, steps, fail)
+  local K, nmod = #all, #modules
+  local on = M.active(cfg)
+  local t = { on = on, K = K, decision = {}, mlp_src = {}, op = {}, slots = {} }
+  for i = 1, K do t.decision[i], t.mlp_src[i], t.op[i] = {}, {}, {} end
+
+  -- 1. upstream's decisions
+  local stores = { spatial = {}, temporal = {} } -- MLP stores keyed "key/block" -> saving step
+  for i = 1, K do
+    local tau, count = all[i], (i - 1) % steps   -- every module's counter: one call per step
+    for m, mod in ipairs(modules) do
+      local d = "compute"
+      if on and mod.kind ~= "mlp" then
+        local k = cfg[mod.kind]
+        if k.broadcast and count % k.range ~= 0 and k.threshold[1] < tau and tau < k.threshold[2] then
+          d = "broadcast"
+        end
+      elseif on and cfg.mlp_broadcast then
+        local entries = (mod.block_kind == "temporal") and cfg.mlp_temporal or cfg.mlp_spatial
+        entries = entries or {}
+        local hit, last_value = mlp_range(entries, all, tau, fail)
+        local own
+        for _, e in ipairs(entries) do if e.key == tau then own = e break end end
+        local store = stores[mod.block_kind]
+        if own and contains(own.blocks, mod.block_idx) then
+          d = "compute+save"
+          store[tau .. "/" .. mod.block_idx] = i
+        elseif hit and contains(hit.blocks, mod.block_idx) then
+          local id = hit.key .. "/" .. mod.block_idx
+          if not store[id] then
+            fail(string.format("step %d: %s reuses the MLP output of timestep %d, which is not stored "
+              .. "(upstream raises ValueError here)", i - 1, mod.name, hit.key))
+          end
+          d = "broadcast"
+          t.mlp_src[i][m] = { key = hit.key, step = store[id] }
+          if tau == last_value then store[id] = nil end
+        end
+      end
+      t.decision[i][m] = d
+    end
+  end
+
+  -- 2. executable ops and cache slots
+  local slot_index = {} -- per module: slot id -> index
+  for m = 1, nmod do slot_index[m] = {}; t.slots[m] = {} end
+  local function slot(m, id, suffix)
+    if not slot_index[m][id] then
+      local s = { name = modules[m].name .. ".pab" .. suffix, first = nil, last = nil }
+      t.slots[m][#t.slots[m] + 1] = s
+      slot_index[m][id] = #t.slots[m]
+    end
+    return slot_index[m][id]
+  end
+  for i = 1, K do for m = 1, nmod do t.op[i][m] = { op = M.COMPUTE } end end
+  for i = 1, K do
+    for m, mod in ipairs(modules) do
+      if t.decision[i][m] == "broadcast" then
+        local src, id, suffix
+        if mod.kind == "mlp" then
+          src, id, suffix = t.mlp_src[i][m].step, "key" .. t.mlp_src[i][m].key, "@" .. t.mlp_src[i][m].key
+        else
+          src = i - 1
+          while src >= 1 and t.decision[src][m] == "broadcast" do src = src - 1 end
+          if src < 1 then fail(string.format("step %d: %s reuses before any compute", i - 1, mod.name)) end
+          id, suffix = "attn", ""
+        end
+        local k = slot(m, id, suffix)
+        t.op[i][m] = { op = M.REUSE, slot = k }
+        t.op[src][m] = { op = M.WRITE, slot = k }
+        local s = t.slots[m][k]
+        s.first = math.min(s.first or src, src)
+        s.last = math.max(s.last or i, i)
+      end
+    end
+  end
+
+  -- 3. invariants: every REUSE reads a slot last written by an earlier WRITE of the same slot
+  for m = 1, nmod do
+    local written = {}
+    for i = 1, K do
+      local o = t.op[i][m]
+      if o.op == M.WRITE then written[o.slot] = true end
+      if o.op == M.REUSE and not written[o.slot] then
+        error(string.format("pab: internal: %s reuses slot %d at step %d before a write", modules[m].name, o.slot, i - 1))
+      end
+    end
+  end
+  return t
+end
+
+-- Counts per kind of what upstream reused, and of what ditc computes/writes/reuses.
+function M.summary(t, modules)
+  local s = {}
+  for m, mod in ipairs(modules) do
+    local key = mod.kind == "mlp" and "mlp" or mod.kind
+    s[key] = s[key] or { calls = 0, reuse = 0, write = 0, save = 0 }
+    for i = 1, t.K do
+      local e = s[key]
+      e.calls = e.calls + 1
+      if t.op[i][m].op == M.REUSE then e.reuse = e.reuse + 1 end
+      if t.op[i][m].op == M.WRITE then e.write = e.write + 1 end
+      if t.decision[i][m] == "compute+save" then e.save = e.save + 1 end
+    end
+  end
+  return s
+end
+
+return M

@@ -1,0 +1,112 @@
+-- program.lua: the backend-neutral op program: named buffers with static shapes, checkpoint
+-- weights with their shapes (the manifest), and an ordered list of ops in two phases
+-- (`prologue`: once per generation; `step`: every sampler step), with PAB modules as groups of
+-- ops that have a compute branch and a reuse branch. Family files (stdit3.lua) build it through
+-- this API; plan.lua and emit.lua read it. Not here: any backend syntax.
+local util = require("util")
+
+local M = {}
+M.__index = M
+
+function M.new()
+  return setmetatable({
+    buffers = {}, buffer_list = {}, weights = {}, weight_list = {},
+    ops = { prologue = {}, step = {} }, modules = {}, phase = "prologue", group = nil,
+  }, M)
+end
+
+-- Declares a buffer. kind: "act" (transient within a phase), "io" (persistent, written or read by
+-- the runtime), or inferred "persist" when a step reads what the prologue wrote.
+function M:buffer(name, shape, opt)
+  opt = opt or {}
+  assert(not self.buffers[name], "program: buffer declared twice: " .. name)
+  local b = {
+    name = name, shape = shape, dtype = opt.dtype or "f32", kind = opt.kind or "act",
+    dims = opt.dims or "", -- shape in the dimension vocabulary, for comments
+  }
+  b.elems = util.prod(shape)
+  b.bytes = b.elems * 4
+  self.buffers[name] = b
+  self.buffer_list[#self.buffer_list + 1] = b
+  return name
+end
+
+-- Registers a checkpoint tensor used by the model (name exactly as upstream).
+function M:weight(name, shape)
+  local w = self.weights[name]
+  if w then
+    assert(table.concat(w.shape, ",") == table.concat(shape, ","), "program: weight shape conflict: " .. name)
+    return name
+  end
+  w = { name = name, shape = shape, elems = util.prod(shape) }
+  self.weights[name] = w
+  self.weight_list[#self.weight_list + 1] = w
+  return name
+end
+
+function M:set_phase(phase) self.phase = phase end
+
+-- Appends an op: kind selects the backend template; args maps hole names to values:
+--   { buf = name } a buffer, { w = name } a weight, numbers, booleans, or strings;
+-- reads/writes list buffer names for liveness; dump names an intermediate after the op.
+function M:op(kind, name, args, reads, writes, opt)
+  opt = opt or {}
+  for _, b in ipairs(reads) do assert(self.buffers[b], "program: op " .. name .. " reads unknown buffer " .. b) end
+  for _, b in ipairs(writes) do assert(self.buffers[b], "program: op " .. name .. " writes unknown buffer " .. b) end
+  local op = {
+    kind = kind, name = name, args = args, reads = reads, writes = writes, phase = self.phase,
+    dump = opt.dump, dump_shape = opt.dump_shape, flops = opt.flops or 0,
+  }
+  if self.group then
+    local list = self.group[self.group.branch]
+    list[#list + 1] = op
+    op.module = self.group.module
+  else
+    local list = self.ops[self.phase]
+    list[#list + 1] = op
+  end
+  return op
+end
+
+-- A PAB module: build(branch) is called for "compute" then "reuse"; ops added inside land in
+-- that branch. kind: spatial | temporal | cross | mlp.
+function M:pab_module(name, kind, block_idx, block_kind, build)
+  local m = { name = name, kind = kind, block_idx = block_idx, block_kind = block_kind, index = #self.modules + 1 }
+  self.modules[#self.modules + 1] = m
+  local g = { group = true, module = m, compute = {}, reuse = {}, phase = self.phase, name = name }
+  self.group = g
+  for _, branch in ipairs({ "compute", "reuse" }) do
+    g.branch = branch
+    build(branch)
+  end
+  self.group = nil
+  local list = self.ops[self.phase]
+  list[#list + 1] = g
+  return m
+end
+
+-- Flattened op sequence of a phase (groups expanded compute-then-reuse), for liveness.
+function M:linear_ops(phase)
+  local out = {}
+  for _, item in ipairs(self.ops[phase]) do
+    if item.group then
+      for _, op in ipairs(item.compute) do out[#out + 1] = op end
+      for _, op in ipairs(item.reuse) do out[#out + 1] = op end
+    else
+      out[#out + 1] = item
+    end
+  end
+  return out
+end
+
+-- Weight offsets (elements) in the backend's weight buffer, each aligned to 16 elements.
+function M:layout_weights()
+  local off = 0
+  for _, w in ipairs(self.weight_list) do
+    w.offset = off
+    off = off + ((w.elems + 15) // 16) * 16
+  end
+  self.weight_elems = off
+end
+
+return M

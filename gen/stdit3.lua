@@ -1,0 +1,130 @@
+-- stdit3.lua: the STDiT3 (Open-Sora 1.2) forward pass as an op program (spec models.md §1.2):
+-- embeddings and caption path once per generation, then per step the timestep conditioning,
+-- patch embedding, the interleaved spatial/temporal blocks described by the model file, the final
+-- layer and unpatchify. Sub-layers come from layers.lua; this file only composes them.
+-- Not here: numerics of single ops (runtime), schedules (rflow.lua, pab.lua), memory (plan.lua).
+local fp = require("fp")
+local Program = require("program")
+local layers = require("layers")
+
+local M = {}
+
+function M.build(v)
+  local d = v.dims
+  local P = Program.new()
+  local R = fp.rounder(v.dtype)
+  local B, Bp, C, N, L = d.B, d.Bp, d.C, d.N, d.L
+
+  -- io buffers (runtime-visible, persistent)
+  P:buffer("in.x", { B, d.Cin, d.Tx, d.Hx, d.Wx }, { kind = "io", dims = "B, Cin, Tx, Hx, Wx" })
+  P:buffer("in.t", { B }, { kind = "io", dims = "B" })
+  P:buffer("in.y", { Bp, L, d.Cc }, { kind = "io", dims = "Bp, L, Cc" })
+  P:buffer("in.mask", { Bp, L }, { kind = "io", dtype = "i32", dims = "Bp, L" })
+  P:buffer("out", { B, d.Cout, d.Tx, d.Hx, d.Wx }, { kind = "io", dims = "B, Cout, Tx, Hx, Wx" })
+  P:buffer("sampler.z", { Bp, d.Cin, d.Tx, d.Hx, d.Wx }, { kind = "io", dims = "Bp, Cin, Tx, Hx, Wx" })
+
+  -- ---- prologue: once per generation ----------------------------------------------------------
+  P:set_phase("prologue")
+  local h_px, w_px = R(v.height), R(v.width)             -- height[0].item(): the dtype's value
+  local scale = math.sqrt(h_px * w_px) / v.config.input_sq_size
+  local base = math.floor(math.sqrt(d.S) + 0.5)           -- round(S ** 0.5), never a tie
+  P:buffer("pos_embed", { d.S, C }, { dims = "S, C" })
+  P:op("pos_embed_2d", "pos_embed", {
+    out = { buf = "pos_embed" }, Hp = d.Hp, Wp = d.Wp, C = C,
+    scale = fp.f32(scale), mul_h = fp.f32(base / d.Hp), mul_w = fp.f32(base / d.Wp),
+  }, {}, { "pos_embed" })
+
+  local need_rope = false
+  for _, b in ipairs(v.blocks) do need_rope = need_rope or b.rope end
+  if need_rope then
+    P:weight("rope.freqs", { d.D // 2 })
+    P:buffer("rope.cos", { d.T, d.D }, { dims = "T, D" })
+    P:buffer("rope.sin", { d.T, d.D }, { dims = "T, D" })
+    P:op("rope_table", "rope", {
+      cos = { buf = "rope.cos" }, sin = { buf = "rope.sin" }, freqs = { w = "rope.freqs" },
+      T = d.T, D = d.D, bf16 = (v.dtype == "bf16") and 1 or 0,
+    }, {}, { "rope.cos", "rope.sin" })
+  end
+
+  P:buffer("fps.in", { B }, { dims = "B" })
+  P:op("fill", "fps.in", { out = { buf = "fps.in" }, n = B, value = R(v.fps) }, {}, { "fps.in" })
+  layers.timestep_embedder(P, "fps_embedder", "fps.in", B, C, { dump = "fps_embedder" })
+
+  P:buffer("y.all", { B, L, d.Cc }, { dims = "B, L, Cc" })
+  P:weight("y_embedder.y_embedding", { L, d.Cc })
+  P:op("cfg_text", "y.all", {
+    out = { buf = "y.all" }, cond = { buf = "in.y" }, uncond = { w = "y_embedder.y_embedding" },
+    Bp = Bp, L = L, Cc = d.Cc, cond_first = (v.sampler.cfg_order == "cond_first") and 1 or 0,
+  }, { "in.y" }, { "y.all" })
+  P:buffer("y.lens", { B }, { dtype = "i32", dims = "B" })
+  P:buffer("y.idx", { B, L }, { dtype = "i32", dims = "B, L" })
+  P:op("text_mask", "y.mask", {
+    lens = { buf = "y.lens" }, idx = { buf = "y.idx" }, mask = { buf = "in.mask" }, Bp = Bp, L = L,
+    cond_first = (v.sampler.cfg_order == "cond_first") and 1 or 0,
+  }, { "in.mask" }, { "y.lens", "y.idx" })
+  layers.mlp2(P, "y_embedder.y_proj", "y.all", B * L, d.Cc, C, C, "y_embedder",
+    { dump = "y_embedder", dump_shape = { B, 1, L, C } })
+  P:buffer("y.packed", { B, L, C }, { dims = "B, L, C" })
+  P:op("text_pack", "y.packed", {
+    out = { buf = "y.packed" }, src = { buf = "y_embedder" }, idx = { buf = "y.idx" }, lens = { buf = "y.lens" },
+    B = B, L = L, C = C,
+  }, { "y_embedder", "y.idx", "y.lens" }, { "y.packed" })
+
+  -- Cross-attention keys/values depend only on the caption: computed once per generation.
+  for depth = 0, d.depth - 1 do
+    for _, blk in ipairs(v.blocks) do
+      for _, sub in ipairs(v.block) do
+        if sub.layer == "cross_attention" then
+          layers.cross_kv(P, string.format("%s.%d.%s", blk.prefix, depth, sub.name), sub, "y.packed", B, L, C)
+        end
+      end
+    end
+  end
+
+  -- ---- step: every sampler step ---------------------------------------------------------------
+  P:set_phase("step")
+  layers.timestep_embedder(P, "t_embedder", "in.t", B, C, { dump = "t_embedder" })
+  P:buffer("t", { B, C }, { dims = "B, C" })
+  P:op("add", "t", { out = { buf = "t" }, a = { buf = "t_embedder" }, b = { buf = "fps_embedder" }, n = B * C },
+    { "t_embedder", "fps_embedder" }, { "t" })
+  P:buffer("t.act", { B, C }, { dims = "B, C" })
+  P:op("silu", "t.act", { out = { buf = "t.act" }, src = { buf = "t" }, n = B * C }, { "t" }, { "t.act" })
+  P:buffer("t_block", { B, 6 * C }, { dims = "B, 6C" })
+  layers.linear(P, "t_block.1", "t.act", "t_block", B, C, 6 * C, { dump = "t_block" })
+
+  P:buffer("x", { B, N, C }, { dims = "B, N, C" })
+  local wname = P:weight("x_embedder.proj.weight", { C, d.Cin, d.pt, d.ph, d.pw })
+  local bname = P:weight("x_embedder.proj.bias", { C })
+  P:op("patch_embed3d", "x_embedder", {
+    out = { buf = "x" }, src = { buf = "in.x" }, w = { w = wname }, b = { w = bname },
+    B = B, Cin = d.Cin, Tx = d.Tx, Hx = d.Hx, Wx = d.Wx, pt = d.pt, ph = d.ph, pw = d.pw, C = C,
+  }, { "in.x" }, { "x" }, { dump = "x_embedder", flops = 2 * B * N * C * d.Cin * d.pt * d.ph * d.pw })
+  P:op("add_pos", "x.pos", { x = { buf = "x" }, pe = { buf = "pos_embed" }, BT = B * d.T, S = d.S, C = C },
+    { "x", "pos_embed" }, { "x" })
+
+  for depth = 0, d.depth - 1 do
+    for _, blk in ipairs(v.blocks) do
+      local prefix = string.format("%s.%d", blk.prefix, depth)
+      layers.stdit3_block(P, v, prefix, blk, depth)
+    end
+  end
+
+  P:buffer("final.in", { B, N, C }, { dims = "B, N, C" })
+  P:weight("final_layer.scale_shift_table", { 2, C })
+  P:op("ln_modulate", "final_layer.norm_final", {
+    out = { buf = "final.in" }, x = { buf = "x" }, t = { buf = "t" }, table = { w = "final_layer.scale_shift_table" },
+    t_stride = C, t_shift = 0, t_scale = 0, -- T2IFinalLayer adds the same t to both table rows
+    shift = 0, scale = 1, B = B, R = N, C = C, eps = fp.f32(1e-6),
+  }, { "x", "t" }, { "final.in" })
+  P:buffer("final_layer", { B, N, d.P }, { dims = "B, N, pt*ph*pw*Cout" })
+  layers.linear(P, "final_layer.linear", "final.in", "final_layer", B * N, C, d.P, { dump = "final_layer" })
+  P:op("unpatchify", "unpatchify", {
+    out = { buf = "out" }, src = { buf = "final_layer" }, B = B, Cout = d.Cout, T = d.T, Hp = d.Hp, Wp = d.Wp,
+    pt = d.pt, ph = d.ph, pw = d.pw, Tx = d.Tx, Hx = d.Hx, Wx = d.Wx,
+  }, { "final_layer" }, { "out" })
+
+  P:layout_weights()
+  return P
+end
+
+return M

@@ -1,0 +1,113 @@
+-- util.lua: generator plumbing: the list of files read (for the depfile), write-if-changed,
+-- user errors with file:line, and source-line lookup for fields of a description file.
+-- Not model logic.
+local M = {}
+
+M.reads = {}      -- every file the generator read, in first-read order (depfile)
+local seen = {}
+
+function M.note_read(path)
+  if not seen[path] then seen[path] = true; M.reads[#M.reads + 1] = path end
+end
+
+function M.read_file(path)
+  local f, err = io.open(path, "rb")
+  if not f then M.fail(nil, "cannot read %s: %s", path, err) end
+  local s = f:read("a")
+  f:close()
+  M.note_read(path)
+  return s
+end
+
+-- A user error: "file:line: message". Raised as a table so main.lua prints it without a traceback.
+function M.fail(where, fmt, ...)
+  local msg = string.format(fmt, ...)
+  if where then msg = where .. ": " .. msg end
+  error({ gen_error = msg }, 0)
+end
+
+-- Writes path only if its content differs (so ninja's restat sees unchanged outputs).
+-- Returns true when the file was written.
+function M.write_if_changed(path, content)
+  local f = io.open(path, "rb")
+  if f then
+    local old = f:read("a")
+    f:close()
+    if old == content then return false end
+  end
+  local tmp = path .. ".tmp"
+  local out, err = io.open(tmp, "wb")
+  if not out then M.fail(nil, "cannot write %s: %s", tmp, err) end
+  out:write(content)
+  out:close()
+  local ok, rerr = os.rename(tmp, path)
+  if not ok then M.fail(nil, "cannot rename %s: %s", tmp, rerr) end
+  return true
+end
+
+-- Source map of a Lua description file: finds the line of a field path such as
+-- {"variants", "fixture", "config", "depth"} by scanning for `name =` (or `["name"] =`)
+-- after the line of its parent. Falls back to the parent's line.
+function M.srcmap(path, text)
+  local lines = {}
+  for l in (text .. "\n"):gmatch("([^\n]*)\n") do lines[#lines + 1] = l end
+  local function find(name, from)
+    local esc = tostring(name):gsub("%p", "%%%0")
+    for i = from, #lines do
+      local l = lines[i]:gsub("%-%-.*$", "")
+      if l:find("^%s*" .. esc .. "%s*=") or l:find("[{,]%s*" .. esc .. "%s*=")
+        or l:find('%[%s*"' .. esc .. '"%s*%]%s*=') then
+        return i
+      end
+    end
+  end
+  return function(fieldpath)
+    local line, from = 1, 1
+    for _, name in ipairs(fieldpath) do
+      if type(name) == "number" then break end
+      local l = find(name, from)
+      if not l then break end
+      line, from = l, l
+    end
+    return path .. ":" .. line
+  end
+end
+
+function M.sorted_keys(t)
+  local keys = {}
+  for k in pairs(t) do keys[#keys + 1] = k end
+  table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
+  return keys
+end
+
+function M.copy(t)
+  if type(t) ~= "table" then return t end
+  local c = {}
+  for k, v in pairs(t) do c[k] = M.copy(v) end
+  return c
+end
+
+-- Merges overrides into a deep copy of base (tables merge recursively, lists are replaced).
+function M.merge(base, over)
+  local out = M.copy(base)
+  for k, v in pairs(over or {}) do
+    if type(v) == "table" and type(out[k]) == "table" and #v == 0 and next(v) ~= nil then
+      out[k] = M.merge(out[k], v)
+    else
+      out[k] = M.copy(v)
+    end
+  end
+  return out
+end
+
+function M.ident(name)        -- "spatial_blocks.0.attn" -> "spatial_blocks_0_attn"
+  return (name:gsub("[^%w]", "_"))
+end
+
+function M.prod(list)
+  local p = 1
+  for _, v in ipairs(list) do p = p * v end
+  return p
+end
+
+return M

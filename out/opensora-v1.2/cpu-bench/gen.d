@@ -1,0 +1,21 @@
+out/opensora-v1.2/cpu-bench/forward.c: \
+  models/opensora-v1.2.lua \
+  templates/cpu/ops.c.in \
+  templates/cpu/forward.c.in \
+  templates/offsets.h.in \
+  templates/tables.c.in \
+  gen/describe.lua \
+  gen/emit.lua \
+  gen/fp.lua \
+  gen/json.lua \
+  gen/layers.lua \
+  gen/pab.lua \
+  gen/plan.lua \
+  gen/program.lua \
+  gen/report.lua \
+  gen/rflow.lua \
+  gen/schema.lua \
+  gen/stdit3.lua \
+  gen/strict.lua \
+  gen/template.lua \
+  gen/util.lua

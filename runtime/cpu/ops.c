@@ -1,0 +1,340 @@
+/* cpu/ops.c: fp32 reference implementations of the op kinds in cpu/ops.h. Written to be read
+ * next to spec/models.md §0.1 and §1.2: formula order follows upstream's where it matters for
+ * rounding (embedding tables, modulation); reductions over a row run in a fixed order, so the
+ * result does not depend on the number of OpenMP threads. Not here: attention kernels for
+ * GPUs, or anything that allocates. */
+#include "cpu/ops.h"
+
+#include <math.h>
+#include <string.h>
+
+/* ---- helpers ----------------------------------------------------------------------------- */
+
+static float round_bf16(float x) {
+  uint32_t b;
+  memcpy(&b, &x, 4);
+  if ((b & 0x7f800000u) != 0x7f800000u) b = (b + 0x7fffu + ((b >> 16) & 1u)) & 0xffff0000u;
+  memcpy(&x, &b, 4);
+  return x;
+}
+
+/* Dot product with 16 independent partial sums (vectorizable without reassociation), combined
+ * in a fixed order. */
+static float dot(const float *a, const float *b, int n) {
+  float acc[16] = {0};
+  int k = 0;
+  for (; k + 16 <= n; k += 16)
+    for (int j = 0; j < 16; j++) acc[j] += a[k + j] * b[k + j];
+  float s = 0.0f;
+  for (; k < n; k++) s += a[k] * b[k];
+  for (int j = 0; j < 16; j++) s += acc[j];
+  return s;
+}
+
+static float gelu_tanh(float x) {
+  const float beta = 0.7978845608028654f; /* sqrt(2/pi) */
+  const float kappa = 0.044715f;
+  return 0.5f * x * (1.0f + tanhf(beta * (x + kappa * x * x * x)));
+}
+
+/* ---- embeddings ------------------------------------------------------------------------- */
+
+void cpu_pos_embed_2d(float *out, int Hp, int Wp, int C, float scale, float mul_h, float mul_w) {
+  const int half = C / 2, quarter = C / 4;
+  for (int i = 0; i < Hp; i++) {
+    const float r = (float)i / scale * mul_h;
+    for (int j = 0; j < Wp; j++) {
+      const float c = (float)j / scale * mul_w;
+      float *o = out + ((int64_t)i * Wp + j) * C; /* [C]: [sin c, cos c, sin r, cos r] */
+      for (int k = 0; k < quarter; k++) {
+        const float f = 1.0f / powf(10000.0f, (float)(2 * k) / (float)half);
+        o[k] = sinf(c * f);
+        o[quarter + k] = cosf(c * f);
+        o[half + k] = sinf(r * f);
+        o[half + quarter + k] = cosf(r * f);
+      }
+    }
+  }
+}
+
+void cpu_rope_table(float *cos_t, float *sin_t, const float *freqs, int T, int D, int bf16) {
+  for (int p = 0; p < T; p++) {
+    for (int k = 0; k < D / 2; k++) {
+      float f = bf16 ? round_bf16(freqs[k]) : freqs[k];
+      float a = (float)p * f;
+      float c = cosf(a), s = sinf(a);
+      if (bf16) {
+        a = round_bf16(a);
+        c = round_bf16(cosf(a));
+        s = round_bf16(sinf(a));
+      }
+      cos_t[p * D + 2 * k] = cos_t[p * D + 2 * k + 1] = c;
+      sin_t[p * D + 2 * k] = sin_t[p * D + 2 * k + 1] = s;
+    }
+  }
+}
+
+void cpu_fill(float *out, int64_t n, float value) {
+  for (int64_t i = 0; i < n; i++) out[i] = value;
+}
+
+void cpu_sinusoid(float *out, const float *t, int B, int dim) {
+  const int half = dim / 2;
+  const float neg_log = (float)(-9.210340371976184); /* -ln(10000), as torch's fp32 scalar */
+  for (int b = 0; b < B; b++) {
+    for (int k = 0; k < half; k++) {
+      const float f = expf(neg_log * (float)k / (float)half);
+      const float a = t[b] * f;
+      out[(int64_t)b * dim + k] = cosf(a);
+      out[(int64_t)b * dim + half + k] = sinf(a);
+    }
+  }
+}
+
+/* ---- dense ------------------------------------------------------------------------------- */
+
+void cpu_linear(float *out, const float *src, const float *w, const float *b, int64_t M, int K,
+                int N, int act) {
+  enum { MB = 32 }; /* rows per tile: a tile of src stays in cache while all of w streams by */
+#pragma omp parallel for schedule(static)
+  for (int64_t m0 = 0; m0 < M; m0 += MB) {
+    const int64_t m1 = m0 + MB < M ? m0 + MB : M;
+    for (int n = 0; n < N; n++) {
+      const float *wn = w + (int64_t)n * K;
+      const float bias = b ? b[n] : 0.0f;
+      for (int64_t m = m0; m < m1; m++) {
+        float y = dot(src + m * K, wn, K) + bias;
+        out[m * N + n] = act == DITC_ACT_GELU_TANH ? gelu_tanh(y) : y;
+      }
+    }
+  }
+}
+
+void cpu_silu(float *out, const float *src, int64_t n) {
+  for (int64_t i = 0; i < n; i++) out[i] = src[i] / (1.0f + expf(-src[i]));
+}
+
+void cpu_add(float *out, const float *a, const float *b, int64_t n) {
+  for (int64_t i = 0; i < n; i++) out[i] = a[i] + b[i];
+}
+
+/* ---- text -------------------------------------------------------------------------------- */
+
+void cpu_cfg_text(float *out, const float *cond, const float *uncond, int Bp, int L, int Cc,
+                  int cond_first) {
+  const int64_t row = (int64_t)L * Cc;
+  for (int b = 0; b < Bp; b++) {
+    const int bc = cond_first ? b : Bp + b, bu = cond_first ? Bp + b : b;
+    memcpy(out + bc * row, cond + b * row, row * sizeof(float));
+    memcpy(out + bu * row, uncond, row * sizeof(float));
+  }
+}
+
+void cpu_text_mask(int32_t *lens, int32_t *idx, const int32_t *mask, int Bp, int L, int cond_first) {
+  (void)cond_first; /* both halves use mask row b mod Bp in either order */
+  for (int b = 0; b < 2 * Bp; b++) {
+    const int32_t *m = mask + (int64_t)(b % Bp) * L;
+    int n = 0;
+    for (int j = 0; j < L; j++)
+      if (m[j]) idx[(int64_t)b * L + n++] = j;
+    for (int j = n; j < L; j++) idx[(int64_t)b * L + j] = 0;
+    lens[b] = n;
+  }
+}
+
+void cpu_text_pack(float *out, const float *src, const int32_t *idx, const int32_t *lens, int B,
+                   int L, int C) {
+  for (int b = 0; b < B; b++) {
+    for (int j = 0; j < L; j++) {
+      float *o = out + ((int64_t)b * L + j) * C;
+      if (j < lens[b]) memcpy(o, src + ((int64_t)b * L + idx[(int64_t)b * L + j]) * C, C * sizeof(float));
+      else memset(o, 0, C * sizeof(float));
+    }
+  }
+}
+
+/* ---- video tokens ------------------------------------------------------------------------ */
+
+void cpu_patch_embed3d(float *out, const float *src, const float *w, const float *b, int B, int Cin,
+                       int Tx, int Hx, int Wx, int pt, int ph, int pw, int C) {
+  const int T = (Tx + pt - 1) / pt, Hp = (Hx + ph - 1) / ph, Wp = (Wx + pw - 1) / pw;
+  const int P = Cin * pt * ph * pw;
+#pragma omp parallel for schedule(static)
+  for (int64_t tok = 0; tok < (int64_t)B * T * Hp * Wp; tok++) {
+    const int bi = (int)(tok / ((int64_t)T * Hp * Wp));
+    const int64_t n = tok % ((int64_t)T * Hp * Wp);
+    const int t = (int)(n / (Hp * Wp)), h = (int)(n / Wp % Hp), x = (int)(n % Wp);
+    float patch[P > 0 ? P : 1]; /* [Cin, pt, ph, pw], zero where padded */
+    int e = 0;
+    for (int ci = 0; ci < Cin; ci++)
+      for (int kt = 0; kt < pt; kt++)
+        for (int kh = 0; kh < ph; kh++)
+          for (int kw = 0; kw < pw; kw++, e++) {
+            const int tt = t * pt + kt, hh = h * ph + kh, ww = x * pw + kw;
+            patch[e] = (tt < Tx && hh < Hx && ww < Wx)
+                           ? src[((((int64_t)bi * Cin + ci) * Tx + tt) * Hx + hh) * Wx + ww]
+                           : 0.0f;
+          }
+    float *o = out + tok * C;
+    for (int c = 0; c < C; c++) o[c] = dot(w + (int64_t)c * P, patch, P) + b[c];
+  }
+}
+
+void cpu_add_pos(float *x, const float *pe, int BT, int S, int C) {
+  for (int64_t f = 0; f < BT; f++)
+    for (int64_t i = 0; i < (int64_t)S * C; i++) x[f * S * C + i] += pe[i];
+}
+
+void cpu_unpatchify(float *out, const float *src, int B, int Cout, int T, int Hp, int Wp, int pt,
+                    int ph, int pw, int Tx, int Hx, int Wx) {
+  const int P = pt * ph * pw * Cout;
+  for (int b = 0; b < B; b++)
+    for (int t = 0; t < T; t++)
+      for (int h = 0; h < Hp; h++)
+        for (int x = 0; x < Wp; x++) {
+          const float *s = src + (((int64_t)b * T + t) * Hp * Wp + (int64_t)h * Wp + x) * P;
+          for (int kt = 0; kt < pt; kt++)
+            for (int kh = 0; kh < ph; kh++)
+              for (int kw = 0; kw < pw; kw++) {
+                const int tt = t * pt + kt, hh = h * ph + kh, ww = x * pw + kw;
+                if (tt >= Tx || hh >= Hx || ww >= Wx) continue; /* crop the padding */
+                for (int c = 0; c < Cout; c++)
+                  out[((((int64_t)b * Cout + c) * Tx + tt) * Hx + hh) * Wx + ww] =
+                      s[((kt * ph + kh) * pw + kw) * Cout + c];
+              }
+        }
+}
+
+/* ---- block --------------------------------------------------------------------------------- */
+
+void cpu_ln_modulate(float *out, const float *x, const float *t, int64_t t_stride, int64_t t_shift,
+                     int64_t t_scale, const float *table, int shift, int scale, int B, int64_t R, int C,
+                     float eps) {
+#pragma omp parallel for schedule(static)
+  for (int64_t row = 0; row < (int64_t)B * R; row++) {
+    const int b = (int)(row / R);
+    const float *xr = x + row * C;
+    const float *tb = t + (int64_t)b * t_stride;
+    double mean = 0.0, var = 0.0;
+    for (int c = 0; c < C; c++) mean += xr[c];
+    mean /= C;
+    for (int c = 0; c < C; c++) var += (xr[c] - mean) * (xr[c] - mean);
+    var /= C;
+    const float m = (float)mean, rstd = (float)(1.0 / sqrt(var + eps));
+    float *o = out + row * C;
+    for (int c = 0; c < C; c++) {
+      const float sh = table[shift * C + c] + tb[t_shift + c];
+      const float sc = table[scale * C + c] + tb[t_scale + c];
+      o[c] = (xr[c] - m) * rstd * (1.0f + sc) + sh;
+    }
+  }
+}
+
+void cpu_qk_rmsnorm(float *qkv, const float *wq, const float *wk, int64_t R, int H, int D, float eps) {
+  const int C = H * D;
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < R; r++) {
+    for (int part = 0; part < 2; part++) {
+      const float *wt = part ? wk : wq;
+      for (int h = 0; h < H; h++) {
+        float *v = qkv + r * 3 * C + part * C + h * D;
+        double ss = 0.0;
+        for (int d = 0; d < D; d++) ss += (double)v[d] * v[d];
+        const float inv = (float)(1.0 / sqrt(ss / D + eps));
+        for (int d = 0; d < D; d++) v[d] = wt[d] * (v[d] * inv);
+      }
+    }
+  }
+}
+
+void cpu_rope(float *qkv, const float *cos_t, const float *sin_t, int B, int T, int S, int H, int D) {
+  const int C = H * D;
+#pragma omp parallel for schedule(static)
+  for (int64_t tok = 0; tok < (int64_t)B * T * S; tok++) {
+    const int t = (int)(tok / S % T);
+    const float *cs = cos_t + (int64_t)t * D, *sn = sin_t + (int64_t)t * D;
+    for (int part = 0; part < 2; part++)
+      for (int h = 0; h < H; h++) {
+        float *v = qkv + tok * 3 * C + part * C + h * D;
+        for (int d = 0; d < D; d += 2) {
+          const float x0 = v[d], x1 = v[d + 1];
+          v[d] = x0 * cs[d] - x1 * sn[d];
+          v[d + 1] = x1 * cs[d + 1] + x0 * sn[d + 1];
+        }
+      }
+  }
+}
+
+/* One query row against len keys/values (row strides in floats), softmax in double. */
+static void attend(float *o, const float *q, const float *k0, const float *v0, int64_t kv_stride,
+                   int len, int D, float scale, float *p) {
+  float mx = -INFINITY;
+  for (int j = 0; j < len; j++) {
+    p[j] = dot(q, k0 + j * kv_stride, D) * scale;
+    if (p[j] > mx) mx = p[j];
+  }
+  double sum = 0.0;
+  for (int j = 0; j < len; j++) {
+    p[j] = expf(p[j] - mx);
+    sum += p[j];
+  }
+  const float inv = (float)(1.0 / sum);
+  for (int d = 0; d < D; d++) o[d] = 0.0f;
+  for (int j = 0; j < len; j++) {
+    const float w = p[j] * inv;
+    const float *v = v0 + j * kv_stride;
+    for (int d = 0; d < D; d++) o[d] += w * v[d];
+  }
+}
+
+void cpu_attention(float *out, const float *qkv, int nseq, int inner, int64_t outer_stride,
+                   int64_t inner_stride, int64_t tok_stride, int len, int H, int D, float scale) {
+  const int C = H * D;
+#pragma omp parallel for schedule(static)
+  for (int64_t s = 0; s < (int64_t)nseq * inner; s++) {
+    float p[len > 0 ? len : 1];
+    const int64_t base = (s / inner) * outer_stride + (s % inner) * inner_stride;
+    for (int h = 0; h < H; h++)
+      for (int i = 0; i < len; i++) {
+        const int64_t row = base + i * tok_stride;
+        attend(out + row * C + h * D, qkv + row * 3 * C + h * D, qkv + base * 3 * C + C + h * D,
+               qkv + base * 3 * C + 2 * C + h * D, tok_stride * 3 * C, len, D, scale, p);
+      }
+  }
+}
+
+void cpu_cross_attention(float *out, const float *q, const float *kv, const int32_t *lens, int B,
+                         int N, int L, int H, int D, float scale) {
+  const int C = H * D;
+#pragma omp parallel for schedule(static)
+  for (int64_t row = 0; row < (int64_t)B * N; row++) {
+    float p[L > 0 ? L : 1];
+    const int b = (int)(row / N);
+    const float *kvb = kv + (int64_t)b * L * 2 * C;
+    for (int h = 0; h < H; h++)
+      attend(out + row * C + h * D, q + row * C + h * D, kvb + h * D, kvb + C + h * D, 2 * C, lens[b],
+             D, scale, p);
+  }
+}
+
+void cpu_gate_residual(float *x, const float *src, const float *t, const float *table, int chunk,
+                       int nchunk, int B, int64_t R, int C, float *store) {
+  for (int b = 0; b < B; b++) {
+    const float *tb = t + (int64_t)b * nchunk * C + (int64_t)chunk * C;
+    for (int64_t r = 0; r < R; r++) {
+      const int64_t base = ((int64_t)b * R + r) * C;
+      for (int c = 0; c < C; c++) {
+        const float g = (table[chunk * C + c] + tb[c]) * src[base + c];
+        if (store) store[base + c] = g;
+        x[base + c] += g;
+      }
+    }
+  }
+}
+
+void cpu_residual_store(float *x, const float *src, int64_t n, float *store) {
+  for (int64_t i = 0; i < n; i++) {
+    if (store) store[i] = src[i];
+    x[i] += src[i];
+  }
+}

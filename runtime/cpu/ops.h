@@ -1,0 +1,75 @@
+/* cpu/ops.h: the fp32 CPU reference ops the generated CPU forward code calls, one per op kind
+ * of the op program. Plain loops, no fast-math; where a loop is split across threads (OpenMP)
+ * each output element is still computed by one thread in a fixed order, so results do not
+ * depend on the thread count. Shapes use the vocabulary of runtime/README.md.
+ * Not here: sampling, loading, planning. */
+#ifndef DITC_CPU_OPS_H
+#define DITC_CPU_OPS_H
+
+#include <stdint.h>
+
+enum { DITC_ACT_NONE = 0, DITC_ACT_GELU_TANH = 1 };
+
+/* ---- embeddings ------------------------------------------------------------------------- */
+/* out[S = Hp*Wp, C]: [sin(c*f), cos(c*f), sin(r*f), cos(r*f)], r = (float)i/scale*mul_h. */
+void cpu_pos_embed_2d(float *out, int Hp, int Wp, int C, float scale, float mul_h, float mul_w);
+/* cos, sin [T, D]: angle(p, 2k) = angle(p, 2k+1) = p * freqs[k]; bf16: round like upstream's
+ * bf16 pipeline (freqs, angle, cos and sin each rounded to bf16). */
+void cpu_rope_table(float *cos_t, float *sin_t, const float *freqs, int T, int D, int bf16);
+void cpu_fill(float *out, int64_t n, float value);
+/* out[B, dim] = [cos(t*f), sin(t*f)], f_k = exp(-ln(10000) * k / (dim/2)). */
+void cpu_sinusoid(float *out, const float *t, int B, int dim);
+
+/* ---- dense ------------------------------------------------------------------------------- */
+/* out[M, N] = act(src[M, K] @ w[N, K]^T + b[N]); b may be NULL. */
+void cpu_linear(float *out, const float *src, const float *w, const float *b, int64_t M, int K,
+                int N, int act);
+void cpu_silu(float *out, const float *src, int64_t n);
+void cpu_add(float *out, const float *a, const float *b, int64_t n);
+
+/* ---- text -------------------------------------------------------------------------------- */
+/* out[B, L, Cc]: CFG batch from cond[Bp, L, Cc] and the null caption uncond[L, Cc]. */
+void cpu_cfg_text(float *out, const float *cond, const float *uncond, int Bp, int L, int Cc,
+                  int cond_first);
+/* mask[Bp, L] -> per CFG row b (which uses mask row b mod Bp): lens[B], idx[B, L] (positions of
+ * the nonzero entries, in order). */
+void cpu_text_mask(int32_t *lens, int32_t *idx, const int32_t *mask, int Bp, int L, int cond_first);
+/* out[B, L, C]: row j < lens[b] of sample b = src[b, idx[b, j]]; other rows zero. */
+void cpu_text_pack(float *out, const float *src, const int32_t *idx, const int32_t *lens, int B,
+                   int L, int C);
+
+/* ---- video tokens ------------------------------------------------------------------------ */
+/* out[B, N, C] = Conv3d(src[B, Cin, Tx, Hx, Wx] zero-padded at the end to the patch grid). */
+void cpu_patch_embed3d(float *out, const float *src, const float *w, const float *b, int B, int Cin,
+                       int Tx, int Hx, int Wx, int pt, int ph, int pw, int C);
+/* x[B*T, S, C] += pe[S, C] */
+void cpu_add_pos(float *x, const float *pe, int BT, int S, int C);
+/* out[B, Cout, Tx, Hx, Wx] from src[B, T*Hp*Wp, pt*ph*pw*Cout] (feature = (pt,ph,pw,c), c inner),
+ * cropped to the latent size. */
+void cpu_unpatchify(float *out, const float *src, int B, int Cout, int T, int Hp, int Wp, int pt,
+                    int ph, int pw, int Tx, int Hx, int Wx);
+
+/* ---- block --------------------------------------------------------------------------------- */
+/* out[B, R, C] = LN(x)*(1 + scale) + shift with shift = table[shift] + t[b, t_shift ...],
+ * scale = table[scale] + t[b, t_scale ...]; t has t_stride floats per sample, table [*, C]. */
+void cpu_ln_modulate(float *out, const float *x, const float *t, int64_t t_stride, int64_t t_shift,
+                     int64_t t_scale, const float *table, int shift, int scale, int B, int64_t R, int C,
+                     float eps);
+/* In place on the q and k parts of qkv[R, 3C]: RMSNorm over each head's D values. */
+void cpu_qk_rmsnorm(float *qkv, const float *wq, const float *wk, int64_t R, int H, int D, float eps);
+/* In place on q and k of qkv[B, T, S, 3C]: interleaved rotary embedding by frame index. */
+void cpu_rope(float *qkv, const float *cos_t, const float *sin_t, int B, int T, int S, int H, int D);
+/* Self-attention over sequences of qkv[*, 3C] rows: sequence (o, i) for o < nseq, i < inner has
+ * token j at row o*outer_stride + i*inner_stride + j*tok_stride, j < len. out[*, C] same rows. */
+void cpu_attention(float *out, const float *qkv, int nseq, int inner, int64_t outer_stride,
+                   int64_t inner_stride, int64_t tok_stride, int len, int H, int D, float scale);
+/* out[B, N, C]: each token of sample b attends to kv[b, 0..lens[b]-1, 2C] (k first, then v). */
+void cpu_cross_attention(float *out, const float *q, const float *kv, const int32_t *lens, int B,
+                         int N, int L, int H, int D, float scale);
+/* g = (table[chunk] + t[b, chunk*C ...]) * src; x += g; if store: store = g. */
+void cpu_gate_residual(float *x, const float *src, const float *t, const float *table, int chunk,
+                       int nchunk, int B, int64_t R, int C, float *store);
+/* x += src; if store: store = src. */
+void cpu_residual_store(float *x, const float *src, int64_t n, float *store);
+
+#endif

@@ -1,0 +1,32 @@
+/* ditc_status.h: the two error channels of the runtime.
+ * User mistakes (bad files, bad flags, bad shapes) travel as a status code plus a one-line message
+ * in a ditc_err; bugs and impossible states abort through DITC_CHECK with file:line.
+ * This is not a logging facility. */
+#ifndef DITC_STATUS_H
+#define DITC_STATUS_H
+
+#include <stdio.h>
+#include <stdlib.h>
+
+typedef enum { DITC_OK = 0, DITC_EINVAL = 1, DITC_EIO = 2, DITC_ENOMEM = 3 } ditc_status;
+
+/* A one-line, user-facing error message. */
+typedef struct {
+  char msg[512];
+} ditc_err;
+
+/* Formats msg into err (if err is non-NULL) and returns code. */
+ditc_status ditc_fail(ditc_err *err, ditc_status code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Aborts with the failing expression, file and line: for bugs, never for user input. */
+#define DITC_CHECK(cond)                                                                      \
+  do {                                                                                        \
+    if (!(cond)) {                                                                            \
+      fprintf(stderr, "ditc: internal error: %s:%d: check failed: %s\n", __FILE__, __LINE__, \
+              #cond);                                                                         \
+      abort();                                                                                \
+    }                                                                                         \
+  } while (0)
+
+#endif

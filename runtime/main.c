@@ -1,0 +1,271 @@
+/* main.c: the command line of a fixed-model binary (one generated variant linked in).
+ * Modes: sample (default), one forward call of a fixture (--forward), benchmark (--bench),
+ * --print-schedule, --info. Every user mistake is one line on stderr and exit status 1, and no
+ * output file is written unless the whole run succeeded. Not here: model math or sampling. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "dump.h"
+#include "model.h"
+#include "rng.h"
+#include "safetensors.h"
+#include "sampler.h"
+
+typedef struct {
+  const char *weights, *cond, *noise, *out, *forward, *call, *dump;
+  long long seed, random_seed;
+  int has_seed, has_random, pab_on, save_steps, quiet, print_schedule, info, bench, threads;
+} options;
+
+static void usage(FILE *f, const char *prog) {
+  fprintf(f,
+          "usage: %s --weights FILE --cond FILE [--noise FILE | --seed N] --out FILE\n"
+          "          [--pab on|off] [--save-steps] [--quiet] [--threads N]\n"
+          "       %s --weights FILE --forward FILE --call PREFIX --out FILE [--dump NAMES|all]\n"
+          "       %s (--weights FILE | --random-weights SEED) [--cond FILE] --bench\n"
+          "       %s --print-schedule | --info | --help\n"
+          "  --weights FILE         safetensors checkpoint with upstream tensor names\n"
+          "  --cond FILE            text-encoder output 'y' [Bp, 1, L, Cc] and its 'mask' [Bp, L]\n"
+          "  --noise FILE           initial latent 'z0' [Bp, C, T, H, W]; default: --seed 0\n"
+          "  --seed N               counter-based N(0,1) noise (identical on every backend)\n"
+          "  --out FILE             safetensors output: 'final' (and 'latents' with --save-steps)\n"
+          "  --pab on|off           run the baked PAB schedule (default) or compute everything\n"
+          "  --forward/--call       run one model call from a fixture file (PREFIX.x, .timestep, .y, .mask)\n"
+          "  --random-weights SEED  seeded random weights for benchmarks; writes no output\n",
+          prog, prog, prog, prog);
+}
+
+static int fail_usage(const char *prog, const char *fmt, const char *arg) {
+  fprintf(stderr, "%s: error: ", prog);
+  fprintf(stderr, fmt, arg);
+  fprintf(stderr, " (see --help)\n");
+  return 1;
+}
+
+static int parse_ll(const char *s, long long *out) {
+  char *end;
+  errno = 0;
+  *out = strtoll(s, &end, 10);
+  return errno == 0 && end != s && *end == '\0';
+}
+
+static int parse(int argc, char **argv, options *o) {
+  memset(o, 0, sizeof *o);
+  o->pab_on = 1;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    const char **str = NULL;
+    if (!strcmp(a, "--weights")) str = &o->weights;
+    else if (!strcmp(a, "--cond")) str = &o->cond;
+    else if (!strcmp(a, "--noise")) str = &o->noise;
+    else if (!strcmp(a, "--out")) str = &o->out;
+    else if (!strcmp(a, "--forward")) str = &o->forward;
+    else if (!strcmp(a, "--call")) str = &o->call;
+    else if (!strcmp(a, "--dump")) str = &o->dump;
+    if (str) {
+      if (i + 1 >= argc) return fail_usage(argv[0], "%s needs a value", a);
+      *str = argv[++i];
+      continue;
+    }
+    if (!strcmp(a, "--seed") || !strcmp(a, "--random-weights") || !strcmp(a, "--threads") || !strcmp(a, "--pab")) {
+      if (i + 1 >= argc) return fail_usage(argv[0], "%s needs a value", a);
+      const char *val = argv[++i];
+      long long n;
+      if (!strcmp(a, "--pab")) {
+        if (strcmp(val, "on") && strcmp(val, "off")) return fail_usage(argv[0], "--pab must be on or off, got '%s'", val);
+        o->pab_on = !strcmp(val, "on");
+      } else if (!parse_ll(val, &n) || n < 0) {
+        fprintf(stderr, "%s: error: %s needs a non-negative integer, got '%s' (see --help)\n", argv[0], a, val);
+        return 1;
+      } else if (!strcmp(a, "--seed")) o->seed = n, o->has_seed = 1;
+      else if (!strcmp(a, "--random-weights")) o->random_seed = n, o->has_random = 1;
+      else o->threads = (int)n;
+      continue;
+    }
+    if (!strcmp(a, "--save-steps")) o->save_steps = 1;
+    else if (!strcmp(a, "--quiet")) o->quiet = 1;
+    else if (!strcmp(a, "--print-schedule")) o->print_schedule = 1;
+    else if (!strcmp(a, "--info")) o->info = 1;
+    else if (!strcmp(a, "--bench")) o->bench = 1;
+    else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      usage(stdout, argv[0]);
+      exit(0);
+    } else return fail_usage(argv[0], "unknown argument '%s'", a);
+  }
+  return 0;
+}
+
+/* Cross-checks of the flags, before any file is opened. */
+static int check_flags(const options *o, const char *prog) {
+  if (o->print_schedule || o->info) return 0;
+  if (o->has_random && o->weights) return fail_usage(prog, "%s", "--weights and --random-weights exclude each other");
+  if (!o->has_random && !o->weights) return fail_usage(prog, "%s", "--weights FILE is required");
+  if (o->has_random && o->out)
+    return fail_usage(prog, "%s", "--random-weights is for benchmarks and writes no output; drop --out");
+  if (o->noise && o->has_seed) return fail_usage(prog, "%s", "--noise and --seed exclude each other");
+  if (o->bench) return 0;
+  if (o->forward) {
+    if (!o->call) return fail_usage(prog, "%s", "--forward needs --call PREFIX (e.g. call0.)");
+    if (!o->out) return fail_usage(prog, "%s", "--out FILE is required");
+    return 0;
+  }
+  if (o->dump || o->call) return fail_usage(prog, "%s", "--dump and --call only apply with --forward");
+  if (!o->cond) return fail_usage(prog, "%s", "--cond FILE is required");
+  if (!o->out) return fail_usage(prog, "%s", "--out FILE is required");
+  return 0;
+}
+
+static int error_exit(const char *prog, const ditc_err *err, ditc_model *m) {
+  fprintf(stderr, "%s: error: %s\n", prog, err->msg);
+  if (m) model_free(m);
+  return 1;
+}
+
+static void info(const ditc_variant *v) {
+  printf("variant %s/%s (%s), ABI %d, inputs hash %s\n", v->family, v->name, v->dtype, v->abi_version, v->inputs_hash);
+  printf("latent [%d, %d, %d, %d, %d], text [%d, %d, %d], sampler %s %d steps, cfg %g\n", v->Bp, v->Cin, v->Tx,
+         v->Hx, v->Wx, v->Bp, v->L, v->Cc, v->sampler, v->steps, (double)v->cfg_scale);
+  printf("weights %d tensors, %lld elements; arena %lld bytes; %d PAB modules\n", v->n_weights,
+         (long long)v->weight_elems, (long long)v->arena_bytes, v->n_modules);
+}
+
+/* Synthetic conditioning for benchmarks without --cond: N(0, 0.5) text, every token valid. */
+static void synthetic_cond(ditc_model *m) {
+  const ditc_variant *v = m->v;
+  float *y = (float *)(void *)(m->arena + v->off_y);
+  rng_normal(y, (int64_t)v->Bp * v->L * v->Cc, 12345);
+  for (int64_t i = 0; i < (int64_t)v->Bp * v->L * v->Cc; i++) y[i] *= 0.5f;
+  int32_t *mask = (int32_t *)(void *)(m->arena + v->off_mask);
+  for (int64_t i = 0; i < (int64_t)v->Bp * v->L; i++) mask[i] = 1;
+}
+
+static double skipped_share(const ditc_variant *v) {
+  double skipped = 0.0;
+  for (int i = 0; i < v->steps; i++)
+    for (int k = 0; k < v->n_modules; k++)
+      if (DITC_PAB_OP(v->pab_table[(int64_t)i * v->n_modules + k]) == DITC_PAB_REUSE) skipped += v->module_flops[k];
+  return skipped / (v->step_flops * v->steps);
+}
+
+static int bench(ditc_model *m, const options *o) {
+  const ditc_variant *v = m->v;
+  const int64_t latent = (int64_t)v->Bp * v->Cin * v->Tx * v->Hx * v->Wx;
+  float *z0 = malloc((size_t)latent * sizeof(float));
+  double *sec = malloc((size_t)v->steps * sizeof(double));
+  DITC_CHECK(z0 && sec);
+  memcpy(z0, m->arena + v->off_z, (size_t)latent * sizeof(float));
+  printf("bench %s/%s: %d steps, %.3f GFLOP per all-compute step, arena %.2f MiB, weights %.2f MiB\n", v->family,
+         v->name, v->steps, v->step_flops / 1e9, (double)v->arena_bytes / 1048576.0,
+         (double)v->weight_elems * 4.0 / 1048576.0);
+  double total[2];
+  for (int pab = 0; pab < 2; pab++) {
+    memcpy(m->arena + v->off_z, z0, (size_t)latent * sizeof(float));
+    sampler_opts so = {.pab_on = pab, .progress = 0, .step_seconds = sec};
+    sampler_run(m, &so);
+    total[pab] = 0.0;
+    for (int i = 0; i < v->steps; i++) total[pab] += sec[i];
+    printf("  pab %-3s: %.4f s per step (mean of %d), %.3f s loop, %.2f GFLOP/s effective\n", pab ? "on" : "off",
+           total[pab] / v->steps, v->steps, total[pab], v->step_flops * v->steps / total[pab] / 1e9);
+  }
+  printf("  pab skips %.1f%% of step FLOPs; speedup on/off %.3fx\n", 100.0 * skipped_share(v), total[0] / total[1]);
+  (void)o;
+  free(z0);
+  free(sec);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  const char *prog = argv[0];
+  options o;
+  if (parse(argc, argv, &o) || check_flags(&o, prog)) return 1;
+  const ditc_variant *v = ditc_variant_get();
+  if (o.print_schedule) {
+    fputs(v->schedule_text, stdout);
+    return 0;
+  }
+  if (o.info) {
+    info(v);
+    return 0;
+  }
+#ifdef _OPENMP
+  if (o.threads > 0) omp_set_num_threads(o.threads);
+#endif
+#ifndef DITC_DUMP_ENABLED
+  if (o.dump) return fail_usage(prog, "%s", "--dump needs a binary built with DITC_DUMP_ENABLED (bin/debug/...)");
+#endif
+  ditc_err err = {{0}};
+  ditc_model m;
+  if (model_init(&m, v, &err)) return error_exit(prog, &err, NULL);
+  if (o.has_random) model_random_weights(&m, (uint64_t)o.random_seed);
+  else if (model_load_weights(&m, o.weights, &err)) return error_exit(prog, &err, &m);
+
+  if (o.forward) {
+    struct ditc_dump *d = o.dump ? dump_new(o.dump) : NULL;
+    m.ex.dump = d;
+    if (model_load_forward(&m, o.forward, o.call, &err)) return error_exit(prog, &err, &m);
+    sampler_forward_once(&m);
+    st_out_tensor t[257];
+    t[0] = (st_out_tensor){.name = "out", .dtype = ST_F32, .ndim = 5,
+                           .shape = {v->B, v->Cout, v->Tx, v->Hx, v->Wx}, .data = m.arena + v->off_out};
+    const int n = 1 + (d ? dump_tensors(d, "inter.", t + 1, 256) : 0);
+    const ditc_status s = st_write(o.out, t, n, &err);
+    dump_free(d);
+    if (s) return error_exit(prog, &err, &m);
+    model_free(&m);
+    return 0;
+  }
+
+  if (o.cond) {
+    if (model_load_cond(&m, o.cond, &err)) return error_exit(prog, &err, &m);
+  } else synthetic_cond(&m);
+  const int64_t latent = (int64_t)v->Bp * v->Cin * v->Tx * v->Hx * v->Wx;
+  if (o.noise) {
+    if (model_load_noise(&m, o.noise, &err)) return error_exit(prog, &err, &m);
+  } else {
+    float *z = (float *)(void *)(m.arena + v->off_z);
+    rng_normal(z, latent, (uint64_t)o.seed);
+    if (!strcmp(v->dtype, "bf16")) /* upstream samples the initial noise in the pipeline dtype */
+      for (int64_t i = 0; i < latent; i++) {
+        uint32_t b;
+        memcpy(&b, &z[i], 4);
+        b = (b + 0x7fffu + ((b >> 16) & 1u)) & 0xffff0000u;
+        memcpy(&z[i], &b, 4);
+      }
+  }
+  if (o.bench) {
+    const int rc = bench(&m, &o);
+    model_free(&m);
+    return rc;
+  }
+
+  float *latents = NULL;
+  if (o.save_steps) {
+    latents = malloc((size_t)(latent * v->steps) * sizeof(float));
+    if (!latents) {
+      ditc_fail(&err, DITC_ENOMEM, "out of memory for --save-steps (%lld floats)", (long long)(latent * v->steps));
+      return error_exit(prog, &err, &m);
+    }
+  }
+  if (!o.quiet)
+    fprintf(stderr, "%s/%s: %d steps, PAB %s, arena %lld bytes\n", v->family, v->name, v->steps,
+            o.pab_on ? "on" : "off", (long long)v->arena_bytes);
+  sampler_opts so = {.pab_on = o.pab_on, .progress = !o.quiet, .latents = latents};
+  sampler_run(&m, &so);
+  st_out_tensor t[2] = {
+      {.name = "final", .dtype = ST_F32, .ndim = 5, .shape = {v->Bp, v->Cin, v->Tx, v->Hx, v->Wx},
+       .data = m.arena + v->off_z},
+      {.name = "latents", .dtype = ST_F32, .ndim = 6, .shape = {v->steps, v->Bp, v->Cin, v->Tx, v->Hx, v->Wx},
+       .data = latents},
+  };
+  const ditc_status s = st_write(o.out, t, latents ? 2 : 1, &err);
+  free(latents);
+  if (s) return error_exit(prog, &err, &m);
+  model_free(&m);
+  return 0;
+}

@@ -1,0 +1,36 @@
+/* model.h: a loaded fixed-model instance: the variant descriptor, its fp32 weight buffer and
+ * its arena, both allocated once before any step runs. Also the input loaders (conditioning,
+ * noise, a forward-call fixture) that validate user files and write the arena's io buffers.
+ * Not here: the sampler loop (sampler.h) or the command line (main.c). */
+#ifndef DITC_MODEL_H
+#define DITC_MODEL_H
+
+#include "ditc_abi.h"
+#include "ditc_status.h"
+
+typedef struct {
+  const ditc_variant *v;
+  float *weights;        /* [weight_elems] fp32 */
+  unsigned char *arena;  /* [arena_bytes], 64-byte aligned, zeroed */
+  ditc_exec ex;
+} ditc_model;
+
+/* Allocates the weight buffer and the arena (the only allocations of a run). */
+ditc_status model_init(ditc_model *m, const ditc_variant *v, ditc_err *err);
+void model_free(ditc_model *m);
+
+/* Checks every tensor of a safetensors checkpoint against the manifest (names, shapes, float
+ * dtypes, no extras, no NaN/Inf) before converting any of it into the weight buffer. */
+ditc_status model_load_weights(ditc_model *m, const char *path, ditc_err *err);
+/* Seeded random weights of a sensible scale, for benchmarks only (never a real model). */
+void model_random_weights(ditc_model *m, uint64_t seed);
+
+/* Conditioning file: text tensor [Bp, 1, L, Cc] (or [Bp, L, Cc]) and mask [Bp, L] of 0/1. */
+ditc_status model_load_cond(ditc_model *m, const char *path, ditc_err *err);
+/* Initial noise: tensor z0 [Bp, Cin, Tx, Hx, Wx] into the sampler's latent. */
+ditc_status model_load_noise(ditc_model *m, const char *path, ditc_err *err);
+/* One upstream model call from a fixture (PREFIX.x, .timestep, .y, .mask): model inputs of the
+ * whole CFG batch; the text's cond rows become the conditioning. */
+ditc_status model_load_forward(ditc_model *m, const char *path, const char *prefix, ditc_err *err);
+
+#endif

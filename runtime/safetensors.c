@@ -1,0 +1,528 @@
+/* safetensors.c: safetensors reading (mmap + full header validation) and atomic writing.
+ * Layout: u64 LE header length N, N bytes of JSON header, then the data section; data_offsets
+ * are relative to the data section (byte 8 + N). Every user-facing error starts with the path.
+ * Not here: model manifests (loader.c), dtype conversion of whole tensors, big-endian hosts. */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "json.h"
+#include "safetensors.h"
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "safetensors.c assumes a little-endian host (the file format is little-endian)"
+#endif
+
+#define ST_MAX_HEADER 100000000ull /* 100 MB, the limit of the reference implementation */
+
+static const struct { const char *name; size_t size; } st_dtypes[ST_DTYPE_COUNT] = {
+    [ST_F64] = {"F64", 8}, [ST_F32] = {"F32", 4}, [ST_F16] = {"F16", 2}, [ST_BF16] = {"BF16", 2},
+    [ST_I64] = {"I64", 8}, [ST_I32] = {"I32", 4}, [ST_I16] = {"I16", 2}, [ST_I8] = {"I8", 1},
+    [ST_U8] = {"U8", 1},   [ST_BOOL] = {"BOOL", 1},
+};
+
+const char *st_dtype_name(st_dtype d) {
+  DITC_CHECK(d >= 0 && d < ST_DTYPE_COUNT);
+  return st_dtypes[d].name;
+}
+
+size_t st_dtype_size(st_dtype d) {
+  DITC_CHECK(d >= 0 && d < ST_DTYPE_COUNT);
+  return st_dtypes[d].size;
+}
+
+/* ---- shared helpers ------------------------------------------------------------------------- */
+
+/* name made safe for a one-line message: control bytes as '?', long names cut with "...". */
+static const char *shown(const char *name, size_t len, char buf[72]) {
+  size_t n = len < 64 ? len : 64;
+  for (size_t i = 0; i < n; i++) buf[i] = (unsigned char)name[i] < 0x20 ? '?' : name[i];
+  strcpy(buf + n, len > n ? "..." : "");
+  return buf;
+}
+
+static ditc_status out_of_memory(const char *path, ditc_err *err) {
+  return ditc_fail(err, DITC_ENOMEM, "%s: out of memory", path);
+}
+
+/* "[2, 3]" (or "[]" for a scalar) into buf. */
+static const char *shape_str(const int64_t *shape, int ndim, char buf[200]) {
+  size_t n = 0;
+  buf[n++] = '[';
+  for (int i = 0; i < ndim; i++)
+    n += (size_t)snprintf(buf + n, 200 - n, "%s%lld", i ? ", " : "", (long long)shape[i]);
+  strcpy(buf + n, "]");
+  return buf;
+}
+
+/* Product of the dims as an element count; 0 when any dim is 0; -1 when it overflows the
+ * largest count whose byte size (up to 8 bytes an element) still fits an int64. */
+static int64_t shape_numel(const int64_t *shape, int ndim) {
+  int64_t n = 1;
+  for (int i = 0; i < ndim; i++)
+    if (shape[i] == 0) return 0;
+  for (int i = 0; i < ndim; i++) {
+    if (shape[i] > INT64_MAX / 8 / n) return -1;
+    n *= shape[i];
+  }
+  return n;
+}
+
+/* ---- reading: per-tensor validation --------------------------------------------------------- */
+
+typedef struct {
+  const char *path;
+  ditc_err *err;
+  const unsigned char *data;  /* start of the data section */
+  size_t data_size;
+} st_reader;
+
+__attribute__((format(printf, 3, 4)))
+static ditc_status tensor_fail(const st_reader *r, const char *name, const char *fmt, ...) {
+  char detail[400], nb[72];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(detail, sizeof detail, fmt, ap);
+  va_end(ap);
+  return ditc_fail(r->err, DITC_EINVAL, "%s: tensor '%s': %s", r->path,
+                   shown(name, strlen(name), nb), detail);
+}
+
+static ditc_status read_dtype(const st_reader *r, st_tensor *t, const json_value *v) {
+  char nb[72];
+  if (v->kind != JSON_STRING) return tensor_fail(r, t->name, "dtype is not a string");
+  for (int d = 0; d < ST_DTYPE_COUNT; d++)
+    if (strlen(st_dtypes[d].name) == v->str.len && strcmp(st_dtypes[d].name, v->str.s) == 0) {
+      t->dtype = (st_dtype)d;
+      return DITC_OK;
+    }
+  return tensor_fail(r, t->name, "unknown dtype '%s'", shown(v->str.s, v->str.len, nb));
+}
+
+static ditc_status read_shape(const st_reader *r, st_tensor *t, const json_value *v) {
+  if (v->kind != JSON_ARRAY) return tensor_fail(r, t->name, "shape is not an array");
+  if (v->count > ST_MAX_DIMS)
+    return tensor_fail(r, t->name, "shape has %d dims, more than %d", v->count, ST_MAX_DIMS);
+  for (int i = 0; i < v->count; i++) {
+    const json_value *d = &v->items[i];
+    if (d->kind != JSON_NUMBER || !d->is_int)
+      return tensor_fail(r, t->name, "shape[%d] is not an integer", i);
+    if (d->integer < 0)
+      return tensor_fail(r, t->name, "shape[%d] is negative (%lld)", i, (long long)d->integer);
+    t->shape[i] = d->integer;
+  }
+  t->ndim = v->count;
+  t->numel = shape_numel(t->shape, t->ndim);
+  char sb[200];
+  if (t->numel < 0)
+    return tensor_fail(r, t->name, "shape %s is too large", shape_str(t->shape, t->ndim, sb));
+  return DITC_OK;
+}
+
+/* data_offsets [begin, end] -> t->data, t->nbytes; checks order, bounds and size. */
+static ditc_status read_offsets(const st_reader *r, st_tensor *t, const json_value *v) {
+  int ok = v->kind == JSON_ARRAY && v->count == 2;
+  for (int i = 0; ok && i < 2; i++)
+    ok = v->items[i].kind == JSON_NUMBER && v->items[i].is_int && v->items[i].integer >= 0;
+  if (!ok) return tensor_fail(r, t->name, "data_offsets is not two non-negative integers");
+  const json_value *a = &v->items[0], *b = &v->items[1];
+  long long begin = a->integer, end = b->integer;
+  if (begin > end)
+    return tensor_fail(r, t->name, "data_offsets [%lld, %lld] are reversed (begin > end)", begin,
+                       end);
+  if ((uint64_t)end > r->data_size)
+    return tensor_fail(r, t->name,
+                       "data_offsets [%lld, %lld] run past the end of the data section (%zu bytes)",
+                       begin, end, r->data_size);
+  long long need = (long long)(t->numel * (int64_t)st_dtypes[t->dtype].size);
+  char sb[200];
+  if (end - begin != need)
+    return tensor_fail(r, t->name, "shape %s needs %lld bytes but data_offsets span %lld",
+                       shape_str(t->shape, t->ndim, sb), need, end - begin);
+  t->data = r->data + begin;
+  t->nbytes = (size_t)need;
+  return DITC_OK;
+}
+
+/* One header entry {"dtype", "shape", "data_offsets"} (exactly these keys) into t. */
+static ditc_status read_tensor(const st_reader *r, st_tensor *t, const json_value *v) {
+  static const char *const keys[3] = {"dtype", "shape", "data_offsets"};
+  char kb[72];
+  if (v->kind != JSON_OBJECT) return tensor_fail(r, t->name, "entry is not an object");
+  for (int i = 0; i < v->count; i++) {
+    const json_str *k = &v->keys[i];
+    if (strlen(k->s) != k->len || (strcmp(k->s, keys[0]) && strcmp(k->s, keys[1]) &&
+                                   strcmp(k->s, keys[2])))
+      return tensor_fail(r, t->name, "unexpected key '%s'", shown(k->s, k->len, kb));
+  }
+  for (int i = 0; i < 3; i++)
+    if (!json_get(v, keys[i])) return tensor_fail(r, t->name, "missing '%s'", keys[i]);
+  ditc_status st = read_dtype(r, t, json_get(v, "dtype"));
+  if (!st) st = read_shape(r, t, json_get(v, "shape"));
+  if (!st) st = read_offsets(r, t, json_get(v, "data_offsets"));
+  return st;
+}
+
+static ditc_status read_metadata(const st_reader *r, const json_value *v) {
+  char kb[72];
+  if (v->kind != JSON_OBJECT)
+    return ditc_fail(r->err, DITC_EINVAL, "%s: __metadata__ is not an object", r->path);
+  for (int i = 0; i < v->count; i++)
+    if (v->items[i].kind != JSON_STRING)
+      return ditc_fail(r->err, DITC_EINVAL, "%s: __metadata__ value of '%s' is not a string",
+                       r->path, shown(v->keys[i].s, v->keys[i].len, kb));
+  return DITC_OK;
+}
+
+/* ---- reading: whole-file checks ------------------------------------------------------------- */
+
+static int cmp_by_name(const void *a, const void *b) {
+  return strcmp(((const st_tensor *)a)->name, ((const st_tensor *)b)->name);
+}
+
+static int cmp_by_begin(const void *a, const void *b) {
+  const st_tensor *x = *(const st_tensor *const *)a, *y = *(const st_tensor *const *)b;
+  if (x->data != y->data) return x->data < y->data ? -1 : 1;
+  return strcmp(x->name, y->name);
+}
+
+/* Sorted by begin, non-empty tensors overlap iff some neighbour starts before the previous ends. */
+static ditc_status check_overlaps(const st_reader *r, const st_file *f) {
+  const st_tensor **by_begin = malloc((size_t)f->count * sizeof *by_begin + 1);
+  if (!by_begin) return out_of_memory(r->path, r->err);
+  int n = 0;
+  for (int i = 0; i < f->count; i++)
+    if (f->tensors[i].nbytes) by_begin[n++] = &f->tensors[i];
+  qsort(by_begin, (size_t)n, sizeof *by_begin, cmp_by_begin);
+  ditc_status st = DITC_OK;
+  for (int i = 1; i < n && !st; i++) {
+    const st_tensor *a = by_begin[i - 1], *b = by_begin[i];
+    char na[72], nb[72];
+    if (b->data < a->data + a->nbytes)
+      st = ditc_fail(r->err, DITC_EINVAL, "%s: tensors '%s' and '%s' overlap in the data section",
+                     r->path, shown(a->name, strlen(a->name), na),
+                     shown(b->name, strlen(b->name), nb));
+  }
+  free(by_begin);
+  return st;
+}
+
+/* Every member of the header object: __metadata__ or a tensor (appended to f, sorted after). */
+static ditc_status read_header(const st_reader *r, st_file *f, const json_value *root) {
+  if (root->kind != JSON_OBJECT)
+    return ditc_fail(r->err, DITC_EINVAL, "%s: JSON header is not an object", r->path);
+  f->tensors = calloc((size_t)root->count + 1, sizeof *f->tensors);
+  if (!f->tensors) return out_of_memory(r->path, r->err);
+  for (int i = 0; i < root->count; i++) {
+    const json_str *k = &root->keys[i];
+    ditc_status st;
+    if (strcmp(k->s, "__metadata__") == 0 && k->len == strlen(k->s)) {
+      if ((st = read_metadata(r, &root->items[i]))) return st;
+      continue;
+    }
+    if (strlen(k->s) != k->len)
+      return ditc_fail(r->err, DITC_EINVAL, "%s: tensor name at header byte %zu has a NUL byte",
+                       r->path, k->offset);
+    st_tensor *t = &f->tensors[f->count];
+    if (!(t->name = strdup(k->s))) return out_of_memory(r->path, r->err);
+    f->count++;
+    if ((st = read_tensor(r, t, &root->items[i]))) return st;
+  }
+  qsort(f->tensors, (size_t)f->count, sizeof *f->tensors, cmp_by_name);
+  for (int i = 1; i < f->count; i++) /* the JSON parser rejects duplicate keys */
+    DITC_CHECK(strcmp(f->tensors[i - 1].name, f->tensors[i].name) != 0);
+  return check_overlaps(r, f);
+}
+
+/* Opens and maps path read-only into f->map / f->map_size. */
+static ditc_status map_file(st_file *f, const char *path, ditc_err *err) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* O_NONBLOCK: a FIFO must not hang */
+  if (fd < 0) return ditc_fail(err, DITC_EIO, "%s: cannot open: %s", path, strerror(errno));
+  struct stat sb;
+  ditc_status st = DITC_OK;
+  if (fstat(fd, &sb) != 0)
+    st = ditc_fail(err, DITC_EIO, "%s: cannot stat: %s", path, strerror(errno));
+  else if (!S_ISREG(sb.st_mode))
+    st = ditc_fail(err, DITC_EIO, "%s: not a regular file", path);
+  else if (sb.st_size < 8)
+    st = ditc_fail(err, DITC_EINVAL,
+                   "%s: file is %lld bytes, shorter than the 8-byte header length", path,
+                   (long long)sb.st_size);
+  if (!st) {
+    void *map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (map == MAP_FAILED) {
+      st = ditc_fail(err, DITC_EIO, "%s: cannot mmap: %s", path, strerror(errno));
+    } else {
+      f->map = map;
+      f->map_size = (size_t)sb.st_size;
+    }
+  }
+  close(fd);
+  return st;
+}
+
+/* Checks the header length, parses the JSON header and validates every entry. */
+static ditc_status read_file(st_file *f, const char *path, ditc_err *err) {
+  const unsigned char *bytes = f->map;
+  uint64_t n = 0;
+  for (int i = 7; i >= 0; i--) n = n << 8 | bytes[i];
+  if (n > f->map_size - 8)
+    return ditc_fail(err, DITC_EINVAL,
+                     "%s: header length %llu runs past the end of the file (%zu bytes)", path,
+                     (unsigned long long)n, f->map_size);
+  if (n > ST_MAX_HEADER)
+    return ditc_fail(err, DITC_EINVAL, "%s: header length %llu exceeds the 100 MB limit", path,
+                     (unsigned long long)n);
+  json_value root;
+  json_error je;
+  ditc_status st = json_parse((const char *)bytes + 8, (size_t)n, &root, &je);
+  if (st)
+    return ditc_fail(err, st, "%s: malformed JSON header at byte %zu: %s", path, je.offset,
+                     je.reason);
+  st_reader r = {path, err, bytes + 8 + n, f->map_size - 8 - (size_t)n};
+  st = read_header(&r, f, &root);
+  json_free(&root);
+  return st;
+}
+
+ditc_status st_open(st_file *f, const char *path, ditc_err *err) {
+  memset(f, 0, sizeof *f);
+  if (!(f->path = strdup(path))) return out_of_memory(path, err);
+  ditc_status st = map_file(f, path, err);
+  if (!st) st = read_file(f, path, err);
+  if (st) st_close(f);
+  return st;
+}
+
+void st_close(st_file *f) {
+  for (int i = 0; f->tensors && i < f->count; i++) free(f->tensors[i].name);
+  free(f->tensors);
+  if (f->map) munmap(f->map, f->map_size);
+  free(f->path);
+  memset(f, 0, sizeof *f);
+}
+
+const st_tensor *st_find(const st_file *f, const char *name) {
+  int lo = 0, hi = f->count - 1;
+  while (lo <= hi) {
+    int mid = lo + (hi - lo) / 2, c = strcmp(f->tensors[mid].name, name);
+    if (c == 0) return &f->tensors[mid];
+    if (c < 0) lo = mid + 1; else hi = mid - 1;
+  }
+  return NULL;
+}
+
+/* ---- element access ------------------------------------------------------------------------- */
+
+static double f16_to_double(uint16_t h) {
+  int e = h >> 10 & 0x1F, m = h & 0x3FF;
+  double v = e == 0 ? ldexp(m, -24) : e == 31 ? (m ? NAN : INFINITY) : ldexp(m + 1024, e - 25);
+  return h >> 15 ? -v : v;
+}
+
+static double bf16_to_double(uint16_t h) {
+  uint32_t bits = (uint32_t)h << 16;
+  float v;
+  memcpy(&v, &bits, sizeof v);
+  return v;
+}
+
+double st_get(const st_tensor *t, int64_t i) {
+  DITC_CHECK(t && t->dtype >= 0 && t->dtype < ST_DTYPE_COUNT && i >= 0 && i < t->numel);
+  const unsigned char *p = t->data + (size_t)i * st_dtypes[t->dtype].size;
+  union { double f64; float f32; uint16_t u16; int64_t i64; int32_t i32; int16_t i16; } u;
+  memcpy(&u, p, st_dtypes[t->dtype].size); /* the data may be unaligned */
+  switch (t->dtype) {
+    case ST_F64: return u.f64;
+    case ST_F32: return u.f32;
+    case ST_F16: return f16_to_double(u.u16);
+    case ST_BF16: return bf16_to_double(u.u16);
+    case ST_I64: return (double)u.i64;
+    case ST_I32: return u.i32;
+    case ST_I16: return u.i16;
+    case ST_I8: return (signed char)p[0];
+    case ST_U8: return p[0];
+    case ST_BOOL: return p[0] != 0;
+    default: DITC_CHECK(0); return 0;
+  }
+}
+
+/* ---- writing: header ------------------------------------------------------------------------ */
+
+typedef struct {
+  char *s;
+  size_t len, cap;
+  int oom;
+} st_buf;
+
+static void buf_put(st_buf *b, const char *s, size_t n) {
+  if (b->oom) return;
+  if (b->len + n + 1 > b->cap) {
+    size_t cap = b->cap ? b->cap : 256;
+    while (b->len + n + 1 > cap) cap *= 2;
+    char *s2 = realloc(b->s, cap);
+    if (!s2) { b->oom = 1; return; }
+    b->s = s2;
+    b->cap = cap;
+  }
+  memcpy(b->s + b->len, s, n);
+  b->len += n;
+  b->s[b->len] = 0;
+}
+
+__attribute__((format(printf, 2, 3)))
+static void buf_printf(st_buf *b, const char *fmt, ...) {
+  char tmp[128];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+  va_end(ap);
+  DITC_CHECK(n >= 0 && (size_t)n < sizeof tmp);
+  buf_put(b, tmp, (size_t)n);
+}
+
+/* name as a JSON string: '"' and '\' escaped, control bytes as \u00XX, other bytes as they are. */
+static void buf_json_string(st_buf *b, const char *name) {
+  buf_put(b, "\"", 1);
+  for (const char *c = name; *c; c++) {
+    if ((unsigned char)*c < 0x20) {
+      buf_printf(b, "\\u%04x", (unsigned)(unsigned char)*c);
+      continue;
+    }
+    if (*c == '"' || *c == '\\') buf_put(b, "\\", 1);
+    buf_put(b, c, 1);
+  }
+  buf_put(b, "\"", 1);
+}
+
+static int cmp_out_by_name(const void *a, const void *b) {
+  return strcmp((*(const st_out_tensor *const *)a)->name, (*(const st_out_tensor *const *)b)->name);
+}
+
+/* Checks one tensor to write and returns its byte size in *nbytes. */
+static ditc_status check_out_tensor(const char *path, const st_out_tensor *t, size_t *nbytes,
+                                    ditc_err *err) {
+  char nb[72];
+  const char *n = shown(t->name, strlen(t->name), nb);
+  if (strcmp(t->name, "__metadata__") == 0)
+    return ditc_fail(err, DITC_EINVAL, "%s: '__metadata__' is not a valid tensor name", path);
+  if (t->dtype != ST_F32 && t->dtype != ST_I64) {
+    const char *d = t->dtype >= 0 && t->dtype < ST_DTYPE_COUNT ? st_dtypes[t->dtype].name : "?";
+    return ditc_fail(err, DITC_EINVAL,
+                     "%s: tensor '%s': writing dtype %s is not supported (only F32 and I64)", path,
+                     n, d);
+  }
+  if (t->ndim < 0 || t->ndim > ST_MAX_DIMS)
+    return ditc_fail(err, DITC_EINVAL, "%s: tensor '%s': ndim %d is not in 0..%d", path, n, t->ndim,
+                     ST_MAX_DIMS);
+  for (int i = 0; i < t->ndim; i++)
+    if (t->shape[i] < 0)
+      return ditc_fail(err, DITC_EINVAL, "%s: tensor '%s': shape[%d] is negative", path, n, i);
+  int64_t numel = shape_numel(t->shape, t->ndim);
+  if (numel < 0) return ditc_fail(err, DITC_EINVAL, "%s: tensor '%s': shape is too large", path, n);
+  *nbytes = (size_t)numel * st_dtypes[t->dtype].size;
+  if (*nbytes && !t->data) return ditc_fail(err, DITC_EINVAL, "%s: tensor '%s': no data", path, n);
+  return DITC_OK;
+}
+
+/* The header JSON for the sorted tensors, padded with spaces to a multiple of 8 bytes. */
+static void build_header(st_buf *b, const st_out_tensor *const *sorted, const size_t *nbytes,
+                         int count) {
+  size_t offset = 0;
+  const char *meta = "{\"__metadata__\":{\"format\":\"pt\"}";
+  buf_put(b, meta, strlen(meta));
+  for (int i = 0; i < count; i++) {
+    const st_out_tensor *t = sorted[i];
+    buf_put(b, ",", 1);
+    buf_json_string(b, t->name);
+    buf_printf(b, ":{\"dtype\":\"%s\",\"shape\":[", st_dtypes[t->dtype].name);
+    for (int d = 0; d < t->ndim; d++) buf_printf(b, "%s%lld", d ? "," : "", (long long)t->shape[d]);
+    buf_printf(b, "],\"data_offsets\":[%zu,%zu]}", offset, offset + nbytes[i]);
+    offset += nbytes[i];
+  }
+  buf_put(b, "}", 1);
+  while (b->len % 8) buf_put(b, " ", 1);
+}
+
+/* ---- writing: files ------------------------------------------------------------------------- */
+
+/* Writes length, header and data to tmp; removes tmp again if anything fails after creating it. */
+static ditc_status write_tmp(const char *path, const char *tmp, const st_buf *header,
+                             const st_out_tensor *const *sorted, const size_t *nbytes, int count,
+                             ditc_err *err) {
+  FILE *fp = fopen(tmp, "wb");
+  if (!fp) return ditc_fail(err, DITC_EIO, "%s: cannot create %s: %s", path, tmp, strerror(errno));
+  unsigned char len8[8];
+  for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)header->len >> (8 * i));
+  int ok = fwrite(len8, 1, 8, fp) == 8 && fwrite(header->s, 1, header->len, fp) == header->len;
+  for (int i = 0; ok && i < count; i++)
+    ok = !nbytes[i] || fwrite(sorted[i]->data, 1, nbytes[i], fp) == nbytes[i];
+  int saved = errno;
+  if (fclose(fp) != 0 && ok) {
+    ok = 0;
+    saved = errno;
+  }
+  if (ok) return DITC_OK;
+  unlink(tmp);
+  return ditc_fail(err, DITC_EIO, "%s: cannot write %s: %s", path, tmp, strerror(saved));
+}
+
+/* Sorts and checks the tensors, builds the header, writes path.tmp, renames it to path. */
+static ditc_status write_sorted(const char *path, const char *tmp, const st_out_tensor **sorted,
+                                size_t *nbytes, int count, ditc_err *err) {
+  qsort(sorted, (size_t)count, sizeof *sorted, cmp_out_by_name);
+  for (int i = 0; i < count; i++) {
+    ditc_status st = check_out_tensor(path, sorted[i], &nbytes[i], err);
+    if (st) return st;
+    char nb[72];
+    if (i > 0 && strcmp(sorted[i - 1]->name, sorted[i]->name) == 0)
+      return ditc_fail(err, DITC_EINVAL, "%s: duplicate tensor name '%s'", path,
+                       shown(sorted[i]->name, strlen(sorted[i]->name), nb));
+  }
+  st_buf header = {0};
+  build_header(&header, sorted, nbytes, count);
+  ditc_status st = DITC_OK;
+  if (header.oom) st = out_of_memory(path, err);
+  else if (header.len > ST_MAX_HEADER)
+    st = ditc_fail(err, DITC_EINVAL, "%s: header of %zu bytes exceeds the 100 MB limit", path,
+                   header.len);
+  if (!st) st = write_tmp(path, tmp, &header, sorted, nbytes, count, err);
+  if (!st && rename(tmp, path) != 0) {
+    st = ditc_fail(err, DITC_EIO, "%s: cannot rename %s into place: %s", path, tmp,
+                   strerror(errno));
+    unlink(tmp);
+  }
+  free(header.s);
+  return st;
+}
+
+ditc_status st_write(const char *path, const st_out_tensor *tensors, int count, ditc_err *err) {
+  DITC_CHECK(path && count >= 0 && (tensors || count == 0));
+  for (int i = 0; i < count; i++)
+    if (!tensors[i].name) return ditc_fail(err, DITC_EINVAL, "%s: tensor %d has no name", path, i);
+  size_t plen = strlen(path);
+  char *tmp = malloc(plen + 5);
+  const st_out_tensor **sorted = malloc((size_t)count * sizeof *sorted + 1);
+  size_t *nbytes = malloc((size_t)count * sizeof *nbytes + 1);
+  ditc_status st = DITC_OK;
+  if (!tmp || !sorted || !nbytes) {
+    st = out_of_memory(path, err);
+  } else {
+    memcpy(tmp, path, plen);
+    memcpy(tmp + plen, ".tmp", 5);
+    for (int i = 0; i < count; i++) sorted[i] = &tensors[i];
+    st = write_sorted(path, tmp, sorted, nbytes, count, err);
+  }
+  free(tmp);
+  free(sorted);
+  free(nbytes);
+  return st;
+}

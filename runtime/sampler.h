@@ -1,0 +1,26 @@
+/* sampler.h: the sampler loop over a variant's baked schedule: CFG batch in, guidance combine,
+ * scheduler update, PAB table row per step, progress on stderr. Not here: the forward itself
+ * (generated) or file handling (main.c). */
+#ifndef DITC_SAMPLER_H
+#define DITC_SAMPLER_H
+
+#include "model.h"
+
+typedef struct {
+  int pab_on;          /* 1: the variant's baked PAB table; 0: compute everything */
+  int progress;        /* 1: one line per step on stderr */
+  float *latents;      /* optional [K, Bp, Cin, Tx, Hx, Wx]: z after every step */
+  double *step_seconds;/* optional [K]: wall time of every step */
+} sampler_opts;
+
+/* Runs the prologue and every step on the noise already in the sampler latent (off_z). The
+ * final latent stays at off_z. */
+void sampler_run(ditc_model *m, const sampler_opts *o);
+
+/* One forward call with the io buffers as loaded (model_load_forward), all modules computed. */
+void sampler_forward_once(ditc_model *m);
+
+/* Number of modules of `kind` a table row reuses and contains. */
+void sampler_row_counts(const ditc_variant *v, const unsigned char *row, const char *kind, int *reused, int *total);
+
+#endif
