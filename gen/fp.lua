@@ -33,7 +33,7 @@ end
 
 -- Shortest decimal that reads back as the same float32 (for C literals and reports).
 function M.f32_str(x)
-  assert(M.f32(x) == x, "fp.f32_str: value is not a float32")
+  assert(M.f32(x) == x, "fp.f32_str: value is not a float32: " .. tostring(x))
   if x == math.floor(x) and math.abs(x) < 2^24 then return string.format("%.1f", x) end
   for digits = 6, 9 do
     local s = string.format("%." .. digits .. "g", x)

@@ -119,7 +119,7 @@ local function run(argv)
     source_desc = o.model .. " (variant " .. o.variant .. ")"
   end
 
-  local sched = rflow.bake(v)
+  local sched = rflow.bake(v, o.config and "command line: --frames" or fam.where({ "variants", v.name, "num_frames" }))
   local P = stdit3.build(v)
   local d = v.dims
   P.cache_bytes = d.B * d.N * d.C * 4 -- every PAB cache holds one [B, N, C] fp32 module output

@@ -3,11 +3,13 @@
 -- computed on size tensors of the pipeline dtype, the model-visible timesteps, PAB's integer
 -- keys, the per-step update dt and the x_mask rule. Not the sampler loop (runtime/sampler.c).
 local fp = require("fp")
+local util = require("util")
 
 local M = {}
 
--- v: a resolved variant. Returns the per-step tables (1-based Lua lists of length K).
-function M.bake(v)
+-- v: a resolved variant; where: the source position errors name. Returns the per-step tables
+-- (1-based Lua lists of length K).
+function M.bake(v, where)
   local s = v.sampler
   local K, NT = s.steps, s.num_timesteps
   local f32 = fp.f32
@@ -23,6 +25,10 @@ function M.bake(v)
     local rt = R(math.sqrt(R(frames / 1)))
     ratio = R(R(rs * rt) * s.transform_scale)
     out.ratio = ratio
+    if not (ratio > 0) then
+      util.fail(where, "num_frames %d gives upstream's timestep shift ratio %g (num_frames // 17 * 5 = %g): "
+        .. "every timestep would be 0 or NaN; use num_frames = 1 or >= 17", v.num_frames, ratio, frames)
+    end
   end
 
   for i = 0, K - 1 do

@@ -196,9 +196,6 @@ int main(int argc, char **argv) {
 #ifdef _OPENMP
   if (o.threads > 0) omp_set_num_threads(o.threads);
 #endif
-#ifndef DITC_DUMP_ENABLED
-  if (o.dump) return fail_usage(prog, "%s", "--dump needs a binary built with DITC_DUMP_ENABLED (bin/debug/...)");
-#endif
   ditc_err err = {{0}};
   ditc_model m;
   if (model_init(&m, v, &err)) return error_exit(prog, &err, NULL);
@@ -214,6 +211,12 @@ int main(int argc, char **argv) {
     t[0] = (st_out_tensor){.name = "out", .dtype = ST_F32, .ndim = 5,
                            .shape = {v->B, v->Cout, v->Tx, v->Hx, v->Wx}, .data = m.arena + v->off_out};
     const int n = 1 + (d ? dump_tensors(d, "inter.", t + 1, 256) : 0);
+    if (d && n == 1) {
+      dump_free(d);
+      ditc_fail(&err, DITC_EINVAL, "--dump %s captured nothing: unknown name, or a binary built without "
+                "DITC_DUMP_ENABLED (use bin/debug/%s-%s)", o.dump, v->family, v->name);
+      return error_exit(prog, &err, &m);
+    }
     const ditc_status s = st_write(o.out, t, n, &err);
     dump_free(d);
     if (s) return error_exit(prog, &err, &m);

@@ -10,6 +10,9 @@
 
 /* ---- helpers ----------------------------------------------------------------------------- */
 
+/* Work (multiply-adds) below which a loop runs on one thread: waking threads costs more. */
+#define PARALLEL_MIN (1 << 20)
+
 static float round_bf16(float x) {
   uint32_t b;
   memcpy(&b, &x, 4);
@@ -96,7 +99,7 @@ void cpu_sinusoid(float *out, const float *t, int B, int dim) {
 void cpu_linear(float *out, const float *src, const float *w, const float *b, int64_t M, int K,
                 int N, int act) {
   enum { MB = 32 }; /* rows per tile: a tile of src stays in cache while all of w streams by */
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (M * N * K > PARALLEL_MIN)
   for (int64_t m0 = 0; m0 < M; m0 += MB) {
     const int64_t m1 = m0 + MB < M ? m0 + MB : M;
     for (int n = 0; n < N; n++) {
@@ -159,7 +162,7 @@ void cpu_patch_embed3d(float *out, const float *src, const float *w, const float
                        int Tx, int Hx, int Wx, int pt, int ph, int pw, int C) {
   const int T = (Tx + pt - 1) / pt, Hp = (Hx + ph - 1) / ph, Wp = (Wx + pw - 1) / pw;
   const int P = Cin * pt * ph * pw;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((int64_t)B * T * Hp * Wp * C * P > PARALLEL_MIN)
   for (int64_t tok = 0; tok < (int64_t)B * T * Hp * Wp; tok++) {
     const int bi = (int)(tok / ((int64_t)T * Hp * Wp));
     const int64_t n = tok % ((int64_t)T * Hp * Wp);
@@ -210,7 +213,7 @@ void cpu_unpatchify(float *out, const float *src, int B, int Cout, int T, int Hp
 void cpu_ln_modulate(float *out, const float *x, const float *t, int64_t t_stride, int64_t t_shift,
                      int64_t t_scale, const float *table, int shift, int scale, int B, int64_t R, int C,
                      float eps) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((int64_t)B * R * C > PARALLEL_MIN)
   for (int64_t row = 0; row < (int64_t)B * R; row++) {
     const int b = (int)(row / R);
     const float *xr = x + row * C;
@@ -232,7 +235,7 @@ void cpu_ln_modulate(float *out, const float *x, const float *t, int64_t t_strid
 
 void cpu_qk_rmsnorm(float *qkv, const float *wq, const float *wk, int64_t R, int H, int D, float eps) {
   const int C = H * D;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (R * 2 * H * D > PARALLEL_MIN)
   for (int64_t r = 0; r < R; r++) {
     for (int part = 0; part < 2; part++) {
       const float *wt = part ? wk : wq;
@@ -249,7 +252,7 @@ void cpu_qk_rmsnorm(float *qkv, const float *wq, const float *wk, int64_t R, int
 
 void cpu_rope(float *qkv, const float *cos_t, const float *sin_t, int B, int T, int S, int H, int D) {
   const int C = H * D;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((int64_t)B * T * S * H * D > PARALLEL_MIN)
   for (int64_t tok = 0; tok < (int64_t)B * T * S; tok++) {
     const int t = (int)(tok / S % T);
     const float *cs = cos_t + (int64_t)t * D, *sn = sin_t + (int64_t)t * D;
@@ -290,7 +293,7 @@ static void attend(float *o, const float *q, const float *k0, const float *v0, i
 void cpu_attention(float *out, const float *qkv, int nseq, int inner, int64_t outer_stride,
                    int64_t inner_stride, int64_t tok_stride, int len, int H, int D, float scale) {
   const int C = H * D;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((int64_t)nseq * inner * len * len * H * D > PARALLEL_MIN)
   for (int64_t s = 0; s < (int64_t)nseq * inner; s++) {
     float p[len > 0 ? len : 1];
     const int64_t base = (s / inner) * outer_stride + (s % inner) * inner_stride;
@@ -306,7 +309,7 @@ void cpu_attention(float *out, const float *qkv, int nseq, int inner, int64_t ou
 void cpu_cross_attention(float *out, const float *q, const float *kv, const int32_t *lens, int B,
                          int N, int L, int H, int D, float scale) {
   const int C = H * D;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((int64_t)B * N * L * H * D > PARALLEL_MIN)
   for (int64_t row = 0; row < (int64_t)B * N; row++) {
     float p[L > 0 ? L : 1];
     const int b = (int)(row / N);

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# tests/run.sh: runs every CPU test suite (after `ninja` built everything, see `ninja test`) and
+# ends with one line "N passed, N failed". A suite prints one "ok - ..." or "not ok - ..." line
+# per check; a suite that exits non-zero without a "not ok" line counts as one failure.
+# GPU suites are not run here (`ninja test-gpu`, later). Not a test itself.
+set -u
+cd "$(dirname "$0")/.."
+pass=0
+fail=0
+
+suite() {
+  local name=$1
+  shift
+  echo "# $name"
+  local out rc
+  out=$("$@" 2>&1)
+  rc=$?
+  printf '%s\n' "$out" | grep -E '^(ok|not ok) - ' || true
+  local p f
+  p=$(printf '%s\n' "$out" | grep -c '^ok - ')
+  f=$(printf '%s\n' "$out" | grep -c '^not ok - ')
+  if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+    echo "not ok - $name exited with status $rc:"
+    printf '%s\n' "$out" | tail -n 20 | sed 's/^/#   /'
+    f=1
+  fi
+  pass=$((pass + p))
+  fail=$((fail + f))
+}
+
+suite "generator (tests/gen_test.lua)" lua5.4 tests/gen_test.lua
+suite "safetensors (tests/st_test.c)" build/tests/st_test tests/golden/opensora-v1.2/weights.safetensors
+suite "numpy reference vs upstream fixtures (tests/ref)" python3 tests/ref/stdit3_ref.py check-golden tests/golden/opensora-v1.2
+suite "end to end, CPU (tests/e2e.sh)" tests/e2e.sh
+suite "bad input (tests/bad_input.sh)" tests/bad_input.sh
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
