@@ -64,20 +64,18 @@ local variant_schema = S.record({
   batch = S.int { min = 1 },
 }, { required = { "height", "width", "num_frames" } })
 
-local blocks_schema = S.list(S.record({
-  prefix = S.str(), axis = S.str { enum = { "spatial", "temporal" } },
-  pab = S.str { enum = { "spatial", "temporal" } }, rope = S.bool(),
-}, { required = { "prefix", "axis", "pab", "rope" } }), { min_len = 1 })
-
 local layer_schemas = {
+  -- q/k/v projections: fused `qkv` (rows [q | k | v]) or separate `q`, `k`, `v`
   self_attention = S.record({
     layer = S.str(), name = S.str(), pab = S.str { enum = { "attn" } }, norm_eps = S.num { gt = 0 },
-    mod = S.list(S.int { min = 0 }, { len = 3 }), qkv = S.str(), q_norm = S.str(), k_norm = S.str(),
-    qk_norm_eps = S.num { gt = 0 }, proj = S.str(),
-  }, { required = { "layer", "name", "pab", "norm_eps", "mod", "qkv", "proj" } }),
+    mod = S.list(S.int { min = 0 }, { len = 3 }), qkv = S.str(), q = S.str(), k = S.str(), v = S.str(),
+    q_norm = S.str(), k_norm = S.str(), qk_norm_eps = S.num { gt = 0 }, proj = S.str(),
+  }, { required = { "layer", "name", "pab", "norm_eps", "mod", "proj" } }),
+  -- k/v projections: fused `kv` (rows [k | v]) or separate `k`, `v`
   cross_attention = S.record({
-    layer = S.str(), name = S.str(), pab = S.str { enum = { "cross" } }, q = S.str(), kv = S.str(), proj = S.str(),
-  }, { required = { "layer", "name", "pab", "q", "kv", "proj" } }),
+    layer = S.str(), name = S.str(), pab = S.str { enum = { "cross" } }, q = S.str(), kv = S.str(), k = S.str(),
+    v = S.str(), proj = S.str(),
+  }, { required = { "layer", "name", "pab", "q", "proj" } }),
   mlp = S.record({
     layer = S.str(), name = S.str(), pab = S.str { enum = { "mlp" } }, norm_eps = S.num { gt = 0 },
     mod = S.list(S.int { min = 0 }, { len = 3 }), fc1 = S.str(), fc2 = S.str(),
@@ -85,7 +83,7 @@ local layer_schemas = {
   }, { required = { "layer", "name", "pab", "norm_eps", "mod", "fc1", "fc2", "act" } }),
 }
 
-local function block_schema(v, path, fail)
+local function layers_schema(v, path, fail)
   S.list(function(e, p, f)
     if type(e) ~= "table" then f(p, "must be a table") end
     local schema = layer_schemas[e.layer]
@@ -95,16 +93,30 @@ local function block_schema(v, path, fail)
       f(p2, string.format("unknown layer %q (known: cross_attention, mlp, self_attention)", tostring(e.layer)))
     end
     schema(e, p, f)
+    local projections = e.layer == "self_attention" and { "qkv", { "q", "k", "v" } }
+        or e.layer == "cross_attention" and { "kv", { "k", "v" } }
+    if projections and not e[projections[1]] == not e[projections[2][1]] then
+      f(p, string.format("give either '%s' or '%s' (fused or separate projections)", projections[1],
+        table.concat(projections[2], "', '")))
+    end
+    for _, name in ipairs(projections and projections[2] or {}) do
+      if not e[projections[1]] and not e[name] then f(p, "missing projection '" .. name .. "'") end
+    end
   end, { min_len = 1 })(v, path, fail)
 end
+
+local blocks_schema = S.list(S.record({
+  prefix = S.str(), axis = S.str { enum = { "spatial", "temporal" } },
+  pab = S.str { enum = { "spatial", "temporal" } }, rope = S.bool(), layers = layers_schema,
+}, { required = { "prefix", "axis", "pab", "rope", "layers" } }), { min_len = 1 })
 
 local family_schema = S.record({
   family = S.str(), class = S.str { enum = { "STDiT3" } }, symbol = S.str(),
   config = S.record(config_fields, { required = config_required }),
-  blocks = blocks_schema, block = block_schema,
+  blocks = blocks_schema,
   sampler = sampler_schema, dtype = dtype_schema, fps = S.num { gt = 0 },
   pab = pab_schema, variants = S.map(variant_schema),
-}, { required = { "family", "class", "symbol", "config", "blocks", "block", "sampler", "dtype", "fps", "pab", "variants" } })
+}, { required = { "family", "class", "symbol", "config", "blocks", "sampler", "dtype", "fps", "pab", "variants" } })
 
 -- ---- loading -----------------------------------------------------------------------------------
 
@@ -175,7 +187,7 @@ function M.resolve(fam, name, spec, where, source)
   local v = {
     family = fam.family, class = fam.class, name = name, source = source,
     config = util.merge(fam.config, spec.config or {}),
-    blocks = fam.blocks, block = fam.block,
+    blocks = fam.blocks,
     sampler = util.copy(fam.sampler),
     dtype = spec.dtype or fam.dtype,
     pab = util.copy(spec.pab or fam.pab),

@@ -21,7 +21,9 @@ local function wt_name(name) return "WT_" .. util.ident(name) end
 local function arg_expr(P, v)
   if type(v) == "table" and v.buf then
     local b = P.buffers[v.buf]
-    return (b.dtype == "i32" and "AI(" or "A(") .. off_name(v.buf) .. ")"
+    local e = (b.dtype == "i32" and "AI(" or "A(") .. off_name(v.buf) .. ")"
+    if v.off and v.off ~= 0 then e = "(" .. e .. " + " .. v.off .. ")" end -- a column block of the rows
+    return e
   elseif type(v) == "table" and v.w then
     return "W(" .. wt_name(v.w) .. ")"
   elseif math.type(v) == "integer" then

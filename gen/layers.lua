@@ -37,64 +37,93 @@ function M.timestep_embedder(P, prefix, src, B, C, opt)
   M.linear(P, prefix .. ".mlp.2", h, prefix, B, C, C, opt)
 end
 
--- Cross-attention keys and values of one block from the packed caption: [B, L, 2C].
-function M.cross_kv(P, prefix, sub, ypacked, B, L, C)
-  local kv = P:buffer(prefix .. ".kv", { B, L, 2 * C }, { dims = "B, L, 2C" })
-  M.linear(P, prefix .. "." .. sub.kv, ypacked, kv, B * L, C, 2 * C)
-end
-
 -- ---- DiT block sub-layers ------------------------------------------------------------------------
 
 local function modulated_norm(P, prefix, sub, v, blk_prefix, out, Rrows)
   local d = v.dims
   P:op("ln_modulate", prefix .. ".norm", {
-    out = { buf = out }, x = { buf = "x" }, t = { buf = "t_block" }, table = { w = blk_prefix .. ".scale_shift_table" },
+    out = { buf = out }, x = { buf = "x" }, t = { buf = v.t6 }, table = { w = blk_prefix .. ".scale_shift_table" },
     t_stride = 6 * d.C, t_shift = sub.mod[1] * d.C, t_scale = sub.mod[2] * d.C,
     shift = sub.mod[1], scale = sub.mod[2], B = d.B, R = Rrows, C = d.C, eps = fp.f32(sub.norm_eps),
-  }, { "x", "t_block" }, { out })
+  }, { "x", v.t6 }, { out })
 end
 
 local function reuse_branch(P, prefix, n)
   P:op("pab_reuse", prefix .. ".reuse", { x = { buf = "x" }, n = n }, { "x" }, { "x" })
 end
 
+-- Projections of the attention input into q, k, v: one fused linear (rows [q | k | v], e.g.
+-- STDiT3's attn.qkv) or three (diffusers' to_q/to_k/to_v). Returns the three operands (buffer
+-- + column offset) and their row stride.
+local function project_qkv(P, prefix, sub, src, rows, C, bufshape, dims)
+  if sub.qkv then
+    local qkv = P:buffer(prefix .. ".qkv", { bufshape[1], bufshape[2], 3 * C }, { dims = dims .. ", 3C" })
+    M.linear(P, prefix .. "." .. sub.qkv, src, qkv, rows, C, 3 * C)
+    return { buf = qkv }, { buf = qkv, off = C }, { buf = qkv, off = 2 * C }, 3 * C, { qkv }
+  end
+  local out = {}
+  for _, part in ipairs({ "q", "k", "v" }) do
+    local b = P:buffer(prefix .. "." .. part, { bufshape[1], bufshape[2], C }, { dims = dims .. ", C" })
+    M.linear(P, prefix .. "." .. sub[part], src, b, rows, C, C)
+    out[#out + 1] = b
+  end
+  return { buf = out[1] }, { buf = out[2] }, { buf = out[3] }, C, out
+end
+
 -- Modulated self-attention over the block's axis (spatial: the S tokens of a frame; temporal:
--- the T frames of a spatial location), with optional qk RMSNorm and interleaved RoPE.
+-- the T frames of a spatial location), with optional qk RMSNorm and rotary embedding.
 function M.self_attention(P, v, prefix, blk, sub, block_prefix)
   local d = v.dims
   local B, N, C, H, D = d.B, d.N, d.C, d.H, d.D
   local rows = B * N
   local h = P:buffer(prefix .. ".in", { B, N, C }, { dims = "B, N, C" })
-  local qkv = P:buffer(prefix .. ".qkv", { B, N, 3 * C }, { dims = "B, N, 3C" })
   local o = P:buffer(prefix .. ".o", { B, N, C }, { dims = "B, N, C" })
   local proj = P:buffer(prefix .. ".proj", { B, N, C }, { dims = "B, N, C" })
   modulated_norm(P, prefix, sub, v, block_prefix, h, N)
-  M.linear(P, prefix .. "." .. sub.qkv, h, qkv, rows, C, 3 * C)
-  if v.config.qk_norm then
+  local q, k, vv, ld, bufs = project_qkv(P, prefix, sub, h, rows, C, { B, N }, "B, N")
+  if sub.q_norm and v.config.qk_norm then
     local wq = P:weight(prefix .. "." .. sub.q_norm .. ".weight", { D })
     local wk = P:weight(prefix .. "." .. sub.k_norm .. ".weight", { D })
     P:op("qk_rmsnorm", prefix .. ".qk_norm", {
-      qkv = { buf = qkv }, wq = { w = wq }, wk = { w = wk }, R = rows, H = H, D = D, eps = fp.f32(sub.qk_norm_eps),
-    }, { qkv }, { qkv })
+      q = q, k = k, ld = ld, wq = { w = wq }, wk = { w = wk }, R = rows, H = H, D = D, eps = fp.f32(sub.qk_norm_eps),
+    }, bufs, bufs)
   end
   if blk.rope then
+    local rope = v.rope[blk.axis]
+    local reads = { table.unpack(bufs) }
+    reads[#reads + 1], reads[#reads + 2] = rope.cos, rope.sin
     P:op("rope", prefix .. ".rope", {
-      qkv = { buf = qkv }, cos = { buf = "rope.cos" }, sin = { buf = "rope.sin" }, B = B, T = d.T, S = d.S, H = H, D = D,
-    }, { qkv, "rope.cos", "rope.sin" }, { qkv })
+      q = q, k = k, ld = ld, cos = { buf = rope.cos }, sin = { buf = rope.sin }, B = B, T = d.T, S = d.S, H = H, D = D,
+      axis = blk.axis == "temporal" and 0 or 1, half = rope.half,
+    }, reads, bufs)
   end
   local seq = (blk.axis == "spatial")
       and { nseq = B * d.T, inner = 1, outer_stride = d.S, inner_stride = 0, tok_stride = 1, len = d.S }
       or { nseq = B, inner = d.S, outer_stride = d.T * d.S, inner_stride = 1, tok_stride = d.S, len = d.T }
   P:op("attention", prefix .. ".sdpa", {
-    out = { buf = o }, qkv = { buf = qkv }, nseq = seq.nseq, inner = seq.inner, outer_stride = seq.outer_stride,
+    out = { buf = o }, q = q, k = k, v = vv, ld = ld, nseq = seq.nseq, inner = seq.inner, outer_stride = seq.outer_stride,
     inner_stride = seq.inner_stride, tok_stride = seq.tok_stride, len = seq.len, H = H, D = D,
     scale = fp.f32(1 / math.sqrt(D)),
-  }, { qkv }, { o }, { flops = 4 * B * N * seq.len * C })
+  }, bufs, { o }, { flops = 4 * B * N * seq.len * C })
   M.linear(P, prefix .. "." .. sub.proj, o, proj, rows, C, C)
   P:op("gate_residual", prefix .. ".gate", {
-    x = { buf = "x" }, src = { buf = proj }, t = { buf = "t_block" }, table = { w = block_prefix .. ".scale_shift_table" },
+    x = { buf = "x" }, src = { buf = proj }, t = { buf = v.t6 }, table = { w = block_prefix .. ".scale_shift_table" },
     chunk = sub.mod[3], nchunk = 6, B = B, R = N, C = C,
-  }, { "x", proj, "t_block" }, { "x" })
+  }, { "x", proj, v.t6 }, { "x" })
+end
+
+-- Cross-attention keys and values of one block from the caption [B, L, C], computed once per
+-- generation: fused kv_linear (rows [k | v]) or diffusers' to_k/to_v.
+function M.cross_kv(P, prefix, sub, ytext, B, L, C)
+  if sub.kv then
+    local kv = P:buffer(prefix .. ".kv", { B, L, 2 * C }, { dims = "B, L, 2C" })
+    M.linear(P, prefix .. "." .. sub.kv, ytext, kv, B * L, C, 2 * C)
+    return
+  end
+  for _, part in ipairs({ "k", "v" }) do
+    local b = P:buffer(prefix .. "." .. part, { B, L, C }, { dims = "B, L, C" })
+    M.linear(P, prefix .. "." .. sub[part], ytext, b, B * L, C, C)
+  end
 end
 
 -- Cross-attention of every token to its sample's valid caption tokens (no norm, no gate).
@@ -105,10 +134,17 @@ function M.cross_attention(P, v, prefix, sub)
   local o = P:buffer(prefix .. ".o", { B, N, C }, { dims = "B, N, C" })
   local proj = P:buffer(prefix .. ".proj", { B, N, C }, { dims = "B, N, C" })
   M.linear(P, prefix .. "." .. sub.q, "x", q, B * N, C, C)
+  local k, vv, ld, kvbufs
+  if sub.kv then
+    k, vv, ld, kvbufs = { buf = prefix .. ".kv" }, { buf = prefix .. ".kv", off = C }, 2 * C, { prefix .. ".kv" }
+  else
+    k, vv, ld, kvbufs = { buf = prefix .. ".k" }, { buf = prefix .. ".v" }, C, { prefix .. ".k", prefix .. ".v" }
+  end
+  local reads = { q, v.text_lens, table.unpack(kvbufs) }
   P:op("cross_attention", prefix .. ".sdpa", {
-    out = { buf = o }, q = { buf = q }, kv = { buf = prefix .. ".kv" }, lens = { buf = "y.lens" },
+    out = { buf = o }, q = { buf = q }, k = k, v = vv, ld = ld, lens = { buf = v.text_lens },
     B = B, N = N, L = d.L, H = d.H, D = d.D, scale = fp.f32(1 / math.sqrt(d.D)),
-  }, { q, prefix .. ".kv", "y.lens" }, { o }, { flops = 4 * B * N * d.L * C })
+  }, reads, { o }, { flops = 4 * B * N * d.L * C })
   M.linear(P, prefix .. "." .. sub.proj, o, proj, B * N, C, C)
   P:op("residual_store", prefix .. ".residual", { x = { buf = "x" }, src = { buf = proj }, n = B * N * C },
     { "x", proj }, { "x" })
@@ -125,16 +161,16 @@ function M.modulated_mlp(P, v, prefix, sub, block_prefix)
   M.linear(P, prefix .. "." .. sub.fc1, h, hid, B * N, C, d.F, { act = sub.act })
   M.linear(P, prefix .. "." .. sub.fc2, hid, out, B * N, d.F, C)
   P:op("gate_residual", prefix .. ".gate", {
-    x = { buf = "x" }, src = { buf = out }, t = { buf = "t_block" }, table = { w = block_prefix .. ".scale_shift_table" },
+    x = { buf = "x" }, src = { buf = out }, t = { buf = v.t6 }, table = { w = block_prefix .. ".scale_shift_table" },
     chunk = sub.mod[3], nchunk = 6, B = B, R = N, C = C,
-  }, { "x", out, "t_block" }, { "x" })
+  }, { "x", out, v.t6 }, { "x" })
 end
 
--- One STDiT3Block: its sub-layers in description order, each a PAB module.
-function M.stdit3_block(P, v, block_prefix, blk, depth)
+-- One DiT block: its sub-layers in description order, each a PAB module.
+function M.block(P, v, block_prefix, blk, depth)
   local d = v.dims
   P:weight(block_prefix .. ".scale_shift_table", { 6, d.C })
-  for _, sub in ipairs(v.block) do
+  for _, sub in ipairs(blk.layers) do
     local prefix = block_prefix .. "." .. sub.name
     local kind = (sub.pab == "attn") and blk.pab or sub.pab
     P:pab_module(prefix, kind, depth, blk.pab, function(branch)

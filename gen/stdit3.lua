@@ -9,8 +9,9 @@ local layers = require("layers")
 
 local M = {}
 
-function M.build(v)
-  local d = v.dims
+function M.build(variant)
+  local d = variant.dims
+  local v = setmetatable({ t6 = "t_block", text_lens = "y.lens", rope = {} }, { __index = variant })
   local P = Program.new()
   local R = fp.rounder(v.dtype)
   local B, Bp, C, N, L = d.B, d.Bp, d.C, d.N, d.L
@@ -44,6 +45,7 @@ function M.build(v)
       cos = { buf = "rope.cos" }, sin = { buf = "rope.sin" }, freqs = { w = "rope.freqs" },
       T = d.T, D = d.D, bf16 = (v.dtype == "bf16") and 1 or 0,
     }, {}, { "rope.cos", "rope.sin" })
+    v.rope.temporal = { cos = "rope.cos", sin = "rope.sin", half = 0 } -- interleaved pairs
   end
 
   P:buffer("fps.in", { B }, { dims = "B" })
@@ -73,7 +75,7 @@ function M.build(v)
   -- Cross-attention keys/values depend only on the caption: computed once per generation.
   for depth = 0, d.depth - 1 do
     for _, blk in ipairs(v.blocks) do
-      for _, sub in ipairs(v.block) do
+      for _, sub in ipairs(blk.layers) do
         if sub.layer == "cross_attention" then
           layers.cross_kv(P, string.format("%s.%d.%s", blk.prefix, depth, sub.name), sub, "y.packed", B, L, C)
         end
@@ -105,7 +107,7 @@ function M.build(v)
   for depth = 0, d.depth - 1 do
     for _, blk in ipairs(v.blocks) do
       local prefix = string.format("%s.%d", blk.prefix, depth)
-      layers.stdit3_block(P, v, prefix, blk, depth)
+      layers.block(P, v, prefix, blk, depth)
     end
   end
 

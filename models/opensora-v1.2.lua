@@ -1,6 +1,15 @@
 -- models/opensora-v1.2.lua: Open-Sora 1.2 (class STDiT3, hpcai-tech/OpenSora-STDiT-v3) as data:
 -- architecture defaults, checkpoint structure, sampler, default PAB config and named variants.
 -- Not code: gen/ reads and validates this table (spec: shared/spec/models.md §1).
+-- STDiT3Block sub-layers in execution order, shared by spatial and temporal blocks; `mod` gives
+-- the rows of scale_shift_table [6, C] (shift, scale, gate) each sub-layer uses.
+local stdit3_block = {
+  { layer = "self_attention", name = "attn", pab = "attn", norm_eps = 1e-6, mod = { 0, 1, 2 },
+    qkv = "qkv", q_norm = "q_norm", k_norm = "k_norm", qk_norm_eps = 1e-6, proj = "proj" },
+  { layer = "cross_attention", name = "cross_attn", pab = "cross", q = "q_linear", kv = "kv_linear", proj = "proj" },
+  { layer = "mlp", name = "mlp", pab = "mlp", norm_eps = 1e-6, mod = { 3, 4, 5 }, fc1 = "fc1", fc2 = "fc2", act = "gelu_tanh" },
+}
+
 return {
   family = "opensora-v1.2",
   class = "STDiT3",
@@ -23,20 +32,10 @@ return {
 
   -- Module structure, with checkpoint names exactly as upstream (spec §1.3). Blocks run
   -- interleaved per depth in this order; `axis` is the self-attention axis, `pab` the
-  -- attention kind PAB uses for the block's self-attention.
+  -- attention kind PAB uses for the block's self-attention, `layers` its sub-layers.
   blocks = {
-    { prefix = "spatial_blocks", axis = "spatial", pab = "spatial", rope = false },
-    { prefix = "temporal_blocks", axis = "temporal", pab = "temporal", rope = true },
-  },
-  -- STDiT3Block sub-layers in execution order; `mod` gives the rows of scale_shift_table [6, C]
-  -- (shift, scale, gate) each sub-layer uses.
-  block = {
-    { layer = "self_attention", name = "attn", pab = "attn", norm_eps = 1e-6, mod = { 0, 1, 2 },
-      qkv = "qkv", q_norm = "q_norm", k_norm = "k_norm", qk_norm_eps = 1e-6, proj = "proj" },
-    { layer = "cross_attention", name = "cross_attn", pab = "cross",
-      q = "q_linear", kv = "kv_linear", proj = "proj" },
-    { layer = "mlp", name = "mlp", pab = "mlp", norm_eps = 1e-6, mod = { 3, 4, 5 },
-      fc1 = "fc1", fc2 = "fc2", act = "gelu_tanh" },
+    { prefix = "spatial_blocks", axis = "spatial", pab = "spatial", rope = false, layers = stdit3_block },
+    { prefix = "temporal_blocks", axis = "temporal", pab = "temporal", rope = true, layers = stdit3_block },
   },
 
   -- RFLOW (spec §1.6): rectified flow with the resolution/length timestep transform.

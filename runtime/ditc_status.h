@@ -10,9 +10,9 @@
 
 typedef enum { DITC_OK = 0, DITC_EINVAL = 1, DITC_EIO = 2, DITC_ENOMEM = 3 } ditc_status;
 
-/* A one-line, user-facing error message. */
+/* A one-line, user-facing error message (room for a PATH_MAX path plus the reason). */
 typedef struct {
-  char msg[512];
+  char msg[4608];
 } ditc_err;
 
 /* Formats msg into err (if err is non-NULL) and returns code. */

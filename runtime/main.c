@@ -85,7 +85,10 @@ static int parse(int argc, char **argv, options *o) {
         return 1;
       } else if (!strcmp(a, "--seed")) o->seed = n, o->has_seed = 1;
       else if (!strcmp(a, "--random-weights")) o->random_seed = n, o->has_random = 1;
-      else o->threads = (int)n;
+      else if (n > 4096) {
+        fprintf(stderr, "%s: error: --threads needs an integer in 0..4096, got '%s' (see --help)\n", argv[0], val);
+        return 1;
+      } else o->threads = (int)n;
       continue;
     }
     if (!strcmp(a, "--save-steps")) o->save_steps = 1;
@@ -197,6 +200,7 @@ int main(int argc, char **argv) {
   if (o.threads > 0) omp_set_num_threads(o.threads);
 #endif
   ditc_err err = {{0}};
+  if (o.out && st_probe_writable(o.out, &err)) return error_exit(prog, &err, NULL);
   ditc_model m;
   if (model_init(&m, v, &err)) return error_exit(prog, &err, NULL);
   if (o.has_random) model_random_weights(&m, (uint64_t)o.random_seed);

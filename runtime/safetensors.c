@@ -526,3 +526,17 @@ ditc_status st_write(const char *path, const st_out_tensor *tensors, int count, 
   free(nbytes);
   return st;
 }
+
+ditc_status st_probe_writable(const char *path, ditc_err *err) {
+  struct stat sb;
+  if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+    return ditc_fail(err, DITC_EIO, "%s: is a directory, not an output file", path);
+  char tmp[4200];
+  if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+    return ditc_fail(err, DITC_EIO, "%s: path too long", path);
+  const int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644);
+  if (fd < 0) return ditc_fail(err, DITC_EIO, "%s: cannot create %s: %s", path, tmp, strerror(errno));
+  close(fd);
+  unlink(tmp);
+  return DITC_OK;
+}

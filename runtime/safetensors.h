@@ -62,4 +62,8 @@ typedef struct {
  * On failure nothing is left at path or path.tmp. */
 ditc_status st_write(const char *path, const st_out_tensor *tensors, int count, ditc_err *err);
 
+/* Checks, before a long run, that st_write(path) will be able to create its files: path is not a
+ * directory and path.tmp can be created (it is removed again). */
+ditc_status st_probe_writable(const char *path, ditc_err *err);
+
 #endif

@@ -55,16 +55,23 @@ report() { # report WHAT PROBLEMS
 
 # Runs the command in $C with a 60 s limit; stdout/stderr go to $T/stdout, $T/stderr; sets rc.
 run_in_case() {
-  (cd "$C" && exec timeout -k 5 60 "$@") >"$T/stdout" 2>"$T/stderr"
+  { (cd "$C" && exec timeout -k 5 60 "$@") >"$T/stdout" 2>"$T/stderr"; } 2>/dev/null # no job notices
   rc=$?
+}
+
+# A line shortened to its first 100 and last 200 characters.
+shorten() {
+  local l=$1
+  [ ${#l} -gt 320 ] && l="${l:0:100}[...]${l: -200}"
+  printf '%s' "$l"
 }
 
 # The stderr of the last run, on one line, for details.
 stderr_summary() {
   local lines first last
   lines=$(wc -l <"$T/stderr")
-  first=$(head -n 1 "$T/stderr" | cut -c1-300)
-  last=$(tail -n 1 "$T/stderr" | cut -c1-300)
+  first=$(shorten "$(head -n 1 "$T/stderr")")
+  last=$(shorten "$(tail -n 1 "$T/stderr")")
   if [ "$lines" -le 1 ]; then
     printf 'stderr: "%s"' "$first"
   else
@@ -79,7 +86,7 @@ leftovers() {
   [ -e "$OUT.tmp" ] && p="$p; $OUT.tmp left behind"
   local extra
   extra=$(cd "$C" && find . -mindepth 1 | head -n 3 | tr '\n' ' ')
-  [ -n "$extra" ] && p="$p; left in the run's directory: $extra"
+  [ -z "$p" ] && [ -n "$extra" ] && p="; left in the run's directory: ${extra% }"
   printf '%s' "$p"
 }
 
@@ -107,28 +114,32 @@ bad() {
   fi
   local s
   for s in "${subs[@]}"; do
-    grep -qF -- "$s" "$T/stderr" || p="$p; stderr lacks '$s'"
+    grep -qF -- "$s" "$T/stderr" || p="$p; stderr lacks: $s"
   done
   p="$p$(leftovers)"
   [ -n "$p" ] && p="${p#; } -- $(stderr_summary)"
   report "$what" "$p"
 }
 
-# good WHAT TENSOR SHAPE -- COMMAND...: exit 0 and $OUT holds TENSOR (F32, SHAPE as JSON), no .tmp.
+# good WHAT TENSOR SHAPE [PREFIX] -- COMMAND...: exit 0, $OUT holds TENSOR (F32, SHAPE as JSON)
+# and, if given, a tensor whose name starts with PREFIX; no .tmp left.
 good() {
-  local what=$1 tensor=$2 shape=$3 p=""
+  local what=$1 tensor=$2 shape=$3 prefix="" p=""
   shift 3
+  [ "$1" != "--" ] && { prefix=$1; shift; }
   [ "$1" = "--" ] && shift
   run_in_case "$@"
   [ "$rc" -ne 0 ] && p="; exit status $rc, expected 0"
   if [ ! -f "$OUT" ]; then
     p="$p; no output file $OUT"
-  elif ! python3 - "$OUT" "$tensor" "$shape" <<'EOF' 2>"$T/py.err"; then
+  elif ! python3 - "$OUT" "$tensor" "$shape" "$prefix" <<'EOF' 2>"$T/py.err"; then
 import json, struct, sys
-path, name, shape = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+path, name, shape, prefix = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), sys.argv[4]
 raw = open(path, "rb").read()
 n = struct.unpack("<Q", raw[:8])[0]
-e = json.loads(raw[8:8 + n])[name]
+header = json.loads(raw[8:8 + n])
+assert not prefix or any(k.startswith(prefix) for k in header), "no tensor named " + prefix + "*"
+e = header[name]
 b, end = e["data_offsets"]
 assert e["dtype"] == "F32" and e["shape"] == shape, e
 count = 1
@@ -136,7 +147,7 @@ for d in shape:
     count *= d
 assert end - b == 4 * count and 8 + n + end <= len(raw), e
 EOF
-    p="$p; $OUT does not hold $tensor $shape: $(tail -n 1 "$T/py.err" | cut -c1-200)"
+    p="$p; $OUT does not hold $tensor $shape${prefix:+ and $prefix*}: $(tail -n 1 "$T/py.err" | cut -c1-200)"
   fi
   [ -e "$OUT.tmp" ] && p="$p; $OUT.tmp left behind"
   [ -n "$p" ] && p="${p#; } -- $(stderr_summary)"
@@ -150,7 +161,7 @@ good "control: valid run (weights + cond + noise of sample_nopab) exits 0 and wr
   final "[1, 4, 5, 8, 12]" -- "$BIN" --weights "$W" --cond "$S" --noise "$S" --out "$OUT"
 new_case
 good "control: the debug binary accepts --dump (the counterpart of the release binary's refusal)" \
-  out "[2, 8, 5, 8, 12]" -- "$DBG" --weights "$W" --forward "$F" --call call0. --dump all --out "$OUT"
+  out "[2, 8, 5, 8, 12]" inter. -- "$DBG" --weights "$W" --forward "$F" --call call0. --dump all --out "$OUT"
 
 # ---- weights --------------------------------------------------------------------------------
 
@@ -176,6 +187,17 @@ weights_case "t_block.1.bias stored as I64" "$I/w_dtype.safetensors" -e "'t_bloc
 weights_case "overlapping data_offsets" "$I/w_overlap.safetensors" -e "'rope.freqs'" -e "'fps_embedder.mlp.0.bias'" -e "overlap"
 weights_case "data_offsets past the end of the file" "$I/w_pastend.safetensors" -e "'y_embedder.y_embedding'" -e "data_offsets"
 weights_case "NaN inside a weight" "$I/w_nan.safetensors" -e "'spatial_blocks.1.mlp.fc1.weight'" -e "non-finite"
+# The same file under a 480-character path (Linux allows 4095): the message must still name the tensor.
+LP=$I/long
+while [ ${#LP} -lt 461 ]; do
+  len=$((461 - ${#LP}))
+  [ "$len" -gt 200 ] && len=200
+  LP=$LP/$(head -c "$len" /dev/zero | tr '\0' d)
+done
+LP=$LP/w_nan.safetensors
+mkdir -p "${LP%/*}" && cp "$I/w_nan.safetensors" "$LP"
+weights_case "NaN inside a weight, file under a ${#LP}-character path" "$LP" \
+  -e "'spatial_blocks.1.mlp.fc1.weight'" -e "non-finite"
 
 # ---- conditioning ---------------------------------------------------------------------------
 
@@ -236,6 +258,9 @@ bad "flags: --random-weights together with --out" -e "--random-weights" -e "--ou
 new_case
 bad "flags: --dump on the release binary" -e "--dump" -- \
   "$BIN" --weights "$W" --forward "$F" --call call0. --dump all --out "$OUT"
+new_case
+bad "flags: --threads 4294967297 (does not fit an int)" -e "--threads" -- \
+  "$BIN" --weights "$W" --cond "$S" --noise "$S" --threads 4294967297 --quiet --out "$OUT"
 new_case
 bad "flags: --forward without --call" -e "--forward" -e "--call" -- "$BIN" --weights "$W" --forward "$F" --out "$OUT"
 new_case

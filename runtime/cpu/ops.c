@@ -233,14 +233,14 @@ void cpu_ln_modulate(float *out, const float *x, const float *t, int64_t t_strid
   }
 }
 
-void cpu_qk_rmsnorm(float *qkv, const float *wq, const float *wk, int64_t R, int H, int D, float eps) {
-  const int C = H * D;
+void cpu_qk_rmsnorm(float *q, float *k, int64_t ld, const float *wq, const float *wk, int64_t R, int H,
+                    int D, float eps) {
 #pragma omp parallel for schedule(static) if (R * 2 * H * D > PARALLEL_MIN)
   for (int64_t r = 0; r < R; r++) {
     for (int part = 0; part < 2; part++) {
       const float *wt = part ? wk : wq;
       for (int h = 0; h < H; h++) {
-        float *v = qkv + r * 3 * C + part * C + h * D;
+        float *v = (part ? k : q) + r * ld + h * D;
         double ss = 0.0;
         for (int d = 0; d < D; d++) ss += (double)v[d] * v[d];
         const float inv = (float)(1.0 / sqrt(ss / D + eps));
@@ -250,19 +250,28 @@ void cpu_qk_rmsnorm(float *qkv, const float *wq, const float *wk, int64_t R, int
   }
 }
 
-void cpu_rope(float *qkv, const float *cos_t, const float *sin_t, int B, int T, int S, int H, int D) {
-  const int C = H * D;
+void cpu_rope(float *q, float *k, int64_t ld, const float *cos_t, const float *sin_t, int B, int T, int S,
+              int H, int D, int axis, int half) {
 #pragma omp parallel for schedule(static) if ((int64_t)B * T * S * H * D > PARALLEL_MIN)
   for (int64_t tok = 0; tok < (int64_t)B * T * S; tok++) {
-    const int t = (int)(tok / S % T);
-    const float *cs = cos_t + (int64_t)t * D, *sn = sin_t + (int64_t)t * D;
+    const int64_t row = axis == 0 ? tok / S % T : tok % S;
+    const float *cs = cos_t + row * D, *sn = sin_t + row * D;
     for (int part = 0; part < 2; part++)
       for (int h = 0; h < H; h++) {
-        float *v = qkv + tok * 3 * C + part * C + h * D;
-        for (int d = 0; d < D; d += 2) {
-          const float x0 = v[d], x1 = v[d + 1];
-          v[d] = x0 * cs[d] - x1 * sn[d];
-          v[d + 1] = x1 * cs[d + 1] + x0 * sn[d + 1];
+        float *v = (part ? k : q) + tok * ld + h * D;
+        if (half == 0) {
+          for (int d = 0; d < D; d += 2) {
+            const float x0 = v[d], x1 = v[d + 1];
+            v[d] = x0 * cs[d] - x1 * sn[d];
+            v[d + 1] = x1 * cs[d + 1] + x0 * sn[d + 1];
+          }
+        } else {
+          for (int s0 = 0; s0 < D; s0 += 2 * half)
+            for (int i = s0; i < s0 + half; i++) {
+              const float x0 = v[i], x1 = v[i + half];
+              v[i] = x0 * cs[i] - x1 * sn[i];
+              v[i + half] = x1 * cs[i + half] + x0 * sn[i + half];
+            }
         }
       }
   }
@@ -290,8 +299,9 @@ static void attend(float *o, const float *q, const float *k0, const float *v0, i
   }
 }
 
-void cpu_attention(float *out, const float *qkv, int nseq, int inner, int64_t outer_stride,
-                   int64_t inner_stride, int64_t tok_stride, int len, int H, int D, float scale) {
+void cpu_attention(float *out, const float *q, const float *k, const float *v, int64_t ld, int nseq,
+                   int inner, int64_t outer_stride, int64_t inner_stride, int64_t tok_stride, int len, int H,
+                   int D, float scale) {
   const int C = H * D;
 #pragma omp parallel for schedule(static) if ((int64_t)nseq * inner * len * len * H * D > PARALLEL_MIN)
   for (int64_t s = 0; s < (int64_t)nseq * inner; s++) {
@@ -300,23 +310,22 @@ void cpu_attention(float *out, const float *qkv, int nseq, int inner, int64_t ou
     for (int h = 0; h < H; h++)
       for (int i = 0; i < len; i++) {
         const int64_t row = base + i * tok_stride;
-        attend(out + row * C + h * D, qkv + row * 3 * C + h * D, qkv + base * 3 * C + C + h * D,
-               qkv + base * 3 * C + 2 * C + h * D, tok_stride * 3 * C, len, D, scale, p);
+        attend(out + row * C + h * D, q + row * ld + h * D, k + base * ld + h * D, v + base * ld + h * D,
+               tok_stride * ld, len, D, scale, p);
       }
   }
 }
 
-void cpu_cross_attention(float *out, const float *q, const float *kv, const int32_t *lens, int B,
-                         int N, int L, int H, int D, float scale) {
+void cpu_cross_attention(float *out, const float *q, const float *k, const float *v, int64_t ld,
+                         const int32_t *lens, int B, int N, int L, int H, int D, float scale) {
   const int C = H * D;
 #pragma omp parallel for schedule(static) if ((int64_t)B * N * L * H * D > PARALLEL_MIN)
   for (int64_t row = 0; row < (int64_t)B * N; row++) {
     float p[L > 0 ? L : 1];
     const int b = (int)(row / N);
-    const float *kvb = kv + (int64_t)b * L * 2 * C;
+    const int64_t off = (int64_t)b * L * ld;
     for (int h = 0; h < H; h++)
-      attend(out + row * C + h * D, q + row * C + h * D, kvb + h * D, kvb + C + h * D, 2 * C, lens[b],
-             D, scale, p);
+      attend(out + row * C + h * D, q + row * C + h * D, k + off + h * D, v + off + h * D, ld, lens[b], D, scale, p);
   }
 }
 

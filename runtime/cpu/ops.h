@@ -55,17 +55,25 @@ void cpu_unpatchify(float *out, const float *src, int B, int Cout, int T, int Hp
 void cpu_ln_modulate(float *out, const float *x, const float *t, int64_t t_stride, int64_t t_shift,
                      int64_t t_scale, const float *table, int shift, int scale, int B, int64_t R, int C,
                      float eps);
-/* In place on the q and k parts of qkv[R, 3C]: RMSNorm over each head's D values. */
-void cpu_qk_rmsnorm(float *qkv, const float *wq, const float *wk, int64_t R, int H, int D, float eps);
-/* In place on q and k of qkv[B, T, S, 3C]: interleaved rotary embedding by frame index. */
-void cpu_rope(float *qkv, const float *cos_t, const float *sin_t, int B, int T, int S, int H, int D);
-/* Self-attention over sequences of qkv[*, 3C] rows: sequence (o, i) for o < nseq, i < inner has
- * token j at row o*outer_stride + i*inner_stride + j*tok_stride, j < len. out[*, C] same rows. */
-void cpu_attention(float *out, const float *qkv, int nseq, int inner, int64_t outer_stride,
-                   int64_t inner_stride, int64_t tok_stride, int len, int H, int D, float scale);
-/* out[B, N, C]: each token of sample b attends to kv[b, 0..lens[b]-1, 2C] (k first, then v). */
-void cpu_cross_attention(float *out, const float *q, const float *kv, const int32_t *lens, int B,
-                         int N, int L, int H, int D, float scale);
+/* In place on q[R, ld] and k[R, ld] (first C = H*D columns of each row): RMSNorm over each
+ * head's D values, times wq / wk [D]. */
+void cpu_qk_rmsnorm(float *q, float *k, int64_t ld, const float *wq, const float *wk, int64_t R, int H,
+                    int D, float eps);
+/* In place on q and k (rows of ld floats, tokens [B, T, S]): rotary embedding. A token's table
+ * row is its frame t (axis 0) or its spatial index s (axis 1); cos/sin [rows, D]. Pairs are
+ * (2i, 2i+1) when half == 0 (interleaved, GPT-J), else (i, i + half) inside each section of
+ * 2*half dims (split-half, NeoX; 2-D RoPE uses two sections). */
+void cpu_rope(float *q, float *k, int64_t ld, const float *cos_t, const float *sin_t, int B, int T, int S,
+              int H, int D, int axis, int half);
+/* Self-attention over sequences of token rows: sequence (o, i) for o < nseq, i < inner has token j
+ * at row o*outer_stride + i*inner_stride + j*tok_stride, j < len; q/k/v rows are ld floats apart
+ * (head h at column h*D); out[rows, C] has the same rows. */
+void cpu_attention(float *out, const float *q, const float *k, const float *v, int64_t ld, int nseq,
+                   int inner, int64_t outer_stride, int64_t inner_stride, int64_t tok_stride, int len, int H,
+                   int D, float scale);
+/* out[B, N, C]: each token of sample b attends to keys/values k, v [B, L, ld] rows 0..lens[b]-1. */
+void cpu_cross_attention(float *out, const float *q, const float *k, const float *v, int64_t ld,
+                         const int32_t *lens, int B, int N, int L, int H, int D, float scale);
 /* g = (table[chunk] + t[b, chunk*C ...]) * src; x += g; if store: store = g. */
 void cpu_gate_residual(float *x, const float *src, const float *t, const float *table, int chunk,
                        int nchunk, int B, int64_t R, int C, float *store);
