@@ -10,22 +10,10 @@ local M = {}
 
 -- ---- schema ------------------------------------------------------------------------------------
 
-local config_fields = {
-  depth = S.int { min = 1 },
-  hidden_size = S.int { min = 4 },
-  num_heads = S.int { min = 1 },
-  mlp_ratio = S.num { gt = 0 },
-  patch_size = S.list(S.int { min = 1 }, { len = 3 }),
-  in_channels = S.int { min = 1 },
-  pred_sigma = S.bool(),
-  caption_channels = S.int { min = 1 },
-  model_max_length = S.int { min = 1 },
-  qk_norm = S.bool(),
-  input_sq_size = S.int { min = 1 },
-}
-local config_required = {}
-for k in pairs(config_fields) do config_required[#config_required + 1] = k end
-table.sort(config_required)
+-- Model classes: each owns its config fields (the upstream config.json names), their checks and
+-- the dims they imply, plus its op-program builder.
+local classes = { STDiT3 = require("stdit3") }
+local class_names = util.sorted_keys(classes)
 
 local kind_schema = S.record({
   broadcast = S.bool(), threshold = S.list(S.num(), { len = 2 }), range = S.int { min = 1 },
@@ -40,20 +28,23 @@ local pab_schema = S.record({
   mlp_broadcast = S.bool(), mlp_spatial = S.list(mlp_entry), mlp_temporal = S.list(mlp_entry),
 }, { required = { "spatial", "temporal", "cross", "mlp_broadcast" } })
 
+-- One record for every sampler; each sampler's bake() checks the fields it reads.
 local sampler_schema = S.record({
-  kind = S.str { enum = { "rflow" } },
+  kind = S.str { enum = { "rflow", "ddim", "pndm" } },
   steps = S.int { min = 1 },
-  num_timesteps = S.int { min = 1 },
-  use_timestep_transform = S.bool(),
-  transform_scale = S.num { gt = 0 },
   cfg_scale = S.num(),
   cfg_order = S.str { enum = { "cond_first", "uncond_first" } },
-}, { required = { "kind", "steps", "num_timesteps", "cfg_scale", "cfg_order" } })
+  -- rflow
+  num_timesteps = S.int { min = 1 }, use_timestep_transform = S.bool(), transform_scale = S.num { gt = 0 },
+  -- ddim, pndm (diffusers scheduler config names)
+  num_train_timesteps = S.int { min = 2 }, beta_start = S.num { gt = 0 }, beta_end = S.num { gt = 0 },
+  beta_schedule = S.str(), timestep_spacing = S.str(), steps_offset = S.int { min = 0 },
+  set_alpha_to_one = S.bool(), eta = S.num { min = 0 }, skip_prk_steps = S.bool(),
+}, { required = { "kind", "steps", "cfg_scale", "cfg_order" } })
 
-local dtype_schema = S.str { enum = { "fp32", "bf16" } }
+local dtype_schema = S.str { enum = { "fp32", "bf16", "fp16" } }
 
-local variant_schema = S.record({
-  config = S.record(config_fields),
+local variant_fields = {
   height = S.int { min = 1 }, width = S.int { min = 1 }, num_frames = S.int { min = 1 },
   latent = S.list(S.int { min = 1 }, { len = 3 }),
   fps = S.num { gt = 0 },
@@ -62,7 +53,14 @@ local variant_schema = S.record({
   steps = S.int { min = 1 },
   cfg_scale = S.num(),
   batch = S.int { min = 1 },
-}, { required = { "height", "width", "num_frames" } })
+  text_len = S.int { min = 1 },
+}
+
+local function variant_schema(cls)
+  local fields = util.copy(variant_fields)
+  fields.config = S.record(cls.config_fields)
+  return S.record(fields, { required = { "height", "width", "num_frames" } })
+end
 
 local layer_schemas = {
   -- q/k/v projections: fused `qkv` (rows [q | k | v]) or separate `q`, `k`, `v`
@@ -110,13 +108,24 @@ local blocks_schema = S.list(S.record({
   pab = S.str { enum = { "spatial", "temporal" } }, rope = S.bool(), layers = layers_schema,
 }, { required = { "prefix", "axis", "pab", "rope", "layers" } }), { min_len = 1 })
 
-local family_schema = S.record({
-  family = S.str(), class = S.str { enum = { "STDiT3" } }, symbol = S.str(),
-  config = S.record(config_fields, { required = config_required }),
-  blocks = blocks_schema,
-  sampler = sampler_schema, dtype = dtype_schema, fps = S.num { gt = 0 },
-  pab = pab_schema, variants = S.map(variant_schema),
-}, { required = { "family", "class", "symbol", "config", "blocks", "sampler", "dtype", "fps", "pab", "variants" } })
+local vae_schema = S.record({
+  spatial = S.int { min = 1 }, temporal = S.str { enum = { "none", "opensora", "causal4" } },
+}, { required = { "spatial", "temporal" } })
+
+local function family_schema(cls)
+  local config_required = {}
+  for _, k in ipairs(cls.config_required) do config_required[#config_required + 1] = k end
+  return S.record({
+    family = S.str(), class = S.str { enum = class_names }, symbol = S.str(),
+    config = S.record(cls.config_fields, { required = config_required }),
+    blocks = blocks_schema, sampler = sampler_schema, dtype = dtype_schema, fps = S.num { gt = 0 },
+    vae = vae_schema, text_len = S.int { min = 1 }, temporal_pos = S.str { enum = { "none", "latte", "osp" } },
+    extra_weights = S.list(S.record({ name = S.str(), shape = S.list(function(x, p, f)
+      if type(x) ~= "string" and math.type(x) ~= "integer" then f(p, "must be an integer or a config field name") end
+    end) }, { required = { "name", "shape" } })),
+    pab = pab_schema, variants = S.map(variant_schema(cls)),
+  }, { required = { "family", "class", "symbol", "config", "blocks", "sampler", "dtype", "pab", "variants", "vae" } })
+end
 
 -- ---- loading -----------------------------------------------------------------------------------
 
@@ -130,62 +139,75 @@ function M.load_family(path)
   local function fail(p, msg)
     util.fail(where(p), "%s: %s", S.path_str(p) ~= "" and S.path_str(p) or "description", msg)
   end
-  family_schema(fam, {}, fail)
+  if type(fam) ~= "table" then fail({}, "the description must return a table") end
+  S.str { enum = class_names }(fam.class, { "class" }, fail)
+  local cls = classes[fam.class]
+  family_schema(cls)(fam, {}, fail)
+  if cls.check_config then cls.check_config(fam.config, function(k, msg) fail({ "config", k }, msg) end) end
   if not fam.symbol:match("^[a-z][a-z0-9_]*$") then fail({ "symbol" }, "must be a C identifier in lower case") end
-  fam.path, fam.where, fam.fail = path, where, fail
+  fam.path, fam.where, fam.fail, fam.cls = path, where, fail, cls
   return fam
 end
 
--- Maps an upstream config.json (hpcai-tech/OpenSora-STDiT-v3 format) onto config fields.
-local config_json_ignored = {
-  input_size = true, class_dropout_prob = true, drop_path = true, enable_flash_attn = true,
-  enable_layernorm_kernel = true, only_train_temporal = true, freeze_y_embedder = true,
-  torch_dtype = true, transformers_version = true, architectures = true, model_type = true,
-  skip_y_embedder = true,
-}
-
+-- Maps an upstream config.json (the class's own format) onto config fields: known fields are
+-- checked, fields the class lists as irrelevant or that start with "_" are ignored, anything
+-- else is an error at its line.
 function M.import_config_json(fam, path)
+  local cls = fam.cls
   local text = util.read_file(path)
   local obj, err = json.decode(text, path)
   if not obj then util.fail(nil, "%s", err) end
   if type(obj) ~= "table" or #obj > 0 then util.fail(path .. ":1", "config.json must be an object") end
   local function fail(key, msg) util.fail(path .. ":" .. (json.line(obj, key) or 1), "%s: %s", key, msg) end
-  local arch = obj.architectures
-  if obj.model_type ~= nil and obj.model_type ~= fam.class then
-    fail("model_type", string.format("is %q but %s describes class %s", tostring(obj.model_type), fam.path, fam.class))
-  end
-  if type(arch) == "table" and arch[1] ~= nil and arch[1] ~= fam.class then
-    fail("architectures", string.format("is %q but %s describes class %s", tostring(arch[1]), fam.path, fam.class))
-  end
-  if obj.skip_y_embedder == true then fail("skip_y_embedder", "true is not supported (the caption MLP is part of the model)") end
-  local config = {}
-  for _, k in ipairs(json.keys(obj)) do
-    if config_fields[k] then
-      local v = obj[k]
-      config_fields[k](v, { k }, function(_, msg) fail(k, msg) end)
-      config[k] = v
-    elseif not config_json_ignored[k] and not k:match("^_") then
-      fail(k, "unknown config.json field (not an STDiT3 setting ditc knows)")
+  local names = {}
+  for _, n in ipairs(cls.class_names) do names[n] = true end
+  for _, key in ipairs({ "model_type", "_class_name" }) do
+    if obj[key] ~= nil and not names[obj[key]] then
+      fail(key, string.format("is %q but %s describes class %s", tostring(obj[key]), fam.path, fam.class))
     end
   end
+  local arch = obj.architectures
+  if type(arch) == "table" and arch[1] ~= nil and not names[arch[1]] then
+    fail("architectures", string.format("is %q but %s describes class %s", tostring(arch[1]), fam.path, fam.class))
+  end
+  local config = {}
+  for _, k in ipairs(json.keys(obj)) do
+    local v = obj[k]
+    if v == json.null then v = nil end
+    if cls.config_fields[k] then
+      if v ~= nil then
+        cls.config_fields[k](v, { k }, function(_, msg) fail(k, msg) end)
+        config[k] = v
+      end
+    elseif not cls.config_json_ignored[k] and not k:match("^_") then
+      fail(k, "unknown config.json field (not a " .. fam.class .. " setting ditc knows)")
+    end
+  end
+  if cls.check_config then cls.check_config(config, fail) end
   return config
 end
 
 -- ---- variant resolution ------------------------------------------------------------------------
 
-local function vae_latent(height, width, frames)
-  local t = 5 * (frames // 17)
-  if frames % 17 > 0 then t = t + (frames % 17 + 3) // 4 end
-  return { t, height // 8, width // 8 }
+-- The VAE's latent size for a pixel size (spec models.md §1.4, §2.4, §3.4).
+local function vae_latent(vae, height, width, frames)
+  local t = frames
+  if vae.temporal == "opensora" then -- 17-frame micro-batches of 5 latent frames
+    t = 5 * (frames // 17)
+    if frames % 17 > 0 then t = t + (frames % 17 + 3) // 4 end
+  elseif vae.temporal == "causal4" then -- causal first frame, then 4x
+    t = (frames - 1 + 3) // 4 + 1
+  end
+  return { t, height // vae.spatial, width // vae.spatial }
 end
 
 -- Resolves a variant. `spec` is either a named variant's table or one assembled from a
 -- config.json and command-line sizes; `where(path)` names its source lines.
 function M.resolve(fam, name, spec, where, source)
   local function fail(p, msg) util.fail(where(p), "%s: %s", S.path_str(p), msg) end
-  variant_schema(spec, {}, fail)
+  variant_schema(fam.cls)(spec, {}, fail)
   local v = {
-    family = fam.family, class = fam.class, name = name, source = source,
+    family = fam.family, class = fam.class, name = name, source = source, fam = fam,
     config = util.merge(fam.config, spec.config or {}),
     blocks = fam.blocks,
     sampler = util.copy(fam.sampler),
@@ -193,42 +215,23 @@ function M.resolve(fam, name, spec, where, source)
     pab = util.copy(spec.pab or fam.pab),
     height = spec.height, width = spec.width, num_frames = spec.num_frames,
     batch = spec.batch or 1,
+    text_len = spec.text_len or fam.text_len,
+    temporal_pos = fam.temporal_pos or "none",
+    extra_weights = fam.extra_weights or {},
   }
   if not name:match("^[a-z0-9][a-z0-9._-]*$") then fail({}, "variant name " .. name .. " must be lower-case [a-z0-9._-]") end
   v.symbol = fam.symbol .. "_" .. util.ident(name)
   v.sampler.steps = spec.steps or v.sampler.steps
   v.sampler.cfg_scale = spec.cfg_scale or v.sampler.cfg_scale
   v.fps = spec.fps or (spec.num_frames == 1 and 120 or fam.fps)
-  v.latent = spec.latent or vae_latent(spec.height, spec.width, spec.num_frames)
+  v.latent = spec.latent or vae_latent(fam.vae, spec.height, spec.width, spec.num_frames)
   for i, n in ipairs(v.latent) do
     if n < 1 then fail({ "latent" }, string.format("latent dimension %d is %d (frames/size too small)", i, n)) end
   end
-  local c = v.config
-  if c.hidden_size % c.num_heads ~= 0 then
-    fail({ "config", "num_heads" }, string.format("hidden_size %d is not divisible by num_heads %d", c.hidden_size, c.num_heads))
+  if fam.cls.check_config then
+    fam.cls.check_config(v.config, function(k, msg) fail({ "config", k }, msg) end)
   end
-  if c.hidden_size % 4 ~= 0 then fail({ "config", "hidden_size" }, "must be divisible by 4 (2-D sin-cos position embedding)") end
-  local head_dim = c.hidden_size // c.num_heads
-  if head_dim % 2 ~= 0 then fail({ "config", "num_heads" }, "head dim must be even (rotary embedding)") end
-  local mlp_hidden = c.hidden_size * c.mlp_ratio
-  if mlp_hidden ~= math.floor(mlp_hidden) then fail({ "config", "mlp_ratio" }, "hidden_size * mlp_ratio must be an integer") end
-  -- MLP block indices >= depth are allowed: upstream's default lists blocks 0-4 for any depth,
-  -- and an index that names no block simply never matches.
-  -- dims in the project vocabulary (runtime/README.md)
-  local p = c.patch_size
-  local d = {
-    Bp = v.batch, B = 2 * v.batch, Cin = c.in_channels, Cout = c.pred_sigma and 2 * c.in_channels or c.in_channels,
-    Tx = v.latent[1], Hx = v.latent[2], Wx = v.latent[3], pt = p[1], ph = p[2], pw = p[3],
-    C = c.hidden_size, H = c.num_heads, D = head_dim, F = math.floor(mlp_hidden),
-    L = c.model_max_length, Cc = c.caption_channels, depth = c.depth,
-  }
-  d.T = (d.Tx + d.pt - 1) // d.pt
-  d.Hp = (d.Hx + d.ph - 1) // d.ph
-  d.Wp = (d.Wx + d.pw - 1) // d.pw
-  d.S = d.Hp * d.Wp
-  d.N = d.T * d.S
-  d.P = d.pt * d.ph * d.pw * d.Cout -- final layer output features per token
-  v.dims = d
+  v.dims = fam.cls.dims(v, fail)
   return v
 end
 
@@ -253,7 +256,7 @@ function M.from_config_json(fam, config_path, opts)
     config = M.import_config_json(fam, config_path),
     height = opts.height, width = opts.width, num_frames = opts.num_frames,
     latent = opts.latent, steps = opts.steps, cfg_scale = opts.cfg_scale, fps = opts.fps,
-    dtype = opts.dtype,
+    dtype = opts.dtype, text_len = opts.text_len,
   }
   if opts.pab == "off" then
     spec.pab = util.merge(fam.pab, {

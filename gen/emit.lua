@@ -193,14 +193,23 @@ function M.tables_c(ctx)
   local values = common(ctx)
   for _, k in ipairs({ "Bp", "B", "Cin", "Cout", "Tx", "Hx", "Wx", "L", "Cc" }) do values[k] = d[k] end
   values.K, values.M = sched.K, #P.modules
-  values.sampler = sched.kind
+  values.sampler, values.sampler_kind, values.n_state = sched.kind, sched.kind_id, sched.n_state
+  values.off_state = P.buffers["sampler.state"] and off_name("sampler.state") or "0"
+  values.coef_comment = sched.coef_doc
   values.sampler_comment = string.format("%s, %d steps, cfg %s, dtype %s%s", sched.kind, sched.K,
     tostring(v.sampler.cfg_scale), v.dtype, sched.ratio and (", shift ratio " .. fp.f32_str(sched.ratio)) or "")
   values.cfg_scale = fp.c_float(fp.f32(v.sampler.cfg_scale))
   values.cond_first = v.sampler.cfg_order == "cond_first" and 1 or 0
   values.t_sched = float_list(sched.t, 6)
   values.t_embed = float_list(sched.t_embed, 6)
-  values.dt = float_list(sched.dt, 6)
+  local coef = {}
+  for i, c in ipairs(sched.coef) do
+    local f = {}
+    for k = 1, 4 do f[k] = fp.c_float(fp.f32(c[k])) end
+    coef[i] = "  { " .. table.concat(f, ", ") .. " },"
+  end
+  values.coef = table.concat(coef, "\n")
+  values.mode = int_list(sched.mode, 30)
   local upd = {}
   for i, u in ipairs(sched.update) do upd[i] = u and 1 or 0 end
   values.update = int_list(upd, 30)
@@ -232,6 +241,14 @@ function M.tables_c(ctx)
   end
   values.n_weights, values.weights = #P.weight_list, table.concat(ws, "\n")
   values.schedule_text = c_string_lines(ctx.schedule_txt)
+  local ins = {}
+  for _, inp in ipairs(P.inputs) do
+    ins[#ins + 1] = string.format('  { "%s", %s, %d, %d, %s },', inp.name, inp.role, inp.half, inp.optional, off_name(inp.buf))
+  end
+  values.n_inputs, values.inputs = #P.inputs, table.concat(ins, "\n")
+  for _, k in ipairs({ "x", "t", "text", "mask" }) do
+    values["fwd_" .. k] = P.fwd[k] and ('"' .. P.fwd[k] .. '"') or "NULL"
+  end
   return template.render(T, "file", values) .. "\n"
 end
 

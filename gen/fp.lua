@@ -18,9 +18,26 @@ function M.bf16(x)
   return (string.unpack("<f", string.pack("<I4", b)))
 end
 
+-- Rounds a double to float32, then to IEEE half (round to nearest even), as .to(torch.float16).
+function M.f16(x)
+  x = M.f32(x)
+  if x ~= x or x == 0 then return x end
+  local a = math.abs(x)
+  if a >= 65520 then return x > 0 and math.huge or -math.huge end
+  local e = math.max(math.floor(math.log(a, 2)), -14) -- subnormals keep exponent -14
+  local q = 2.0 ^ (e - 10)
+  local m = a / q
+  local r = math.floor(m)
+  local frac = m - r
+  if frac > 0.5 or (frac == 0.5 and r % 2 == 1) then r = r + 1 end
+  local out = r * q
+  return x < 0 and -out or out
+end
+
 -- The rounding function of a dtype name.
 function M.rounder(dtype)
   if dtype == "fp32" then return M.f32 end
+  if dtype == "fp16" then return M.f16 end
   if dtype == "bf16" then return function(x) return M.bf16(M.f32(x)) end end
   error("fp: unknown dtype " .. tostring(dtype))
 end

@@ -9,8 +9,6 @@ require("strict")
 
 local util = require("util")
 local describe = require("describe")
-local rflow = require("rflow")
-local stdit3 = require("stdit3")
 local pab = require("pab")
 local plan_mod = require("plan")
 local emit = require("emit")
@@ -21,7 +19,8 @@ local function usage()
 usage: lua5.4 gen/main.lua --model models/FAMILY.lua --variant NAME --out DIR
        lua5.4 gen/main.lua --model models/FAMILY.lua --config config.json --name NAME
                            --height PX --width PX --frames N [--latent T,H,W] [--steps K]
-                           [--cfg SCALE] [--fps F] [--dtype fp32|bf16] [--pab default|off] --out DIR
+                           [--cfg SCALE] [--fps F] [--dtype fp32|bf16|fp16] [--text-len L]
+                           [--pab default|off] --out DIR
   --variant   a named variant of the model description
   --config    an upstream config.json (e.g. hpcai-tech/OpenSora-STDiT-v3) defining the architecture
   --out       output directory (created by the caller); files are written only when they change
@@ -63,7 +62,9 @@ local function num_opt(o, name)
   return n
 end
 
-local known = { model = 1, variant = 1, config = 1, name = 1, height = 1, width = 1, frames = 1, latent = 1,
+local samplers = { rflow = require("rflow"), ddim = require("ddim"), pndm = require("pndm") }
+
+local known = { ["text-len"] = 1, model = 1, variant = 1, config = 1, name = 1, height = 1, width = 1, frames = 1, latent = 1,
   steps = 1, cfg = 1, fps = 1, dtype = 1, pab = 1, out = 1, quiet = 1, help = 1, backend = 1 }
 
 -- FNV-1a 64 over the content of every file read: the "inputs hash" stamped on generated files.
@@ -106,11 +107,13 @@ local function run(argv)
       latent = { tonumber(t) // 1, tonumber(h) // 1, tonumber(w) // 1 }
     end
     if o.pab and o.pab ~= "default" and o.pab ~= "off" then util.fail(nil, "--pab must be default or off") end
-    if o.dtype and o.dtype ~= "fp32" and o.dtype ~= "bf16" then util.fail(nil, "--dtype must be fp32 or bf16") end
+    if o.dtype and o.dtype ~= "fp32" and o.dtype ~= "bf16" and o.dtype ~= "fp16" then
+      util.fail(nil, "--dtype must be fp32, bf16 or fp16")
+    end
     v = describe.from_config_json(fam, o.config, {
       name = o.name, height = int_opt(o, "height"), width = int_opt(o, "width"), num_frames = int_opt(o, "frames"),
       latent = latent, steps = int_opt(o, "steps"), cfg_scale = num_opt(o, "cfg"), fps = num_opt(o, "fps"),
-      dtype = o.dtype, pab = o.pab,
+      dtype = o.dtype, pab = o.pab, text_len = int_opt(o, "text-len"),
     })
     source_desc = o.model .. " + " .. o.config
   else
@@ -119,11 +122,21 @@ local function run(argv)
     source_desc = o.model .. " (variant " .. o.variant .. ")"
   end
 
-  local sched = rflow.bake(v, o.config and "command line: --frames" or fam.where({ "variants", v.name, "num_frames" }))
-  local P = stdit3.build(v)
+  local sched = samplers[v.sampler.kind].bake(v, o.config and "command line: --frames"
+    or fam.where({ "variants", v.name, "num_frames" }))
+  local P = fam.cls.build(v)
   local d = v.dims
+  if sched.n_state > 0 then -- the sampler's own state (PNDM history, guided output), latent-sized
+    P:buffer("sampler.state", { sched.n_state, d.Bp, d.Cin, d.Tx, d.Hx, d.Wx }, { kind = "io", dims = "state, Bp, Cin, Tx, Hx, Wx" })
+  end
+  for _, w in ipairs(v.extra_weights) do -- in the checkpoint but not read by inference
+    local shape = {}
+    for i, x in ipairs(w.shape) do shape[i] = type(x) == "string" and v.config[x] or x end
+    P:weight(w.name, shape)
+  end
+  P:layout_weights()
   P.cache_bytes = d.B * d.N * d.C * 4 -- every PAB cache holds one [B, N, C] fp32 module output
-  local tables = pab.bake(v.pab, sched.all_timesteps, P.modules, v.sampler.steps, function(msg)
+  local tables = pab.bake(v.pab, sched.all_timesteps, P.modules, sched.counter_steps, function(msg)
     util.fail(fam.where({ "pab" }), "%s", msg)
   end)
   -- FLOPs of each module's compute branch and of a whole all-compute step (bench and reports)

@@ -14,7 +14,8 @@ function M.bake(v, where)
   local K, NT = s.steps, s.num_timesteps
   local f32 = fp.f32
   local R = fp.rounder(v.dtype)           -- rounding of the pipeline's bf16/fp32 size tensors
-  local out = { kind = "rflow", K = K, t = {}, t_model = {}, tau = {}, dt = {}, x_mask = {} }
+  local out = { kind = "rflow", kind_id = 0, K = K, t = {}, t_model = {}, tau = {}, dt = {}, x_mask = {},
+    n_state = 0, counter_steps = K }
 
   -- ratio = sqrt(H*W / 512^2) * sqrt(nf) * scale, each op rounded in the pipeline dtype.
   local ratio
@@ -55,7 +56,11 @@ function M.bake(v, where)
     out.t_embed[i] = out.x_mask[i] and out.t_model[i] or 0.0
     out.update[i] = out.x_mask[i]
   end
+  out.coef, out.mode = {}, {}
+  for i = 1, K do out.coef[i], out.mode[i] = { out.dt[i], 0.0, 0.0, 0.0 }, 0 end
   out.all_timesteps = out.tau
+  out.coef_doc = "{dt, -, -, -}: z += v * dt"
+  out.describe = string.format("RFLOW (%s)", ratio and ("timestep shift ratio " .. fp.f32_str(ratio)) or "no timestep shift")
   return out
 end
 

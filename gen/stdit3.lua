@@ -6,8 +6,71 @@
 local fp = require("fp")
 local Program = require("program")
 local layers = require("layers")
+local S = require("schema")
 
 local M = {}
+
+-- ---- configuration (hpcai-tech/OpenSora-STDiT-v3 config.json names) -------------------------
+
+M.class_names = { "STDiT3" }
+M.config_fields = {
+  depth = S.int { min = 1 },
+  hidden_size = S.int { min = 4 },
+  num_heads = S.int { min = 1 },
+  mlp_ratio = S.num { gt = 0 },
+  patch_size = S.list(S.int { min = 1 }, { len = 3 }),
+  in_channels = S.int { min = 1 },
+  pred_sigma = S.bool(),
+  caption_channels = S.int { min = 1 },
+  model_max_length = S.int { min = 1 },
+  qk_norm = S.bool(),
+  input_sq_size = S.int { min = 1 },
+  skip_y_embedder = S.bool(),
+}
+M.config_required = { "caption_channels", "depth", "hidden_size", "in_channels", "input_sq_size", "mlp_ratio",
+  "model_max_length", "num_heads", "patch_size", "pred_sigma", "qk_norm" }
+-- config.json fields with no effect on inference
+M.config_json_ignored = {
+  input_size = true, class_dropout_prob = true, drop_path = true, enable_flash_attn = true,
+  enable_layernorm_kernel = true, only_train_temporal = true, freeze_y_embedder = true,
+  torch_dtype = true, transformers_version = true, architectures = true, model_type = true,
+}
+
+function M.check_config(c, fail)
+  if c.skip_y_embedder then fail("skip_y_embedder", "true is not supported (the caption MLP is part of the model)") end
+end
+
+-- Dims in the project vocabulary (runtime/README.md), after the checks the math needs.
+function M.dims(v, fail)
+  local c = v.config
+  if c.hidden_size % c.num_heads ~= 0 then
+    fail({ "config", "num_heads" }, string.format("hidden_size %d is not divisible by num_heads %d", c.hidden_size, c.num_heads))
+  end
+  if c.hidden_size % 4 ~= 0 then fail({ "config", "hidden_size" }, "must be divisible by 4 (2-D sin-cos position embedding)") end
+  local head_dim = c.hidden_size // c.num_heads
+  if head_dim % 2 ~= 0 then fail({ "config", "num_heads" }, "head dim must be even (rotary embedding)") end
+  local mlp_hidden = c.hidden_size * c.mlp_ratio
+  if mlp_hidden ~= math.floor(mlp_hidden) then fail({ "config", "mlp_ratio" }, "hidden_size * mlp_ratio must be an integer") end
+  if v.text_len and v.text_len ~= c.model_max_length then
+    fail({ "text_len" }, string.format("STDiT3 reads model_max_length (%d) text tokens", c.model_max_length))
+  end
+  local p = c.patch_size
+  local d = {
+    Bp = v.batch, B = 2 * v.batch, Cin = c.in_channels, Cout = c.pred_sigma and 2 * c.in_channels or c.in_channels,
+    Tx = v.latent[1], Hx = v.latent[2], Wx = v.latent[3], pt = p[1], ph = p[2], pw = p[3],
+    C = c.hidden_size, H = c.num_heads, D = head_dim, F = math.floor(mlp_hidden),
+    L = c.model_max_length, Cc = c.caption_channels, depth = c.depth,
+  }
+  d.T = (d.Tx + d.pt - 1) // d.pt
+  d.Hp = (d.Hx + d.ph - 1) // d.ph
+  d.Wp = (d.Wx + d.pw - 1) // d.pw
+  d.S = d.Hp * d.Wp
+  d.N = d.T * d.S
+  d.P = d.pt * d.ph * d.pw * d.Cout -- final layer output features per token
+  return d
+end
+
+-- ---- op program --------------------------------------------------------------------------------
 
 function M.build(variant)
   local d = variant.dims
@@ -55,7 +118,7 @@ function M.build(variant)
   P:buffer("y.all", { B, L, d.Cc }, { dims = "B, L, Cc" })
   P:weight("y_embedder.y_embedding", { L, d.Cc })
   P:op("cfg_text", "y.all", {
-    out = { buf = "y.all" }, cond = { buf = "in.y" }, uncond = { w = "y_embedder.y_embedding" },
+    out = { buf = "y.all" }, cond = { buf = "in.y" }, uncond = { w = "y_embedder.y_embedding" }, uncond_per_prompt = 0,
     Bp = Bp, L = L, Cc = d.Cc, cond_first = (v.sampler.cfg_order == "cond_first") and 1 or 0,
   }, { "in.y" }, { "y.all" })
   P:buffer("y.lens", { B }, { dtype = "i32", dims = "B" })
@@ -125,7 +188,11 @@ function M.build(variant)
     pt = d.pt, ph = d.ph, pw = d.pw, Tx = d.Tx, Hx = d.Hx, Wx = d.Wx,
   }, { "final_layer" }, { "out" })
 
-  P:layout_weights()
+  P.inputs = { -- the --cond file: T5 output and its mask (spec §1.5)
+    { name = "y", role = "DITC_IN_TEXT", half = 0, optional = 0, buf = "in.y" },
+    { name = "mask", role = "DITC_IN_MASK", half = 0, optional = 0, buf = "in.mask" },
+  }
+  P.fwd = { x = "x", t = "timestep", text = "y", mask = "mask" } -- names in a forward fixture
   return P
 end
 

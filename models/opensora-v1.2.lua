@@ -53,6 +53,8 @@ return {
   -- sees, the pos-embed scale and the RoPE angles (spec §1.6-1.7, pab-dsp §1.6).
   dtype = "bf16",
   fps = 24,
+  -- OpenSoraVAE_V1_2: 8x spatial; 17-frame micro-batches of 5 latent frames (spec §1.4)
+  vae = { spatial = 8, temporal = "opensora" },
 
   -- OpenSoraPABConfig() (spec §1.8). MLP dicts are ordered lists: upstream's first-match rule
   -- follows dict insertion order.

@@ -8,7 +8,7 @@
 
 #include <stdint.h>
 
-#define DITC_ABI_VERSION 1
+#define DITC_ABI_VERSION 2
 
 /* A PAB table cell: low 2 bits the op, the rest the cache slot index of the module. */
 enum { DITC_PAB_COMPUTE = 0, DITC_PAB_WRITE = 1, DITC_PAB_REUSE = 2 };
@@ -24,6 +24,22 @@ typedef struct {
   int64_t offset;
   int64_t elems;
 } ditc_weight_spec;
+
+/* A conditioning input read from the --cond file into the arena. */
+enum { DITC_IN_TEXT = 0, DITC_IN_MASK = 1 };
+typedef struct {
+  const char *name; /* tensor name in the file */
+  int role;         /* TEXT: float [Bp, L, Cc] (or [Bp, 1, L, Cc]); MASK: 0/1 [Bp, L] -> int32 */
+  int half;         /* TEXT: 0 = the cond rows, 1 = the uncond rows of a --forward fixture's batch */
+  int optional;     /* MASK only: when absent every token is valid */
+  int64_t off;      /* arena byte offset */
+} ditc_input_spec;
+
+/* Samplers; the per-step coefficients coef[K][4] mean:
+ *   RFLOW: {dt};  DDIM: {sqrt(1-a_t), sqrt(a_t), sqrt(a_prev), sqrt(1-a_prev)};
+ *   PNDM: {sample_coeff, a_prev - a_t, denom} of diffusers' _get_prev_sample, and mode[K]
+ *   0..3 = Runge-Kutta call c % 4, 4 = linear multistep. */
+enum { DITC_SAMPLER_RFLOW = 0, DITC_SAMPLER_DDIM = 1, DITC_SAMPLER_PNDM = 2 };
 
 struct ditc_dump;
 
@@ -43,16 +59,19 @@ typedef struct {
    * text [Bp, L, Cc] */
   int Bp, B, Cin, Cout, Tx, Hx, Wx, L, Cc;
 
-  /* sampler, one entry per step */
+  /* sampler, one entry per model call (step) */
   const char *sampler;
-  int steps;
+  int sampler_kind;           /* DITC_SAMPLER_* */
+  int steps;                  /* K model calls */
   float cfg_scale;
   int cond_first;             /* CFG batch order: 1 = [cond; uncond], 0 = [uncond; cond] */
   const float *t_sched;       /* [K] sampler timestep (fp32) */
   const float *t_embed;       /* [K] value fed to the timestep embedder */
-  const float *dt;            /* [K] RFLOW update dt */
-  const unsigned char *update;/* [K] 0: the step's update is discarded (x_mask False) */
+  const float *coef;          /* [K][4] update coefficients, see DITC_SAMPLER_* */
+  const unsigned char *mode;  /* [K] PNDM phase */
+  const unsigned char *update;/* [K] 0: the step's update is discarded (RFLOW x_mask False) */
   const int *tau;             /* [K] int timestep PAB sees */
+  int n_state;                /* sampler state: n_state latent-sized buffers at off_state */
 
   /* PAB: n_modules broadcastable modules in execution order; table [K][n_modules] */
   int n_modules;
@@ -69,11 +88,13 @@ typedef struct {
   const ditc_weight_spec *weights;
 
   /* arena byte offsets of the io buffers */
-  int64_t off_x, off_t, off_y, off_mask, off_out, off_z;
+  int64_t off_x, off_t, off_out, off_z, off_state;
 
-  /* names of inputs in user files */
-  const char *cond_text, *cond_mask;                        /* --cond */
-  const char *fwd_x, *fwd_t, *fwd_text, *fwd_mask;          /* --forward fixture */
+  /* conditioning inputs (--cond), and the tensor names of a --forward fixture (fwd_mask may
+   * be NULL: no mask in the fixture) */
+  int n_inputs;
+  const ditc_input_spec *inputs;
+  const char *fwd_x, *fwd_t, *fwd_text, *fwd_mask;
 
   const char *schedule_text;  /* schedule.txt, for --print-schedule */
 

@@ -141,11 +141,17 @@ static void info(const ditc_variant *v) {
 /* Synthetic conditioning for benchmarks without --cond: N(0, 0.5) text, every token valid. */
 static void synthetic_cond(ditc_model *m) {
   const ditc_variant *v = m->v;
-  float *y = (float *)(void *)(m->arena + v->off_y);
-  rng_normal(y, (int64_t)v->Bp * v->L * v->Cc, 12345);
-  for (int64_t i = 0; i < (int64_t)v->Bp * v->L * v->Cc; i++) y[i] *= 0.5f;
-  int32_t *mask = (int32_t *)(void *)(m->arena + v->off_mask);
-  for (int64_t i = 0; i < (int64_t)v->Bp * v->L; i++) mask[i] = 1;
+  for (int i = 0; i < v->n_inputs; i++) {
+    const ditc_input_spec *in = &v->inputs[i];
+    if (in->role == DITC_IN_TEXT) {
+      float *y = (float *)(void *)(m->arena + in->off);
+      rng_normal(y, (int64_t)v->Bp * v->L * v->Cc, 12345u + (uint64_t)i);
+      for (int64_t k = 0; k < (int64_t)v->Bp * v->L * v->Cc; k++) y[k] *= 0.5f;
+    } else {
+      int32_t *mask = (int32_t *)(void *)(m->arena + in->off);
+      for (int64_t k = 0; k < (int64_t)v->Bp * v->L; k++) mask[k] = 1;
+    }
+  }
 }
 
 static double skipped_share(const ditc_variant *v) {

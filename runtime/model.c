@@ -159,54 +159,83 @@ static const st_tensor *need(const st_file *f, const char *name, const char *pat
   return t;
 }
 
-/* Text [rows, L, Cc] (a [rows, 1, L, Cc] tensor is accepted too); row0 selects the rows used. */
-static ditc_status load_text(ditc_model *m, const st_file *f, const char *name, int rows, int row0,
+/* Text [rows, L, Cc] (a [rows, 1, L, Cc] tensor is accepted too) into dst [Bp, L, Cc]: rows
+ * row0 .. row0 + Bp - 1 of the file tensor. */
+static ditc_status load_text(ditc_model *m, const st_tensor *t, int rows, int row0, int64_t dst_off,
                              const char *path, ditc_err *err) {
   const ditc_variant *v = m->v;
-  ditc_status s = DITC_OK;
-  const st_tensor *t = need(f, name, path, err, &s);
-  if (s) return s;
   const int64_t s4[4] = {rows, 1, v->L, v->Cc}, s3[3] = {rows, v->L, v->Cc};
-  if ((s = expect_shape(t, t->ndim == 3 ? 3 : 4, t->ndim == 3 ? s3 : s4, path, err))) return s;
+  ditc_status s = expect_shape(t, t->ndim == 3 ? 3 : 4, t->ndim == 3 ? s3 : s4, path, err);
+  if (s) return s;
   float *tmp = malloc((size_t)t->numel * sizeof(float)); /* input loading, before the step loop */
   if (!tmp) return ditc_fail(err, DITC_ENOMEM, "out of memory reading %s", path);
   s = copy_float(tmp, t, path, err);
-  if (!s) memcpy(F32(m, v->off_y), tmp + (int64_t)row0 * v->L * v->Cc, (size_t)v->Bp * v->L * v->Cc * sizeof(float));
+  if (!s) memcpy(F32(m, dst_off), tmp + (int64_t)row0 * v->L * v->Cc, (size_t)v->Bp * v->L * v->Cc * sizeof(float));
   free(tmp);
   return s;
 }
 
-static ditc_status load_mask(ditc_model *m, const st_file *f, const char *name, const char *path, ditc_err *err) {
+/* Mask [Bp, L] of 0/1 into dst (int32); t == NULL means every token is valid. */
+static ditc_status load_mask(ditc_model *m, const st_tensor *t, int64_t dst_off, const char *path, ditc_err *err) {
   const ditc_variant *v = m->v;
-  ditc_status s = DITC_OK;
-  const st_tensor *t = need(f, name, path, err, &s);
-  if (s) return s;
+  int32_t *dst = (int32_t *)(void *)(m->arena + dst_off);
+  if (!t) {
+    for (int64_t i = 0; i < (int64_t)v->Bp * v->L; i++) dst[i] = 1;
+    return DITC_OK;
+  }
   const int64_t shape[2] = {v->Bp, v->L};
-  if ((s = expect_shape(t, 2, shape, path, err))) return s;
+  ditc_status s = expect_shape(t, 2, shape, path, err);
+  if (s) return s;
   if (is_float(t->dtype))
-    return ditc_fail(err, DITC_EINVAL, "%s: tensor '%s' has dtype %s, expected an integer or bool mask", path, name,
+    return ditc_fail(err, DITC_EINVAL, "%s: tensor '%s' has dtype %s, expected an integer or bool mask", path, t->name,
                      st_dtype_name(t->dtype));
-  int32_t *dst = (int32_t *)(void *)(m->arena + v->off_mask);
   for (int b = 0; b < v->Bp; b++) {
     int valid = 0;
     for (int j = 0; j < v->L; j++) {
       const double x = st_get(t, (int64_t)b * v->L + j);
       if (x != 0.0 && x != 1.0)
-        return ditc_fail(err, DITC_EINVAL, "%s: tensor '%s' must hold 0/1, has %g at [%d, %d]", path, name, x, b, j);
+        return ditc_fail(err, DITC_EINVAL, "%s: tensor '%s' must hold 0/1, has %g at [%d, %d]", path, t->name, x, b, j);
       dst[b * v->L + j] = (int32_t)x;
       valid += (int)x;
     }
-    if (!valid) return ditc_fail(err, DITC_EINVAL, "%s: tensor '%s' row %d has no valid token", path, name, b);
+    if (!valid) return ditc_fail(err, DITC_EINVAL, "%s: tensor '%s' row %d has no valid token", path, t->name, b);
   }
   return DITC_OK;
+}
+
+/* Reads every conditioning input of the variant from f. In a --forward fixture (prefix != NULL)
+ * the text tensor holds the whole CFG batch [B, ...] under the fixture's name; each text input
+ * takes its half. */
+static ditc_status load_inputs(ditc_model *m, const st_file *f, const char *prefix, const char *path,
+                               ditc_err *err) {
+  const ditc_variant *v = m->v;
+  char name[256];
+  ditc_status s = DITC_OK;
+  for (int i = 0; i < v->n_inputs && !s; i++) {
+    const ditc_input_spec *in = &v->inputs[i];
+    const char *base = !prefix ? in->name : in->role == DITC_IN_TEXT ? v->fwd_text : v->fwd_mask;
+    const st_tensor *t = NULL;
+    if (base) {
+      snprintf(name, sizeof name, "%s%s", prefix ? prefix : "", base);
+      t = st_find(f, name);
+    }
+    if (!t && !(in->role == DITC_IN_MASK && (in->optional || (prefix && !v->fwd_mask))))
+      return ditc_fail(err, DITC_EINVAL, "%s: missing tensor '%s'", path, base ? name : in->name);
+    if (in->role == DITC_IN_MASK) s = load_mask(m, t, in->off, path, err);
+    else if (!prefix) s = load_text(m, t, v->Bp, 0, in->off, path, err);
+    else { /* the fixture's batch: [cond; uncond] or [uncond; cond] */
+      const int first_half = in->half == (v->cond_first ? 0 : 1);
+      s = load_text(m, t, v->B, first_half ? 0 : v->Bp, in->off, path, err);
+    }
+  }
+  return s;
 }
 
 ditc_status model_load_cond(ditc_model *m, const char *path, ditc_err *err) {
   st_file f;
   ditc_status s = st_open(&f, path, err);
   if (s) return s;
-  s = load_text(m, &f, m->v->cond_text, m->v->Bp, 0, path, err);
-  if (!s) s = load_mask(m, &f, m->v->cond_mask, path, err);
+  s = load_inputs(m, &f, NULL, path, err);
   st_close(&f);
   return s;
 }
@@ -239,11 +268,11 @@ ditc_status model_load_forward(ditc_model *m, const char *path, const char *pref
   if (!s) t = need(&f, name, path, err, &s);
   const int64_t ts[1] = {v->B};
   if (!s) s = expect_shape(t, 1, ts, path, err);
-  if (!s) s = copy_float(F32(m, v->off_t), t, path, err);
-  snprintf(name, sizeof name, "%s%s", prefix, v->fwd_text);
-  if (!s) s = load_text(m, &f, name, v->B, v->cond_first ? 0 : v->Bp, path, err);
-  snprintf(name, sizeof name, "%s%s", prefix, v->fwd_mask);
-  if (!s) s = load_mask(m, &f, name, path, err);
+  if (!s) { /* float or integer timesteps (diffusers schedulers pass int64) */
+    float *dst = F32(m, v->off_t);
+    for (int b = 0; b < v->B; b++) dst[b] = (float)st_get(t, b);
+  }
+  if (!s) s = load_inputs(m, &f, prefix, path, err);
   st_close(&f);
   return s;
 }

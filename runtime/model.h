@@ -25,12 +25,13 @@ ditc_status model_load_weights(ditc_model *m, const char *path, ditc_err *err);
 /* Seeded random weights of a sensible scale, for benchmarks only (never a real model). */
 void model_random_weights(ditc_model *m, uint64_t seed);
 
-/* Conditioning file: text tensor [Bp, 1, L, Cc] (or [Bp, L, Cc]) and mask [Bp, L] of 0/1. */
+/* Conditioning file: the variant's inputs (e.g. Open-Sora's text `y` [Bp, 1, L, Cc] and its
+ * `mask` [Bp, L] of 0/1; Latte's `prompt_embeds` and `negative_prompt_embeds`). */
 ditc_status model_load_cond(ditc_model *m, const char *path, ditc_err *err);
 /* Initial noise: tensor z0 [Bp, Cin, Tx, Hx, Wx] into the sampler's latent. */
 ditc_status model_load_noise(ditc_model *m, const char *path, ditc_err *err);
-/* One upstream model call from a fixture (PREFIX.x, .timestep, .y, .mask): model inputs of the
- * whole CFG batch; the text's cond rows become the conditioning. */
+/* One upstream model call from a fixture (PREFIX + the variant's fwd_* names): model inputs of
+ * the whole CFG batch; the text's cond (and uncond) rows become the conditioning inputs. */
 ditc_status model_load_forward(ditc_model *m, const char *path, const char *prefix, ditc_err *err);
 
 #endif

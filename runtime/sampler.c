@@ -1,7 +1,11 @@
-/* sampler.c: RFLOW sampling (spec models.md §1.6) with classifier-free guidance:
- *   in.x = [z; z], in.t = t_embed[i]; out = forward;  v = v_u + cfg * (v_c - v_u) on the first Cin
- *   output channels (the learned-sigma half is dropped); z += v * dt[i] unless the step's x_mask
- *   discards the update. */
+/* sampler.c: the sampler loop over baked per-call coefficients, with classifier-free guidance
+ * on the first Cin output channels (the learned-sigma half is dropped; guidance is elementwise, so
+ * before or after the split is the same):
+ *   RFLOW (Open-Sora, spec models.md §1.6): z += v * dt, unless x_mask discards the step;
+ *   DDIM (Latte, §2.6, eta 0): x0 = (z - sqrt(1-a_t) e) / sqrt(a_t); z = sqrt(a_p) x0 + sqrt(1-a_p) e;
+ *   PNDM (Open-Sora-Plan, §3.6): Runge-Kutta warm-up calls, then 4th-order linear multistep,
+ *   each through diffusers' _get_prev_sample with baked coefficients.
+ * Formula order follows upstream's tensor expressions so fp32 rounding matches. */
 #include "sampler.h"
 
 #include <stdio.h>
@@ -36,6 +40,77 @@ static void progress(const ditc_variant *v, int i, const unsigned char *row, dou
   fprintf(stderr, "%s  | %.2f s elapsed, ETA %.2f s\n", buf, elapsed, eta);
 }
 
+/* Guided noise/velocity of prompt p: e = u + cfg * (c - u) over one latent. */
+static void guide(float *e, const ditc_variant *v, const float *out, int p, int64_t per, int64_t out_per) {
+  const int bc = v->cond_first ? p : v->Bp + p, bu = v->cond_first ? v->Bp + p : p;
+  const float *c = out + bc * out_per, *u = out + bu * out_per;
+  for (int64_t k = 0; k < per; k++) e[k] = u[k] + v->cfg_scale * (c[k] - u[k]);
+}
+
+/* diffusers PNDMScheduler._get_prev_sample with baked (sample_coeff, a_prev - a_t, denom). */
+static void pndm_prev(float *z, const float *base, const float *e, const float *coef, int64_t n) {
+  for (int64_t k = 0; k < n; k++) z[k] = coef[0] * base[k] - coef[1] * e[k] / coef[2];
+}
+
+/* One scheduler update of the latent z [Bp, per] from the model output of call i. */
+static void update(ditc_model *m, int i, float *z, const float *out, int64_t per, int64_t out_per, int *n_ets) {
+  const ditc_variant *v = m->v;
+  const float *cf = v->coef + (int64_t)i * 4;
+  if (v->sampler_kind == DITC_SAMPLER_RFLOW) {
+    if (!v->update[i]) return;
+    for (int p = 0; p < v->Bp; p++) {
+      const int bc = v->cond_first ? p : v->Bp + p, bu = v->cond_first ? v->Bp + p : p;
+      const float *vc = out + bc * out_per, *vu = out + bu * out_per;
+      float *zp = z + p * per;
+      for (int64_t e = 0; e < per; e++) {
+        const float vel = vu[e] + v->cfg_scale * (vc[e] - vu[e]);
+        zp[e] = zp[e] + vel * cf[0];
+      }
+    }
+    return;
+  }
+  const int64_t lat = (int64_t)v->Bp * per;
+  float *st = (float *)(void *)(m->arena + v->off_state); /* [n_state][Bp, per] */
+  float *eps = st;                                          /* the guided model output */
+  for (int p = 0; p < v->Bp; p++) guide(eps + p * per, v, out, p, per, out_per);
+  if (v->sampler_kind == DITC_SAMPLER_DDIM) {
+    for (int64_t k = 0; k < lat; k++) {
+      const float x0 = (z[k] - cf[0] * eps[k]) / cf[1];
+      z[k] = cf[2] * x0 + cf[3] * eps[k];
+    }
+    return;
+  }
+  /* PNDM: ets ring [4][lat] (newest at (*n_ets - 1) % 4), cur_sample, e_acc */
+  float *ets = st + lat, *cur = st + 5 * lat, *acc = st + 6 * lat;
+  const int mode = v->mode[i];
+  if (mode < 4) { /* Runge-Kutta: calls c%4 = 0,1,2,3 of one step */
+    const float sixth = (float)(1.0 / 6.0), third = (float)(1.0 / 3.0);
+    if (mode == 0) {
+      for (int64_t k = 0; k < lat; k++) acc[k] = sixth * eps[k];
+      memcpy(ets + (int64_t)(*n_ets % 4) * lat, eps, (size_t)lat * sizeof(float));
+      (*n_ets)++;
+      memcpy(cur, z, (size_t)lat * sizeof(float));
+    } else if (mode < 3) {
+      for (int64_t k = 0; k < lat; k++) acc[k] += third * eps[k];
+    } else {
+      for (int64_t k = 0; k < lat; k++) {
+        eps[k] = acc[k] + sixth * eps[k];
+        acc[k] = 0.0f;
+      }
+    }
+    pndm_prev(z, cur, eps, cf, lat);
+    return;
+  }
+  DITC_CHECK(*n_ets >= 3); /* the generator always puts the Runge-Kutta calls first */
+  memcpy(ets + (int64_t)(*n_ets % 4) * lat, eps, (size_t)lat * sizeof(float));
+  (*n_ets)++;
+  const float *e1 = ets + (int64_t)((*n_ets - 1) % 4) * lat, *e2 = ets + (int64_t)((*n_ets - 2) % 4) * lat;
+  const float *e3 = ets + (int64_t)((*n_ets - 3) % 4) * lat, *e4 = ets + (int64_t)((*n_ets - 4) % 4) * lat;
+  for (int64_t k = 0; k < lat; k++)
+    eps[k] = (float)(1.0 / 24.0) * (55.0f * e1[k] - 59.0f * e2[k] + 37.0f * e3[k] - 9.0f * e4[k]);
+  pndm_prev(z, z, eps, cf, lat);
+}
+
 void sampler_run(ditc_model *m, const sampler_opts *o) {
   const ditc_variant *v = m->v;
   const int64_t per = (int64_t)v->Cin * v->Tx * v->Hx * v->Wx;      /* one sample's latent */
@@ -44,7 +119,9 @@ void sampler_run(ditc_model *m, const sampler_opts *o) {
   float *x = (float *)(void *)(m->arena + v->off_x);                /* [B, Cin, Tx, Hx, Wx] */
   float *t = (float *)(void *)(m->arena + v->off_t);                /* [B] */
   const float *out = (const float *)(const void *)(m->arena + v->off_out); /* [B, Cout, ...] */
-  static const unsigned char zeros[1] = {0};
+  unsigned char all_compute[v->n_modules > 0 ? v->n_modules : 1];
+  memset(all_compute, 0, sizeof all_compute);
+  int n_ets = 0;
   const double start = now();
   v->prologue(&m->ex);
   for (int i = 0; i < v->steps; i++) {
@@ -54,24 +131,8 @@ void sampler_run(ditc_model *m, const sampler_opts *o) {
       memcpy(x + b * per, z + (b % v->Bp) * per, (size_t)per * sizeof(float));
       t[b] = v->t_embed[i];
     }
-    if (row) v->step(&m->ex, row);
-    else {
-      unsigned char all_compute[v->n_modules > 0 ? v->n_modules : 1];
-      memset(all_compute, 0, sizeof all_compute);
-      v->step(&m->ex, v->n_modules > 0 ? all_compute : zeros);
-    }
-    if (v->update[i]) {
-      const float cfg = v->cfg_scale, dt = v->dt[i];
-      for (int p = 0; p < v->Bp; p++) {
-        const int bc = v->cond_first ? p : v->Bp + p, bu = v->cond_first ? v->Bp + p : p;
-        const float *vc = out + bc * out_per, *vu = out + bu * out_per;
-        float *zp = z + p * per;
-        for (int64_t e = 0; e < per; e++) {
-          const float vel = vu[e] + cfg * (vc[e] - vu[e]);
-          zp[e] = zp[e] + vel * dt;
-        }
-      }
-    }
+    v->step(&m->ex, row ? row : all_compute);
+    update(m, i, z, out, per, out_per, &n_ets);
     if (o->latents) memcpy(o->latents + (int64_t)i * v->Bp * per, z, (size_t)(v->Bp * per) * sizeof(float));
     if (o->step_seconds) o->step_seconds[i] = now() - t0;
     if (o->progress) progress(v, i, row, now() - start);

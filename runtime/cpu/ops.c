@@ -77,6 +77,52 @@ void cpu_rope_table(float *cos_t, float *sin_t, const float *freqs, int T, int D
   }
 }
 
+void cpu_pos_embed_2d_f64(float *out, int Hp, int Wp, int C, float div_h, float div_w, float interp) {
+  const int half = C / 2, quarter = C / 4;
+  for (int i = 0; i < Hp; i++) {
+    const double r = (float)((float)i / div_h) / interp;
+    for (int j = 0; j < Wp; j++) {
+      const double c = (float)((float)j / div_w) / interp;
+      float *o = out + ((int64_t)i * Wp + j) * C; /* [C]: [sin c, cos c, sin r, cos r] */
+      for (int k = 0; k < quarter; k++) {
+        const double w = 1.0 / pow(10000.0, (double)k / (half / 2.0));
+        o[k] = (float)sin(c * w);
+        o[quarter + k] = (float)cos(c * w);
+        o[half + k] = (float)sin(r * w);
+        o[half + quarter + k] = (float)cos(r * w);
+      }
+    }
+  }
+}
+
+void cpu_pos_embed_1d_f64(float *out, int T, int C, float div) {
+  const int half = C / 2;
+  for (int t = 0; t < T; t++) {
+    const double p = div > 0.0f ? (double)((float)t / div) : (double)t;
+    for (int k = 0; k < half; k++) {
+      const double w = 1.0 / pow(10000.0, (double)k / (C / 2.0));
+      out[(int64_t)t * C + k] = (float)sin(p * w);
+      out[(int64_t)t * C + half + k] = (float)cos(p * w);
+    }
+  }
+}
+
+void cpu_rope_table_neox(float *cos_t, float *sin_t, int rows, int Wp, int D, int nsec, float div) {
+  const int sec = D / nsec, half = sec / 2;
+  for (int r = 0; r < rows; r++)
+    for (int s = 0; s < nsec; s++) {
+      const int coord = nsec == 1 ? r : (s == 0 ? r / Wp : r % Wp); /* frame, or (row, column) */
+      const int64_t pos = (int64_t)((float)coord / div);             /* linear scaling, truncated */
+      for (int j = 0; j < half; j++) {
+        const float inv = 1.0f / powf(10000.0f, (float)(2 * j) / (float)sec);
+        const float a = (float)pos * inv;
+        const int64_t o = (int64_t)r * D + s * sec + j;
+        cos_t[o] = cos_t[o + half] = cosf(a);
+        sin_t[o] = sin_t[o + half] = sinf(a);
+      }
+    }
+}
+
 void cpu_fill(float *out, int64_t n, float value) {
   for (int64_t i = 0; i < n; i++) out[i] = value;
 }
@@ -123,13 +169,13 @@ void cpu_add(float *out, const float *a, const float *b, int64_t n) {
 
 /* ---- text -------------------------------------------------------------------------------- */
 
-void cpu_cfg_text(float *out, const float *cond, const float *uncond, int Bp, int L, int Cc,
-                  int cond_first) {
+void cpu_cfg_text(float *out, const float *cond, const float *uncond, int uncond_per_prompt, int Bp,
+                  int L, int Cc, int cond_first) {
   const int64_t row = (int64_t)L * Cc;
   for (int b = 0; b < Bp; b++) {
     const int bc = cond_first ? b : Bp + b, bu = cond_first ? Bp + b : b;
     memcpy(out + bc * row, cond + b * row, row * sizeof(float));
-    memcpy(out + bu * row, uncond, row * sizeof(float));
+    memcpy(out + bu * row, uncond + (uncond_per_prompt ? b * row : 0), row * sizeof(float));
   }
 }
 
@@ -186,6 +232,12 @@ void cpu_patch_embed3d(float *out, const float *src, const float *w, const float
 void cpu_add_pos(float *x, const float *pe, int BT, int S, int C) {
   for (int64_t f = 0; f < BT; f++)
     for (int64_t i = 0; i < (int64_t)S * C; i++) x[f * S * C + i] += pe[i];
+}
+
+void cpu_add_frame_pos(float *x, const float *tp, int B, int T, int S, int C) {
+  for (int64_t f = 0; f < (int64_t)B * T; f++)
+    for (int64_t s = 0; s < S; s++)
+      for (int c = 0; c < C; c++) x[(f * S + s) * C + c] += tp[(f % T) * C + c];
 }
 
 void cpu_unpatchify(float *out, const float *src, int B, int Cout, int T, int Hp, int Wp, int pt,

@@ -16,6 +16,16 @@ void cpu_pos_embed_2d(float *out, int Hp, int Wp, int C, float scale, float mul_
 /* cos, sin [T, D]: angle(p, 2k) = angle(p, 2k+1) = p * freqs[k]; bf16: round like upstream's
  * bf16 pipeline (freqs, angle, cos and sin each rounded to bf16). */
 void cpu_rope_table(float *cos_t, float *sin_t, const float *freqs, int T, int D, int bf16);
+/* diffusers/numpy 2-D table in float64, cast to fp32: out[S = Hp*Wp, C] as cpu_pos_embed_2d with
+ * grid positions r = f32(f32(i / div_h) / interp), c = f32(f32(j / div_w) / interp). */
+void cpu_pos_embed_2d_f64(float *out, int Hp, int Wp, int C, float div_h, float div_w, float interp);
+/* 1-D table out[T, C] = [sin(p*w), cos(p*w)], w_k = 10000^(-k/(C/2)) in float64; p = t (div 0) or
+ * f32(t / div). */
+void cpu_pos_embed_1d_f64(float *out, int T, int C, float div);
+/* Split-half (NeoX) rotary tables cos, sin [rows, D] with nsec sections of D/nsec dims: section s
+ * of row r uses position int(coord_s(r) / div), coord = frame index (nsec 1, rows T) or (row,
+ * column) of the patch grid (nsec 2, rows Hp*Wp); inv_freq_j = 1/10000^(2j/(D/nsec)) in fp32. */
+void cpu_rope_table_neox(float *cos_t, float *sin_t, int rows, int Wp, int D, int nsec, float div);
 void cpu_fill(float *out, int64_t n, float value);
 /* out[B, dim] = [cos(t*f), sin(t*f)], f_k = exp(-ln(10000) * k / (dim/2)). */
 void cpu_sinusoid(float *out, const float *t, int B, int dim);
@@ -28,9 +38,10 @@ void cpu_silu(float *out, const float *src, int64_t n);
 void cpu_add(float *out, const float *a, const float *b, int64_t n);
 
 /* ---- text -------------------------------------------------------------------------------- */
-/* out[B, L, Cc]: CFG batch from cond[Bp, L, Cc] and the null caption uncond[L, Cc]. */
-void cpu_cfg_text(float *out, const float *cond, const float *uncond, int Bp, int L, int Cc,
-                  int cond_first);
+/* out[B, L, Cc]: CFG batch from cond[Bp, L, Cc] and uncond: one null caption [L, Cc] shared by
+ * all prompts (uncond_per_prompt 0) or negative captions [Bp, L, Cc] (1). */
+void cpu_cfg_text(float *out, const float *cond, const float *uncond, int uncond_per_prompt, int Bp,
+                  int L, int Cc, int cond_first);
 /* mask[Bp, L] -> per CFG row b (which uses mask row b mod Bp): lens[B], idx[B, L] (positions of
  * the nonzero entries, in order). */
 void cpu_text_mask(int32_t *lens, int32_t *idx, const int32_t *mask, int Bp, int L, int cond_first);
@@ -44,6 +55,8 @@ void cpu_patch_embed3d(float *out, const float *src, const float *w, const float
                        int Tx, int Hx, int Wx, int pt, int ph, int pw, int C);
 /* x[B*T, S, C] += pe[S, C] */
 void cpu_add_pos(float *x, const float *pe, int BT, int S, int C);
+/* x[B, T, S, C] += tp[T, C] (a per-frame embedding) */
+void cpu_add_frame_pos(float *x, const float *tp, int B, int T, int S, int C);
 /* out[B, Cout, Tx, Hx, Wx] from src[B, T*Hp*Wp, pt*ph*pw*Cout] (feature = (pt,ph,pw,c), c inner),
  * cropped to the latent size. */
 void cpu_unpatchify(float *out, const float *src, int B, int Cout, int T, int Hp, int Wp, int pt,

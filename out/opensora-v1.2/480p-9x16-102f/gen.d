@@ -4,6 +4,8 @@ out/opensora-v1.2/480p-9x16-102f/forward.c: \
   templates/cpu/forward.c.in \
   templates/offsets.h.in \
   templates/tables.c.in \
+  gen/ddim.lua \
+  gen/ddpm.lua \
   gen/describe.lua \
   gen/emit.lua \
   gen/fp.lua \
@@ -11,6 +13,7 @@ out/opensora-v1.2/480p-9x16-102f/forward.c: \
   gen/layers.lua \
   gen/pab.lua \
   gen/plan.lua \
+  gen/pndm.lua \
   gen/program.lua \
   gen/report.lua \
   gen/rflow.lua \
