@@ -28,7 +28,8 @@ function M.bake(v, where)
   end
   out.all_timesteps = out.tau
   out.coef_doc = "{sqrt(1-a_t), sqrt(a_t), sqrt(a_prev), sqrt(1-a_prev)}"
-  out.describe = string.format("DDIM (eta 0, leading spacing, ratio %d, set_alpha_to_one %s)", ratio, tostring(s.set_alpha_to_one))
+  out.describe = string.format("DDIM, %d steps (eta 0, leading spacing, ratio %d, set_alpha_to_one %s)", K, ratio,
+    tostring(s.set_alpha_to_one))
   return out
 end
 

@@ -12,7 +12,7 @@ local M = {}
 
 -- Model classes: each owns its config fields (the upstream config.json names), their checks and
 -- the dims they imply, plus its op-program builder.
-local classes = { STDiT3 = require("stdit3") }
+local classes = { STDiT3 = require("stdit3"), LatteT2V = require("latte") }
 local class_names = util.sorted_keys(classes)
 
 local kind_schema = S.record({
@@ -131,7 +131,9 @@ end
 
 function M.load_family(path)
   local text = util.read_file(path)
-  local chunk, err = load(text, "@" .. path, "t", {})
+  -- a description is data, but may use plain Lua helpers to build it (no I/O, no globals)
+  local env = { ipairs = ipairs, pairs = pairs, math = math, string = string, table = table, tostring = tostring }
+  local chunk, err = load(text, "@" .. path, "t", env)
   if not chunk then util.fail(nil, "%s", err) end
   local ok, fam = pcall(chunk)
   if not ok then util.fail(nil, "%s", tostring(fam)) end

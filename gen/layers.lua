@@ -18,23 +18,48 @@ function M.linear(P, wprefix, src, out, Mrows, K, N, opt)
   }, { src }, { out }, { dump = opt.dump, dump_shape = opt.dump_shape, flops = 2 * Mrows * K * N })
 end
 
--- fc1 -> GELU(tanh) -> fc2 (timm Mlp with approx_gelu).
-function M.mlp2(P, prefix, src, rows, cin, hidden, cout, out, opt)
+-- names[1] -> GELU(tanh) -> names[2] (timm Mlp with approx_gelu, PixArt's caption projection).
+function M.mlp2(P, prefix, names, src, rows, cin, hidden, cout, out, opt)
   local h = P:buffer(prefix .. ".h", { rows, hidden }, { dims = "rows, hidden" })
-  M.linear(P, prefix .. ".fc1", src, h, rows, cin, hidden, { act = "gelu_tanh" })
+  M.linear(P, prefix .. "." .. names[1], src, h, rows, cin, hidden, { act = "gelu_tanh" })
   P:buffer(out, { rows, cout }, { dims = "rows, C" })
-  M.linear(P, prefix .. ".fc2", h, out, rows, hidden, cout, opt)
+  M.linear(P, prefix .. "." .. names[2], h, out, rows, hidden, cout, opt)
 end
 
--- TimestepEmbedder / SizeEmbedder: sinusoid(256) -> Linear -> SiLU -> Linear, out [B, C].
+-- Sinusoidal timestep embedding (256, cos first) -> Linear -> SiLU -> Linear, out [B, C]:
+-- Open-Sora's TimestepEmbedder (mlp.0, mlp.2) and diffusers' TimestepEmbedding (linear_1,
+-- linear_2). opt.names: the two linears; opt.out: the output buffer (default: prefix).
 function M.timestep_embedder(P, prefix, src, B, C, opt)
+  local names = opt.names or { "mlp.0", "mlp.2" }
+  local out = opt.out or prefix
   local freq = P:buffer(prefix .. ".freq", { B, 256 }, { dims = "B, 256" })
   P:op("sinusoid", prefix .. ".freq", { out = { buf = freq }, src = { buf = src }, B = B, dim = 256 }, { src }, { freq })
   local h = P:buffer(prefix .. ".h", { B, C }, { dims = "B, C" })
-  M.linear(P, prefix .. ".mlp.0", freq, h, B, 256, C)
+  M.linear(P, prefix .. "." .. names[1], freq, h, B, 256, C)
   P:op("silu", prefix .. ".silu", { out = { buf = h }, src = { buf = h }, n = B * C }, { h }, { h })
-  P:buffer(prefix, { B, C }, { dims = "B, C" })
-  M.linear(P, prefix .. ".mlp.2", h, prefix, B, C, C, opt)
+  P:buffer(out, { B, C }, { dims = "B, C" })
+  M.linear(P, prefix .. "." .. names[2], h, out, B, C, C, opt)
+end
+
+-- The caption path once per generation: the CFG batch of text y.all [B, L, Cc] through the
+-- two-layer projection `prefix` into `out` [B, L, C] (dumped under that name), then each
+-- sample's valid tokens (mask in.mask) packed to the front of y.packed [B, L, C] with counts
+-- y.lens [B]. Shared by STDiT3's y_embedder and Latte's caption_projection.
+function M.caption(P, v, prefix, names, out, cond_first)
+  local d = v.dims
+  local B, L, C = d.B, d.L, d.C
+  P:buffer("y.lens", { B }, { dtype = "i32", dims = "B" })
+  P:buffer("y.idx", { B, L }, { dtype = "i32", dims = "B, L" })
+  P:op("text_mask", "y.mask", {
+    lens = { buf = "y.lens" }, idx = { buf = "y.idx" }, mask = { buf = "in.mask" }, Bp = d.Bp, L = L,
+    cond_first = cond_first,
+  }, { "in.mask" }, { "y.lens", "y.idx" })
+  M.mlp2(P, prefix, names, "y.all", B * L, d.Cc, C, C, out, { dump = out })
+  P:buffer("y.packed", { B, L, C }, { dims = "B, L, C" })
+  P:op("text_pack", "y.packed", {
+    out = { buf = "y.packed" }, src = { buf = out }, idx = { buf = "y.idx" }, lens = { buf = "y.lens" },
+    B = B, L = L, C = C,
+  }, { out, "y.idx", "y.lens" }, { "y.packed" })
 end
 
 -- ---- DiT block sub-layers ------------------------------------------------------------------------
@@ -88,7 +113,7 @@ function M.self_attention(P, v, prefix, blk, sub, block_prefix)
       q = q, k = k, ld = ld, wq = { w = wq }, wk = { w = wk }, R = rows, H = H, D = D, eps = fp.f32(sub.qk_norm_eps),
     }, bufs, bufs)
   end
-  if blk.rope then
+  if blk.rope and v.rope[blk.axis] then -- the class builds the tables when RoPE is on
     local rope = v.rope[blk.axis]
     local reads = { table.unpack(bufs) }
     reads[#reads + 1], reads[#reads + 2] = rope.cos, rope.sin

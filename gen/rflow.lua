@@ -60,7 +60,7 @@ function M.bake(v, where)
   for i = 1, K do out.coef[i], out.mode[i] = { out.dt[i], 0.0, 0.0, 0.0 }, 0 end
   out.all_timesteps = out.tau
   out.coef_doc = "{dt, -, -, -}: z += v * dt"
-  out.describe = string.format("RFLOW (%s)", ratio and ("timestep shift ratio " .. fp.f32_str(ratio)) or "no timestep shift")
+  out.describe = string.format("RFLOW, %d steps (%s)", K, ratio and ("timestep shift ratio " .. fp.f32_str(ratio)) or "no timestep shift")
   return out
 end
 

@@ -121,19 +121,8 @@ function M.build(variant)
     out = { buf = "y.all" }, cond = { buf = "in.y" }, uncond = { w = "y_embedder.y_embedding" }, uncond_per_prompt = 0,
     Bp = Bp, L = L, Cc = d.Cc, cond_first = (v.sampler.cfg_order == "cond_first") and 1 or 0,
   }, { "in.y" }, { "y.all" })
-  P:buffer("y.lens", { B }, { dtype = "i32", dims = "B" })
-  P:buffer("y.idx", { B, L }, { dtype = "i32", dims = "B, L" })
-  P:op("text_mask", "y.mask", {
-    lens = { buf = "y.lens" }, idx = { buf = "y.idx" }, mask = { buf = "in.mask" }, Bp = Bp, L = L,
-    cond_first = (v.sampler.cfg_order == "cond_first") and 1 or 0,
-  }, { "in.mask" }, { "y.lens", "y.idx" })
-  layers.mlp2(P, "y_embedder.y_proj", "y.all", B * L, d.Cc, C, C, "y_embedder",
-    { dump = "y_embedder", dump_shape = { B, 1, L, C } })
-  P:buffer("y.packed", { B, L, C }, { dims = "B, L, C" })
-  P:op("text_pack", "y.packed", {
-    out = { buf = "y.packed" }, src = { buf = "y_embedder" }, idx = { buf = "y.idx" }, lens = { buf = "y.lens" },
-    B = B, L = L, C = C,
-  }, { "y_embedder", "y.idx", "y.lens" }, { "y.packed" })
+  layers.caption(P, v, "y_embedder.y_proj", { "fc1", "fc2" }, "y_embedder",
+    (v.sampler.cfg_order == "cond_first") and 1 or 0)
 
   -- Cross-attention keys/values depend only on the caption: computed once per generation.
   for depth = 0, d.depth - 1 do

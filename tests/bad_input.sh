@@ -282,6 +282,56 @@ OUT=$C/nosuch/out.safetensors
 bad "output: --forward --out into a directory that does not exist" -e "$OUT" -- \
   "$BIN" --weights "$W" --forward "$F" --call call0. --out "$OUT"
 
+# ---- Latte and Open-Sora-Plan: the same contract for the other families ------------------------
+
+python3 - "$I" <<'PY' || echo "not ok - setup: corrupt Latte/Open-Sora-Plan inputs could not be made"
+import sys; sys.path.insert(0, "tests/ref")
+import numpy as np, safetensors_np as st
+out = sys.argv[1]
+for fam in ("latte", "opensora-plan-v1.1"):
+    g = "tests/golden/" + fam
+    w, s = st.load(g + "/weights.safetensors"), st.load(g + "/sample_nopab.safetensors")
+    cond = {k: s[k] for k in ("prompt_embeds", "negative_prompt_embeds")}
+    def save(name, d): st.save(f"{out}/{fam}-{name}.safetensors", d)
+    save("w_missing", {k: v for k, v in w.items() if k != "transformer_blocks.0.attn2.to_k.weight"})
+    save("w_shape", dict(w, **{"proj_out.bias": w["proj_out.bias"][:-1]}))
+    bad = dict(w); bad["transformer_blocks.1.ff.net.2.weight"] = w["transformer_blocks.1.ff.net.2.weight"].copy()
+    bad["transformer_blocks.1.ff.net.2.weight"][0, 3] = np.inf
+    save("w_inf", bad)
+    save("c_noneg", {"prompt_embeds": cond["prompt_embeds"]})
+    nan = cond["prompt_embeds"].copy(); nan[0, 1, 2] = np.nan
+    save("c_nan", {"prompt_embeds": nan, "negative_prompt_embeds": cond["negative_prompt_embeds"]})
+    save("c_shape", {"prompt_embeds": cond["prompt_embeds"][:, :-1], "negative_prompt_embeds": cond["negative_prompt_embeds"]})
+    save("c_mask2", dict(cond, mask=np.full((1, cond["prompt_embeds"].shape[1]), 2, np.int64)))
+PY
+for fam in latte opensora-plan-v1.1; do
+  FB=$ROOT/bin/$fam-fixture
+  FG=$ROOT/tests/golden/$fam
+  fam_case() { # WHAT WEIGHTS COND [-e SUBSTRING]...
+    local what=$1 w=$2 c=$3
+    shift 3
+    new_case
+    bad "$fam: $what" "$@" -- "$FB" --weights "$w" --cond "$c" --noise "$FG/sample_nopab.safetensors" --out "$OUT"
+  }
+  fam_case "missing tensor" "$I/$fam-w_missing.safetensors" "$FG/sample_nopab.safetensors" \
+    -e "$I/$fam-w_missing.safetensors" -e "'transformer_blocks.0.attn2.to_k.weight'" -e "missing"
+  fam_case "proj_out.bias with the wrong shape" "$I/$fam-w_shape.safetensors" "$FG/sample_nopab.safetensors" \
+    -e "'proj_out.bias'" -e "shape"
+  fam_case "Inf inside a weight" "$I/$fam-w_inf.safetensors" "$FG/sample_nopab.safetensors" \
+    -e "'transformer_blocks.1.ff.net.2.weight'" -e "non-finite"
+  fam_case "an Open-Sora checkpoint" "$W" "$FG/sample_nopab.safetensors" -e "$W" -e "is not part of $fam/fixture"
+  fam_case "truncated checkpoint" "$I/w_trunc_data.safetensors" "$FG/sample_nopab.safetensors" -e "past the end"
+  fam_case "negative_prompt_embeds missing" "$FG/weights.safetensors" "$I/$fam-c_noneg.safetensors" \
+    -e "$I/$fam-c_noneg.safetensors" -e "'negative_prompt_embeds'" -e "missing"
+  fam_case "NaN in prompt_embeds" "$FG/weights.safetensors" "$I/$fam-c_nan.safetensors" -e "'prompt_embeds'" -e "non-finite"
+  fam_case "prompt_embeds one token short" "$FG/weights.safetensors" "$I/$fam-c_shape.safetensors" \
+    -e "'prompt_embeds'" -e "shape"
+  fam_case "mask holding a 2" "$FG/weights.safetensors" "$I/$fam-c_mask2.safetensors" -e "'mask'" -e "0/1"
+  new_case
+  bad "$fam: forward fixture without its text (--call call7.)" -e "$FG/forward.safetensors" -e "call7." -- \
+    "$FB" --weights "$FG/weights.safetensors" --forward "$FG/forward.safetensors" --call call7. --out "$OUT"
+done
+
 # ---- generator ------------------------------------------------------------------------------
 
 new_case

@@ -10,6 +10,7 @@ out/opensora-v1.2/fixture-aggressive/forward.c: \
   gen/emit.lua \
   gen/fp.lua \
   gen/json.lua \
+  gen/latte.lua \
   gen/layers.lua \
   gen/pab.lua \
   gen/plan.lua \

@@ -1,0 +1,239 @@
+-- latte.lua: the LatteT2V class (Latte-1 as diffusers' LatteTransformer3DModel, and the
+-- Open-Sora-Plan v1.1.0 variant of it; spec models.md §2-3) as an op program: per generation the
+-- 2-D and temporal sin-cos tables, optional RoPE tables and the caption path; per step the
+-- adaLN-single timestep embedding, the per-frame patch embedding, spatial and temporal blocks
+-- from the model description with the temporal embedding added once before temporal block 0,
+-- the final layer and unpatchify. Sub-layers come from layers.lua.
+-- Not here: samplers (ddim.lua, pndm.lua) or op numerics (runtime).
+local fp = require("fp")
+local Program = require("program")
+local layers = require("layers")
+local S = require("schema")
+
+local M = {}
+
+-- ---- configuration (diffusers transformer/config.json names) ----------------------------------
+
+local function sample_size(v, path, fail)
+  if math.type(v) == "integer" then
+    if v < 1 then fail(path, "must be >= 1") end
+    return
+  end
+  S.list(S.int { min = 1 }, { len = 2 })(v, path, fail)
+end
+
+M.class_names = { "LatteT2V", "LatteTransformer3DModel" }
+M.config_fields = {
+  num_attention_heads = S.int { min = 1 },
+  attention_head_dim = S.int { min = 2 },
+  in_channels = S.int { min = 1 },
+  out_channels = S.int { min = 1 },
+  num_layers = S.int { min = 1 },
+  cross_attention_dim = S.int { min = 1 },
+  attention_bias = S.bool(),
+  sample_size = sample_size,
+  patch_size = S.int { min = 1 },
+  patch_size_t = S.int { min = 1 },
+  activation_fn = S.str(),
+  num_embeds_ada_norm = S.int { min = 1 },
+  norm_type = S.str(),
+  norm_elementwise_affine = S.bool(),
+  norm_eps = S.num { gt = 0 },
+  caption_channels = S.int { min = 1 },
+  video_length = S.int { min = 1 },
+  use_rope = S.bool(),
+  rope_scaling_type = S.str(),
+  interpolation_scale_1d = S.num { gt = 0 },
+  compress_kv_factor = S.int { min = 1 },
+  model_max_length = S.int { min = 1 },
+  attention_mode = S.str(),
+}
+M.config_required = { "attention_bias", "attention_head_dim", "caption_channels", "cross_attention_dim",
+  "in_channels", "norm_eps", "num_attention_heads", "num_layers", "out_channels", "patch_size", "sample_size",
+  "video_length" }
+-- config.json fields with no effect on inference at these settings
+M.config_json_ignored = {
+  dropout = true, norm_num_groups = true, num_vector_embeds = true, use_linear_projection = true,
+  only_cross_attention = true, double_self_attention = true, upcast_attention = true, attention_type = true,
+}
+
+-- Settings the math below implements; anything else is refused rather than silently ignored.
+function M.check_config(c, fail)
+  local function need(k, want)
+    if c[k] ~= nil and c[k] ~= want then
+      fail(k, string.format("%s is not supported (ditc implements %s)", tostring(c[k]), tostring(want)))
+    end
+  end
+  need("attention_bias", true)
+  need("activation_fn", "gelu-approximate")
+  need("norm_type", "ada_norm_single")
+  need("norm_elementwise_affine", false)
+  need("patch_size_t", 1)
+  need("compress_kv_factor", 1)
+  if c.use_rope then need("rope_scaling_type", "linear") end
+end
+
+function M.dims(v, fail)
+  local c = v.config
+  local C = c.num_attention_heads * c.attention_head_dim
+  if c.cross_attention_dim ~= C then
+    fail({ "config", "cross_attention_dim" }, string.format("must equal heads * head dim (%d)", C))
+  end
+  if C % 4 ~= 0 then fail({ "config", "attention_head_dim" }, "heads * head dim must be divisible by 4 (2-D sin-cos)") end
+  if c.use_rope and c.attention_head_dim % 4 ~= 0 then
+    fail({ "config", "attention_head_dim" }, "must be divisible by 4 with use_rope (2-D RoPE halves)")
+  end
+  if c.out_channels ~= c.in_channels and c.out_channels ~= 2 * c.in_channels then
+    fail({ "config", "out_channels" }, "must be in_channels or 2 * in_channels (learned sigma)")
+  end
+  local p = c.patch_size
+  local Tx, Hx, Wx = v.latent[1], v.latent[2], v.latent[3]
+  if Hx % p ~= 0 or Wx % p ~= 0 then
+    fail({ "latent" }, string.format("latent %dx%d is not a multiple of patch_size %d", Hx, Wx, p))
+  end
+  if Tx ~= c.video_length then
+    fail({ "config", "video_length" }, string.format("is %d but the latent has %d frames (the temporal "
+      .. "embedding is a fixed table of video_length rows)", c.video_length, Tx))
+  end
+  if not v.text_len then fail({ "text_len" }, "LatteT2V needs a text length (text_len)") end
+  local d = {
+    Bp = v.batch, B = 2 * v.batch, Cin = c.in_channels, Cout = c.out_channels, Tx = Tx, Hx = Hx, Wx = Wx,
+    pt = 1, ph = p, pw = p, C = C, H = c.num_attention_heads, D = c.attention_head_dim, F = 4 * C,
+    L = v.text_len, Cc = c.caption_channels, depth = c.num_layers,
+  }
+  d.T, d.Hp, d.Wp = Tx, Hx // p, Wx // p
+  d.S = d.Hp * d.Wp
+  d.N = d.T * d.S
+  d.P = p * p * d.Cout
+  return d
+end
+
+-- ---- op program --------------------------------------------------------------------------------
+
+-- Positions of the temporal sin-cos table: Latte-1 uses the frame index; Open-Sora-Plan v1.1
+-- divides by interpolation_scale_1d (default max(1, video_length // 16), odd lengths minus one).
+local function temporal_scale(c)
+  if c.interpolation_scale_1d then return c.interpolation_scale_1d end
+  local vl = c.video_length
+  return math.max(1, (vl % 2 == 1) and (vl - 1) // 16 or vl // 16)
+end
+
+function M.build(variant)
+  local d = variant.dims
+  local P = Program.new()
+  local v = setmetatable({ t6 = "adaln_single.0", text_lens = "y.lens", rope = {} }, { __index = variant })
+  local c = v.config
+  local B, Bp, C, N, L = d.B, d.Bp, d.C, d.N, d.L
+  local cond_first = (v.sampler.cfg_order == "cond_first") and 1 or 0
+
+  P:buffer("in.x", { B, d.Cin, d.Tx, d.Hx, d.Wx }, { kind = "io", dims = "B, Cin, Tx, Hx, Wx" })
+  P:buffer("in.t", { B }, { kind = "io", dims = "B" })
+  P:buffer("in.y", { Bp, L, d.Cc }, { kind = "io", dims = "Bp, L, Cc" })
+  P:buffer("in.y_neg", { Bp, L, d.Cc }, { kind = "io", dims = "Bp, L, Cc" })
+  P:buffer("in.mask", { Bp, L }, { kind = "io", dtype = "i32", dims = "Bp, L" })
+  P:buffer("out", { B, d.Cout, d.Tx, d.Hx, d.Wx }, { kind = "io", dims = "B, Cout, Tx, Hx, Wx" })
+  P:buffer("sampler.z", { Bp, d.Cin, d.Tx, d.Hx, d.Wx }, { kind = "io", dims = "Bp, Cin, Tx, Hx, Wx" })
+
+  -- ---- prologue --------------------------------------------------------------------------------
+  P:set_phase("prologue")
+  local ss = type(c.sample_size) == "table" and c.sample_size[1] or c.sample_size
+  local base = ss // c.patch_size                    -- PatchEmbed base_size
+  local interp2d = math.max(ss // 64, 1)             -- interpolation_scale (64 latent = 512 px)
+  P:buffer("pos_embed.table", { d.S, C }, { dims = "S, C" })
+  P:op("pos_embed_2d_f64", "pos_embed.table", {
+    out = { buf = "pos_embed.table" }, Hp = d.Hp, Wp = d.Wp, C = C,
+    div_h = fp.f32(d.Hp / base), div_w = fp.f32(d.Wp / base), interp = interp2d,
+  }, {}, { "pos_embed.table" })
+  local scale1d = temporal_scale(c)
+  if d.T > 1 then
+    P:buffer("temp_pos_embed", { d.T, C }, { dims = "T, C" })
+    P:op("pos_embed_1d_f64", "temp_pos_embed", {
+      out = { buf = "temp_pos_embed" }, T = d.T, C = C, div = (v.temporal_pos == "osp") and scale1d or 0,
+    }, {}, { "temp_pos_embed" })
+  end
+  if c.use_rope then -- spec §3.2: 2-D split-half RoPE over [y | x] halves; 1-D over frames
+    P:buffer("rope2d.cos", { d.S, d.D }, { dims = "S, D" })
+    P:buffer("rope2d.sin", { d.S, d.D }, { dims = "S, D" })
+    P:op("rope_table_neox", "rope2d", {
+      cos = { buf = "rope2d.cos" }, sin = { buf = "rope2d.sin" }, rows = d.S, Wp = d.Wp, D = d.D, nsec = 2, div = interp2d,
+    }, {}, { "rope2d.cos", "rope2d.sin" })
+    P:buffer("rope1d.cos", { d.T, d.D }, { dims = "T, D" })
+    P:buffer("rope1d.sin", { d.T, d.D }, { dims = "T, D" })
+    P:op("rope_table_neox", "rope1d", {
+      cos = { buf = "rope1d.cos" }, sin = { buf = "rope1d.sin" }, rows = d.T, Wp = 1, D = d.D, nsec = 1, div = scale1d,
+    }, {}, { "rope1d.cos", "rope1d.sin" })
+    v.rope.spatial = { cos = "rope2d.cos", sin = "rope2d.sin", half = d.D // 4 }
+    v.rope.temporal = { cos = "rope1d.cos", sin = "rope1d.sin", half = d.D // 2 }
+  end
+
+  -- caption: [uncond; cond] text -> caption_projection -> valid tokens per sample
+  P:buffer("y.all", { B, L, d.Cc }, { dims = "B, L, Cc" })
+  P:op("cfg_text", "y.all", {
+    out = { buf = "y.all" }, cond = { buf = "in.y" }, uncond = { buf = "in.y_neg" }, uncond_per_prompt = 1,
+    Bp = Bp, L = L, Cc = d.Cc, cond_first = cond_first,
+  }, { "in.y", "in.y_neg" }, { "y.all" })
+  layers.caption(P, v, "caption_projection", { "linear_1", "linear_2" }, "caption_projection", cond_first)
+
+  for depth = 0, d.depth - 1 do
+    for _, blk in ipairs(v.blocks) do
+      for _, sub in ipairs(blk.layers) do
+        if sub.layer == "cross_attention" then
+          layers.cross_kv(P, string.format("%s.%d.%s", blk.prefix, depth, sub.name), sub, "y.packed", B, L, C)
+        end
+      end
+    end
+  end
+
+  -- ---- step --------------------------------------------------------------------------------------
+  P:set_phase("step")
+  layers.timestep_embedder(P, "adaln_single.emb.timestep_embedder", "in.t", B, C,
+    { names = { "linear_1", "linear_2" }, out = "adaln_single.1", dump = "adaln_single.1" })
+  P:buffer("t.act", { B, C }, { dims = "B, C" })
+  P:op("silu", "t.act", { out = { buf = "t.act" }, src = { buf = "adaln_single.1" }, n = B * C }, { "adaln_single.1" }, { "t.act" })
+  P:buffer("adaln_single.0", { B, 6 * C }, { dims = "B, 6C" })
+  layers.linear(P, "adaln_single.linear", "t.act", "adaln_single.0", B, C, 6 * C, { dump = "adaln_single.0" })
+
+  P:buffer("x", { B, N, C }, { dims = "B, N, C" })
+  local w = P:weight("pos_embed.proj.weight", { C, d.Cin, d.ph, d.pw })
+  local b = P:weight("pos_embed.proj.bias", { C })
+  P:op("patch_embed3d", "pos_embed.proj", {
+    out = { buf = "x" }, src = { buf = "in.x" }, w = { w = w }, b = { w = b },
+    B = B, Cin = d.Cin, Tx = d.Tx, Hx = d.Hx, Wx = d.Wx, pt = 1, ph = d.ph, pw = d.pw, C = C,
+  }, { "in.x" }, { "x" }, { flops = 2 * B * N * C * d.Cin * d.ph * d.pw })
+  P:op("add_pos", "pos_embed", { x = { buf = "x" }, pe = { buf = "pos_embed.table" }, BT = B * d.T, S = d.S, C = C },
+    { "x", "pos_embed.table" }, { "x" }, { dump = "pos_embed" })
+
+  for depth = 0, d.depth - 1 do
+    for _, blk in ipairs(v.blocks) do
+      if blk.axis == "temporal" and depth == 0 and d.T > 1 then -- once, before temporal block 0
+        P:op("add_frame_pos", "temp_pos_embed.add", { x = { buf = "x" }, tp = { buf = "temp_pos_embed" },
+          B = B, T = d.T, S = d.S, C = C }, { "x", "temp_pos_embed" }, { "x" })
+      end
+      layers.block(P, v, string.format("%s.%d", blk.prefix, depth), blk, depth)
+    end
+  end
+
+  P:buffer("final.in", { B, N, C }, { dims = "B, N, C" })
+  P:weight("scale_shift_table", { 2, C })
+  P:op("ln_modulate", "norm_out", {
+    out = { buf = "final.in" }, x = { buf = "x" }, t = { buf = "adaln_single.1" }, table = { w = "scale_shift_table" },
+    t_stride = C, t_shift = 0, t_scale = 0, -- the embedded timestep added to both table rows
+    shift = 0, scale = 1, B = B, R = N, C = C, eps = fp.f32(1e-6),
+  }, { "x", "adaln_single.1" }, { "final.in" })
+  P:buffer("proj_out", { B, N, d.P }, { dims = "B, N, ph*pw*Cout" })
+  layers.linear(P, "proj_out", "final.in", "proj_out", B * N, C, d.P, { dump = "proj_out" })
+  P:op("unpatchify", "unpatchify", {
+    out = { buf = "out" }, src = { buf = "proj_out" }, B = B, Cout = d.Cout, T = d.T, Hp = d.Hp, Wp = d.Wp,
+    pt = 1, ph = d.ph, pw = d.pw, Tx = d.Tx, Hx = d.Hx, Wx = d.Wx,
+  }, { "proj_out" }, { "out" })
+
+  P.inputs = { -- prompt and negative-prompt T5 outputs, optionally with their mask (spec §2.5)
+    { name = "prompt_embeds", role = "DITC_IN_TEXT", half = 0, optional = 0, buf = "in.y" },
+    { name = "negative_prompt_embeds", role = "DITC_IN_TEXT", half = 1, optional = 0, buf = "in.y_neg" },
+    { name = "mask", role = "DITC_IN_MASK", half = 0, optional = 1, buf = "in.mask" },
+  }
+  P.fwd = { x = "hidden_states", t = "timestep", text = "encoder_hidden_states" }
+  return P
+end
+
+return M

@@ -1,0 +1,84 @@
+-- models/latte.lua: Latte-1 (maxin-cn/Latte-1, diffusers LatteTransformer3DModel; class LatteT2V)
+-- as data: architecture defaults, checkpoint structure, DDIM sampler, default PAB config and
+-- named variants. Not code: gen/ reads and validates this table (spec: shared/spec/models.md §2).
+
+-- Sub-layers with diffusers' module names; `mod` gives the rows of scale_shift_table [6, C].
+local attn1 = { layer = "self_attention", name = "attn1", pab = "attn", norm_eps = 1e-6, mod = { 0, 1, 2 },
+  q = "to_q", k = "to_k", v = "to_v", proj = "to_out.0" }
+local attn2 = { layer = "cross_attention", name = "attn2", pab = "cross", q = "to_q", k = "to_k", v = "to_v",
+  proj = "to_out.0" }
+local ff = { layer = "mlp", name = "ff", pab = "mlp", norm_eps = 1e-6, mod = { 3, 4, 5 },
+  fc1 = "net.0.proj", fc2 = "net.2", act = "gelu_tanh" }
+
+-- LattePABConfig() (spec §2.7)
+local function mlp_keys(keys, blocks)
+  local out = {}
+  for i, k in ipairs(keys) do out[i] = { key = k, blocks = blocks, skip_count = 2 } end
+  return out
+end
+
+return {
+  family = "latte",
+  class = "LatteT2V",
+  symbol = "latte",
+
+  -- maxin-cn/Latte-1 transformer/config.json (spec §2.1), plus video_length 16
+  config = {
+    num_attention_heads = 16, attention_head_dim = 72, in_channels = 4, out_channels = 8, num_layers = 28,
+    cross_attention_dim = 1152, attention_bias = true, sample_size = 64, patch_size = 2,
+    activation_fn = "gelu-approximate", num_embeds_ada_norm = 1000, norm_type = "ada_norm_single",
+    norm_elementwise_affine = false, norm_eps = 1e-6, caption_channels = 4096, video_length = 16,
+    use_rope = false,
+  },
+
+  -- spatial block i then temporal block i; the temporal blocks have no cross-attention
+  blocks = {
+    { prefix = "transformer_blocks", axis = "spatial", pab = "spatial", rope = false, layers = { attn1, attn2, ff } },
+    { prefix = "temporal_transformer_blocks", axis = "temporal", pab = "temporal", rope = false, layers = { attn1, ff } },
+  },
+  temporal_pos = "latte", -- 1-D sin-cos of the frame index, added once before temporal block 0
+
+  -- DDIMScheduler with LatteConfig's overrides (spec §2.6)
+  sampler = {
+    kind = "ddim", steps = 50, num_train_timesteps = 1000, beta_start = 0.0001, beta_end = 0.02,
+    beta_schedule = "linear", timestep_spacing = "leading", steps_offset = 0, set_alpha_to_one = true,
+    eta = 0, cfg_scale = 7.5, cfg_order = "uncond_first",
+  },
+  dtype = "fp16",
+  vae = { spatial = 8, temporal = "none" }, -- 8x spatial, frames kept (spec §2.4)
+  text_len = 120,                            -- T5 max_length; the mask marks the prompt's tokens
+
+  pab = {
+    spatial = { broadcast = true, threshold = { 100, 800 }, range = 2 },
+    temporal = { broadcast = true, threshold = { 100, 800 }, range = 3 },
+    cross = { broadcast = true, threshold = { 100, 800 }, range = 6 },
+    mlp_broadcast = true,
+    mlp_spatial = mlp_keys({ 720, 640, 560, 480, 400 }, { 0, 1, 2, 3, 4 }),
+    mlp_temporal = mlp_keys({ 720, 640, 560, 480, 400 }, { 0, 1, 2, 3, 4 }),
+  },
+
+  variants = {
+    ["16x512x512"] = { height = 512, width = 512, num_frames = 16 },
+
+    -- The golden fixture's tiny model (tests/golden/latte), fp32 like the fixture; 9 text tokens.
+    fixture = {
+      config = { num_attention_heads = 4, attention_head_dim = 16, num_layers = 2, cross_attention_dim = 64,
+        sample_size = 8, caption_channels = 32, video_length = 4 },
+      height = 64, width = 64, num_frames = 4, text_len = 9, dtype = "fp32",
+    },
+    -- The fixture's sample_pab_aggressive config (golden meta.json).
+    ["fixture-aggressive"] = {
+      config = { num_attention_heads = 4, attention_head_dim = 16, num_layers = 2, cross_attention_dim = 64,
+        sample_size = 8, caption_channels = 32, video_length = 4 },
+      height = 64, width = 64, num_frames = 4, text_len = 9, dtype = "fp32",
+      pab = {
+        spatial = { broadcast = true, threshold = { 50, 950 }, range = 3 },
+        temporal = { broadcast = true, threshold = { 50, 950 }, range = 4 },
+        cross = { broadcast = true, threshold = { 20, 990 }, range = 8 },
+        mlp_broadcast = true,
+        mlp_spatial = { { key = 900, blocks = { 0, 1 }, skip_count = 3 }, { key = 500, blocks = { 1 }, skip_count = 2 } },
+        mlp_temporal = { { key = 860, blocks = { 0 }, skip_count = 2 }, { key = 300, blocks = { 0, 1 }, skip_count = 1 } },
+      },
+    },
+  },
+}

@@ -1,0 +1,25 @@
+out/opensora-plan-v1.1/fixture-aggressive/forward.c: \
+  models/opensora-plan-v1.1.lua \
+  templates/cpu/ops.c.in \
+  templates/cpu/forward.c.in \
+  templates/offsets.h.in \
+  templates/tables.c.in \
+  gen/ddim.lua \
+  gen/ddpm.lua \
+  gen/describe.lua \
+  gen/emit.lua \
+  gen/fp.lua \
+  gen/json.lua \
+  gen/latte.lua \
+  gen/layers.lua \
+  gen/pab.lua \
+  gen/plan.lua \
+  gen/pndm.lua \
+  gen/program.lua \
+  gen/report.lua \
+  gen/rflow.lua \
+  gen/schema.lua \
+  gen/stdit3.lua \
+  gen/strict.lua \
+  gen/template.lua \
+  gen/util.lua
