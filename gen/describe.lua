@@ -23,9 +23,23 @@ local mlp_entry = S.record({
   key = S.int { min = 0 }, blocks = S.list(S.int { min = 0 }), skip_count = S.int { min = 0 },
 }, { required = { "key", "blocks", "skip_count" } })
 
+-- An MLP dict: ordered entries (upstream's first-match follows dict order), keys unique.
+local function mlp_dict(v, path, fail)
+  S.list(mlp_entry)(v, path, fail)
+  local seen = {}
+  for i, e in ipairs(v) do
+    if seen[e.key] then
+      local p = { table.unpack(path) }
+      p[#p + 1] = i
+      fail(p, string.format("key %d appears twice (a Python dict holds each key once)", e.key))
+    end
+    seen[e.key] = true
+  end
+end
+
 local pab_schema = S.record({
   spatial = kind_schema, temporal = kind_schema, cross = kind_schema,
-  mlp_broadcast = S.bool(), mlp_spatial = S.list(mlp_entry), mlp_temporal = S.list(mlp_entry),
+  mlp_broadcast = S.bool(), mlp_spatial = mlp_dict, mlp_temporal = mlp_dict,
 }, { required = { "spatial", "temporal", "cross", "mlp_broadcast" } })
 
 -- One record for every sampler; each sampler's bake() checks the fields it reads.

@@ -47,25 +47,46 @@ end
 
 -- Source map of a Lua description file: finds the line of a field path such as
 -- {"variants", "fixture", "config", "depth"} by scanning for `name =` (or `["name"] =`)
--- after the line of its parent. Falls back to the parent's line.
+-- after the line of its parent; a numeric part n is the n-th `{ ... }` entry of the list that
+-- starts at its parent's line. Falls back to the deepest line found.
 function M.srcmap(path, text)
   local lines = {}
-  for l in (text .. "\n"):gmatch("([^\n]*)\n") do lines[#lines + 1] = l end
+  for l in (text .. "\n"):gmatch("([^\n]*)\n") do lines[#lines + 1] = (l:gsub("%-%-.*$", "")) end
   local function find(name, from)
     local esc = tostring(name):gsub("%p", "%%%0")
     for i = from, #lines do
-      local l = lines[i]:gsub("%-%-.*$", "")
+      local l = lines[i]
       if l:find("^%s*" .. esc .. "%s*=") or l:find("[{,]%s*" .. esc .. "%s*=")
         or l:find('%[%s*"' .. esc .. '"%s*%]%s*=') then
         return i
       end
     end
   end
+  -- the line where entry n of the list opened on line `from` starts (strings are not parsed:
+  -- descriptions do not put braces in strings)
+  local function entry(n, from)
+    local depth, count, opened = 0, 0, false
+    for i = from, #lines do
+      for c in lines[i]:gmatch("[{}]") do
+        if c == "{" then
+          depth = depth + 1
+          if opened and depth == 2 then
+            count = count + 1
+            if count == n then return i end
+          end
+          opened = true
+        else
+          depth = depth - 1
+          if opened and depth == 0 then return nil end
+        end
+      end
+    end
+  end
   return function(fieldpath)
     local line, from = 1, 1
     for _, name in ipairs(fieldpath) do
-      if type(name) == "number" then break end
-      local l = find(name, from)
+      local l
+      if type(name) == "number" then l = entry(name, from) else l = find(name, from) end
       if not l then break end
       line, from = l, l
     end

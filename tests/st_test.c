@@ -97,7 +97,7 @@ static void expect_open_fail(const char *desc, const char *path, const char *key
   ditc_err err = {{0}};
   ditc_status st = st_open(&f, path, &err);
   int starts = strncmp(err.msg, path, strlen(path)) == 0 && err.msg[strlen(path)] == ':';
-  char line[768];
+  char line[8192];
   snprintf(line, sizeof line, "rejects %s [%s]", desc, err.msg);
   check(st != DITC_OK && starts && strstr(err.msg, keyword) && f.count == 0 && !f.map &&
             !f.tensors && !f.path,
@@ -459,7 +459,7 @@ static void test_determinism(void) {
 /* A failed st_write returns non-zero, names the path, and leaves neither path nor path.tmp. */
 static void expect_write_fail(const char *desc, const char *path, const st_out_tensor *t, int n,
                               const char *keyword) {
-  char tmp[300], line[768];
+  char tmp[300], line[8192];
   ditc_err err = {{0}};
   struct stat before;
   int was_dir = stat(path, &before) == 0 && S_ISDIR(before.st_mode);

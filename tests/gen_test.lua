@@ -1,0 +1,410 @@
+-- tests/gen_test.lua: generator unit tests: timesteps with upstream rounding (fixtures, spec
+-- models.md §1.7, pab-dsp.md Appendix A), PAB tables against an independent stateful emulation
+-- of upstream's pab_mgr on random configs (spec §6.2 item 1), neutral configs (item 3),
+-- invariants and the memory-plan overlap checker for every named variant, description errors
+-- with file:line, and deterministic, fresh generated files in out/.
+-- Run from the repository root: lua5.4 tests/gen_test.lua. Prints ok / not ok lines.
+-- The PAB-vs-upstream-trace checks live in tests/pab_trace_test.lua.
+package.path = "gen/?.lua;" .. package.path
+require("strict")
+local describe = require("describe")
+local fp = require("fp")
+local json = require("json")
+local pab = require("pab")
+local plan = require("plan")
+local samplers = { rflow = require("rflow"), ddim = require("ddim"), pndm = require("pndm") }
+
+local failed = 0
+local function check(ok, what, detail)
+  if ok then print("ok - " .. what) else
+    failed = failed + 1
+    print("not ok - " .. what .. (detail and (": " .. tostring(detail)) or ""))
+  end
+end
+
+local function bake(fam, v)
+  local sched = samplers[v.sampler.kind].bake(v, fam.path)
+  local P = fam.cls.build(v)
+  return sched, P
+end
+
+local function sh(cmd)
+  local f = assert(io.popen(cmd .. " 2>&1; echo \"rc=$?\""))
+  local out = f:read("a")
+  f:close()
+  local rc = tonumber(out:match("rc=(%d+)\n?$"))
+  return rc, out:gsub("rc=%d+\n?$", "")
+end
+
+local function read(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+local os12 = describe.load_family("models/opensora-v1.2.lua")
+
+-- ---- timesteps ---------------------------------------------------------------------------------
+
+do
+  local meta = assert(json.decode_file("tests/golden/opensora-v1.2/meta.json"))
+  local s = samplers.rflow.bake(describe.named(os12, "fixture"), "fixture")
+  local same, ints = true, true
+  for i, t in ipairs(meta.timesteps) do
+    same = same and string.pack("<f", t) == string.pack("<f", s.t[i])
+    ints = ints and meta.all_timesteps_int[i] == s.tau[i]
+  end
+  check(same and #meta.timesteps == s.K, "fixture: fp32 RFLOW timesteps equal meta.json bit for bit")
+  check(ints, "fixture: int timesteps equal meta.json all_timesteps_int")
+  local dt_ok = true
+  for i = 1, s.K do
+    local want = fp.f32(fp.f32((i < s.K) and (s.t[i] - s.t[i + 1]) or s.t[i]) / 1000)
+    dt_ok = dt_ok and s.coef[i][1] == want
+  end
+  check(dt_ok, "fixture: dt[i] = f32(f32(t[i] - t[i+1]) / 1000)")
+end
+
+do -- pab-dsp.md Appendix A: bf16 pipeline, 30 steps, 9:16
+  local presets = {
+    { 480, 854, 51, 4.84375, "1000 992 984 976 968 960 952 940 932 920 908 892 880 864 848 828 808 788 764 736 708 676 636 596 548 492 426 350 258 143" },
+    { 480, 854, 102, 6.84375, "1000 996 988 984 980 972 964 956 948 940 932 924 912 900 888 872 856 840 820 800 772 744 712 676 632 576 512 432 328 191" },
+    { 480, 854, 204, 9.6875, "1000 996 992 988 984 980 976 968 964 956 952 944 936 928 916 908 896 880 864 848 828 804 780 748 708 660 600 520 408 250" },
+    { 480, 854, 192, 9.25, "1000 996 992 988 984 980 972 968 964 956 948 940 932 924 912 904 892 876 860 844 824 800 772 736 700 648 588 506 398 242" },
+    { 720, 1280, 51, 7.25, "1000 996 992 984 980 972 968 960 952 944 936 928 916 904 892 880 864 848 828 808 784 756 724 688 644 592 528 446 342 200" },
+    { 720, 1280, 102, 10.25, "1000 996 992 988 984 980 976 972 964 960 952 948 940 932 920 912 900 888 872 856 836 816 788 756 720 672 612 532 422 262" },
+    { 360, 640, 51, 3.625, "1000 992 980 972 960 948 936 924 908 896 880 864 844 824 804 784 760 736 708 676 644 608 568 524 476 420 358 288 206 111" },
+    { 240, 426, 51, 2.421875, "1000 984 972 956 940 924 908 888 868 848 828 808 784 760 736 708 680 648 616 584 548 510 468 424 378 326 272 212 147 77" },
+  }
+  for _, p in ipairs(presets) do
+    local v = describe.resolve(os12, "preset", { height = p[1], width = p[2], num_frames = p[3] },
+      function() return "test" end, {})
+    local s = samplers.rflow.bake(v, "test")
+    check(s.ratio == p[4] and table.concat(s.tau, " ") == p[5],
+      string.format("Appendix A %dx%d, %d frames: ratio %g and tau list", p[1], p[2], p[3], p[4]),
+      string.format("ratio %s, tau %s", tostring(s.ratio), table.concat(s.tau, " ")))
+  end
+end
+
+do -- x_mask: a transformed t_0 one ulp above 1000 selects the timestep-0 branch, update discarded
+  local v = describe.resolve(os12, "tiny", { height = 8, width = 16, num_frames = 17, dtype = "fp32",
+    latent = { 5, 2, 2 } }, function() return "test" end, {})
+  local s = samplers.rflow.bake(v, "test")
+  check(s.t[1] > 1000 and not s.update[1] and s.t_embed[1] == 0 and s.update[2] and s.t_embed[2] == s.t[2],
+    "x_mask: t_0 = " .. fp.f32_str(s.t[1]) .. " > 1000 runs step 0 on the timestep-0 branch and discards its update")
+end
+
+-- ---- PAB: an independent emulation of upstream's stateful manager --------------------------------
+
+-- Stateful oracle: one counter per module, advanced on every call and wrapped at `steps`; MLP
+-- store dict with save / reuse / delete; returns per call the list of decisions, or the error
+-- upstream raises.
+local function oracle(cfg, all, modules, steps)
+  local counters, stores, out = {}, { spatial = {}, temporal = {} }, {}
+  local on = cfg.spatial.broadcast or cfg.temporal.broadcast or cfg.cross.broadcast
+  for m = 1, #modules do counters[m] = 0 end
+  for i, tau in ipairs(all) do
+    local row = {}
+    for m, mod in ipairs(modules) do
+      local d = "compute"
+      if on and mod.kind ~= "mlp" then
+        local k = cfg[mod.kind]
+        local c = counters[m]
+        if k.broadcast and c % k.range ~= 0 and k.threshold[1] < tau and tau < k.threshold[2] then d = "broadcast" end
+        counters[m] = (c + 1) % steps
+      elseif on and cfg.mlp_broadcast then
+        local dict = (mod.block_kind == "temporal" and cfg.mlp_temporal or cfg.mlp_spatial) or {}
+        local hit, range
+        for _, e in ipairs(dict) do
+          local idx
+          for j, x in ipairs(all) do if x == e.key then idx = j break end end
+          if idx then
+            local slice = {}
+            for j = idx, math.min(idx + e.skip_count, #all) do slice[#slice + 1] = all[j] end
+            local inside = false
+            for _, x in ipairs(slice) do inside = inside or x == tau end
+            if inside then
+              if idx + e.skip_count > #all then return nil, "IndexError" end
+              hit, range = e, { all[idx], all[idx + e.skip_count] }
+              break
+            end
+          end
+        end
+        local own
+        for _, e in ipairs(dict) do if e.key == tau then own = e end end
+        local function has(e, b) for _, x in ipairs(e.blocks) do if x == b then return true end end return false end
+        local store = stores[mod.block_kind]
+        if own and has(own, mod.block_idx) then
+          d = "compute+save"
+          store[tau .. "/" .. mod.block_idx] = true
+        elseif hit and has(hit, mod.block_idx) then
+          local id = range[1] .. "/" .. mod.block_idx
+          if not store[id] then return nil, "ValueError" end
+          if tau == range[2] then store[id] = nil end
+          d = "broadcast"
+        end
+      end
+      row[m] = d
+    end
+    out[i] = row
+  end
+  return out
+end
+
+local function random_config(rng_keys)
+  local function kind()
+    local lo = math.random(0, 1000)
+    local hi = math.random(0, 1) == 0 and math.random(lo, 1001) or math.random(0, 1000) -- sometimes empty
+    return { broadcast = math.random() < 0.8, threshold = { lo, hi }, range = math.random(1, 9) }
+  end
+  local function dict()
+    local out = {}
+    for _ = 1, math.random(0, 3) do
+      local key = math.random() < 0.7 and rng_keys[math.random(#rng_keys)] or math.random(0, 1000)
+      local dup = false
+      for _, e in ipairs(out) do dup = dup or e.key == key end
+      if not dup then
+        local blocks = {}
+        for b = 0, 2 do if math.random() < 0.6 then blocks[#blocks + 1] = b end end
+        out[#out + 1] = { key = key, blocks = blocks, skip_count = math.random(0, 4) }
+      end
+    end
+    return out
+  end
+  return { spatial = kind(), temporal = kind(), cross = kind(), mlp_broadcast = math.random() < 0.8,
+    mlp_spatial = dict(), mlp_temporal = dict() }
+end
+
+do
+  math.randomseed(1234)
+  local modules = {}
+  for b = 0, 2 do
+    for _, k in ipairs({ "spatial", "temporal" }) do
+      modules[#modules + 1] = { name = k .. "." .. b .. ".attn", kind = k, block_idx = b, block_kind = k }
+      modules[#modules + 1] = { name = k .. "." .. b .. ".cross", kind = "cross", block_idx = b, block_kind = k }
+      modules[#modules + 1] = { name = k .. "." .. b .. ".mlp", kind = "mlp", block_idx = b, block_kind = k }
+    end
+  end
+  local schedules = {
+    { samplers.rflow.bake(describe.named(os12, "fixture"), "t").tau, 30 },
+    { samplers.rflow.bake(describe.named(os12, "480p-9x16-51f"), "t").tau, 30 },
+    -- PNDM-like: duplicated values, more calls than `steps` (counter wrap)
+    { { 894, 891, 891, 888, 888, 885, 885, 882, 882, 879, 879, 876, 876, 870, 864, 858, 852, 846, 840, 834, 828,
+        700, 600, 500, 400, 300, 200, 100, 50, 0 }, 24 },
+  }
+  local cases, mismatch, errors = 0, nil, 0
+  for n = 1, 360 do
+    local sch = schedules[(n - 1) % #schedules + 1]
+    local cfg = random_config(sch[1])
+    local want, err = oracle(cfg, sch[1], modules, sch[2])
+    local ok, got = pcall(pab.bake, cfg, sch[1], modules, sch[2], function(msg) error({ raised = msg }) end)
+    cases = cases + 1
+    if err then
+      errors = errors + 1
+      if ok or type(got) ~= "table" or not got.raised then
+        mismatch = mismatch or string.format("case %d: upstream raises %s, ditc did not", n, err)
+      end
+    elseif not ok then
+      mismatch = mismatch or string.format("case %d: ditc raised %s", n, type(got) == "table" and got.raised or tostring(got))
+    else
+      for i = 1, #sch[1] do
+        for m = 1, #modules do
+          if want[i][m] ~= got.decision[i][m] then
+            mismatch = mismatch or string.format("case %d step %d %s: upstream %s, ditc %s", n, i - 1,
+              modules[m].name, want[i][m], got.decision[i][m])
+          end
+        end
+      end
+    end
+  end
+  check(mismatch == nil, string.format("random configs: %d configs (%d where upstream raises) decide like upstream's manager", cases, errors), mismatch)
+end
+
+do -- neutral configs reproduce the all-compute baseline and keep no cache
+  local fam = os12
+  local v = describe.named(fam, "fixture")
+  local sched, P = bake(fam, v)
+  local neutral = {
+    ["PAB off"] = { spatial = { broadcast = false, threshold = { 450, 930 }, range = 2 },
+      temporal = { broadcast = false, threshold = { 450, 930 }, range = 4 },
+      cross = { broadcast = false, threshold = { 450, 930 }, range = 6 }, mlp_broadcast = true,
+      mlp_spatial = { { key = 577, blocks = { 0 }, skip_count = 2 } } },
+    ["all ranges 1"] = { spatial = { broadcast = true, threshold = { 0, 1001 }, range = 1 },
+      temporal = { broadcast = true, threshold = { 0, 1001 }, range = 1 },
+      cross = { broadcast = true, threshold = { 0, 1001 }, range = 1 }, mlp_broadcast = false },
+    ["empty windows"] = { spatial = { broadcast = true, threshold = { 900, 900 }, range = 2 },
+      temporal = { broadcast = true, threshold = { 800, 100 }, range = 3 },
+      cross = { broadcast = true, threshold = { 999, 1000 }, range = 2 }, mlp_broadcast = false },
+    ["MLP keys absent from the schedule"] = { spatial = { broadcast = true, threshold = { 0, 0 }, range = 2 },
+      temporal = { broadcast = false, threshold = { 0, 0 }, range = 2 },
+      cross = { broadcast = false, threshold = { 0, 0 }, range = 2 }, mlp_broadcast = true,
+      mlp_spatial = { { key = 1, blocks = { 0, 1 }, skip_count = 2 } },
+      mlp_temporal = { { key = 998, blocks = { 0, 1 }, skip_count = 2 } } },
+  }
+  for name, cfg in pairs(neutral) do
+    local t = pab.bake(cfg, sched.all_timesteps, P.modules, sched.counter_steps, error)
+    local all_compute, slots = true, 0
+    for i = 1, sched.K do for m = 1, #P.modules do all_compute = all_compute and t.op[i][m].op == pab.COMPUTE end end
+    for m = 1, #P.modules do slots = slots + #t.slots[m] end
+    check(all_compute and slots == 0, "neutral config (" .. name .. "): every op computes, no cache slot")
+  end
+end
+
+-- ---- invariants and memory plans of every named variant -------------------------------------------
+
+for _, model in ipairs({ "models/opensora-v1.2.lua", "models/latte.lua", "models/opensora-plan-v1.1.lua" }) do
+  local fam = describe.load_family(model)
+  local names = {}
+  for n in pairs(fam.variants) do names[#names + 1] = n end
+  table.sort(names)
+  for _, name in ipairs(names) do
+    local v = describe.named(fam, name)
+    local sched, P = bake(fam, v)
+    if sched.n_state > 0 then
+      P:buffer("sampler.state", { sched.n_state, v.dims.Bp, v.dims.Cin, v.dims.Tx, v.dims.Hx, v.dims.Wx }, { kind = "io" })
+    end
+    for _, w in ipairs(v.extra_weights) do
+      local shape = {}
+      for i, x in ipairs(w.shape) do shape[i] = type(x) == "string" and v.config[x] or x end
+      P:weight(w.name, shape)
+    end
+    P:layout_weights()
+    P.cache_bytes = v.dims.B * v.dims.N * v.dims.C * 4
+    local t = pab.bake(v.pab, sched.all_timesteps, P.modules, sched.counter_steps, error)
+    local pl = plan.build(P, t)
+    local id = fam.family .. "/" .. name
+    check(plan.check(P, pl) == nil, id .. ": memory plan passes the overlap checker", plan.check(P, pl))
+    local bad
+    for m = 1, #P.modules do
+      local reuses, last_write = 0, {}
+      for i = 1, sched.K do
+        local o = t.op[i][m]
+        if o.op == pab.WRITE then last_write[o.slot] = i end
+        if o.op == pab.REUSE then
+          reuses = reuses + 1
+          if not last_write[o.slot] then bad = bad or (P.modules[m].name .. " reuses before a write") end
+        end
+      end
+      if (reuses > 0) ~= (#t.slots[m] > 0) then bad = bad or (P.modules[m].name .. ": caches exist iff the module is reused") end
+    end
+    check(bad == nil, id .. ": every reuse follows a write; caches only for reused modules", bad)
+    local ptxt = read("out/" .. fam.family .. "/" .. name .. "/plan.txt") or ""
+    check(tonumber(ptxt:match("arena (%d+) bytes")) == pl.arena_bytes,
+      id .. ": plan.txt states the planned arena size (" .. pl.arena_bytes .. " bytes)")
+    if name == "fixture" then -- the checker must catch a corrupted plan
+      local victim
+      for _, b in ipairs(P.buffer_list) do if b.region == "transient" and b.phase == "step" then victim = b break end end
+      local other
+      for _, b in ipairs(P.buffer_list) do
+        if b.region == "transient" and b.phase == "step" and b ~= victim and b.first <= victim.last and victim.first <= b.last then
+          other = b
+          break
+        end
+      end
+      local saved = victim.offset
+      victim.offset = other.offset
+      check(plan.check(P, pl) ~= nil, id .. ": the overlap checker reports two live buffers moved onto each other")
+      victim.offset = saved
+    end
+  end
+end
+
+-- ---- description and config.json errors name file:line ---------------------------------------------
+
+local tmp = os.tmpname()
+os.remove(tmp)
+assert(os.execute("mkdir -p " .. tmp .. "/out"))
+local original = read("models/opensora-v1.2.lua")
+
+local function description_error(what, from, to, field_pattern, nth)
+  local text, n = original:gsub(from, to, 1)
+  assert(n == 1, "test setup: pattern not found: " .. from)
+  local path = tmp .. "/model.lua"
+  local f = assert(io.open(path, "wb"))
+  f:write(text)
+  f:close()
+  local line, seen = 0, 0
+  local i = 0
+  for l in (text .. "\n"):gmatch("([^\n]*)\n") do
+    i = i + 1
+    if line == 0 and l:find(field_pattern) then
+      seen = seen + 1
+      if seen == (nth or 1) then line = i end
+    end
+  end
+  os.execute("rm -rf " .. tmp .. "/out/*")
+  local rc, out = sh(string.format("lua5.4 gen/main.lua --model %s --variant fixture --out %s/out", path, tmp))
+  local want = string.format("gen: error: %s:%d:", path, line)
+  local files = select(2, sh("ls " .. tmp .. "/out | wc -l"))
+  check(rc == 1 and out:sub(1, #want) == want and select(2, out:gsub("\n", "")) == 1 and tonumber(files) == 0,
+    "description error (" .. what .. ") is one line at file:" .. line .. ", exit 1, nothing written", out)
+end
+description_error("depth = -1", "depth = 28,", "depth = -1,", "depth = %-1")
+description_error("unknown field", "mlp_ratio = 4.0,", "mlp_ratio = 4.0, dpeth = 3,", "dpeth")
+description_error("threshold with 3 entries", "threshold = { 450, 930 }, range = 2", "threshold = { 450, 930, 1 }, range = 2",
+  "450, 930, 1")
+description_error("MLP entry without skip_count", "{ key = 676, blocks = { 0, 1, 2, 3, 4 }, skip_count = 2 },",
+  "{ key = 676, blocks = { 0, 1, 2, 3, 4 } },", "blocks = { 0, 1, 2, 3, 4 } }")
+description_error("duplicate MLP key", "{ key = 788, blocks = { 0, 1, 2, 3, 4 }, skip_count = 2 },",
+  "{ key = 676, blocks = { 0, 1, 2, 3, 4 }, skip_count = 2 },", "{ key = 676,", 2)
+description_error("num_heads not dividing hidden_size", "depth = 2, hidden_size = 96, num_heads = 4,",
+  "depth = 2, hidden_size = 96, num_heads = 5,", "num_heads = 5")
+
+local function config_error(what, text, key)
+  local path = tmp .. "/config.json"
+  local f = assert(io.open(path, "wb"))
+  f:write(text)
+  f:close()
+  local line = 0
+  local i = 0
+  for l in (text .. "\n"):gmatch("([^\n]*)\n") do
+    i = i + 1
+    if line == 0 and l:find(key, 1, true) then line = i end
+  end
+  local rc, out = sh(string.format("lua5.4 gen/main.lua --model models/opensora-v1.2.lua --config %s --name x "
+    .. "--height 64 --width 96 --frames 17 --out %s/out", path, tmp))
+  local want = string.format("gen: error: %s:%d:", path, line)
+  check(rc == 1 and out:sub(1, #want) == want, "config.json error (" .. what .. ") names " .. path .. ":" .. line, out)
+end
+local good_json = read("tests/data/stdit3-odd.json")
+config_error("wrong model_type", (good_json:gsub('"model_type": "STDiT3"', '"model_type": "Latte"')), '"model_type"')
+config_error("unknown key", (good_json:gsub('"depth": 3,', '"depth": 3,\n  "depht": 3,')), '"depht"')
+config_error("trailing comma", (good_json:gsub('"transformers_version": "4.36.2"', '"transformers_version": "4.36.2",')), "}")
+config_error("skip_y_embedder true", (good_json:gsub('"skip_y_embedder": false', '"skip_y_embedder": true')), "skip_y_embedder")
+
+-- ---- determinism and freshness of out/ --------------------------------------------------------------
+
+local files = { "forward.c", "offsets.h", "tables.c", "entry.c", "schedule.txt", "plan.txt", "manifest.txt", "gen.d" }
+for _, fv in ipairs({ { "opensora-v1.2", "fixture" }, { "opensora-v1.2", "480p-9x16-51f" }, { "latte", "fixture" },
+  { "opensora-plan-v1.1", "65x512x512" } }) do
+  local id = fv[1] .. "/" .. fv[2]
+  local dirs = {}
+  for run = 1, 2 do
+    dirs[run] = string.format("%s/gen%d-%s-%s", tmp, run, fv[1], fv[2])
+    os.execute("mkdir -p " .. dirs[run])
+    sh(string.format("lua5.4 gen/main.lua --model models/%s.lua --variant %s --out %s --quiet", fv[1], fv[2], dirs[run]))
+  end
+  local diff, stale, leak
+  for _, name in ipairs(files) do
+    local a, b = read(dirs[1] .. "/" .. name), read(dirs[2] .. "/" .. name)
+    if name == "gen.d" and a and b then -- the depfile names its own output directory
+      a = a:gsub(dirs[1]:gsub("%p", "%%%0"), "DIR")
+      b = b:gsub(dirs[2]:gsub("%p", "%%%0"), "DIR")
+    end
+    if not a or a ~= b then diff = diff or name end
+    if name ~= "gen.d" then
+      local committed = read("out/" .. id .. "/" .. name)
+      if committed ~= a then stale = stale or name end
+      if a and (a:find(tmp, 1, true) or a:find("/work/", 1, true) or a:find("20%d%d%-%d%d%-%d%d")) then leak = leak or name end
+    end
+  end
+  check(diff == nil, id .. ": generating twice gives byte-identical files", diff)
+  check(stale == nil, id .. ": out/ is fresh (the generator reproduces the committed files)",
+    stale and ("out/" .. id .. "/" .. stale .. " differs: run `ninja` and commit out/") or nil)
+  check(leak == nil, id .. ": generated files hold no temp path, absolute path or date", leak)
+end
+
+os.execute("rm -rf " .. tmp)
+print(string.format("# gen_test: %d failed", failed))
+os.exit(failed == 0 and 0 or 1)
