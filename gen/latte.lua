@@ -124,7 +124,6 @@ function M.build(variant)
   local v = setmetatable({ t6 = "adaln_single.0", text_lens = "y.lens", rope = {} }, { __index = variant })
   local c = v.config
   local B, Bp, C, N, L = d.B, d.Bp, d.C, d.N, d.L
-  local cond_first = (v.sampler.cfg_order == "cond_first") and 1 or 0
 
   P:buffer("in.x", { B, d.Cin, d.Tx, d.Hx, d.Wx }, { kind = "io", dims = "B, Cin, Tx, Hx, Wx" })
   P:buffer("in.t", { B }, { kind = "io", dims = "B" })
@@ -167,22 +166,7 @@ function M.build(variant)
   end
 
   -- caption: [uncond; cond] text -> caption_projection -> valid tokens per sample
-  P:buffer("y.all", { B, L, d.Cc }, { dims = "B, L, Cc" })
-  P:op("cfg_text", "y.all", {
-    out = { buf = "y.all" }, cond = { buf = "in.y" }, uncond = { buf = "in.y_neg" }, uncond_per_prompt = 1,
-    Bp = Bp, L = L, Cc = d.Cc, cond_first = cond_first,
-  }, { "in.y", "in.y_neg" }, { "y.all" })
-  layers.caption(P, v, "caption_projection", { "linear_1", "linear_2" }, "caption_projection", cond_first)
-
-  for depth = 0, d.depth - 1 do
-    for _, blk in ipairs(v.blocks) do
-      for _, sub in ipairs(blk.layers) do
-        if sub.layer == "cross_attention" then
-          layers.cross_kv(P, string.format("%s.%d.%s", blk.prefix, depth, sub.name), sub, "y.packed", B, L, C)
-        end
-      end
-    end
-  end
+  layers.caption(P, v, "caption_projection", { "linear_1", "linear_2" }, "caption_projection", { buf = "in.y_neg" })
 
   -- ---- step --------------------------------------------------------------------------------------
   P:set_phase("step")

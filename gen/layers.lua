@@ -41,13 +41,21 @@ function M.timestep_embedder(P, prefix, src, B, C, opt)
   M.linear(P, prefix .. "." .. names[2], h, out, B, C, C, opt)
 end
 
--- The caption path once per generation: the CFG batch of text y.all [B, L, Cc] through the
--- two-layer projection `prefix` into `out` [B, L, C] (dumped under that name), then each
+-- The caption path once per generation: the CFG batch y.all [B, L, Cc] of the prompt in.y and
+-- `uncond` (a { w = ... } null caption shared by all prompts, or a { buf = ... } per prompt),
+-- through the two-layer projection `prefix` into `out` [B, L, C] (dumped under that name), each
 -- sample's valid tokens (mask in.mask) packed to the front of y.packed [B, L, C] with counts
--- y.lens [B]. Shared by STDiT3's y_embedder and Latte's caption_projection.
-function M.caption(P, v, prefix, names, out, cond_first)
+-- y.lens [B], and every block's cross-attention keys and values from it. Shared by STDiT3's
+-- y_embedder and Latte's caption_projection.
+function M.caption(P, v, prefix, names, out, uncond)
   local d = v.dims
   local B, L, C = d.B, d.L, d.C
+  local cond_first = (v.sampler.cfg_order == "cond_first") and 1 or 0
+  P:buffer("y.all", { B, L, d.Cc }, { dims = "B, L, Cc" })
+  P:op("cfg_text", "y.all", {
+    out = { buf = "y.all" }, cond = { buf = "in.y" }, uncond = uncond, uncond_per_prompt = uncond.buf and 1 or 0,
+    Bp = d.Bp, L = L, Cc = d.Cc, cond_first = cond_first,
+  }, { "in.y", uncond.buf }, { "y.all" })
   P:buffer("y.lens", { B }, { dtype = "i32", dims = "B" })
   P:buffer("y.idx", { B, L }, { dtype = "i32", dims = "B, L" })
   P:op("text_mask", "y.mask", {
@@ -60,6 +68,15 @@ function M.caption(P, v, prefix, names, out, cond_first)
     out = { buf = "y.packed" }, src = { buf = out }, idx = { buf = "y.idx" }, lens = { buf = "y.lens" },
     B = B, L = L, C = C,
   }, { out, "y.idx", "y.lens" }, { "y.packed" })
+  for depth = 0, d.depth - 1 do -- keys and values depend only on the caption
+    for _, blk in ipairs(v.blocks) do
+      for _, sub in ipairs(blk.layers) do
+        if sub.layer == "cross_attention" then
+          M.cross_kv(P, string.format("%s.%d.%s", blk.prefix, depth, sub.name), sub, "y.packed", B, L, C)
+        end
+      end
+    end
+  end
 end
 
 -- ---- DiT block sub-layers ------------------------------------------------------------------------

@@ -115,25 +115,8 @@ function M.build(variant)
   P:op("fill", "fps.in", { out = { buf = "fps.in" }, n = B, value = R(v.fps) }, {}, { "fps.in" })
   layers.timestep_embedder(P, "fps_embedder", "fps.in", B, C, { dump = "fps_embedder" })
 
-  P:buffer("y.all", { B, L, d.Cc }, { dims = "B, L, Cc" })
   P:weight("y_embedder.y_embedding", { L, d.Cc })
-  P:op("cfg_text", "y.all", {
-    out = { buf = "y.all" }, cond = { buf = "in.y" }, uncond = { w = "y_embedder.y_embedding" }, uncond_per_prompt = 0,
-    Bp = Bp, L = L, Cc = d.Cc, cond_first = (v.sampler.cfg_order == "cond_first") and 1 or 0,
-  }, { "in.y" }, { "y.all" })
-  layers.caption(P, v, "y_embedder.y_proj", { "fc1", "fc2" }, "y_embedder",
-    (v.sampler.cfg_order == "cond_first") and 1 or 0)
-
-  -- Cross-attention keys/values depend only on the caption: computed once per generation.
-  for depth = 0, d.depth - 1 do
-    for _, blk in ipairs(v.blocks) do
-      for _, sub in ipairs(blk.layers) do
-        if sub.layer == "cross_attention" then
-          layers.cross_kv(P, string.format("%s.%d.%s", blk.prefix, depth, sub.name), sub, "y.packed", B, L, C)
-        end
-      end
-    end
-  end
+  layers.caption(P, v, "y_embedder.y_proj", { "fc1", "fc2" }, "y_embedder", { w = "y_embedder.y_embedding" })
 
   -- ---- step: every sampler step ---------------------------------------------------------------
   P:set_phase("step")
