@@ -68,6 +68,7 @@ local variant_fields = {
   cfg_scale = S.num(),
   batch = S.int { min = 1 },
   text_len = S.int { min = 1 },
+  sp = S.int { min = 1, max = 1024 }, -- sequence-parallel degree (ranks)
 }
 
 local function variant_schema(cls)
@@ -231,6 +232,7 @@ function M.resolve(fam, name, spec, where, source)
     pab = util.copy(spec.pab or fam.pab),
     height = spec.height, width = spec.width, num_frames = spec.num_frames,
     batch = spec.batch or 1,
+    sp = spec.sp or 1,
     text_len = spec.text_len or fam.text_len,
     temporal_pos = fam.temporal_pos or "none",
     extra_weights = fam.extra_weights or {},
@@ -251,7 +253,10 @@ function M.resolve(fam, name, spec, where, source)
   return v
 end
 
-function M.named(fam, name)
+-- A named variant; over (optional): { sp = P, pab = "off", name = NAME } derives a variant from
+-- it with another sequence-parallel degree or PAB off (the command line's --sp / --pab off,
+-- which then need --name).
+function M.named(fam, name, over)
   local spec = fam.variants[name]
   if not spec then
     local names = util.sorted_keys(fam.variants)
@@ -262,7 +267,23 @@ function M.named(fam, name)
     for _, x in ipairs(p) do full[#full + 1] = x end
     return fam.where(full)
   end
+  if over and (over.sp or over.pab) then
+    if not over.name then util.fail(nil, "--sp or --pab with --variant needs --name for the derived variant") end
+    spec = util.copy(spec)
+    spec.sp = over.sp or spec.sp
+    if over.pab == "off" then spec.pab = M.pab_off(spec.pab or fam.pab) end
+    local derived = function(p) return p[1] == "sp" and "command line: --sp" or where(p) end
+    return M.resolve(fam, over.name, spec, derived, { model = fam.path, variant = name })
+  end
   return M.resolve(fam, name, spec, where, { model = fam.path, variant = name })
+end
+
+-- A PAB config with every kind off (the all-compute baseline).
+function M.pab_off(pab)
+  return util.merge(pab, {
+    spatial = { broadcast = false }, temporal = { broadcast = false }, cross = { broadcast = false },
+    mlp_broadcast = false,
+  })
 end
 
 -- A variant from a config.json plus command-line settings (opts: height, width, num_frames,
@@ -272,14 +293,9 @@ function M.from_config_json(fam, config_path, opts)
     config = M.import_config_json(fam, config_path),
     height = opts.height, width = opts.width, num_frames = opts.num_frames,
     latent = opts.latent, steps = opts.steps, cfg_scale = opts.cfg_scale, fps = opts.fps,
-    dtype = opts.dtype, text_len = opts.text_len,
+    dtype = opts.dtype, text_len = opts.text_len, sp = opts.sp,
   }
-  if opts.pab == "off" then
-    spec.pab = util.merge(fam.pab, {
-      spatial = { broadcast = false }, temporal = { broadcast = false }, cross = { broadcast = false },
-      mlp_broadcast = false,
-    })
-  end
+  if opts.pab == "off" then spec.pab = M.pab_off(fam.pab) end
   local where = function(p) return "command line: --" .. tostring(p[1] or "") end
   return M.resolve(fam, opts.name, spec, where, { model = fam.path, config = config_path })
 end

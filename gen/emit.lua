@@ -214,6 +214,10 @@ function M.tables_c(ctx)
   for i, u in ipairs(sched.update) do upd[i] = u and 1 or 0 end
   values.update = int_list(upd, 30)
   values.tau = int_list(sched.tau, 15)
+  local comm = ctx.comm
+  values.sp, values.a2a_bytes, values.gather_bytes = comm.sp, comm.a2a_bytes, comm.gather_bytes
+  values.a2a_per_step = int_list(comm.a2a, 30)
+  values.a2a_comment = comm.sp > 1 and string.format("%d bytes sent per all-to-all", comm.a2a_bytes) or "sp = 1: none"
   values.pab_comment = ctx.pab_comment
   local names, kinds, flops = {}, {}, {}
   for _, m in ipairs(P.modules) do

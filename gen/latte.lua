@@ -105,6 +105,8 @@ function M.dims(v, fail)
   d.S = d.Hp * d.Wp
   d.N = d.T * d.S
   d.P = p * p * d.Cout
+  if v.sp > 1 then fail({ "sp" }, "sequence parallelism is not built for LatteT2V yet (STDiT3 only)") end
+  d.sp, d.Tl, d.Sl, d.Nl = 1, d.T, d.S, d.N
   return d
 end
 
@@ -121,7 +123,8 @@ end
 function M.build(variant)
   local d = variant.dims
   local P = Program.new()
-  local v = setmetatable({ t6 = "adaln_single.0", text_lens = "y.lens", rope = {} }, { __index = variant })
+  local v = setmetatable({ t6 = "adaln_single.0", text_lens = "y.lens", rope = {},
+    loc = { sp = 1, T = d.T, N = d.N, Tg = d.T, Sl = d.S } }, { __index = variant })
   local c = v.config
   local B, Bp, C, N, L = d.B, d.Bp, d.C, d.N, d.L
 
@@ -182,7 +185,7 @@ function M.build(variant)
   local b = P:weight("pos_embed.proj.bias", { C })
   P:op("patch_embed3d", "pos_embed.proj", {
     out = { buf = "x" }, src = { buf = "in.x" }, w = { w = w }, b = { w = b },
-    B = B, Cin = d.Cin, Tx = d.Tx, Hx = d.Hx, Wx = d.Wx, pt = 1, ph = d.ph, pw = d.pw, C = C,
+    B = B, Cin = d.Cin, Tx = d.Tx, Hx = d.Hx, Wx = d.Wx, pt = 1, ph = d.ph, pw = d.pw, C = C, t0 = 0, Tn = d.T,
   }, { "in.x" }, { "x" }, { flops = 2 * B * N * C * d.Cin * d.ph * d.pw })
   P:op("add_pos", "pos_embed", { x = { buf = "x" }, pe = { buf = "pos_embed.table" }, BT = B * d.T, S = d.S, C = C },
     { "x", "pos_embed.table" }, { "x" }, { dump = "pos_embed" })

@@ -112,17 +112,42 @@ local function project_qkv(P, prefix, sub, src, rows, C, bufshape, dims)
   return { buf = out[1] }, { buf = out[2] }, { buf = out[3] }, C, out
 end
 
+-- Resharding of sequence parallelism (spec pab-dsp.md §3.2): src [B, d1, d2, C] is cut into P
+-- chunks along `dim` (zero-padded), exchanged by one all-to-all, and the received chunks are
+-- placed along the other dim of dst [B, e1, e2, C] (padding dropped).
+local function reshard(P, v, name, src, dst, d1, d2, dim, chunk_in, n, e1, e2, chunk_out)
+  local d, loc = v.dims, v.loc
+  local c1, c2 = dim == 1 and chunk_in or d1, dim == 2 and chunk_in or d2
+  local send = P:buffer(name .. ".send", { loc.sp, d.B, c1, c2, d.C }, { dims = "P, B, chunk, C" })
+  local recv = P:buffer(name .. ".recv", { loc.sp, d.B, c1, c2, d.C }, { dims = "P, B, chunk, C" })
+  P:op("dsp_pack", name .. ".pack", { send = { buf = send }, src = { buf = src }, B = d.B, d1 = d1, d2 = d2, C = d.C,
+    dim = dim, chunk = chunk_in, n = n, P = loc.sp }, { src }, { send })
+  P:op("all_to_all", name, { send = { buf = send }, recv = { buf = recv }, bytes = d.B * c1 * c2 * d.C * 4 },
+    { send }, { recv })
+  P:op("dsp_unpack", name .. ".unpack", { dst = { buf = dst }, recv = { buf = recv }, B = d.B, d1 = e1, d2 = e2, C = d.C,
+    dim = 3 - dim, chunk = chunk_out, P = loc.sp }, { recv }, { dst })
+end
+
 -- Modulated self-attention over the block's axis (spatial: the S tokens of a frame; temporal:
--- the T frames of a spatial location), with optional qk RMSNorm and rotary embedding.
+-- the T frames of a spatial location), with optional qk RMSNorm and rotary embedding. Under
+-- sequence parallelism (rest: frames sharded) the temporal attention runs between two
+-- all-to-alls, on all T frames of S/P spatial positions (spec pab-dsp.md §3.3, paper layout).
 function M.self_attention(P, v, prefix, blk, sub, block_prefix)
-  local d = v.dims
-  local B, N, C, H, D = d.B, d.N, d.C, d.H, d.D
-  local rows = B * N
-  local h = P:buffer(prefix .. ".in", { B, N, C }, { dims = "B, N, C" })
+  local d, loc = v.dims, v.loc
+  local B, C, H, D = d.B, d.C, d.H, d.D
+  local switched = loc.sp > 1 and blk.axis == "temporal"
+  local T, S = loc.T, d.S                                   -- the attention's layout [B, T, S]
+  if switched then T, S = loc.Tg, loc.Sl end
+  local N, rows = T * S, B * T * S
+  local h = P:buffer(prefix .. ".in", { B, loc.N, C }, { dims = "B, N, C" })
+  modulated_norm(P, prefix, sub, v, block_prefix, h, loc.N)
+  local src = h
+  if switched then
+    src = P:buffer(prefix .. ".in_t", { B, T, S, C }, { dims = "B, T, S/P, C" })
+    reshard(P, v, prefix .. ".to_temporal", h, src, loc.T, d.S, 2, loc.Sl, d.S, loc.Tg, loc.Sl, loc.T)
+  end
   local o = P:buffer(prefix .. ".o", { B, N, C }, { dims = "B, N, C" })
-  local proj = P:buffer(prefix .. ".proj", { B, N, C }, { dims = "B, N, C" })
-  modulated_norm(P, prefix, sub, v, block_prefix, h, N)
-  local q, k, vv, ld, bufs = project_qkv(P, prefix, sub, h, rows, C, { B, N }, "B, N")
+  local q, k, vv, ld, bufs = project_qkv(P, prefix, sub, src, rows, C, { B, N }, "B, N")
   if sub.q_norm and v.config.qk_norm then
     local wq = P:weight(prefix .. "." .. sub.q_norm .. ".weight", { D })
     local wk = P:weight(prefix .. "." .. sub.k_norm .. ".weight", { D })
@@ -135,22 +160,29 @@ function M.self_attention(P, v, prefix, blk, sub, block_prefix)
     local reads = { table.unpack(bufs) }
     reads[#reads + 1], reads[#reads + 2] = rope.cos, rope.sin
     P:op("rope", prefix .. ".rope", {
-      q = q, k = k, ld = ld, cos = { buf = rope.cos }, sin = { buf = rope.sin }, B = B, T = d.T, S = d.S, H = H, D = D,
+      q = q, k = k, ld = ld, cos = { buf = rope.cos }, sin = { buf = rope.sin }, B = B, T = T, S = S, H = H, D = D,
       axis = blk.axis == "temporal" and 0 or 1, half = rope.half,
     }, reads, bufs)
   end
   local seq = (blk.axis == "spatial")
-      and { nseq = B * d.T, inner = 1, outer_stride = d.S, inner_stride = 0, tok_stride = 1, len = d.S }
-      or { nseq = B, inner = d.S, outer_stride = d.T * d.S, inner_stride = 1, tok_stride = d.S, len = d.T }
+      and { nseq = B * T, inner = 1, outer_stride = S, inner_stride = 0, tok_stride = 1, len = S }
+      or { nseq = B, inner = S, outer_stride = T * S, inner_stride = 1, tok_stride = S, len = T }
   P:op("attention", prefix .. ".sdpa", {
     out = { buf = o }, q = q, k = k, v = vv, ld = ld, nseq = seq.nseq, inner = seq.inner, outer_stride = seq.outer_stride,
     inner_stride = seq.inner_stride, tok_stride = seq.tok_stride, len = seq.len, H = H, D = D,
     scale = fp.f32(1 / math.sqrt(D)),
   }, bufs, { o }, { flops = 4 * B * N * seq.len * C })
-  M.linear(P, prefix .. "." .. sub.proj, o, proj, rows, C, C)
+  local proj = P:buffer(prefix .. ".proj", { B, loc.N, C }, { dims = "B, N, C" })
+  if switched then
+    local proj_t = P:buffer(prefix .. ".proj_t", { B, T, S, C }, { dims = "B, T, S/P, C" })
+    M.linear(P, prefix .. "." .. sub.proj, o, proj_t, rows, C, C)
+    reshard(P, v, prefix .. ".to_spatial", proj_t, proj, loc.Tg, loc.Sl, 1, loc.T, loc.Tg, loc.T, d.S, loc.Sl)
+  else
+    M.linear(P, prefix .. "." .. sub.proj, o, proj, rows, C, C)
+  end
   P:op("gate_residual", prefix .. ".gate", {
     x = { buf = "x" }, src = { buf = proj }, t = { buf = v.t6 }, table = { w = block_prefix .. ".scale_shift_table" },
-    chunk = sub.mod[3], nchunk = 6, B = B, R = N, C = C,
+    chunk = sub.mod[3], nchunk = 6, B = B, R = loc.N, C = C,
   }, { "x", proj, v.t6 }, { "x" })
 end
 
@@ -171,7 +203,7 @@ end
 -- Cross-attention of every token to its sample's valid caption tokens (no norm, no gate).
 function M.cross_attention(P, v, prefix, sub)
   local d = v.dims
-  local B, N, C = d.B, d.N, d.C
+  local B, N, C = d.B, v.loc.N, d.C
   local q = P:buffer(prefix .. ".q", { B, N, C }, { dims = "B, N, C" })
   local o = P:buffer(prefix .. ".o", { B, N, C }, { dims = "B, N, C" })
   local proj = P:buffer(prefix .. ".proj", { B, N, C }, { dims = "B, N, C" })
@@ -195,7 +227,7 @@ end
 -- Modulated MLP: fc1 -> GELU(tanh) -> fc2, gated.
 function M.modulated_mlp(P, v, prefix, sub, block_prefix)
   local d = v.dims
-  local B, N, C = d.B, d.N, d.C
+  local B, N, C = d.B, v.loc.N, d.C
   local h = P:buffer(prefix .. ".in", { B, N, C }, { dims = "B, N, C" })
   local hid = P:buffer(prefix .. ".hidden", { B, N, d.F }, { dims = "B, N, F" })
   local out = P:buffer(prefix .. ".out", { B, N, C }, { dims = "B, N, C" })
@@ -216,7 +248,7 @@ function M.block(P, v, block_prefix, blk, depth)
     local prefix = block_prefix .. "." .. sub.name
     local kind = (sub.pab == "attn") and blk.pab or sub.pab
     P:pab_module(prefix, kind, depth, blk.pab, function(branch)
-      if branch == "reuse" then return reuse_branch(P, prefix, d.B * d.N * d.C) end
+      if branch == "reuse" then return reuse_branch(P, prefix, d.B * v.loc.N * d.C) end
       if sub.layer == "self_attention" then M.self_attention(P, v, prefix, blk, sub, block_prefix)
       elseif sub.layer == "cross_attention" then M.cross_attention(P, v, prefix, sub)
       else M.modulated_mlp(P, v, prefix, sub, block_prefix) end

@@ -12,6 +12,7 @@ local describe = require("describe")
 local pab = require("pab")
 local plan_mod = require("plan")
 local emit = require("emit")
+local dsp = require("dsp")
 local report = require("report")
 
 local function usage()
@@ -64,7 +65,7 @@ end
 
 local samplers = { rflow = require("rflow"), ddim = require("ddim"), pndm = require("pndm") }
 
-local known = { ["text-len"] = 1, model = 1, variant = 1, config = 1, name = 1, height = 1, width = 1, frames = 1, latent = 1,
+local known = { ["text-len"] = 1, sp = 1, model = 1, variant = 1, config = 1, name = 1, height = 1, width = 1, frames = 1, latent = 1,
   steps = 1, cfg = 1, fps = 1, dtype = 1, pab = 1, out = 1, quiet = 1, help = 1, backend = 1 }
 
 -- FNV-1a 64 over the content of every file read: the "inputs hash" stamped on generated files.
@@ -113,13 +114,15 @@ local function run(argv)
     v = describe.from_config_json(fam, o.config, {
       name = o.name, height = int_opt(o, "height"), width = int_opt(o, "width"), num_frames = int_opt(o, "frames"),
       latent = latent, steps = int_opt(o, "steps"), cfg_scale = num_opt(o, "cfg"), fps = num_opt(o, "fps"),
-      dtype = o.dtype, pab = o.pab, text_len = int_opt(o, "text-len"),
+      dtype = o.dtype, pab = o.pab, text_len = int_opt(o, "text-len"), sp = int_opt(o, "sp"),
     })
     source_desc = o.model .. " + " .. o.config
   else
     if not o.variant then util.fail(nil, "--variant or --config is required\n%s", usage()) end
-    v = describe.named(fam, o.variant)
-    source_desc = o.model .. " (variant " .. o.variant .. ")"
+    if o.pab and o.pab ~= "default" and o.pab ~= "off" then util.fail(nil, "--pab must be default or off") end
+    v = describe.named(fam, o.variant, { sp = int_opt(o, "sp"), pab = o.pab ~= "default" and o.pab or nil, name = o.name })
+    source_desc = o.model .. " (variant " .. o.variant .. (o.sp and (", --sp " .. o.sp) or "")
+      .. (o.pab and (", --pab " .. o.pab) or "") .. ")"
   end
 
   local sched = samplers[v.sampler.kind].bake(v, o.config and "command line: --frames"
@@ -135,7 +138,7 @@ local function run(argv)
     P:weight(w.name, shape)
   end
   P:layout_weights()
-  P.cache_bytes = d.B * d.N * d.C * 4 -- every PAB cache holds one [B, N, C] fp32 module output
+  P.cache_bytes = d.B * d.Nl * d.C * 4 -- every PAB cache holds one [B, N/P, C] fp32 module output
   local tables = pab.bake(v.pab, sched.all_timesteps, P.modules, sched.counter_steps, function(msg)
     util.fail(fam.where({ "pab" }), "%s", msg)
   end)
@@ -150,6 +153,7 @@ local function run(argv)
       for _, op in ipairs(item.compute) do item.module.flops = item.module.flops + op.flops end
     end
   end
+  local comm = dsp.schedule(P, tables, v)
   local plan = plan_mod.build(P, tables)
   local bad = plan_mod.check(P, plan)
   if bad then error("plan: internal: " .. bad) end
@@ -167,7 +171,7 @@ local function run(argv)
   for _, p in ipairs(gen_files) do util.note_read(p) end
 
   local ctx = {
-    variant = v, sched = sched, program = P, pab = tables, plan = plan, source_desc = source_desc,
+    variant = v, sched = sched, program = P, pab = tables, plan = plan, source_desc = source_desc, comm = comm,
     hash = hash_files(util.reads), pab_comment = report.pab_params(v, " * "),
   }
   ctx.schedule_txt = report.schedule_txt(ctx)

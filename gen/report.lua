@@ -81,14 +81,17 @@ function M.schedule_txt(ctx)
   for _, line in ipairs({
     "",
     "C compute, W compute and keep for a later reuse, R reuse the kept output; a mixed cell counts modules",
-    "step  timestep(fp32)     model t   tau  coef[0]       update  spatial  temporal  cross  mlp",
+    "step  timestep(fp32)     model t   tau  coef[0]       update  spatial  temporal  cross  mlp"
+      .. (ctx.comm.sp > 1 and "            a2a" or ""),
   }) do out[#out + 1] = line end
   for i = 1, s.K do
-    out[#out + 1] = string.format("%4d  %14s  %10s  %4d  %-12s  %-6s  %-7s  %-8s  %-5s  %s", i - 1,
+    local line = string.format("%4d  %14s  %10s  %4d  %-12s  %-6s  %-7s  %-8s  %-5s  %s", i - 1,
       fp.f32_str(s.t[i]), fp.f32_str(fp.f32(s.t_embed[i])), s.tau[i], fp.f32_str(fp.f32(s.coef[i][1])),
       s.update[i] and "yes" or "no",
       cell(t, P.modules, i, "spatial"), cell(t, P.modules, i, "temporal"), cell(t, P.modules, i, "cross"),
       cell(t, P.modules, i, "mlp"))
+    if ctx.comm.sp > 1 then line = string.format("%-95s  %3d", line, ctx.comm.a2a[i]) end
+    out[#out + 1] = line
   end
   out[#out + 1] = ""
   out[#out + 1] = "summary (module calls per generation):"
@@ -108,6 +111,19 @@ function M.schedule_txt(ctx)
   end
   out[#out + 1] = string.format("  attention+MLP work skipped: %.1f%% of module FLOPs, %.1f%% of all step FLOPs",
     total > 0 and 100 * skipped / total or 0, 100 * skipped / (P.step_flops * s.K))
+  local c = ctx.comm
+  if c.sp > 1 then
+    local all = 0
+    for m, mod in ipairs(P.modules) do if mod.kind == "temporal" then all = all + 2 * s.K end end
+    out[#out + 1] = string.format("sequence parallelism: %d ranks, frames sharded at rest, temporal attention between two "
+      .. "all-to-alls", c.sp)
+    out[#out + 1] = string.format("  all-to-alls per rank per generation: %d of %d (PAB skips %d); %d bytes sent per "
+      .. "all-to-all", c.total_a2a, all, all - c.total_a2a, c.a2a_bytes)
+    out[#out + 1] = string.format("  bytes sent per rank per generation: %d (all-to-all %d + final all_gather %d x %d steps)",
+      c.total_bytes, c.total_a2a * c.a2a_bytes, c.gather_bytes, s.K)
+    out[#out + 1] = string.format("  PAB paper metric (B*T*S*C*%s/P per all-to-all): %.2f GB per generation",
+      v.dtype, c.paper_bytes / 1e9)
+  end
   return table.concat(out, "\n") .. "\n"
 end
 

@@ -67,6 +67,11 @@ function M.dims(v, fail)
   d.S = d.Hp * d.Wp
   d.N = d.T * d.S
   d.P = d.pt * d.ph * d.pw * d.Cout -- final layer output features per token
+  -- sequence parallelism: frames sharded at rest, S/P positions in temporal attention; both
+  -- padded with zeros at the end to a multiple of sp (spec pab-dsp.md §3.2-3.3)
+  d.sp = v.sp
+  d.Tl, d.Sl = (d.T + d.sp - 1) // d.sp, (d.S + d.sp - 1) // d.sp
+  d.Nl = d.Tl * d.S
   return d
 end
 
@@ -74,7 +79,8 @@ end
 
 function M.build(variant)
   local d = variant.dims
-  local v = setmetatable({ t6 = "t_block", text_lens = "y.lens", rope = {} }, { __index = variant })
+  local v = setmetatable({ t6 = "t_block", text_lens = "y.lens", rope = {},
+    loc = { sp = d.sp, T = d.Tl, N = d.Nl, Tg = d.T, Sl = d.Sl } }, { __index = variant })
   local P = Program.new()
   local R = fp.rounder(v.dtype)
   local B, Bp, C, N, L = d.B, d.Bp, d.C, d.N, d.L
@@ -129,14 +135,16 @@ function M.build(variant)
   P:buffer("t_block", { B, 6 * C }, { dims = "B, 6C" })
   layers.linear(P, "t_block.1", "t.act", "t_block", B, C, 6 * C, { dump = "t_block" })
 
-  P:buffer("x", { B, N, C }, { dims = "B, N, C" })
+  -- the residual stream: this rank's frames (all of them when sp = 1)
+  P:buffer("x", { B, d.Nl, C }, { dims = d.sp > 1 and "B, T/P * S, C" or "B, N, C" })
   local wname = P:weight("x_embedder.proj.weight", { C, d.Cin, d.pt, d.ph, d.pw })
   local bname = P:weight("x_embedder.proj.bias", { C })
   P:op("patch_embed3d", "x_embedder", {
     out = { buf = "x" }, src = { buf = "in.x" }, w = { w = wname }, b = { w = bname },
     B = B, Cin = d.Cin, Tx = d.Tx, Hx = d.Hx, Wx = d.Wx, pt = d.pt, ph = d.ph, pw = d.pw, C = C,
-  }, { "in.x" }, { "x" }, { dump = "x_embedder", flops = 2 * B * N * C * d.Cin * d.pt * d.ph * d.pw })
-  P:op("add_pos", "x.pos", { x = { buf = "x" }, pe = { buf = "pos_embed" }, BT = B * d.T, S = d.S, C = C },
+    t0 = d.sp > 1 and ("ex->rank * " .. d.Tl) or 0, Tn = d.Tl,
+  }, { "in.x" }, { "x" }, { dump = "x_embedder", flops = 2 * B * d.Nl * C * d.Cin * d.pt * d.ph * d.pw })
+  P:op("add_pos", "x.pos", { x = { buf = "x" }, pe = { buf = "pos_embed" }, BT = B * d.Tl, S = d.S, C = C },
     { "x", "pos_embed" }, { "x" })
 
   for depth = 0, d.depth - 1 do
@@ -146,13 +154,22 @@ function M.build(variant)
     end
   end
 
+  local xf = "x"
+  if d.sp > 1 then -- every rank gathers all frames and runs the final layer (spec §3.3 step 5)
+    xf = P:buffer("x.gathered", { B, N, C }, { dims = "B, N, C" })
+    local recv = P:buffer("x.gather", { d.sp, B, d.Tl, d.S, C }, { dims = "P, B, T/P, S, C" })
+    P:op("all_gather", "x.gather", { send = { buf = "x" }, recv = { buf = recv }, bytes = B * d.Nl * C * 4 },
+      { "x" }, { recv })
+    P:op("dsp_unpack", "x.gather.unpack", { dst = { buf = xf }, recv = { buf = recv }, B = B, d1 = d.T, d2 = d.S,
+      C = C, dim = 1, chunk = d.Tl, P = d.sp }, { recv }, { xf })
+  end
   P:buffer("final.in", { B, N, C }, { dims = "B, N, C" })
   P:weight("final_layer.scale_shift_table", { 2, C })
   P:op("ln_modulate", "final_layer.norm_final", {
-    out = { buf = "final.in" }, x = { buf = "x" }, t = { buf = "t" }, table = { w = "final_layer.scale_shift_table" },
+    out = { buf = "final.in" }, x = { buf = xf }, t = { buf = "t" }, table = { w = "final_layer.scale_shift_table" },
     t_stride = C, t_shift = 0, t_scale = 0, -- T2IFinalLayer adds the same t to both table rows
     shift = 0, scale = 1, B = B, R = N, C = C, eps = fp.f32(1e-6),
-  }, { "x", "t" }, { "final.in" })
+  }, { xf, "t" }, { "final.in" })
   P:buffer("final_layer", { B, N, d.P }, { dims = "B, N, pt*ph*pw*Cout" })
   layers.linear(P, "final_layer.linear", "final.in", "final_layer", B * N, C, d.P, { dump = "final_layer" })
   P:op("unpatchify", "unpatchify", {

@@ -80,6 +80,8 @@ return {
   variants = {
     ["480p-9x16-51f"] = { height = 480, width = 854, num_frames = 51 },
     ["480p-9x16-102f"] = { height = 480, width = 854, num_frames = 102 },
+    -- the PAB paper's 8-GPU setting: sequence parallelism over 8 ranks (spec pab-dsp.md §3)
+    ["480p-9x16-51f-sp8"] = { height = 480, width = 854, num_frames = 51, sp = 8 },
 
     -- The golden fixture's tiny model (tests/golden/opensora-v1.2), run in fp32 like the fixture.
     fixture = {

@@ -42,12 +42,16 @@ typedef struct {
 enum { DITC_SAMPLER_RFLOW = 0, DITC_SAMPLER_DDIM = 1, DITC_SAMPLER_PNDM = 2 };
 
 struct ditc_dump;
+struct ditc_comm;
 
-/* What generated code runs against: the weight buffer, the planned arena, and an optional
+/* What generated code runs against: the weight buffer, the planned arena, this rank and its
+ * communicator (sequence-parallel variants; NULL when sp = 1), and an optional
  * intermediate-dump sink (only used when built with DITC_DUMP_ENABLED). */
 typedef struct {
   const float *weights;
   unsigned char *arena;
+  int rank;
+  struct ditc_comm *comm;
   struct ditc_dump *dump;
 } ditc_exec;
 
@@ -80,6 +84,13 @@ typedef struct {
   const double *module_flops;      /* [n_modules] FLOPs one compute of the module costs */
   double step_flops;               /* FLOPs of one all-compute step */
   const unsigned char *pab_table;
+
+  /* sequence parallelism: sp ranks; per step the all-to-alls a rank runs and the bytes one
+   * all-to-all sends to the other ranks (the generator's communication schedule) */
+  int sp;
+  const unsigned short *a2a_per_step; /* [K] */
+  int64_t a2a_bytes;                  /* per all-to-all, per rank */
+  int64_t gather_bytes;               /* per step (the final all_gather), per rank */
 
   /* memory and weights */
   int64_t arena_bytes;

@@ -3,6 +3,7 @@
  * --print-schedule, --info. Every user mistake is one line on stderr and exit status 1, and no
  * output file is written unless the whole run succeeded. Not here: model math or sampling. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include <omp.h>
 #endif
 
+#include "comm.h"
 #include "dump.h"
 #include "model.h"
 #include "rng.h"
@@ -19,8 +21,10 @@
 
 typedef struct {
   const char *weights, *cond, *noise, *out, *forward, *call, *dump;
+  const char *comm;
   long long seed, random_seed;
-  int has_seed, has_random, pab_on, save_steps, quiet, print_schedule, info, bench, threads;
+  int has_seed, has_random, pab_on, save_steps, quiet, print_schedule, info, bench, threads, ranks, comm_stats;
+  double comm_timeout;
 } options;
 
 static void usage(FILE *f, const char *prog) {
@@ -37,7 +41,12 @@ static void usage(FILE *f, const char *prog) {
           "  --out FILE             safetensors output: 'final' (and 'latents' with --save-steps)\n"
           "  --pab on|off           run the baked PAB schedule (default) or compute everything\n"
           "  --forward/--call       run one model call from a fixture file (PREFIX.x, .timestep, .y, .mask)\n"
-          "  --random-weights SEED  seeded random weights for benchmarks; writes no output\n",
+          "  --random-weights SEED  seeded random weights for benchmarks; writes no output\n"
+          "  --ranks P              sequence-parallel variants: run the P ranks as threads of this process\n"
+          "  --comm nccl            sequence-parallel variants: this process is one NCCL rank (RANK,\n"
+          "                         WORLD_SIZE, MASTER_ADDR/MASTER_PORT or DITC_NCCL_ID_FILE; see ditc-launch)\n"
+          "  --comm-timeout S       a rank that does not answer within S seconds ends the run (default 300)\n"
+          "  --comm-stats           print each rank's all-to-all and all_gather counts and bytes\n",
           prog, prog, prog, prog);
 }
 
@@ -58,6 +67,7 @@ static int parse_ll(const char *s, long long *out) {
 static int parse(int argc, char **argv, options *o) {
   memset(o, 0, sizeof *o);
   o->pab_on = 1;
+  o->comm_timeout = 300.0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char **str = NULL;
@@ -68,12 +78,14 @@ static int parse(int argc, char **argv, options *o) {
     else if (!strcmp(a, "--forward")) str = &o->forward;
     else if (!strcmp(a, "--call")) str = &o->call;
     else if (!strcmp(a, "--dump")) str = &o->dump;
+    else if (!strcmp(a, "--comm")) str = &o->comm;
     if (str) {
       if (i + 1 >= argc) return fail_usage(argv[0], "%s needs a value", a);
       *str = argv[++i];
       continue;
     }
-    if (!strcmp(a, "--seed") || !strcmp(a, "--random-weights") || !strcmp(a, "--threads") || !strcmp(a, "--pab")) {
+    if (!strcmp(a, "--seed") || !strcmp(a, "--random-weights") || !strcmp(a, "--threads") || !strcmp(a, "--pab") ||
+        !strcmp(a, "--ranks") || !strcmp(a, "--comm-timeout")) {
       if (i + 1 >= argc) return fail_usage(argv[0], "%s needs a value", a);
       const char *val = argv[++i];
       long long n;
@@ -85,6 +97,14 @@ static int parse(int argc, char **argv, options *o) {
         return 1;
       } else if (!strcmp(a, "--seed")) o->seed = n, o->has_seed = 1;
       else if (!strcmp(a, "--random-weights")) o->random_seed = n, o->has_random = 1;
+      else if (!strcmp(a, "--ranks") && (n < 1 || n > 1024)) {
+        fprintf(stderr, "%s: error: --ranks needs an integer in 1..1024, got '%s' (see --help)\n", argv[0], val);
+        return 1;
+      } else if (!strcmp(a, "--ranks")) o->ranks = (int)n;
+      else if (!strcmp(a, "--comm-timeout") && (n < 1 || n > 86400)) {
+        fprintf(stderr, "%s: error: --comm-timeout needs seconds in 1..86400, got '%s' (see --help)\n", argv[0], val);
+        return 1;
+      } else if (!strcmp(a, "--comm-timeout")) o->comm_timeout = (double)n;
       else if (n > 4096) {
         fprintf(stderr, "%s: error: --threads needs an integer in 0..4096, got '%s' (see --help)\n", argv[0], val);
         return 1;
@@ -96,6 +116,7 @@ static int parse(int argc, char **argv, options *o) {
     else if (!strcmp(a, "--print-schedule")) o->print_schedule = 1;
     else if (!strcmp(a, "--info")) o->info = 1;
     else if (!strcmp(a, "--bench")) o->bench = 1;
+    else if (!strcmp(a, "--comm-stats")) o->comm_stats = 1;
     else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
       usage(stdout, argv[0]);
       exit(0);
@@ -112,6 +133,8 @@ static int check_flags(const options *o, const char *prog) {
   if (o->has_random && o->out)
     return fail_usage(prog, "%s", "--random-weights is for benchmarks and writes no output; drop --out");
   if (o->noise && o->has_seed) return fail_usage(prog, "%s", "--noise and --seed exclude each other");
+  if (o->comm && strcmp(o->comm, "nccl") != 0) return fail_usage(prog, "--comm must be nccl, got '%s'", o->comm);
+  if (o->comm && o->ranks) return fail_usage(prog, "%s", "--comm nccl and --ranks exclude each other");
   if (o->bench) return 0;
   if (o->forward) {
     if (!o->call) return fail_usage(prog, "%s", "--forward needs --call PREFIX (e.g. call0.)");
@@ -189,6 +212,162 @@ static int bench(ditc_model *m, const options *o) {
   return 0;
 }
 
+/* ---- one rank of a generation ---------------------------------------------------------------- */
+
+typedef struct {
+  const options *o;
+  const ditc_variant *v;
+  const float *weights;
+  ditc_comm *comm; /* NULL: single rank */
+  int rank;
+  int failed;
+  ditc_err err;
+} rank_job;
+
+/* A 64-bit hash of everything every rank must agree on (PAB table, schedule, variant). */
+static uint64_t tables_hash(const ditc_variant *v) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  const unsigned char *parts[] = {v->pab_table, (const unsigned char *)v->coef, (const unsigned char *)v->tau,
+                                  (const unsigned char *)v->a2a_per_step, (const unsigned char *)v->inputs_hash};
+  const size_t sizes[] = {(size_t)v->steps * (size_t)v->n_modules, (size_t)v->steps * 4 * sizeof(float),
+                          (size_t)v->steps * sizeof(int), (size_t)v->steps * sizeof(unsigned short),
+                          strlen(v->inputs_hash)};
+  for (int p = 0; p < 5; p++)
+    for (size_t i = 0; i < sizes[p]; i++) h = (h ^ parts[p][i]) * 0x100000001b3ull;
+  return h;
+}
+
+/* Test hooks (documented in tests/dsp.sh): DITC_TEST_TABLE_SKEW=r perturbs rank r's table hash;
+ * DITC_TEST_STOP_RANK=r:k makes rank r stop before step k, as if it died. */
+static int env_rank_hook(const char *name, int rank, int *arg) {
+  const char *e = getenv(name);
+  if (!e) return 0;
+  int r = -1, k = 0;
+  if (sscanf(e, "%d:%d", &r, &k) < 1) return 0;
+  if (arg) *arg = k;
+  return r == rank;
+}
+
+static void *rank_main(void *arg) {
+  rank_job *job = arg;
+  const options *o = job->o;
+  const ditc_variant *v = job->v;
+  ditc_err *err = &job->err;
+  ditc_model m;
+  job->failed = 1;
+  if (model_init_rank(&m, v, job->weights, job->rank, job->comm, err)) return NULL;
+  if (job->comm) {
+    uint64_t h = tables_hash(v);
+    if (env_rank_hook("DITC_TEST_TABLE_SKEW", job->rank, NULL)) h ^= 1;
+    if (comm_check_agree(job->comm, h, "the PAB/sampler tables hash", err)) {
+      model_free(&m);
+      return NULL;
+    }
+  }
+  if (o->cond) {
+    if (model_load_cond(&m, o->cond, err)) goto out;
+  } else synthetic_cond(&m);
+  const int64_t latent = (int64_t)v->Bp * v->Cin * v->Tx * v->Hx * v->Wx;
+  if (o->noise) {
+    if (model_load_noise(&m, o->noise, err)) goto out;
+  } else {
+    float *z = (float *)(void *)(m.arena + v->off_z);
+    rng_normal(z, latent, (uint64_t)o->seed);
+    if (!strcmp(v->dtype, "bf16")) /* upstream samples the initial noise in the pipeline dtype */
+      for (int64_t i = 0; i < latent; i++) {
+        uint32_t b;
+        memcpy(&b, &z[i], 4);
+        b = (b + 0x7fffu + ((b >> 16) & 1u)) & 0xffff0000u;
+        memcpy(&z[i], &b, 4);
+      }
+  }
+  if (o->bench) {
+    job->failed = bench(&m, o);
+    goto out;
+  }
+  const int writer = job->rank == 0;
+  float *latents = NULL;
+  if (o->save_steps && writer) {
+    latents = malloc((size_t)(latent * v->steps) * sizeof(float));
+    if (!latents) {
+      ditc_fail(err, DITC_ENOMEM, "out of memory for --save-steps (%lld floats)", (long long)(latent * v->steps));
+      goto out;
+    }
+  }
+  if (!o->quiet && writer)
+    fprintf(stderr, "%s/%s: %d steps, PAB %s, arena %lld bytes%s\n", v->family, v->name, v->steps,
+            o->pab_on ? "on" : "off", (long long)v->arena_bytes, v->sp > 1 ? " per rank" : "");
+  int stop = 0;
+  if (env_rank_hook("DITC_TEST_STOP_RANK", job->rank, &stop)) stop += 1;
+  else stop = 0;
+  sampler_opts so = {.pab_on = o->pab_on, .progress = !o->quiet && writer, .latents = latents, .stop_before = stop};
+  sampler_run(&m, &so);
+  if (job->comm && o->comm_stats)
+    fprintf(stderr, "comm: rank %d: %llu all-to-alls, %llu bytes sent; %llu all_gathers, %llu bytes sent\n",
+            job->rank, (unsigned long long)job->comm->a2a_calls, (unsigned long long)job->comm->a2a_bytes,
+            (unsigned long long)job->comm->gather_calls, (unsigned long long)job->comm->gather_bytes);
+  if (writer) {
+    st_out_tensor t[2] = {
+        {.name = "final", .dtype = ST_F32, .ndim = 5, .shape = {v->Bp, v->Cin, v->Tx, v->Hx, v->Wx},
+         .data = m.arena + v->off_z},
+        {.name = "latents", .dtype = ST_F32, .ndim = 6, .shape = {v->steps, v->Bp, v->Cin, v->Tx, v->Hx, v->Wx},
+         .data = latents},
+    };
+    if (st_write(o->out, t, latents ? 2 : 1, err)) {
+      free(latents);
+      goto out;
+    }
+  }
+  free(latents);
+  job->failed = 0;
+out:
+  model_free(&m);
+  return NULL;
+}
+
+/* Runs the generation on one rank, on P thread ranks (--ranks P), or as one NCCL rank (nccl). */
+static int run_ranks(const options *o, const ditc_variant *v, const float *weights, ditc_comm *nccl,
+                     const char *prog) {
+  ditc_err err = {{0}};
+  int P = nccl ? nccl->size : o->ranks ? o->ranks : 1;
+  if (P != v->sp) {
+    fprintf(stderr, "%s: error: %s/%s is built for %d sequence-parallel rank%s, not %d (%s)\n", prog, v->family,
+            v->name, v->sp, v->sp == 1 ? "" : "s", P,
+            o->comm ? "WORLD_SIZE" : v->sp > 1 ? "run it with --ranks N or --comm nccl" : "--ranks");
+    if (nccl) nccl->destroy(nccl);
+    return 1;
+  }
+  if (nccl || P == 1) {
+    rank_job job = {.o = o, .v = v, .weights = weights, .comm = nccl, .rank = nccl ? nccl->rank : 0};
+    rank_main(&job);
+    if (nccl) nccl->destroy(nccl);
+    if (job.failed) fprintf(stderr, "%s: error: %s\n", prog, job.err.msg);
+    return job.failed;
+  }
+  ditc_comm **comms = comm_threads_create(P, o->comm_timeout, &err);
+  if (!comms) return fprintf(stderr, "%s: error: %s\n", prog, err.msg), 1;
+  rank_job *jobs = calloc((size_t)P, sizeof *jobs);
+  pthread_t *tid = calloc((size_t)P, sizeof *tid);
+  DITC_CHECK(jobs && tid);
+  for (int r = 0; r < P; r++) {
+    jobs[r] = (rank_job){.o = o, .v = v, .weights = weights, .comm = comms[r], .rank = r};
+    DITC_CHECK(pthread_create(&tid[r], NULL, rank_main, &jobs[r]) == 0);
+  }
+  int rc = 0;
+  for (int r = 0; r < P; r++) {
+    pthread_join(tid[r], NULL);
+    if (jobs[r].failed && !rc) {
+      fprintf(stderr, "%s: error: %s\n", prog, jobs[r].err.msg);
+      rc = 1;
+    }
+  }
+  comms[0]->destroy(comms[0]);
+  free(comms);
+  free(jobs);
+  free(tid);
+  return rc;
+}
+
 int main(int argc, char **argv) {
   const char *prog = argv[0];
   options o;
@@ -206,9 +385,18 @@ int main(int argc, char **argv) {
   if (o.threads > 0) omp_set_num_threads(o.threads);
 #endif
   ditc_err err = {{0}};
+  if (o.forward && v->sp > 1)
+    return fail_usage(prog, "%s", "--forward runs single-rank variants (this one is built for sequence parallelism)");
+  if (!o.comm && !o.forward && (o.ranks ? o.ranks : 1) != v->sp) {
+    fprintf(stderr, "%s: error: %s/%s is built for %d sequence-parallel rank%s: run it with %s%d\n", prog, v->family,
+            v->name, v->sp, v->sp == 1 ? "" : "s", v->sp > 1 ? "--ranks " : "--ranks ", v->sp);
+    return 1;
+  }
   if (o.out && st_probe_writable(o.out, &err)) return error_exit(prog, &err, NULL);
-  ditc_model m;
-  if (model_init(&m, v, &err)) return error_exit(prog, &err, NULL);
+  ditc_comm *nccl = NULL; /* joined before the (possibly large) checkpoint is read */
+  if (o.comm && !(nccl = comm_nccl_create(o.comm_timeout, &err))) return error_exit(prog, &err, NULL);
+  ditc_model m; /* the weights (and, for --forward, a single-rank arena) */
+  if (model_init_weights(&m, v, o.forward != NULL, &err)) return error_exit(prog, &err, NULL);
   if (o.has_random) model_random_weights(&m, (uint64_t)o.random_seed);
   else if (model_load_weights(&m, o.weights, &err)) return error_exit(prog, &err, &m);
 
@@ -234,51 +422,7 @@ int main(int argc, char **argv) {
     return 0;
   }
 
-  if (o.cond) {
-    if (model_load_cond(&m, o.cond, &err)) return error_exit(prog, &err, &m);
-  } else synthetic_cond(&m);
-  const int64_t latent = (int64_t)v->Bp * v->Cin * v->Tx * v->Hx * v->Wx;
-  if (o.noise) {
-    if (model_load_noise(&m, o.noise, &err)) return error_exit(prog, &err, &m);
-  } else {
-    float *z = (float *)(void *)(m.arena + v->off_z);
-    rng_normal(z, latent, (uint64_t)o.seed);
-    if (!strcmp(v->dtype, "bf16")) /* upstream samples the initial noise in the pipeline dtype */
-      for (int64_t i = 0; i < latent; i++) {
-        uint32_t b;
-        memcpy(&b, &z[i], 4);
-        b = (b + 0x7fffu + ((b >> 16) & 1u)) & 0xffff0000u;
-        memcpy(&z[i], &b, 4);
-      }
-  }
-  if (o.bench) {
-    const int rc = bench(&m, &o);
-    model_free(&m);
-    return rc;
-  }
-
-  float *latents = NULL;
-  if (o.save_steps) {
-    latents = malloc((size_t)(latent * v->steps) * sizeof(float));
-    if (!latents) {
-      ditc_fail(&err, DITC_ENOMEM, "out of memory for --save-steps (%lld floats)", (long long)(latent * v->steps));
-      return error_exit(prog, &err, &m);
-    }
-  }
-  if (!o.quiet)
-    fprintf(stderr, "%s/%s: %d steps, PAB %s, arena %lld bytes\n", v->family, v->name, v->steps,
-            o.pab_on ? "on" : "off", (long long)v->arena_bytes);
-  sampler_opts so = {.pab_on = o.pab_on, .progress = !o.quiet, .latents = latents};
-  sampler_run(&m, &so);
-  st_out_tensor t[2] = {
-      {.name = "final", .dtype = ST_F32, .ndim = 5, .shape = {v->Bp, v->Cin, v->Tx, v->Hx, v->Wx},
-       .data = m.arena + v->off_z},
-      {.name = "latents", .dtype = ST_F32, .ndim = 6, .shape = {v->steps, v->Bp, v->Cin, v->Tx, v->Hx, v->Wx},
-       .data = latents},
-  };
-  const ditc_status s = st_write(o.out, t, latents ? 2 : 1, &err);
-  free(latents);
-  if (s) return error_exit(prog, &err, &m);
+  const int rc = run_ranks(&o, v, m.weights, nccl, prog);
   model_free(&m);
-  return 0;
+  return rc;
 }

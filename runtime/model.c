@@ -13,28 +13,49 @@
 #define F32(m, off) ((float *)((m)->arena + (off)))
 
 ditc_status model_init(ditc_model *m, const ditc_variant *v, ditc_err *err) {
+  return model_init_weights(m, v, 1, err);
+}
+
+ditc_status model_init_weights(ditc_model *m, const ditc_variant *v, int with_arena, ditc_err *err) {
   memset(m, 0, sizeof *m);
   if (v->abi_version != DITC_ABI_VERSION)
     return ditc_fail(err, DITC_EINVAL, "variant %s was generated for ABI %d, this runtime is ABI %d",
                      v->name, v->abi_version, DITC_ABI_VERSION);
   m->v = v;
   const size_t wbytes = ((size_t)v->weight_elems * sizeof(float) + 63) / 64 * 64;
-  const size_t abytes = ((size_t)v->arena_bytes + 63) / 64 * 64;
+  const size_t abytes = with_arena ? ((size_t)v->arena_bytes + 63) / 64 * 64 : 0;
   m->weights = aligned_alloc(64, wbytes ? wbytes : 64);
-  m->arena = aligned_alloc(64, abytes ? abytes : 64);
-  if (!m->weights || !m->arena) {
+  m->arena = with_arena ? aligned_alloc(64, abytes ? abytes : 64) : NULL;
+  if (!m->weights || (with_arena && !m->arena)) {
     model_free(m);
     return ditc_fail(err, DITC_ENOMEM, "out of memory: weights %zu bytes + arena %zu bytes", wbytes, abytes);
   }
   memset(m->weights, 0, wbytes);
-  memset(m->arena, 0, abytes);
+  if (m->arena) memset(m->arena, 0, abytes);
+  m->owns_weights = 1;
   m->ex.weights = m->weights;
   m->ex.arena = m->arena;
   return DITC_OK;
 }
 
+ditc_status model_init_rank(ditc_model *m, const ditc_variant *v, const float *weights, int rank,
+                            struct ditc_comm *comm, ditc_err *err) {
+  memset(m, 0, sizeof *m);
+  m->v = v;
+  const size_t abytes = ((size_t)v->arena_bytes + 63) / 64 * 64;
+  m->arena = aligned_alloc(64, abytes ? abytes : 64);
+  if (!m->arena) return ditc_fail(err, DITC_ENOMEM, "rank %d: out of memory: arena %zu bytes", rank, abytes);
+  memset(m->arena, 0, abytes);
+  m->weights = (float *)weights; /* shared, never written */
+  m->ex.weights = weights;
+  m->ex.arena = m->arena;
+  m->ex.rank = rank;
+  m->ex.comm = comm;
+  return DITC_OK;
+}
+
 void model_free(ditc_model *m) {
-  free(m->weights);
+  if (m->owns_weights) free(m->weights);
   free(m->arena);
   memset(m, 0, sizeof *m);
 }

@@ -12,11 +12,17 @@ typedef struct {
   const ditc_variant *v;
   float *weights;        /* [weight_elems] fp32 */
   unsigned char *arena;  /* [arena_bytes], 64-byte aligned, zeroed */
+  int owns_weights;
   ditc_exec ex;
 } ditc_model;
 
 /* Allocates the weight buffer and the arena (the only allocations of a run). */
 ditc_status model_init(ditc_model *m, const ditc_variant *v, ditc_err *err);
+/* The weight buffer, and the arena only when with_arena (ranks bring their own: model_init_rank). */
+ditc_status model_init_weights(ditc_model *m, const ditc_variant *v, int with_arena, ditc_err *err);
+/* Another rank of the same process: its own arena over shared, read-only weights. */
+ditc_status model_init_rank(ditc_model *m, const ditc_variant *v, const float *weights, int rank,
+                            struct ditc_comm *comm, ditc_err *err);
 void model_free(ditc_model *m);
 
 /* Checks every tensor of a safetensors checkpoint against the manifest (names, shapes, float

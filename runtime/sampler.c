@@ -8,6 +8,8 @@
  * Formula order follows upstream's tensor expressions so fp32 rounding matches. */
 #include "sampler.h"
 
+#include "comm.h"
+
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -125,13 +127,17 @@ void sampler_run(ditc_model *m, const sampler_opts *o) {
   const double start = now();
   v->prologue(&m->ex);
   for (int i = 0; i < v->steps; i++) {
+    if (o->stop_before && i == o->stop_before - 1) return;
     const double t0 = now();
     const unsigned char *row = o->pab_on ? v->pab_table + (int64_t)i * v->n_modules : NULL;
+    const uint64_t a2a_before = m->ex.comm ? m->ex.comm->a2a_calls : 0;
     for (int b = 0; b < v->B; b++) {
       memcpy(x + b * per, z + (b % v->Bp) * per, (size_t)per * sizeof(float));
       t[b] = v->t_embed[i];
     }
     v->step(&m->ex, row ? row : all_compute);
+    if (m->ex.comm && row) /* the generated code runs exactly the all-to-alls of the schedule */
+      DITC_CHECK(m->ex.comm->a2a_calls - a2a_before == v->a2a_per_step[i]);
     update(m, i, z, out, per, out_per, &n_ets);
     if (o->latents) memcpy(o->latents + (int64_t)i * v->Bp * per, z, (size_t)(v->Bp * per) * sizeof(float));
     if (o->step_seconds) o->step_seconds[i] = now() - t0;

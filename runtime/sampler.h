@@ -11,6 +11,7 @@ typedef struct {
   int progress;        /* 1: one line per step on stderr */
   float *latents;      /* optional [K, Bp, Cin, Tx, Hx, Wx]: z after every step */
   double *step_seconds;/* optional [K]: wall time of every step */
+  int stop_before;     /* test hook: 1 + the step to stop at, as if this rank died (0: none) */
 } sampler_opts;
 
 /* Runs the prologue and every step on the noise already in the sampler latent (off_z). The

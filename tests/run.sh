@@ -34,6 +34,7 @@ suite "safetensors (tests/st_test.c)" build/tests/st_test tests/golden/opensora-
 suite "numpy reference vs upstream fixtures (tests/ref)" python3 tests/ref/stdit3_ref.py check-golden tests/golden/opensora-v1.2
 suite "end to end, CPU (tests/e2e.sh)" tests/e2e.sh
 suite "bad input (tests/bad_input.sh)" tests/bad_input.sh
+suite "sequence parallelism on thread ranks (tests/dsp.sh)" tests/dsp.sh
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -205,14 +205,18 @@ void cpu_text_pack(float *out, const float *src, const int32_t *idx, const int32
 /* ---- video tokens ------------------------------------------------------------------------ */
 
 void cpu_patch_embed3d(float *out, const float *src, const float *w, const float *b, int B, int Cin,
-                       int Tx, int Hx, int Wx, int pt, int ph, int pw, int C) {
+                       int Tx, int Hx, int Wx, int pt, int ph, int pw, int C, int t0, int Tn) {
   const int T = (Tx + pt - 1) / pt, Hp = (Hx + ph - 1) / ph, Wp = (Wx + pw - 1) / pw;
   const int P = Cin * pt * ph * pw;
-#pragma omp parallel for schedule(static) if ((int64_t)B * T * Hp * Wp * C * P > PARALLEL_MIN)
-  for (int64_t tok = 0; tok < (int64_t)B * T * Hp * Wp; tok++) {
-    const int bi = (int)(tok / ((int64_t)T * Hp * Wp));
-    const int64_t n = tok % ((int64_t)T * Hp * Wp);
-    const int t = (int)(n / (Hp * Wp)), h = (int)(n / Wp % Hp), x = (int)(n % Wp);
+#pragma omp parallel for schedule(static) if ((int64_t)B * Tn * Hp * Wp * C * P > PARALLEL_MIN)
+  for (int64_t tok = 0; tok < (int64_t)B * Tn * Hp * Wp; tok++) {
+    const int bi = (int)(tok / ((int64_t)Tn * Hp * Wp));
+    const int64_t n = tok % ((int64_t)Tn * Hp * Wp);
+    const int t = t0 + (int)(n / (Hp * Wp)), h = (int)(n / Wp % Hp), x = (int)(n % Wp);
+    if (t >= T) { /* a padding frame of sequence parallelism */
+      memset(out + tok * C, 0, (size_t)C * sizeof(float));
+      continue;
+    }
     float patch[P > 0 ? P : 1]; /* [Cin, pt, ph, pw], zero where padded */
     int e = 0;
     for (int ci = 0; ci < Cin; ci++)
@@ -401,4 +405,32 @@ void cpu_residual_store(float *x, const float *src, int64_t n, float *store) {
     if (store) store[i] = src[i];
     x[i] += src[i];
   }
+}
+
+/* ---- sequence parallelism ------------------------------------------------------------------- */
+
+void cpu_dsp_pack(float *send, const float *src, int B, int d1, int d2, int C, int dim, int chunk, int n, int P) {
+  const int c1 = dim == 1 ? chunk : d1, c2 = dim == 2 ? chunk : d2; /* chunk shape [B, c1, c2, C] */
+  for (int r = 0; r < P; r++)
+    for (int b = 0; b < B; b++)
+      for (int i = 0; i < c1; i++)
+        for (int j = 0; j < c2; j++) {
+          const int si = dim == 1 ? r * chunk + i : i, sj = dim == 2 ? r * chunk + j : j;
+          float *o = send + ((((int64_t)r * B + b) * c1 + i) * c2 + j) * C;
+          if ((dim == 1 ? si : sj) >= n) memset(o, 0, (size_t)C * sizeof(float));
+          else memcpy(o, src + (((int64_t)b * d1 + si) * d2 + sj) * C, (size_t)C * sizeof(float));
+        }
+}
+
+void cpu_dsp_unpack(float *dst, const float *recv, int B, int d1, int d2, int C, int dim, int chunk, int P) {
+  const int c1 = dim == 1 ? chunk : d1, c2 = dim == 2 ? chunk : d2;
+  for (int r = 0; r < P; r++)
+    for (int b = 0; b < B; b++)
+      for (int i = 0; i < c1; i++)
+        for (int j = 0; j < c2; j++) {
+          const int di = dim == 1 ? r * chunk + i : i, dj = dim == 2 ? r * chunk + j : j;
+          if (di >= d1 || dj >= d2) continue; /* padding */
+          memcpy(dst + (((int64_t)b * d1 + di) * d2 + dj) * C,
+                 recv + ((((int64_t)r * B + b) * c1 + i) * c2 + j) * C, (size_t)C * sizeof(float));
+        }
 }

@@ -50,9 +50,10 @@ void cpu_text_pack(float *out, const float *src, const int32_t *idx, const int32
                    int L, int C);
 
 /* ---- video tokens ------------------------------------------------------------------------ */
-/* out[B, N, C] = Conv3d(src[B, Cin, Tx, Hx, Wx] zero-padded at the end to the patch grid). */
+/* out[B, Tn*Hp*Wp, C] = Conv3d(src[B, Cin, Tx, Hx, Wx] zero-padded at the end to the patch grid)
+ * for the patch frames t0 .. t0+Tn-1; frames past the grid (sequence-parallel padding) are zero. */
 void cpu_patch_embed3d(float *out, const float *src, const float *w, const float *b, int B, int Cin,
-                       int Tx, int Hx, int Wx, int pt, int ph, int pw, int C);
+                       int Tx, int Hx, int Wx, int pt, int ph, int pw, int C, int t0, int Tn);
 /* x[B*T, S, C] += pe[S, C] */
 void cpu_add_pos(float *x, const float *pe, int BT, int S, int C);
 /* x[B, T, S, C] += tp[T, C] (a per-frame embedding) */
@@ -92,5 +93,13 @@ void cpu_gate_residual(float *x, const float *src, const float *t, const float *
                        int nchunk, int B, int64_t R, int C, float *store);
 /* x += src; if store: store = src. */
 void cpu_residual_store(float *x, const float *src, int64_t n, float *store);
+
+/* ---- sequence parallelism ------------------------------------------------------------------- */
+/* send[P][B, ...] chunks of src[B, d1, d2, C] along dim (1 or 2): chunk r holds indices
+ * r*chunk .. r*chunk+chunk-1 of that dim, zeros past its length n. */
+void cpu_dsp_pack(float *send, const float *src, int B, int d1, int d2, int C, int dim, int chunk, int n, int P);
+/* dst[B, d1, d2, C] from recv[P][B, ...] chunks along dim (1 or 2): chunk r fills indices
+ * r*chunk .. of that dim, dropping those past its length (the padding). */
+void cpu_dsp_unpack(float *dst, const float *recv, int B, int d1, int d2, int C, int dim, int chunk, int P);
 
 #endif

@@ -7,6 +7,7 @@ out/latte/16x512x512/forward.c: \
   gen/ddim.lua \
   gen/ddpm.lua \
   gen/describe.lua \
+  gen/dsp.lua \
   gen/emit.lua \
   gen/fp.lua \
   gen/json.lua \

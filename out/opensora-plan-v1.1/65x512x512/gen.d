@@ -7,6 +7,7 @@ out/opensora-plan-v1.1/65x512x512/forward.c: \
   gen/ddim.lua \
   gen/ddpm.lua \
   gen/describe.lua \
+  gen/dsp.lua \
   gen/emit.lua \
   gen/fp.lua \
   gen/json.lua \

@@ -7,6 +7,7 @@ out/opensora-v1.2/480p-9x16-102f/forward.c: \
   gen/ddim.lua \
   gen/ddpm.lua \
   gen/describe.lua \
+  gen/dsp.lua \
   gen/emit.lua \
   gen/fp.lua \
   gen/json.lua \

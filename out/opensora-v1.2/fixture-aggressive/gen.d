@@ -7,6 +7,7 @@ out/opensora-v1.2/fixture-aggressive/forward.c: \
   gen/ddim.lua \
   gen/ddpm.lua \
   gen/describe.lua \
+  gen/dsp.lua \
   gen/emit.lua \
   gen/fp.lua \
   gen/json.lua \
