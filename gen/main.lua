@@ -9,10 +9,8 @@ require("strict")
 
 local util = require("util")
 local describe = require("describe")
-local pab = require("pab")
-local plan_mod = require("plan")
+local bake = require("bake")
 local emit = require("emit")
-local dsp = require("dsp")
 local report = require("report")
 
 local function usage()
@@ -62,8 +60,6 @@ local function num_opt(o, name)
   if not n then util.fail(nil, "--%s must be a number, got %q", name, o[name]) end
   return n
 end
-
-local samplers = { rflow = require("rflow"), ddim = require("ddim"), pndm = require("pndm") }
 
 local known = { ["text-len"] = 1, sp = 1, model = 1, variant = 1, config = 1, name = 1, height = 1, width = 1, frames = 1, latent = 1,
   steps = 1, cfg = 1, fps = 1, dtype = 1, pab = 1, out = 1, quiet = 1, help = 1, backend = 1 }
@@ -125,38 +121,8 @@ local function run(argv)
       .. (o.pab and (", --pab " .. o.pab) or "") .. ")"
   end
 
-  local sched = samplers[v.sampler.kind].bake(v, o.config and "command line: --frames"
-    or fam.where({ "variants", v.name, "num_frames" }))
-  local P = fam.cls.build(v)
-  local d = v.dims
-  if sched.n_state > 0 then -- the sampler's own state (PNDM history, guided output), latent-sized
-    P:buffer("sampler.state", { sched.n_state, d.Bp, d.Cin, d.Tx, d.Hx, d.Wx }, { kind = "io", dims = "state, Bp, Cin, Tx, Hx, Wx" })
-  end
-  for _, w in ipairs(v.extra_weights) do -- in the checkpoint but not read by inference
-    local shape = {}
-    for i, x in ipairs(w.shape) do shape[i] = type(x) == "string" and v.config[x] or x end
-    P:weight(w.name, shape)
-  end
-  P:layout_weights()
-  P.cache_bytes = d.B * d.Nl * d.C * 4 -- every PAB cache holds one [B, N/P, C] fp32 module output
-  local tables = pab.bake(v.pab, sched.all_timesteps, P.modules, sched.counter_steps, function(msg)
-    util.fail(fam.where({ "pab" }), "%s", msg)
-  end)
-  -- FLOPs of each module's compute branch and of a whole all-compute step (bench and reports)
-  P.step_flops = 0
-  for _, op in ipairs(P:linear_ops("step")) do
-    if not op.module or op.kind ~= "pab_reuse" then P.step_flops = P.step_flops + op.flops end
-  end
-  for _, item in ipairs(P.ops.step) do
-    if item.group then
-      item.module.flops = 0
-      for _, op in ipairs(item.compute) do item.module.flops = item.module.flops + op.flops end
-    end
-  end
-  local comm = dsp.schedule(P, tables, v)
-  local plan = plan_mod.build(P, tables)
-  local bad = plan_mod.check(P, plan)
-  if bad then error("plan: internal: " .. bad) end
+  local baked = bake.variant(fam, v, o.config and "command line: --frames" or fam.where({ "variants", v.name, "num_frames" }))
+  local sched, P, tables, plan = baked.sched, baked.program, baked.pab, baked.plan
 
   -- templates are read while emitting; load them first so the hash covers them
   local tpl = { "templates/" .. backend .. "/ops.c.in", "templates/" .. backend .. "/forward.c.in",
@@ -171,7 +137,7 @@ local function run(argv)
   for _, p in ipairs(gen_files) do util.note_read(p) end
 
   local ctx = {
-    variant = v, sched = sched, program = P, pab = tables, plan = plan, source_desc = source_desc, comm = comm,
+    variant = v, sched = sched, program = P, pab = tables, plan = plan, source_desc = source_desc, comm = baked.comm,
     hash = hash_files(util.reads), pab_comment = report.pab_params(v, " * "),
   }
   ctx.schedule_txt = report.schedule_txt(ctx)

@@ -13,6 +13,7 @@ local json = require("json")
 local pab = require("pab")
 local plan = require("plan")
 local samplers = { rflow = require("rflow"), ddim = require("ddim"), pndm = require("pndm") }
+local bakery = require("bake")
 
 local failed = 0
 local function check(ok, what, detail)
@@ -260,19 +261,8 @@ for _, model in ipairs({ "models/opensora-v1.2.lua", "models/latte.lua", "models
   table.sort(names)
   for _, name in ipairs(names) do
     local v = describe.named(fam, name)
-    local sched, P = bake(fam, v)
-    if sched.n_state > 0 then
-      P:buffer("sampler.state", { sched.n_state, v.dims.Bp, v.dims.Cin, v.dims.Tx, v.dims.Hx, v.dims.Wx }, { kind = "io" })
-    end
-    for _, w in ipairs(v.extra_weights) do
-      local shape = {}
-      for i, x in ipairs(w.shape) do shape[i] = type(x) == "string" and v.config[x] or x end
-      P:weight(w.name, shape)
-    end
-    P:layout_weights()
-    P.cache_bytes = v.dims.B * v.dims.N * v.dims.C * 4
-    local t = pab.bake(v.pab, sched.all_timesteps, P.modules, sched.counter_steps, error)
-    local pl = plan.build(P, t)
+    local baked = bakery.variant(fam, v, fam.path)
+    local sched, P, t, pl = baked.sched, baked.program, baked.pab, baked.plan
     local id = fam.family .. "/" .. name
     check(plan.check(P, pl) == nil, id .. ": memory plan passes the overlap checker", plan.check(P, pl))
     local bad

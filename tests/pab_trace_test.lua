@@ -8,7 +8,6 @@ require("strict")
 local describe = require("describe")
 local json = require("json")
 local pab = require("pab")
-local samplers = { rflow = require("rflow"), ddim = require("ddim"), pndm = require("pndm") }
 
 local failed = 0
 local function check(ok, what, detail)
@@ -22,9 +21,8 @@ end
 local function bake(model, variant)
   local fam = describe.load_family(model)
   local v = describe.named(fam, variant)
-  local sched = samplers[v.sampler.kind].bake(v, model)
-  local P = fam.cls.build(v)
-  local t = pab.bake(v.pab, sched.all_timesteps, P.modules, sched.counter_steps, error)
+  local baked = require("bake").variant(fam, v, model)
+  local sched, P, t = baked.sched, baked.program, baked.pab
   local index = {}
   for m, mod in ipairs(P.modules) do index[mod.name] = m end
   return v, sched, P, t, index

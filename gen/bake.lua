@@ -1,0 +1,51 @@
+-- bake.lua: the generator's pipeline for one resolved variant, from description to memory plan:
+-- sampler schedule, op program (plus the sampler's state and unused checkpoint tensors), weight
+-- layout, PAB tables, FLOPs per module, communication schedule, memory plan (overlap-checked).
+-- main.lua emits its result; the tests bake variants the same way. Not here: emission.
+local dsp = require("dsp")
+local pab = require("pab")
+local plan_mod = require("plan")
+local util = require("util")
+
+local M = {}
+
+local samplers = { rflow = require("rflow"), ddim = require("ddim"), pndm = require("pndm") }
+
+-- fam: the loaded description; v: a resolved variant; where: the source position of sampler
+-- errors. Returns { sched, program, pab, comm, plan }.
+function M.variant(fam, v, where)
+  local sched = samplers[v.sampler.kind].bake(v, where)
+  local P = fam.cls.build(v)
+  local d = v.dims
+  if sched.n_state > 0 then -- the sampler's own state (PNDM history, guided output), latent-sized
+    P:buffer("sampler.state", { sched.n_state, d.Bp, d.Cin, d.Tx, d.Hx, d.Wx }, { kind = "io", dims = "state, Bp, Cin, Tx, Hx, Wx" })
+  end
+  for _, w in ipairs(v.extra_weights) do -- in the checkpoint but not read by inference
+    local shape = {}
+    for i, x in ipairs(w.shape) do shape[i] = type(x) == "string" and v.config[x] or x end
+    P:weight(w.name, shape)
+  end
+  P:layout_weights()
+  P.cache_bytes = d.B * d.Nl * d.C * 4 -- every PAB cache holds one [B, N/P, C] fp32 module output
+  local tables = pab.bake(v.pab, sched.all_timesteps, P.modules, sched.counter_steps, function(msg)
+    util.fail(fam.where({ "pab" }), "%s", msg)
+  end)
+  -- FLOPs of each module's compute branch and of a whole all-compute step (bench and reports)
+  P.step_flops = 0
+  for _, op in ipairs(P:linear_ops("step")) do
+    if op.kind ~= "pab_reuse" then P.step_flops = P.step_flops + op.flops end
+  end
+  for _, item in ipairs(P.ops.step) do
+    if item.group then
+      item.module.flops = 0
+      for _, op in ipairs(item.compute) do item.module.flops = item.module.flops + op.flops end
+    end
+  end
+  local comm = dsp.schedule(P, tables, v)
+  local plan = plan_mod.build(P, tables)
+  local bad = plan_mod.check(P, plan)
+  if bad then error("plan: internal: " .. bad) end
+  return { sched = sched, program = P, pab = tables, comm = comm, plan = plan }
+end
+
+return M
