@@ -128,7 +128,7 @@ local function run(argv)
   local tpl = { "templates/" .. backend .. "/ops.c.in", "templates/" .. backend .. "/forward.c.in",
     "templates/offsets.h.in", "templates/tables.c.in" }
   for _, t in ipairs(tpl) do util.note_read(root .. t) end
-  local gen_files = {}
+  local gen_files = { root .. "gen/main.lua" }
   for name in pairs(package.loaded) do
     local path = package.searchpath(name, root .. "gen/?.lua")
     if path then gen_files[#gen_files + 1] = path end

@@ -4,6 +4,7 @@ out/opensora-plan-v1.1/fixture-aggressive/forward.c: \
   templates/cpu/forward.c.in \
   templates/offsets.h.in \
   templates/tables.c.in \
+  gen/bake.lua \
   gen/ddim.lua \
   gen/ddpm.lua \
   gen/describe.lua \
@@ -13,6 +14,7 @@ out/opensora-plan-v1.1/fixture-aggressive/forward.c: \
   gen/json.lua \
   gen/latte.lua \
   gen/layers.lua \
+  gen/main.lua \
   gen/pab.lua \
   gen/plan.lua \
   gen/pndm.lua \
