@@ -105,8 +105,7 @@ function M.dims(v, fail)
   d.S = d.Hp * d.Wp
   d.N = d.T * d.S
   d.P = p * p * d.Cout
-  if v.sp > 1 then fail({ "sp" }, "sequence parallelism is not built for LatteT2V yet (STDiT3 only)") end
-  d.sp, d.Tl, d.Sl, d.Nl = 1, d.T, d.S, d.N
+  d.loc = layers.shard_dims(d, v.sp)
   return d
 end
 
@@ -123,8 +122,7 @@ end
 function M.build(variant)
   local d = variant.dims
   local P = Program.new()
-  local v = setmetatable({ t6 = "adaln_single.0", text_lens = "y.lens", rope = {},
-    loc = { sp = 1, T = d.T, N = d.N, Tg = d.T, Sl = d.S } }, { __index = variant })
+  local v = setmetatable({ t6 = "adaln_single.0", text_lens = "y.lens", rope = {}, loc = d.loc }, { __index = variant })
   local c = v.config
   local B, Bp, C, N, L = d.B, d.Bp, d.C, d.N, d.L
 
@@ -180,33 +178,36 @@ function M.build(variant)
   P:buffer("adaln_single.0", { B, 6 * C }, { dims = "B, 6C" })
   layers.linear(P, "adaln_single.linear", "t.act", "adaln_single.0", B, C, 6 * C, { dump = "adaln_single.0" })
 
-  P:buffer("x", { B, N, C }, { dims = "B, N, C" })
+  -- the residual stream: this rank's frames (all of them when sp = 1)
+  P:buffer("x", { B, d.Nl, C }, { dims = d.sp > 1 and "B, T/P * S, C" or "B, N, C" })
   local w = P:weight("pos_embed.proj.weight", { C, d.Cin, d.ph, d.pw })
   local b = P:weight("pos_embed.proj.bias", { C })
   P:op("patch_embed3d", "pos_embed.proj", {
     out = { buf = "x" }, src = { buf = "in.x" }, w = { w = w }, b = { w = b },
-    B = B, Cin = d.Cin, Tx = d.Tx, Hx = d.Hx, Wx = d.Wx, pt = 1, ph = d.ph, pw = d.pw, C = C, t0 = 0, Tn = d.T,
-  }, { "in.x" }, { "x" }, { flops = 2 * B * N * C * d.Cin * d.ph * d.pw })
-  P:op("add_pos", "pos_embed", { x = { buf = "x" }, pe = { buf = "pos_embed.table" }, BT = B * d.T, S = d.S, C = C },
+    B = B, Cin = d.Cin, Tx = d.Tx, Hx = d.Hx, Wx = d.Wx, pt = 1, ph = d.ph, pw = d.pw, C = C,
+    t0 = layers.first_frame(d), Tn = d.Tl,
+  }, { "in.x" }, { "x" }, { flops = 2 * B * d.Nl * C * d.Cin * d.ph * d.pw })
+  P:op("add_pos", "pos_embed", { x = { buf = "x" }, pe = { buf = "pos_embed.table" }, BT = B * d.Tl, S = d.S, C = C },
     { "x", "pos_embed.table" }, { "x" }, { dump = "pos_embed" })
 
   for depth = 0, d.depth - 1 do
     for _, blk in ipairs(v.blocks) do
       if blk.axis == "temporal" and depth == 0 and d.T > 1 then -- once, before temporal block 0
         P:op("add_frame_pos", "temp_pos_embed.add", { x = { buf = "x" }, tp = { buf = "temp_pos_embed" },
-          B = B, T = d.T, S = d.S, C = C }, { "x", "temp_pos_embed" }, { "x" })
+          B = B, T = d.Tl, S = d.S, C = C, t0 = layers.first_frame(d), Tg = d.T }, { "x", "temp_pos_embed" }, { "x" })
       end
       layers.block(P, v, string.format("%s.%d", blk.prefix, depth), blk, depth)
     end
   end
 
+  local xf = layers.gather_frames(P, v)
   P:buffer("final.in", { B, N, C }, { dims = "B, N, C" })
   P:weight("scale_shift_table", { 2, C })
   P:op("ln_modulate", "norm_out", {
-    out = { buf = "final.in" }, x = { buf = "x" }, t = { buf = "adaln_single.1" }, table = { w = "scale_shift_table" },
+    out = { buf = "final.in" }, x = { buf = xf }, t = { buf = "adaln_single.1" }, table = { w = "scale_shift_table" },
     t_stride = C, t_shift = 0, t_scale = 0, -- the embedded timestep added to both table rows
     shift = 0, scale = 1, B = B, R = N, C = C, eps = fp.f32(1e-6),
-  }, { "x", "adaln_single.1" }, { "final.in" })
+  }, { xf, "adaln_single.1" }, { "final.in" })
   P:buffer("proj_out", { B, N, d.P }, { dims = "B, N, ph*pw*Cout" })
   layers.linear(P, "proj_out", "final.in", "proj_out", B * N, C, d.P, { dump = "proj_out" })
   P:op("unpatchify", "unpatchify", {

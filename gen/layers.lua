@@ -240,6 +240,36 @@ function M.modulated_mlp(P, v, prefix, sub, block_prefix)
   }, { "x", out, v.t6 }, { "x" })
 end
 
+-- ---- sequence parallelism ----------------------------------------------------------------------
+
+-- Adds the sharding dims to d for sp ranks: frames sharded at rest (Tl per rank), S/P positions
+-- in temporal attention (Sl), both padded with zeros at the end (spec pab-dsp.md §3.2-3.3).
+function M.shard_dims(d, sp)
+  d.sp = sp
+  d.Tl, d.Sl = (d.T + sp - 1) // sp, (d.S + sp - 1) // sp
+  d.Nl = d.Tl * d.S
+  return { sp = sp, T = d.Tl, N = d.Nl, Tg = d.T, Sl = d.Sl } -- the blocks' view (v.loc)
+end
+
+-- Before the final layer every rank gathers all frames of x (spec §3.3 step 5); returns the
+-- buffer holding [B, N, C] ("x" itself when sp = 1).
+function M.gather_frames(P, v)
+  local d = v.dims
+  if d.sp == 1 then return "x" end
+  local xf = P:buffer("x.gathered", { d.B, d.N, d.C }, { dims = "B, N, C" })
+  local recv = P:buffer("x.gather", { d.sp, d.B, d.Tl, d.S, d.C }, { dims = "P, B, T/P, S, C" })
+  P:op("all_gather", "x.gather", { send = { buf = "x" }, recv = { buf = recv }, bytes = d.B * d.Nl * d.C * 4 },
+    { "x" }, { recv })
+  P:op("dsp_unpack", "x.gather.unpack", { dst = { buf = xf }, recv = { buf = recv }, B = d.B, d1 = d.T, d2 = d.S,
+    C = d.C, dim = 1, chunk = d.Tl, P = d.sp }, { recv }, { xf })
+  return xf
+end
+
+-- The first patch frame of this rank (a C expression when frames are sharded).
+function M.first_frame(d)
+  return d.sp > 1 and ("ex->rank * " .. d.Tl) or 0
+end
+
 -- One DiT block: its sub-layers in description order, each a PAB module.
 function M.block(P, v, block_prefix, blk, depth)
   local d = v.dims

@@ -67,11 +67,7 @@ function M.dims(v, fail)
   d.S = d.Hp * d.Wp
   d.N = d.T * d.S
   d.P = d.pt * d.ph * d.pw * d.Cout -- final layer output features per token
-  -- sequence parallelism: frames sharded at rest, S/P positions in temporal attention; both
-  -- padded with zeros at the end to a multiple of sp (spec pab-dsp.md §3.2-3.3)
-  d.sp = v.sp
-  d.Tl, d.Sl = (d.T + d.sp - 1) // d.sp, (d.S + d.sp - 1) // d.sp
-  d.Nl = d.Tl * d.S
+  d.loc = layers.shard_dims(d, v.sp)
   return d
 end
 
@@ -79,8 +75,7 @@ end
 
 function M.build(variant)
   local d = variant.dims
-  local v = setmetatable({ t6 = "t_block", text_lens = "y.lens", rope = {},
-    loc = { sp = d.sp, T = d.Tl, N = d.Nl, Tg = d.T, Sl = d.Sl } }, { __index = variant })
+  local v = setmetatable({ t6 = "t_block", text_lens = "y.lens", rope = {}, loc = d.loc }, { __index = variant })
   local P = Program.new()
   local R = fp.rounder(v.dtype)
   local B, Bp, C, N, L = d.B, d.Bp, d.C, d.N, d.L
@@ -142,7 +137,7 @@ function M.build(variant)
   P:op("patch_embed3d", "x_embedder", {
     out = { buf = "x" }, src = { buf = "in.x" }, w = { w = wname }, b = { w = bname },
     B = B, Cin = d.Cin, Tx = d.Tx, Hx = d.Hx, Wx = d.Wx, pt = d.pt, ph = d.ph, pw = d.pw, C = C,
-    t0 = d.sp > 1 and ("ex->rank * " .. d.Tl) or 0, Tn = d.Tl,
+    t0 = layers.first_frame(d), Tn = d.Tl,
   }, { "in.x" }, { "x" }, { dump = "x_embedder", flops = 2 * B * d.Nl * C * d.Cin * d.pt * d.ph * d.pw })
   P:op("add_pos", "x.pos", { x = { buf = "x" }, pe = { buf = "pos_embed" }, BT = B * d.Tl, S = d.S, C = C },
     { "x", "pos_embed" }, { "x" })
@@ -154,15 +149,7 @@ function M.build(variant)
     end
   end
 
-  local xf = "x"
-  if d.sp > 1 then -- every rank gathers all frames and runs the final layer (spec §3.3 step 5)
-    xf = P:buffer("x.gathered", { B, N, C }, { dims = "B, N, C" })
-    local recv = P:buffer("x.gather", { d.sp, B, d.Tl, d.S, C }, { dims = "P, B, T/P, S, C" })
-    P:op("all_gather", "x.gather", { send = { buf = "x" }, recv = { buf = recv }, bytes = B * d.Nl * C * 4 },
-      { "x" }, { recv })
-    P:op("dsp_unpack", "x.gather.unpack", { dst = { buf = xf }, recv = { buf = recv }, B = B, d1 = d.T, d2 = d.S,
-      C = C, dim = 1, chunk = d.Tl, P = d.sp }, { recv }, { xf })
-  end
+  local xf = layers.gather_frames(P, v)
   P:buffer("final.in", { B, N, C }, { dims = "B, N, C" })
   P:weight("final_layer.scale_shift_table", { 2, C })
   P:op("ln_modulate", "final_layer.norm_final", {

@@ -65,6 +65,20 @@ for p in 3 8; do
     latents "$tmp/odd1.safetensors" latents
 done
 
+# ---- Latte and Open-Sora-Plan: their temporal attention switches the same way ---------------------
+for case in latte:fixture:3 latte:fixture-aggressive:8 opensora-plan-v1.1:fixture:2 opensora-plan-v1.1:fixture-aggressive:8; do
+  IFS=: read -r fam base p <<<"$case"
+  short=$fam
+  [ "$fam" = opensora-plan-v1.1 ] && short=osp11
+  g=tests/golden/$fam
+  args=(--weights $g/weights.safetensors --cond $g/sample_nopab.safetensors --noise $g/sample_nopab.safetensors --save-steps --quiet)
+  expect "$fam $base, 1 rank" bin/$fam-$base "${args[@]}" --out "$tmp/$fam-$base-1.safetensors"
+  expect "$fam $base, $p thread ranks, runs" build/tests/$short-$base-sp$p --ranks $p "${args[@]}" \
+    --out "$tmp/$fam-$base-$p.safetensors"
+  t $CMP --exact --label "$fam $base, $p ranks == 1 rank: every step's latent" "$tmp/$fam-$base-$p.safetensors" latents \
+    "$tmp/$fam-$base-1.safetensors" latents
+done
+
 # ---- the communication schedule: counted == generated ------------------------------------------
 for v in fixture-sp8 aggressive-sp3 odd-sp8; do
   bin=build/tests/os12-$v

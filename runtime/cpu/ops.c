@@ -238,10 +238,13 @@ void cpu_add_pos(float *x, const float *pe, int BT, int S, int C) {
     for (int64_t i = 0; i < (int64_t)S * C; i++) x[f * S * C + i] += pe[i];
 }
 
-void cpu_add_frame_pos(float *x, const float *tp, int B, int T, int S, int C) {
-  for (int64_t f = 0; f < (int64_t)B * T; f++)
+void cpu_add_frame_pos(float *x, const float *tp, int B, int T, int S, int C, int t0, int Tg) {
+  for (int64_t f = 0; f < (int64_t)B * T; f++) {
+    const int64_t t = t0 + f % T;
+    if (t >= Tg) continue;
     for (int64_t s = 0; s < S; s++)
-      for (int c = 0; c < C; c++) x[(f * S + s) * C + c] += tp[(f % T) * C + c];
+      for (int c = 0; c < C; c++) x[(f * S + s) * C + c] += tp[t * C + c];
+  }
 }
 
 void cpu_unpatchify(float *out, const float *src, int B, int Cout, int T, int Hp, int Wp, int pt,

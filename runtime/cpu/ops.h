@@ -56,8 +56,9 @@ void cpu_patch_embed3d(float *out, const float *src, const float *w, const float
                        int Tx, int Hx, int Wx, int pt, int ph, int pw, int C, int t0, int Tn);
 /* x[B*T, S, C] += pe[S, C] */
 void cpu_add_pos(float *x, const float *pe, int BT, int S, int C);
-/* x[B, T, S, C] += tp[T, C] (a per-frame embedding) */
-void cpu_add_frame_pos(float *x, const float *tp, int B, int T, int S, int C);
+/* x[B, T, S, C] += tp[t0 + t, C] (a per-frame embedding; T frames from t0, those at or past Tg
+ * are sequence-parallel padding and left alone) */
+void cpu_add_frame_pos(float *x, const float *tp, int B, int T, int S, int C, int t0, int Tg);
 /* out[B, Cout, Tx, Hx, Wx] from src[B, T*Hp*Wp, pt*ph*pw*Cout] (feature = (pt,ph,pw,c), c inner),
  * cropped to the latent size. */
 void cpu_unpatchify(float *out, const float *src, int B, int Cout, int T, int Hp, int Wp, int pt,
