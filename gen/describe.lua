@@ -69,6 +69,7 @@ local variant_fields = {
   batch = S.int { min = 1 },
   text_len = S.int { min = 1 },
   sp = S.int { min = 1, max = 1024 }, -- sequence-parallel degree (ranks)
+  cfg_parallel = S.bool(),            -- split the CFG batch over 2 x sp ranks
 }
 
 local function variant_schema(cls)
@@ -233,6 +234,7 @@ function M.resolve(fam, name, spec, where, source)
     height = spec.height, width = spec.width, num_frames = spec.num_frames,
     batch = spec.batch or 1,
     sp = spec.sp or 1,
+    cfg_parallel = spec.cfg_parallel or false,
     text_len = spec.text_len or fam.text_len,
     temporal_pos = fam.temporal_pos or "none",
     extra_weights = fam.extra_weights or {},
@@ -267,10 +269,11 @@ function M.named(fam, name, over)
     for _, x in ipairs(p) do full[#full + 1] = x end
     return fam.where(full)
   end
-  if over and (over.sp or over.pab) then
+  if over and (over.sp or over.pab or over.cfg_parallel) then
     if not over.name then util.fail(nil, "--sp or --pab with --variant needs --name for the derived variant") end
     spec = util.copy(spec)
     spec.sp = over.sp or spec.sp
+    if over.cfg_parallel then spec.cfg_parallel = true end
     if over.pab == "off" then spec.pab = M.pab_off(spec.pab or fam.pab) end
     local derived = function(p) return p[1] == "sp" and "command line: --sp" or where(p) end
     return M.resolve(fam, over.name, spec, derived, { model = fam.path, variant = name })
@@ -293,7 +296,7 @@ function M.from_config_json(fam, config_path, opts)
     config = M.import_config_json(fam, config_path),
     height = opts.height, width = opts.width, num_frames = opts.num_frames,
     latent = opts.latent, steps = opts.steps, cfg_scale = opts.cfg_scale, fps = opts.fps,
-    dtype = opts.dtype, text_len = opts.text_len, sp = opts.sp,
+    dtype = opts.dtype, text_len = opts.text_len, sp = opts.sp, cfg_parallel = opts.cfg_parallel,
   }
   if opts.pab == "off" then spec.pab = M.pab_off(fam.pab) end
   local where = function(p) return "command line: --" .. tostring(p[1] or "") end

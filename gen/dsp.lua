@@ -11,7 +11,10 @@ local dtype_bytes = { fp32 = 4, bf16 = 2, fp16 = 2 }
 
 function M.schedule(P, tables, v)
   local d = v.dims
-  local s = { sp = d.sp, a2a = {}, a2a_bytes = 0, gather_bytes = 0, always = 0 }
+  local s = { sp = d.sp, a2a = {}, a2a_bytes = 0, gather_bytes = 0, always = 0, cfg_bytes = 0 }
+  for _, item in ipairs(P.ops.step) do -- CFG parallelism: the output half sent to the pair rank
+    if item.kind == "cfg_gather" then s.cfg_bytes = item.args.bytes end
+  end
   if d.sp == 1 then
     for i = 1, tables.K do s.a2a[i] = 0 end
     s.total_a2a, s.total_bytes, s.paper_bytes = 0, 0, 0

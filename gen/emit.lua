@@ -216,6 +216,7 @@ function M.tables_c(ctx)
   values.tau = int_list(sched.tau, 15)
   local comm = ctx.comm
   values.sp, values.a2a_bytes, values.gather_bytes = comm.sp, comm.a2a_bytes, comm.gather_bytes
+  values.cfg_parallel = d.cfgp > 1 and 1 or 0
   values.a2a_per_step = int_list(comm.a2a, 30)
   values.a2a_comment = comm.sp > 1 and string.format("%d bytes sent per all-to-all", comm.a2a_bytes) or "sp = 1: none"
   values.pab_comment = ctx.pab_comment

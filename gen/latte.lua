@@ -97,7 +97,8 @@ function M.dims(v, fail)
   end
   if not v.text_len then fail({ "text_len" }, "LatteT2V needs a text length (text_len)") end
   local d = {
-    Bp = v.batch, B = 2 * v.batch, Cin = c.in_channels, Cout = c.out_channels, Tx = Tx, Hx = Hx, Wx = Wx,
+    Bp = v.batch, B = (v.cfg_parallel and 1 or 2) * v.batch, cfgp = v.cfg_parallel and 2 or 1,
+    Cin = c.in_channels, Cout = c.out_channels, Tx = Tx, Hx = Hx, Wx = Wx,
     pt = 1, ph = p, pw = p, C = C, H = c.num_attention_heads, D = c.attention_head_dim, F = 4 * C,
     L = v.text_len, Cc = c.caption_channels, depth = c.num_layers,
   }
@@ -131,7 +132,6 @@ function M.build(variant)
   P:buffer("in.y", { Bp, L, d.Cc }, { kind = "io", dims = "Bp, L, Cc" })
   P:buffer("in.y_neg", { Bp, L, d.Cc }, { kind = "io", dims = "Bp, L, Cc" })
   P:buffer("in.mask", { Bp, L }, { kind = "io", dtype = "i32", dims = "Bp, L" })
-  P:buffer("out", { B, d.Cout, d.Tx, d.Hx, d.Wx }, { kind = "io", dims = "B, Cout, Tx, Hx, Wx" })
   P:buffer("sampler.z", { Bp, d.Cin, d.Tx, d.Hx, d.Wx }, { kind = "io", dims = "Bp, Cin, Tx, Hx, Wx" })
 
   -- ---- prologue --------------------------------------------------------------------------------
@@ -210,10 +210,12 @@ function M.build(variant)
   }, { xf, "adaln_single.1" }, { "final.in" })
   P:buffer("proj_out", { B, N, d.P }, { dims = "B, N, ph*pw*Cout" })
   layers.linear(P, "proj_out", "final.in", "proj_out", B * N, C, d.P, { dump = "proj_out" })
+  local out, gather = layers.model_output(P, v)
   P:op("unpatchify", "unpatchify", {
-    out = { buf = "out" }, src = { buf = "proj_out" }, B = B, Cout = d.Cout, T = d.T, Hp = d.Hp, Wp = d.Wp,
+    out = { buf = out }, src = { buf = "proj_out" }, B = B, Cout = d.Cout, T = d.T, Hp = d.Hp, Wp = d.Wp,
     pt = 1, ph = d.ph, pw = d.pw, Tx = d.Tx, Hx = d.Hx, Wx = d.Wx,
-  }, { "proj_out" }, { "out" })
+  }, { "proj_out" }, { out })
+  gather()
 
   P.inputs = { -- prompt and negative-prompt T5 outputs, optionally with their mask (spec §2.5)
     { name = "prompt_embeds", role = "DITC_IN_TEXT", half = 0, optional = 0, buf = "in.y" },

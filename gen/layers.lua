@@ -54,13 +54,12 @@ function M.caption(P, v, prefix, names, out, uncond)
   P:buffer("y.all", { B, L, d.Cc }, { dims = "B, L, Cc" })
   P:op("cfg_text", "y.all", {
     out = { buf = "y.all" }, cond = { buf = "in.y" }, uncond = uncond, uncond_per_prompt = uncond.buf and 1 or 0,
-    Bp = d.Bp, L = L, Cc = d.Cc, cond_first = cond_first,
+    Bp = d.Bp, L = L, Cc = d.Cc, cond_first = cond_first, half = d.cfgp > 1 and "ex->cfg_rank" or -1,
   }, { "in.y", uncond.buf }, { "y.all" })
   P:buffer("y.lens", { B }, { dtype = "i32", dims = "B" })
   P:buffer("y.idx", { B, L }, { dtype = "i32", dims = "B, L" })
   P:op("text_mask", "y.mask", {
-    lens = { buf = "y.lens" }, idx = { buf = "y.idx" }, mask = { buf = "in.mask" }, Bp = d.Bp, L = L,
-    cond_first = cond_first,
+    lens = { buf = "y.lens" }, idx = { buf = "y.idx" }, mask = { buf = "in.mask" }, Bp = d.Bp, L = L, B = B,
   }, { "in.mask" }, { "y.lens", "y.idx" })
   M.mlp2(P, prefix, names, "y.all", B * L, d.Cc, C, C, out, { dump = out })
   P:buffer("y.packed", { B, L, C }, { dims = "B, L, C" })
@@ -263,6 +262,20 @@ function M.gather_frames(P, v)
   P:op("dsp_unpack", "x.gather.unpack", { dst = { buf = xf }, recv = { buf = recv }, B = d.B, d1 = d.T, d2 = d.S,
     C = d.C, dim = 1, chunk = d.Tl, P = d.sp }, { recv }, { xf })
   return xf
+end
+
+-- The model output "out" [2 Bp, Cout, Tx, Hx, Wx]: written directly, or under CFG parallelism
+-- this rank's half, gathered from the pair of ranks (the only CFG exchange of a step).
+-- Returns the buffer unpatchify writes.
+function M.model_output(P, v)
+  local d = v.dims
+  P:buffer("out", { 2 * d.Bp, d.Cout, d.Tx, d.Hx, d.Wx }, { kind = "io", dims = "2 Bp, Cout, Tx, Hx, Wx" })
+  if d.cfgp == 1 then return "out", function() end end
+  local half = P:buffer("out.half", { d.B, d.Cout, d.Tx, d.Hx, d.Wx }, { dims = "Bp, Cout, Tx, Hx, Wx" })
+  return half, function()
+    P:op("cfg_gather", "out.gather", { send = { buf = half }, recv = { buf = "out" },
+      bytes = d.B * d.Cout * d.Tx * d.Hx * d.Wx * 4 }, { half }, { "out" })
+  end
 end
 
 -- The first patch frame of this rank (a C expression when frames are sharded).

@@ -29,7 +29,7 @@ end
 local function parse(argv)
   local o = {}
   local i = 1
-  local flags = { quiet = true, help = true }
+  local flags = { quiet = true, help = true, ["cfg-parallel"] = true }
   while i <= #argv do
     local a = argv[i]
     local name = a:match("^%-%-([%w-]+)$")
@@ -61,7 +61,7 @@ local function num_opt(o, name)
   return n
 end
 
-local known = { ["text-len"] = 1, sp = 1, model = 1, variant = 1, config = 1, name = 1, height = 1, width = 1, frames = 1, latent = 1,
+local known = { ["text-len"] = 1, sp = 1, ["cfg-parallel"] = 1, model = 1, variant = 1, config = 1, name = 1, height = 1, width = 1, frames = 1, latent = 1,
   steps = 1, cfg = 1, fps = 1, dtype = 1, pab = 1, out = 1, quiet = 1, help = 1, backend = 1 }
 
 -- FNV-1a 64 over the content of every file read: the "inputs hash" stamped on generated files.
@@ -111,13 +111,16 @@ local function run(argv)
       name = o.name, height = int_opt(o, "height"), width = int_opt(o, "width"), num_frames = int_opt(o, "frames"),
       latent = latent, steps = int_opt(o, "steps"), cfg_scale = num_opt(o, "cfg"), fps = num_opt(o, "fps"),
       dtype = o.dtype, pab = o.pab, text_len = int_opt(o, "text-len"), sp = int_opt(o, "sp"),
+      cfg_parallel = o["cfg-parallel"] or nil,
     })
     source_desc = o.model .. " + " .. o.config
   else
     if not o.variant then util.fail(nil, "--variant or --config is required\n%s", usage()) end
     if o.pab and o.pab ~= "default" and o.pab ~= "off" then util.fail(nil, "--pab must be default or off") end
-    v = describe.named(fam, o.variant, { sp = int_opt(o, "sp"), pab = o.pab ~= "default" and o.pab or nil, name = o.name })
+    v = describe.named(fam, o.variant, { sp = int_opt(o, "sp"), pab = o.pab ~= "default" and o.pab or nil,
+      cfg_parallel = o["cfg-parallel"], name = o.name })
     source_desc = o.model .. " (variant " .. o.variant .. (o.sp and (", --sp " .. o.sp) or "")
+      .. (o["cfg-parallel"] and ", --cfg-parallel" or "")
       .. (o.pab and (", --pab " .. o.pab) or "") .. ")"
   end
 

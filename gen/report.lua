@@ -112,6 +112,10 @@ function M.schedule_txt(ctx)
   out[#out + 1] = string.format("  attention+MLP work skipped: %.1f%% of module FLOPs, %.1f%% of all step FLOPs",
     total > 0 and 100 * skipped / total or 0, 100 * skipped / (P.step_flops * s.K))
   local c = ctx.comm
+  if c.cfg_bytes > 0 then
+    out[#out + 1] = string.format("CFG parallelism: 2 x %d ranks, each runs one half of the CFG batch; the halves of the "
+      .. "model output are exchanged once per step (%d bytes sent per rank per step)", c.sp, c.cfg_bytes)
+  end
   if c.sp > 1 then
     local all = 0
     for m, mod in ipairs(P.modules) do if mod.kind == "temporal" then all = all + 2 * s.K end end

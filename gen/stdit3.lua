@@ -56,7 +56,7 @@ function M.dims(v, fail)
   end
   local p = c.patch_size
   local d = {
-    Bp = v.batch, B = 2 * v.batch, Cin = c.in_channels, Cout = c.pred_sigma and 2 * c.in_channels or c.in_channels,
+    Bp = v.batch, B = (v.cfg_parallel and 1 or 2) * v.batch, cfgp = v.cfg_parallel and 2 or 1, Cin = c.in_channels, Cout = c.pred_sigma and 2 * c.in_channels or c.in_channels,
     Tx = v.latent[1], Hx = v.latent[2], Wx = v.latent[3], pt = p[1], ph = p[2], pw = p[3],
     C = c.hidden_size, H = c.num_heads, D = head_dim, F = math.floor(mlp_hidden),
     L = c.model_max_length, Cc = c.caption_channels, depth = c.depth,
@@ -85,7 +85,6 @@ function M.build(variant)
   P:buffer("in.t", { B }, { kind = "io", dims = "B" })
   P:buffer("in.y", { Bp, L, d.Cc }, { kind = "io", dims = "Bp, L, Cc" })
   P:buffer("in.mask", { Bp, L }, { kind = "io", dtype = "i32", dims = "Bp, L" })
-  P:buffer("out", { B, d.Cout, d.Tx, d.Hx, d.Wx }, { kind = "io", dims = "B, Cout, Tx, Hx, Wx" })
   P:buffer("sampler.z", { Bp, d.Cin, d.Tx, d.Hx, d.Wx }, { kind = "io", dims = "Bp, Cin, Tx, Hx, Wx" })
 
   -- ---- prologue: once per generation ----------------------------------------------------------
@@ -159,10 +158,12 @@ function M.build(variant)
   }, { xf, "t" }, { "final.in" })
   P:buffer("final_layer", { B, N, d.P }, { dims = "B, N, pt*ph*pw*Cout" })
   layers.linear(P, "final_layer.linear", "final.in", "final_layer", B * N, C, d.P, { dump = "final_layer" })
+  local out, gather = layers.model_output(P, v)
   P:op("unpatchify", "unpatchify", {
-    out = { buf = "out" }, src = { buf = "final_layer" }, B = B, Cout = d.Cout, T = d.T, Hp = d.Hp, Wp = d.Wp,
+    out = { buf = out }, src = { buf = "final_layer" }, B = B, Cout = d.Cout, T = d.T, Hp = d.Hp, Wp = d.Wp,
     pt = d.pt, ph = d.ph, pw = d.pw, Tx = d.Tx, Hx = d.Hx, Wx = d.Wx,
-  }, { "final_layer" }, { "out" })
+  }, { "final_layer" }, { out })
+  gather()
 
   P.inputs = { -- the --cond file: T5 output and its mask (spec §1.5)
     { name = "y", role = "DITC_IN_TEXT", half = 0, optional = 0, buf = "in.y" },

@@ -35,6 +35,10 @@ ditc_comm **comm_threads_create(int size, double timeout_s, ditc_err *err);
  * DITC_NCCL_ID_FILE from the environment); NULL with err set when it cannot start. */
 ditc_comm *comm_nccl_create(double timeout_s, ditc_err *err);
 
+/* The sub-communicator of the world ranks with the same color, ordered by key (ncclCommSplit);
+ * NULL with err set on failure. */
+ditc_comm *comm_nccl_split(ditc_comm *world, int color, int key, ditc_err *err);
+
 /* Used by generated code; `comm` may be NULL only for single-rank variants. */
 void ditc_comm_all_to_all(ditc_comm *c, const void *send, void *recv, size_t chunk);
 void ditc_comm_all_gather(ditc_comm *c, const void *send, void *recv, size_t bytes);

@@ -253,3 +253,28 @@ ditc_comm *comm_nccl_create(double timeout_s, ditc_err *err) {
   }
   return c;
 }
+
+ditc_comm *comm_nccl_split(ditc_comm *world, int color, int key, ditc_err *err) {
+  nccl_state *ws = world->impl;
+  ditc_comm *c = calloc(1, sizeof *c);
+  nccl_state *s = calloc(1, sizeof *s);
+  DITC_CHECK(c && s);
+  *c = *world;
+  c->impl = s;
+  c->a2a_calls = c->a2a_bytes = c->gather_calls = c->gather_bytes = 0;
+  s->timeout_s = ws->timeout_s;
+  CUDA_OK(c, cudaStreamCreate(&s->stream));
+  if (ncclCommSplit(ws->comm, color, key, &s->comm, NULL) != ncclSuccess) {
+    ditc_fail(err, DITC_EIO, "--comm nccl: rank %d: ncclCommSplit failed", world->rank);
+    cudaStreamDestroy(s->stream);
+    free(s);
+    free(c);
+    return NULL;
+  }
+  int rank, size;
+  ncclCommUserRank(s->comm, &rank);
+  ncclCommCount(s->comm, &size);
+  c->rank = rank;
+  c->size = size;
+  return c;
+}

@@ -7,3 +7,9 @@ ditc_comm *comm_nccl_create(double timeout_s, ditc_err *err) {
   ditc_fail(err, DITC_EINVAL, "--comm nccl: this binary was built without NCCL (use bin/nccl/<family>-<variant>)");
   return NULL;
 }
+
+ditc_comm *comm_nccl_split(ditc_comm *world, int color, int key, ditc_err *err) {
+  (void)world, (void)color, (void)key;
+  ditc_fail(err, DITC_EINVAL, "--comm nccl: this binary was built without NCCL");
+  return NULL;
+}

@@ -50,8 +50,10 @@ struct ditc_comm;
 typedef struct {
   const float *weights;
   unsigned char *arena;
-  int rank;
-  struct ditc_comm *comm;
+  int rank;                   /* in the sequence-parallel group */
+  struct ditc_comm *comm;     /* the sequence-parallel group */
+  int cfg_rank;               /* CFG parallelism: which half of the CFG batch this rank runs */
+  struct ditc_comm *cfg_comm; /* the two ranks sharing a sequence-parallel rank (or NULL) */
   struct ditc_dump *dump;
 } ditc_exec;
 
@@ -59,8 +61,8 @@ typedef struct {
   int abi_version;
   const char *family, *name, *symbol, *dtype, *inputs_hash;
 
-  /* dims: B = 2 * Bp (CFG), latent [Bp, Cin, Tx, Hx, Wx], model output [B, Cout, Tx, Hx, Wx],
-   * text [Bp, L, Cc] */
+  /* dims: B = the batch one rank runs (2 * Bp with CFG; Bp under CFG parallelism), latent
+   * [Bp, Cin, Tx, Hx, Wx], model output [2 * Bp, Cout, Tx, Hx, Wx], text [Bp, L, Cc] */
   int Bp, B, Cin, Cout, Tx, Hx, Wx, L, Cc;
 
   /* sampler, one entry per model call (step) */
@@ -88,6 +90,7 @@ typedef struct {
   /* sequence parallelism: sp ranks; per step the all-to-alls a rank runs and the bytes one
    * all-to-all sends to the other ranks (the generator's communication schedule) */
   int sp;
+  int cfg_parallel;                   /* 1: the CFG batch is split over 2 x sp ranks */
   const unsigned short *a2a_per_step; /* [K] */
   int64_t a2a_bytes;                  /* per all-to-all, per rank */
   int64_t gather_bytes;               /* per step (the final all_gather), per rank */

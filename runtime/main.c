@@ -218,8 +218,10 @@ typedef struct {
   const options *o;
   const ditc_variant *v;
   const float *weights;
-  ditc_comm *comm; /* NULL: single rank */
-  int rank;
+  ditc_comm *comm;     /* sequence-parallel group; NULL: a single rank */
+  int rank;            /* in that group */
+  ditc_comm *cfg_comm; /* CFG-parallel pair; NULL without CFG parallelism */
+  int cfg_rank;
   int failed;
   ditc_err err;
 } rank_job;
@@ -255,14 +257,14 @@ static void *rank_main(void *arg) {
   ditc_err *err = &job->err;
   ditc_model m;
   job->failed = 1;
-  if (model_init_rank(&m, v, job->weights, job->rank, job->comm, err)) return NULL;
-  if (job->comm) {
-    uint64_t h = tables_hash(v);
-    if (env_rank_hook("DITC_TEST_TABLE_SKEW", job->rank, NULL)) h ^= 1;
-    if (comm_check_agree(job->comm, h, "the PAB/sampler tables hash", err)) {
-      model_free(&m);
-      return NULL;
-    }
+  if (model_init_rank(&m, v, job->weights, job->rank, job->comm, job->cfg_rank, job->cfg_comm, err)) return NULL;
+  const int global = job->cfg_rank * v->sp + job->rank;
+  uint64_t h = tables_hash(v);
+  if (env_rank_hook("DITC_TEST_TABLE_SKEW", global, NULL)) h ^= 1;
+  if ((job->comm && comm_check_agree(job->comm, h, "the PAB/sampler tables hash", err)) ||
+      (job->cfg_comm && comm_check_agree(job->cfg_comm, h, "the PAB/sampler tables hash", err))) {
+    model_free(&m);
+    return NULL;
   }
   if (o->cond) {
     if (model_load_cond(&m, o->cond, err)) goto out;
@@ -285,7 +287,7 @@ static void *rank_main(void *arg) {
     job->failed = bench(&m, o);
     goto out;
   }
-  const int writer = job->rank == 0;
+  const int writer = global == 0;
   float *latents = NULL;
   if (o->save_steps && writer) {
     latents = malloc((size_t)(latent * v->steps) * sizeof(float));
@@ -298,14 +300,17 @@ static void *rank_main(void *arg) {
     fprintf(stderr, "%s/%s: %d steps, PAB %s, arena %lld bytes%s\n", v->family, v->name, v->steps,
             o->pab_on ? "on" : "off", (long long)v->arena_bytes, v->sp > 1 ? " per rank" : "");
   int stop = 0;
-  if (env_rank_hook("DITC_TEST_STOP_RANK", job->rank, &stop)) stop += 1;
+  if (env_rank_hook("DITC_TEST_STOP_RANK", global, &stop)) stop += 1;
   else stop = 0;
   sampler_opts so = {.pab_on = o->pab_on, .progress = !o->quiet && writer, .latents = latents, .stop_before = stop};
   sampler_run(&m, &so);
   if (job->comm && o->comm_stats)
     fprintf(stderr, "comm: rank %d: %llu all-to-alls, %llu bytes sent; %llu all_gathers, %llu bytes sent\n",
-            job->rank, (unsigned long long)job->comm->a2a_calls, (unsigned long long)job->comm->a2a_bytes,
+            global, (unsigned long long)job->comm->a2a_calls, (unsigned long long)job->comm->a2a_bytes,
             (unsigned long long)job->comm->gather_calls, (unsigned long long)job->comm->gather_bytes);
+  if (job->cfg_comm && o->comm_stats)
+    fprintf(stderr, "comm: rank %d: CFG pair: %llu all_gathers, %llu bytes sent\n", global,
+            (unsigned long long)job->cfg_comm->gather_calls, (unsigned long long)job->cfg_comm->gather_bytes);
   if (writer) {
     st_out_tensor t[2] = {
         {.name = "final", .dtype = ST_F32, .ndim = 5, .shape = {v->Bp, v->Cin, v->Tx, v->Hx, v->Wx},
@@ -325,44 +330,68 @@ out:
   return NULL;
 }
 
-/* Runs the generation on one rank, on P thread ranks (--ranks P), or as one NCCL rank (nccl). */
+/* Runs the generation on one rank, on thread ranks (--ranks N), or as one NCCL rank (nccl). The
+ * world is (1 or 2 CFG halves) x sp ranks; global rank = cfg_rank * sp + rank. */
 static int run_ranks(const options *o, const ditc_variant *v, const float *weights, ditc_comm *nccl,
                      const char *prog) {
   ditc_err err = {{0}};
-  int P = nccl ? nccl->size : o->ranks ? o->ranks : 1;
-  if (P != v->sp) {
-    fprintf(stderr, "%s: error: %s/%s is built for %d sequence-parallel rank%s, not %d (%s)\n", prog, v->family,
-            v->name, v->sp, v->sp == 1 ? "" : "s", P,
-            o->comm ? "WORLD_SIZE" : v->sp > 1 ? "run it with --ranks N or --comm nccl" : "--ranks");
+  const int cfgp = v->cfg_parallel ? 2 : 1, world = cfgp * v->sp;
+  const int P = nccl ? nccl->size : o->ranks ? o->ranks : 1;
+  if (P != world) {
+    fprintf(stderr, "%s: error: %s/%s is built for %d rank%s (%d CFG x %d sequence-parallel), not %d (%s)\n", prog,
+            v->family, v->name, world, world == 1 ? "" : "s", cfgp, v->sp, P, nccl ? "WORLD_SIZE" : "--ranks");
     if (nccl) nccl->destroy(nccl);
     return 1;
   }
-  if (nccl || P == 1) {
-    rank_job job = {.o = o, .v = v, .weights = weights, .comm = nccl, .rank = nccl ? nccl->rank : 0};
+  if (nccl) { /* split the world into the sequence-parallel group and the CFG pair */
+    const int g = nccl->rank;
+    rank_job job = {.o = o, .v = v, .weights = weights, .comm = nccl, .rank = g % v->sp, .cfg_rank = g / v->sp};
+    if (cfgp > 1) {
+      job.comm = v->sp > 1 ? comm_nccl_split(nccl, g / v->sp, g % v->sp, &err) : NULL;
+      job.cfg_comm = comm_nccl_split(nccl, g % v->sp, g / v->sp, &err);
+      if ((v->sp > 1 && !job.comm) || !job.cfg_comm) return fprintf(stderr, "%s: error: %s\n", prog, err.msg), 1;
+    }
     rank_main(&job);
-    if (nccl) nccl->destroy(nccl);
     if (job.failed) fprintf(stderr, "%s: error: %s\n", prog, job.err.msg);
     return job.failed;
   }
-  ditc_comm **comms = comm_threads_create(P, o->comm_timeout, &err);
-  if (!comms) return fprintf(stderr, "%s: error: %s\n", prog, err.msg), 1;
-  rank_job *jobs = calloc((size_t)P, sizeof *jobs);
-  pthread_t *tid = calloc((size_t)P, sizeof *tid);
+  if (world == 1) {
+    rank_job job = {.o = o, .v = v, .weights = weights};
+    rank_main(&job);
+    if (job.failed) fprintf(stderr, "%s: error: %s\n", prog, job.err.msg);
+    return job.failed;
+  }
+  ditc_comm **sp_comms[2] = {NULL, NULL};
+  for (int c = 0; c < cfgp && v->sp > 1; c++)
+    if (!(sp_comms[c] = comm_threads_create(v->sp, o->comm_timeout, &err)))
+      return fprintf(stderr, "%s: error: %s\n", prog, err.msg), 1;
+  ditc_comm ***pairs = calloc((size_t)v->sp, sizeof *pairs);
+  DITC_CHECK(pairs != NULL);
+  for (int s = 0; s < v->sp && cfgp > 1; s++)
+    if (!(pairs[s] = comm_threads_create(2, o->comm_timeout, &err)))
+      return fprintf(stderr, "%s: error: %s\n", prog, err.msg), 1;
+  rank_job *jobs = calloc((size_t)world, sizeof *jobs);
+  pthread_t *tid = calloc((size_t)world, sizeof *tid);
   DITC_CHECK(jobs && tid);
-  for (int r = 0; r < P; r++) {
-    jobs[r] = (rank_job){.o = o, .v = v, .weights = weights, .comm = comms[r], .rank = r};
-    DITC_CHECK(pthread_create(&tid[r], NULL, rank_main, &jobs[r]) == 0);
+  for (int g = 0; g < world; g++) {
+    const int c = g / v->sp, s = g % v->sp;
+    jobs[g] = (rank_job){.o = o, .v = v, .weights = weights, .rank = s, .cfg_rank = c,
+                         .comm = v->sp > 1 ? sp_comms[c][s] : NULL, .cfg_comm = cfgp > 1 ? pairs[s][c] : NULL};
+    DITC_CHECK(pthread_create(&tid[g], NULL, rank_main, &jobs[g]) == 0);
   }
   int rc = 0;
-  for (int r = 0; r < P; r++) {
-    pthread_join(tid[r], NULL);
-    if (jobs[r].failed && !rc) {
-      fprintf(stderr, "%s: error: %s\n", prog, jobs[r].err.msg);
+  for (int g = 0; g < world; g++) {
+    pthread_join(tid[g], NULL);
+    if (jobs[g].failed && !rc) {
+      fprintf(stderr, "%s: error: %s\n", prog, jobs[g].err.msg);
       rc = 1;
     }
   }
-  comms[0]->destroy(comms[0]);
-  free(comms);
+  for (int c = 0; c < 2; c++)
+    if (sp_comms[c]) sp_comms[c][0]->destroy(sp_comms[c][0]), free(sp_comms[c]);
+  for (int s = 0; s < v->sp; s++)
+    if (pairs[s]) pairs[s][0]->destroy(pairs[s][0]), free(pairs[s]);
+  free(pairs);
   free(jobs);
   free(tid);
   return rc;
@@ -385,11 +414,12 @@ int main(int argc, char **argv) {
   if (o.threads > 0) omp_set_num_threads(o.threads);
 #endif
   ditc_err err = {{0}};
-  if (o.forward && v->sp > 1)
-    return fail_usage(prog, "%s", "--forward runs single-rank variants (this one is built for sequence parallelism)");
-  if (!o.comm && !o.forward && (o.ranks ? o.ranks : 1) != v->sp) {
-    fprintf(stderr, "%s: error: %s/%s is built for %d sequence-parallel rank%s: run it with %s%d\n", prog, v->family,
-            v->name, v->sp, v->sp == 1 ? "" : "s", v->sp > 1 ? "--ranks " : "--ranks ", v->sp);
+  const int world = (v->cfg_parallel ? 2 : 1) * v->sp;
+  if (o.forward && world > 1)
+    return fail_usage(prog, "%s", "--forward runs single-rank variants (this one is built for several ranks)");
+  if (!o.comm && !o.forward && (o.ranks ? o.ranks : 1) != world) {
+    fprintf(stderr, "%s: error: %s/%s is built for %d rank%s (%d CFG x %d sequence-parallel): run it with --ranks %d\n",
+            prog, v->family, v->name, world, world == 1 ? "" : "s", v->cfg_parallel ? 2 : 1, v->sp, world);
     return 1;
   }
   if (o.out && st_probe_writable(o.out, &err)) return error_exit(prog, &err, NULL);

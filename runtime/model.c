@@ -39,7 +39,7 @@ ditc_status model_init_weights(ditc_model *m, const ditc_variant *v, int with_ar
 }
 
 ditc_status model_init_rank(ditc_model *m, const ditc_variant *v, const float *weights, int rank,
-                            struct ditc_comm *comm, ditc_err *err) {
+                            struct ditc_comm *comm, int cfg_rank, struct ditc_comm *cfg_comm, ditc_err *err) {
   memset(m, 0, sizeof *m);
   m->v = v;
   const size_t abytes = ((size_t)v->arena_bytes + 63) / 64 * 64;
@@ -51,6 +51,8 @@ ditc_status model_init_rank(ditc_model *m, const ditc_variant *v, const float *w
   m->ex.arena = m->arena;
   m->ex.rank = rank;
   m->ex.comm = comm;
+  m->ex.cfg_rank = cfg_rank;
+  m->ex.cfg_comm = cfg_comm;
   return DITC_OK;
 }
 

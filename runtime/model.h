@@ -22,7 +22,7 @@ ditc_status model_init(ditc_model *m, const ditc_variant *v, ditc_err *err);
 ditc_status model_init_weights(ditc_model *m, const ditc_variant *v, int with_arena, ditc_err *err);
 /* Another rank of the same process: its own arena over shared, read-only weights. */
 ditc_status model_init_rank(ditc_model *m, const ditc_variant *v, const float *weights, int rank,
-                            struct ditc_comm *comm, ditc_err *err);
+                            struct ditc_comm *comm, int cfg_rank, struct ditc_comm *cfg_comm, ditc_err *err);
 void model_free(ditc_model *m);
 
 /* Checks every tensor of a safetensors checkpoint against the manifest (names, shapes, float

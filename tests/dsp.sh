@@ -30,9 +30,11 @@ W=(--weights $G/weights.safetensors --cond $G/sample_nopab.safetensors --noise $
 
 # ---- P ranks == 1 rank, bit for bit ---------------------------------------------------------------
 expect "fixture, 1 rank, PAB on" bin/opensora-v1.2-fixture "${W[@]}" --save-steps --quiet --out "$tmp/on1.safetensors"
+cp "$tmp/on1.safetensors" "$tmp/opensora-v1.2-fixture-1.safetensors"
 expect "fixture, 1 rank, PAB off" bin/opensora-v1.2-fixture "${W[@]}" --save-steps --quiet --pab off --out "$tmp/off1.safetensors"
 expect "fixture-aggressive, 1 rank" bin/opensora-v1.2-fixture-aggressive "${W[@]}" --save-steps --quiet \
   --out "$tmp/agg1.safetensors"
+cp "$tmp/agg1.safetensors" "$tmp/opensora-v1.2-fixture-aggressive-1.safetensors"
 for p in 2 3 4 8; do
   for pab in on off; do
     expect "fixture, $p thread ranks, PAB $pab, runs" build/tests/os12-fixture-sp$p --ranks $p "${W[@]}" --save-steps \
@@ -77,6 +79,20 @@ for case in latte:fixture:3 latte:fixture-aggressive:8 opensora-plan-v1.1:fixtur
     --out "$tmp/$fam-$base-$p.safetensors"
   t $CMP --exact --label "$fam $base, $p ranks == 1 rank: every step's latent" "$tmp/$fam-$base-$p.safetensors" latents \
     "$tmp/$fam-$base-1.safetensors" latents
+done
+
+# ---- CFG parallelism: the CFG batch over 2 x sp ranks, alone and with sequence parallelism ------
+for case in opensora-v1.2:os12:fixture:1 opensora-v1.2:os12:fixture:2 opensora-v1.2:os12:fixture-aggressive:3 \
+  latte:latte:fixture:2 opensora-plan-v1.1:osp11:fixture:1; do
+  IFS=: read -r fam short base p <<<"$case"
+  g=tests/golden/$fam
+  args=(--weights $g/weights.safetensors --cond $g/sample_nopab.safetensors --noise $g/sample_nopab.safetensors --save-steps --quiet)
+  [ -e "$tmp/$fam-$base-1.safetensors" ] || expect "$fam $base, 1 rank" bin/$fam-$base "${args[@]}" \
+    --out "$tmp/$fam-$base-1.safetensors"
+  expect "$fam $base, CFG parallel x $p sequence-parallel ranks ($((2 * p)) threads), runs" \
+    build/tests/$short-$base-cfgp-sp$p --ranks $((2 * p)) "${args[@]}" --out "$tmp/$fam-$base-cfgp$p.safetensors"
+  t $CMP --exact --label "$fam $base, CFG parallel x $p == 1 rank: every step's latent" "$tmp/$fam-$base-cfgp$p.safetensors" \
+    latents "$tmp/$fam-$base-1.safetensors" latents
 done
 
 # ---- the communication schedule: counted == generated ------------------------------------------
@@ -130,7 +146,7 @@ fails "tables differ on rank 2" "differs between ranks" env DITC_TEST_TABLE_SKEW
   build/tests/os12-fixture-sp4 --ranks 4 "${W[@]}" --quiet
 fails "rank 1 dies before step 5" "no answer" env DITC_TEST_STOP_RANK=1:5 \
   build/tests/os12-fixture-sp4 --ranks 4 "${W[@]}" --quiet --comm-timeout 3
-fails "--ranks differs from the variant's degree" "built for 4 sequence-parallel ranks" \
+fails "--ranks differs from the variant's degree" "built for 4 ranks (1 CFG x 4 sequence-parallel)" \
   build/tests/os12-fixture-sp4 --ranks 3 "${W[@]}" --quiet
 fails "NCCL binary without a launcher's environment" "RANK and WORLD_SIZE" \
   env -u RANK -u WORLD_SIZE bin/nccl/opensora-v1.2-480p-9x16-51f-sp8 "${W[@]}" --comm nccl --quiet

@@ -170,18 +170,21 @@ void cpu_add(float *out, const float *a, const float *b, int64_t n) {
 /* ---- text -------------------------------------------------------------------------------- */
 
 void cpu_cfg_text(float *out, const float *cond, const float *uncond, int uncond_per_prompt, int Bp,
-                  int L, int Cc, int cond_first) {
+                  int L, int Cc, int cond_first, int half) {
   const int64_t row = (int64_t)L * Cc;
   for (int b = 0; b < Bp; b++) {
-    const int bc = cond_first ? b : Bp + b, bu = cond_first ? Bp + b : b;
-    memcpy(out + bc * row, cond + b * row, row * sizeof(float));
-    memcpy(out + bu * row, uncond + (uncond_per_prompt ? b * row : 0), row * sizeof(float));
+    int bc = cond_first ? b : Bp + b, bu = cond_first ? Bp + b : b;
+    if (half >= 0) { /* only rows [half*Bp, half*Bp + Bp) of the batch, stored from row 0 */
+      bc = bc / Bp == half ? bc % Bp : -1;
+      bu = bu / Bp == half ? bu % Bp : -1;
+    }
+    if (bc >= 0) memcpy(out + bc * row, cond + b * row, row * sizeof(float));
+    if (bu >= 0) memcpy(out + bu * row, uncond + (uncond_per_prompt ? b * row : 0), row * sizeof(float));
   }
 }
 
-void cpu_text_mask(int32_t *lens, int32_t *idx, const int32_t *mask, int Bp, int L, int cond_first) {
-  (void)cond_first; /* both halves use mask row b mod Bp in either order */
-  for (int b = 0; b < 2 * Bp; b++) {
+void cpu_text_mask(int32_t *lens, int32_t *idx, const int32_t *mask, int Bp, int L, int B) {
+  for (int b = 0; b < B; b++) { /* both CFG halves use mask row b mod Bp, in either order */
     const int32_t *m = mask + (int64_t)(b % Bp) * L;
     int n = 0;
     for (int j = 0; j < L; j++)

@@ -38,13 +38,14 @@ void cpu_silu(float *out, const float *src, int64_t n);
 void cpu_add(float *out, const float *a, const float *b, int64_t n);
 
 /* ---- text -------------------------------------------------------------------------------- */
-/* out[B, L, Cc]: CFG batch from cond[Bp, L, Cc] and uncond: one null caption [L, Cc] shared by
- * all prompts (uncond_per_prompt 0) or negative captions [Bp, L, Cc] (1). */
+/* out[2Bp, L, Cc]: CFG batch from cond[Bp, L, Cc] and uncond: one null caption [L, Cc] shared by
+ * all prompts (uncond_per_prompt 0) or negative captions [Bp, L, Cc] (1). half 0 or 1 keeps only
+ * that half of the batch (CFG parallelism: out[Bp, L, Cc]); half -1 keeps both. */
 void cpu_cfg_text(float *out, const float *cond, const float *uncond, int uncond_per_prompt, int Bp,
-                  int L, int Cc, int cond_first);
-/* mask[Bp, L] -> per CFG row b (which uses mask row b mod Bp): lens[B], idx[B, L] (positions of
- * the nonzero entries, in order). */
-void cpu_text_mask(int32_t *lens, int32_t *idx, const int32_t *mask, int Bp, int L, int cond_first);
+                  int L, int Cc, int cond_first, int half);
+/* mask[Bp, L] -> per batch row b < B (which uses mask row b mod Bp): lens[B], idx[B, L] (positions
+ * of the nonzero entries, in order). */
+void cpu_text_mask(int32_t *lens, int32_t *idx, const int32_t *mask, int Bp, int L, int B);
 /* out[B, L, C]: row j < lens[b] of sample b = src[b, idx[b, j]]; other rows zero. */
 void cpu_text_pack(float *out, const float *src, const int32_t *idx, const int32_t *lens, int B,
                    int L, int C);
