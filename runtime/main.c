@@ -185,13 +185,23 @@ static double skipped_share(const ditc_variant *v) {
   return skipped / (v->step_flops * v->steps);
 }
 
-static int bench(ditc_model *m, const options *o) {
+static int bench(ditc_model *m, const options *o, int print) {
   const ditc_variant *v = m->v;
   const int64_t latent = (int64_t)v->Bp * v->Cin * v->Tx * v->Hx * v->Wx;
   float *z0 = malloc((size_t)latent * sizeof(float));
   double *sec = malloc((size_t)v->steps * sizeof(double));
   DITC_CHECK(z0 && sec);
   memcpy(z0, m->arena + v->off_z, (size_t)latent * sizeof(float));
+  if (!print) { /* another rank of a parallel run: take part, report nothing */
+    for (int pab = 0; pab < 2; pab++) {
+      memcpy(m->arena + v->off_z, z0, (size_t)latent * sizeof(float));
+      sampler_opts so = {.pab_on = pab};
+      sampler_run(m, &so);
+    }
+    free(z0);
+    free(sec);
+    return 0;
+  }
   printf("bench %s/%s: %d steps, %.3f GFLOP per all-compute step, arena %.2f MiB, weights %.2f MiB\n", v->family,
          v->name, v->steps, v->step_flops / 1e9, (double)v->arena_bytes / 1048576.0,
          (double)v->weight_elems * 4.0 / 1048576.0);
@@ -283,11 +293,11 @@ static void *rank_main(void *arg) {
         memcpy(&z[i], &b, 4);
       }
   }
+  const int writer = global == 0;
   if (o->bench) {
-    job->failed = bench(&m, o);
+    job->failed = bench(&m, o, writer);
     goto out;
   }
-  const int writer = global == 0;
   float *latents = NULL;
   if (o->save_steps && writer) {
     latents = malloc((size_t)(latent * v->steps) * sizeof(float));
