@@ -20,6 +20,8 @@ struct ditc_comm {
   /* send [bytes] -> recv [size][bytes] */
   void (*all_gather)(ditc_comm *c, const void *send, void *recv, size_t bytes);
   void (*barrier)(ditc_comm *c);
+  /* optional: allocate for collectives of up to `bytes` received per call, before the step loop */
+  void (*reserve)(ditc_comm *c, size_t bytes);
   void (*destroy)(ditc_comm *c);
   /* instrumentation: calls and bytes this rank sent to other ranks */
   uint64_t a2a_calls, a2a_bytes, gather_calls, gather_bytes;

@@ -71,7 +71,7 @@ static void wait_done(ditc_comm *c, const char *what) {
   }
 }
 
-static void reserve(ditc_comm *c, size_t bytes) {
+static void reserve(ditc_comm *c, size_t bytes) { /* grows only if a call exceeds the reservation */
   nccl_state *s = c->impl;
   if (bytes <= s->cap) return;
   if (s->dsend) cudaFree(s->dsend);
@@ -242,6 +242,7 @@ ditc_comm *comm_nccl_create(double timeout_s, ditc_err *err) {
   c->all_to_all = nccl_all_to_all;
   c->all_gather = nccl_all_gather;
   c->barrier = nccl_barrier;
+  c->reserve = reserve;
   c->destroy = nccl_destroy;
   CUDA_OK(c, cudaStreamCreate(&s->stream));
   if (ncclCommInitRank(&s->comm, world, id, rank) != ncclSuccess) {

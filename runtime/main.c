@@ -309,6 +309,11 @@ static void *rank_main(void *arg) {
   if (!o->quiet && writer)
     fprintf(stderr, "%s/%s: %d steps, PAB %s, arena %lld bytes%s\n", v->family, v->name, v->steps,
             o->pab_on ? "on" : "off", (long long)v->arena_bytes, v->sp > 1 ? " per rank" : "");
+  /* collectives' buffers before the step loop: all-to-all and gathers receive at most this */
+  const size_t most = (size_t)(v->a2a_bytes > v->gather_bytes ? v->a2a_bytes : v->gather_bytes) * 2 + 4096;
+  if (job->comm && job->comm->reserve) job->comm->reserve(job->comm, most);
+  if (job->cfg_comm && job->cfg_comm->reserve)
+    job->cfg_comm->reserve(job->cfg_comm, 2 * (size_t)v->B * v->Cout * v->Tx * v->Hx * v->Wx * sizeof(float));
   int stop = 0;
   if (env_rank_hook("DITC_TEST_STOP_RANK", global, &stop)) stop += 1;
   else stop = 0;

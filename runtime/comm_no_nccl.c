@@ -1,4 +1,4 @@
-/* comm_nccl_stub.c: comm_nccl_create for binaries built without NCCL (the CPU binaries in
+/* comm_no_nccl.c: comm_nccl_create for binaries built without NCCL (the CPU binaries in
  * bin/); the NCCL build of a variant (bin/nccl/...) links comm_nccl.c instead. */
 #include "comm.h"
 
