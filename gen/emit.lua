@@ -123,9 +123,12 @@ local function common(ctx)
   }
 end
 
+-- The source extension of a backend's forward translation unit.
+M.ext = { cpu = "c", cuda = "cu" }
+
 function M.forward_c(ctx, backend)
-  local T = template.load("templates/" .. backend .. "/ops.c.in")
-  local F = template.load("templates/" .. backend .. "/forward.c.in")
+  local T = template.load("templates/" .. backend .. "/ops." .. M.ext[backend] .. ".in")
+  local F = template.load("templates/" .. backend .. "/forward." .. M.ext[backend] .. ".in")
   local values = common(ctx)
   values.slot_tables = slot_tables(ctx.program, ctx.pab)
   values.prologue = render_phase(T, ctx.program, ctx.pab, ctx.plan, "prologue")

@@ -23,6 +23,7 @@ usage: lua5.4 gen/main.lua --model models/FAMILY.lua --variant NAME --out DIR
   --variant   a named variant of the model description
   --config    an upstream config.json (e.g. hpcai-tech/OpenSora-STDiT-v3) defining the architecture
   --out       output directory (created by the caller); files are written only when they change
+  --backend   cpu (default: the fp32 reference) or cuda (fp32 device kernels, single rank)
   --quiet     no summary line]]
 end
 
@@ -87,7 +88,7 @@ local function run(argv)
   if not o.model then util.fail(nil, "--model is required\n%s", usage()) end
   if not o.out then util.fail(nil, "--out is required\n%s", usage()) end
   local backend = o.backend or "cpu"
-  if backend ~= "cpu" then util.fail(nil, "--backend must be cpu (the CUDA backend is not built yet)") end
+  if not emit.ext[backend] then util.fail(nil, "--backend must be cpu or cuda, got %q", backend) end
 
   local fam = describe.load_family(o.model)
   local v, source_desc
@@ -126,9 +127,13 @@ local function run(argv)
 
   local baked = bake.variant(fam, v, o.config and "command line: --frames" or fam.where({ "variants", v.name, "num_frames" }))
   local sched, P, tables, plan = baked.sched, baked.program, baked.pab, baked.plan
+  if backend == "cuda" and (v.dims.sp > 1 or v.dims.cfgp > 1) then
+    util.fail(nil, "--backend cuda runs single-rank variants for now (device-resident collectives are not built yet)")
+  end
 
   -- templates are read while emitting; load them first so the hash covers them
-  local tpl = { "templates/" .. backend .. "/ops.c.in", "templates/" .. backend .. "/forward.c.in",
+  local ext = emit.ext[backend]
+  local tpl = { "templates/" .. backend .. "/ops." .. ext .. ".in", "templates/" .. backend .. "/forward." .. ext .. ".in",
     "templates/offsets.h.in", "templates/tables.c.in" }
   for _, t in ipairs(tpl) do util.note_read(root .. t) end
   local gen_files = { root .. "gen/main.lua" }
@@ -145,7 +150,7 @@ local function run(argv)
   }
   ctx.schedule_txt = report.schedule_txt(ctx)
   local files = {
-    { "forward.c", emit.forward_c(ctx, backend) },
+    { "forward." .. ext, emit.forward_c(ctx, backend) },
     { "offsets.h", emit.offsets_h(ctx) },
     { "tables.c", emit.tables_c(ctx) },
     { "entry.c", emit.entry_c(ctx) },
@@ -158,7 +163,7 @@ local function run(argv)
   for _, f in ipairs(files) do
     if util.write_if_changed(dir .. "/" .. f[1], f[2]) then written = written + 1 end
   end
-  local deps = { dir .. "/forward.c:" }
+  local deps = { dir .. "/forward." .. ext .. ":" }
   for _, p in ipairs(util.reads) do deps[#deps + 1] = p end
   util.write_if_changed(dir .. "/gen.d", table.concat(deps, " \\\n  ") .. "\n")
   if not o.quiet then

@@ -55,6 +55,7 @@ typedef struct {
   int cfg_rank;               /* CFG parallelism: which half of the CFG batch this rank runs */
   struct ditc_comm *cfg_comm; /* the two ranks sharing a sequence-parallel rank (or NULL) */
   struct ditc_dump *dump;
+  void *backend;              /* the device backend's context (CUDA: stream and cuBLAS handle) */
 } ditc_exec;
 
 typedef struct {

@@ -446,6 +446,7 @@ int main(int argc, char **argv) {
   else if (model_load_weights(&m, o.weights, &err)) return error_exit(prog, &err, &m);
 
   if (o.forward) {
+    if (model_attach(&m, &err)) return error_exit(prog, &err, &m);
     struct ditc_dump *d = o.dump ? dump_new(o.dump) : NULL;
     m.ex.dump = d;
     if (model_load_forward(&m, o.forward, o.call, &err)) return error_exit(prog, &err, &m);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend.h"
 #include "rng.h"
 #include "safetensors.h"
 
@@ -53,10 +54,15 @@ ditc_status model_init_rank(ditc_model *m, const ditc_variant *v, const float *w
   m->ex.comm = comm;
   m->ex.cfg_rank = cfg_rank;
   m->ex.cfg_comm = cfg_comm;
-  return DITC_OK;
+  ditc_status s = ditc_backend()->attach(m, err);
+  if (s) model_free(m);
+  return s;
 }
 
+ditc_status model_attach(ditc_model *m, ditc_err *err) { return ditc_backend()->attach(m, err); }
+
 void model_free(ditc_model *m) {
+  if (m->v) ditc_backend()->detach(m);
   if (m->owns_weights) free(m->weights);
   free(m->arena);
   memset(m, 0, sizeof *m);

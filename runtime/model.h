@@ -20,6 +20,9 @@ typedef struct {
 ditc_status model_init(ditc_model *m, const ditc_variant *v, ditc_err *err);
 /* The weight buffer, and the arena only when with_arena (ranks bring their own: model_init_rank). */
 ditc_status model_init_weights(ditc_model *m, const ditc_variant *v, int with_arena, ditc_err *err);
+/* Points the model's execution at the backend's copies (a no-op on the CPU; CUDA uploads the
+ * loaded weights and allocates the device arena). model_init_rank does it itself. */
+ditc_status model_attach(ditc_model *m, ditc_err *err);
 /* Another rank of the same process: its own arena over shared, read-only weights. */
 ditc_status model_init_rank(ditc_model *m, const ditc_variant *v, const float *weights, int rank,
                             struct ditc_comm *comm, int cfg_rank, struct ditc_comm *cfg_comm, ditc_err *err);

@@ -8,6 +8,7 @@
  * Formula order follows upstream's tensor expressions so fp32 rounding matches. */
 #include "sampler.h"
 
+#include "backend.h"
 #include "comm.h"
 
 #include <stdio.h>
@@ -113,6 +114,25 @@ static void update(ditc_model *m, int i, float *z, const float *out, int64_t per
   pndm_prev(z, z, eps, cf, lat);
 }
 
+/* The conditioning inputs, from the host arena to the backend's (before the prologue). */
+static void inputs_to_device(ditc_model *m) {
+  const ditc_variant *v = m->v;
+  for (int i = 0; i < v->n_inputs; i++) {
+    const int64_t n = (int64_t)v->Bp * v->L * (v->inputs[i].role == DITC_IN_TEXT ? v->Cc : 1);
+    ditc_backend()->to_device(m, v->inputs[i].off, (size_t)n * 4);
+  }
+}
+
+/* One forward on the io buffers: x and t in, the whole CFG batch's output out. */
+static void forward(ditc_model *m, const unsigned char *row) {
+  const ditc_variant *v = m->v;
+  const ditc_backend_ops *be = ditc_backend();
+  be->to_device(m, v->off_x, (size_t)v->B * v->Cin * v->Tx * v->Hx * v->Wx * sizeof(float));
+  be->to_device(m, v->off_t, (size_t)v->B * sizeof(float));
+  v->step(&m->ex, row);
+  be->to_host(m, v->off_out, (size_t)2 * v->Bp * v->Cout * v->Tx * v->Hx * v->Wx * sizeof(float));
+}
+
 void sampler_run(ditc_model *m, const sampler_opts *o) {
   const ditc_variant *v = m->v;
   const int64_t per = (int64_t)v->Cin * v->Tx * v->Hx * v->Wx;      /* one sample's latent */
@@ -125,6 +145,7 @@ void sampler_run(ditc_model *m, const sampler_opts *o) {
   memset(all_compute, 0, sizeof all_compute);
   int n_ets = 0;
   const double start = now();
+  inputs_to_device(m);
   v->prologue(&m->ex);
   for (int i = 0; i < v->steps; i++) {
     if (o->stop_before && i == o->stop_before - 1) return;
@@ -135,7 +156,7 @@ void sampler_run(ditc_model *m, const sampler_opts *o) {
       memcpy(x + b * per, z + (b % v->Bp) * per, (size_t)per * sizeof(float));
       t[b] = v->t_embed[i];
     }
-    v->step(&m->ex, row ? row : all_compute);
+    forward(m, row ? row : all_compute);
     if (m->ex.comm && row) /* the generated code runs exactly the all-to-alls of the schedule */
       DITC_CHECK(m->ex.comm->a2a_calls - a2a_before == v->a2a_per_step[i]);
     update(m, i, z, out, per, out_per, &n_ets);
@@ -149,6 +170,7 @@ void sampler_forward_once(ditc_model *m) {
   const ditc_variant *v = m->v;
   unsigned char all_compute[v->n_modules > 0 ? v->n_modules : 1];
   memset(all_compute, 0, sizeof all_compute);
+  inputs_to_device(m);
   v->prologue(&m->ex);
-  v->step(&m->ex, all_compute);
+  forward(m, all_compute);
 }

@@ -1,0 +1,26 @@
+/* backend.h: the device side of a run, chosen at link time: where the arena and weights the
+ * generated code reads live (host memory for the CPU backend, device memory for CUDA) and the
+ * copies of io regions between the host arena, where loaders and the sampler work, and the
+ * device. backend_cpu.c does nothing; cuda/backend.c implements CUDA. Not here: the ops. */
+#ifndef DITC_BACKEND_H
+#define DITC_BACKEND_H
+
+#include <stddef.h>
+
+#include "model.h"
+
+typedef struct {
+  const char *name;
+  /* makes m->ex address device copies of the weights and a device arena (once, before the
+   * step loop) */
+  ditc_status (*attach)(ditc_model *m, ditc_err *err);
+  /* host arena bytes [off, off + bytes) -> device, in stream order */
+  void (*to_device)(ditc_model *m, int64_t off, size_t bytes);
+  /* device -> host arena, waiting for the stream */
+  void (*to_host)(ditc_model *m, int64_t off, size_t bytes);
+  void (*detach)(ditc_model *m);
+} ditc_backend_ops;
+
+const ditc_backend_ops *ditc_backend(void);
+
+#endif
