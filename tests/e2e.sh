@@ -202,4 +202,17 @@ assert np.isfinite(z).all() and np.abs(z).max() > 0, 'bad latent'"
 cfg_case latte-cfg build/tests/latte-cfg build/gen/latte-cfg 6
 cfg_case osp-cfg build/tests/osp-cfg build/gen/osp-cfg 7
 
+# ---- the CUDA build on a machine without a GPU: one clear error, no output --------------------
+if [ -x bin/cuda/opensora-v1.2-fixture ] && ! { command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L 2>/dev/null | grep -q GPU; }; then
+  out=$(bin/cuda/opensora-v1.2-fixture --weights $G/weights.safetensors --cond $G/sample_nopab.safetensors --seed 1 \
+    --out "$tmp/cuda.safetensors" 2>&1)
+  code=$?
+  if [ $code = 1 ] && [ "$(printf '%s\n' "$out" | wc -l)" = 1 ] && [[ $out == *"no CUDA device"* ]] && [ ! -e "$tmp/cuda.safetensors" ]; then
+    echo "ok - CUDA build without a GPU: exit 1, one line: $out"
+  else
+    echo "not ok - CUDA build without a GPU: exit $code: $out"
+    rc=1
+  fi
+fi
+
 exit $rc
