@@ -22,7 +22,7 @@ usage: lua5.4 gen/main.lua --model models/FAMILY.lua --variant NAME --out DIR
                            [--pab default|off] --out DIR
   --variant   a named variant of the model description
   --config    an upstream config.json (e.g. hpcai-tech/OpenSora-STDiT-v3) defining the architecture
-  --out       output directory (created by the caller); files are written only when they change
+  --out       output directory (created if missing); files are written only when they change
   --backend   cpu (default: the fp32 reference) or cuda (fp32 device kernels, single rank)
   --quiet     no summary line]]
 end
@@ -159,6 +159,10 @@ local function run(argv)
     { "manifest.txt", report.manifest_txt(ctx) },
   }
   local dir = o.out:gsub("/$", "")
+  if not os.rename(dir, dir) then -- create the output directory (one call, the path quoted for sh)
+    local ok = os.execute("mkdir -p '" .. dir:gsub("'", "'\\''") .. "'")
+    if not ok then util.fail(nil, "cannot create the output directory %s", dir) end
+  end
   local written = 0
   for _, f in ipairs(files) do
     if util.write_if_changed(dir .. "/" .. f[1], f[2]) then written = written + 1 end
