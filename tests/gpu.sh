@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/gpu.sh (`ninja test-gpu`): the CUDA builds (bin/cuda/, fp32 device kernels) against the
 # upstream fixtures and the CPU reference, on a machine with an NVIDIA GPU; elsewhere it prints
-# "skipped: no CUDA device" and succeeds. Checks: forward calls of every fixture, full sampling
+# "skipped: no CUDA device" and succeeds. Checks: every CUDA op against the CPU op on random
+# inputs (tests/cuda_ops_test.c), forward calls of every fixture, full sampling
 # PAB off/default (every step's latent within 1e-4 * max|ref|, as on the CPU: both are fp32),
 # the same latents as the CPU binary within that bound, two runs bit-identical, and
 # compute-sanitizer memcheck clean on the Open-Sora fixture forward when the tool exists.
@@ -12,6 +13,11 @@ if ! command -v nvidia-smi >/dev/null 2>&1 || ! nvidia-smi -L 2>/dev/null | grep
   echo "skipped: no CUDA device"
   exit 0
 fi
+# every CUDA op against the CPU reference on fresh random inputs (its own summary line)
+ops_out=$(build/tests/cuda_ops_test 2>&1)
+printf '%s\n' "$ops_out" | grep -v ' passed, '
+ops=$(printf '%s\n' "$ops_out" | grep -E '^[0-9]+ passed, [0-9]+ failed' | tail -n 1)
+[ -n "$ops" ] || ops="0 passed, 1 failed" # the op test died before its summary
 CMP=build/tests/stcmp
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -63,5 +69,8 @@ if command -v compute-sanitizer >/dev/null 2>&1 || [ -x /usr/local/cuda/bin/comp
     bin/cuda/opensora-v1.2-fixture --weights $g/weights.safetensors --forward $g/forward.safetensors --call call0. \
     --out "$tmp/san.safetensors"
 fi
+# the op test's counts join the total
+pass=$((pass + $(echo "$ops" | sed -n 's/^\([0-9]*\) passed.*/\1/p')))
+fail=$((fail + $(echo "$ops" | sed -n 's/.* \([0-9]*\) failed.*/\1/p')))
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
