@@ -1,6 +1,7 @@
 -- layers.lua: reusable sub-layers that append ops to a program: linear, two-layer MLPs, the
 -- sinusoidal timestep embedder, and the DiT block sub-layers (modulated self-attention,
--- cross-attention, modulated MLP) wrapped as PAB modules. Every weight is registered with its
+-- cross-attention, modulated MLP) wrapped as PAB modules, the caption path, and the resharding
+-- of sequence parallelism. Every weight is registered with its
 -- checkpoint name and shape here, so the manifest derives from the ops that read it.
 -- Not here: which sub-layers a family has (the model description) or op numerics (runtime).
 local fp = require("fp")

@@ -1,7 +1,7 @@
 -- program.lua: the backend-neutral op program: named buffers with static shapes, checkpoint
 -- weights with their shapes (the manifest), and an ordered list of ops in two phases
 -- (`prologue`: once per generation; `step`: every sampler step), with PAB modules as groups of
--- ops that have a compute branch and a reuse branch. Family files (stdit3.lua) build it through
+-- ops that have a compute branch and a reuse branch. Class files (stdit3.lua, latte.lua) build it through
 -- this API; plan.lua and emit.lua read it. Not here: any backend syntax.
 local util = require("util")
 

@@ -1,7 +1,8 @@
 /* main.c: the command line of a fixed-model binary (one generated variant linked in).
  * Modes: sample (default), one forward call of a fixture (--forward), benchmark (--bench),
- * --print-schedule, --info. Every user mistake is one line on stderr and exit status 1, and no
- * output file is written unless the whole run succeeded. Not here: model math or sampling. */
+ * --print-schedule, --info; a parallel variant's ranks run as threads (--ranks) or as one NCCL
+ * rank (--comm nccl). Every user mistake is one line on stderr and exit status 1, and no output
+ * file is written unless the whole run succeeded. Not here: model math or sampling. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
