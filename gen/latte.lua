@@ -200,22 +200,7 @@ function M.build(variant)
     end
   end
 
-  local xf = layers.gather_frames(P, v)
-  P:buffer("final.in", { B, N, C }, { dims = "B, N, C" })
-  P:weight("scale_shift_table", { 2, C })
-  P:op("ln_modulate", "norm_out", {
-    out = { buf = "final.in" }, x = { buf = xf }, t = { buf = "adaln_single.1" }, table = { w = "scale_shift_table" },
-    t_stride = C, t_shift = 0, t_scale = 0, -- the embedded timestep added to both table rows
-    shift = 0, scale = 1, B = B, R = N, C = C, eps = fp.f32(1e-6),
-  }, { xf, "adaln_single.1" }, { "final.in" })
-  P:buffer("proj_out", { B, N, d.P }, { dims = "B, N, ph*pw*Cout" })
-  layers.linear(P, "proj_out", "final.in", "proj_out", B * N, C, d.P, { dump = "proj_out" })
-  local out, gather = layers.model_output(P, v)
-  P:op("unpatchify", "unpatchify", {
-    out = { buf = out }, src = { buf = "proj_out" }, B = B, Cout = d.Cout, T = d.T, Hp = d.Hp, Wp = d.Wp,
-    pt = 1, ph = d.ph, pw = d.pw, Tx = d.Tx, Hx = d.Hx, Wx = d.Wx,
-  }, { "proj_out" }, { out })
-  gather()
+  layers.final_layer(P, v, "adaln_single.1", "scale_shift_table", "norm_out", "proj_out", "proj_out")
 
   P.inputs = { -- prompt and negative-prompt T5 outputs, optionally with their mask (spec §2.5)
     { name = "prompt_embeds", role = "DITC_IN_TEXT", half = 0, optional = 0, buf = "in.y" },

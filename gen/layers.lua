@@ -279,6 +279,31 @@ function M.model_output(P, v)
   end
 end
 
+-- The final layer and unpatchify, shared by both classes (STDiT3's T2IFinalLayer, Latte's
+-- norm_out + proj_out): all frames gathered, LN(x) * (1 + scale) + shift where the embedding
+-- t [B, C] is added to both rows of `table` [2, C], the output linear `linear` into `name`
+-- [B, N, pt*ph*pw*Cout] (dumped under that name), then unpatchify into the model output.
+function M.final_layer(P, v, t, table_name, norm_name, linear, name)
+  local d = v.dims
+  local B, N, C = d.B, d.N, d.C
+  local xf = M.gather_frames(P, v)
+  P:buffer("final.in", { B, N, C }, { dims = "B, N, C" })
+  P:weight(table_name, { 2, C })
+  P:op("ln_modulate", norm_name, {
+    out = { buf = "final.in" }, x = { buf = xf }, t = { buf = t }, table = { w = table_name },
+    t_stride = C, t_shift = 0, t_scale = 0, -- the same t is added to both table rows
+    shift = 0, scale = 1, B = B, R = N, C = C, eps = fp.f32(1e-6),
+  }, { xf, t }, { "final.in" })
+  P:buffer(name, { B, N, d.P }, { dims = "B, N, pt*ph*pw*Cout" })
+  M.linear(P, linear, "final.in", name, B * N, C, d.P, { dump = name })
+  local out, gather = M.model_output(P, v)
+  P:op("unpatchify", "unpatchify", {
+    out = { buf = out }, src = { buf = name }, B = B, Cout = d.Cout, T = d.T, Hp = d.Hp, Wp = d.Wp,
+    pt = d.pt, ph = d.ph, pw = d.pw, Tx = d.Tx, Hx = d.Hx, Wx = d.Wx,
+  }, { name }, { out })
+  gather()
+end
+
 -- The first patch frame of this rank (a C expression when frames are sharded).
 function M.first_frame(d)
   return d.sp > 1 and ("ex->rank * " .. d.Tl) or 0

@@ -148,22 +148,8 @@ function M.build(variant)
     end
   end
 
-  local xf = layers.gather_frames(P, v)
-  P:buffer("final.in", { B, N, C }, { dims = "B, N, C" })
-  P:weight("final_layer.scale_shift_table", { 2, C })
-  P:op("ln_modulate", "final_layer.norm_final", {
-    out = { buf = "final.in" }, x = { buf = xf }, t = { buf = "t" }, table = { w = "final_layer.scale_shift_table" },
-    t_stride = C, t_shift = 0, t_scale = 0, -- T2IFinalLayer adds the same t to both table rows
-    shift = 0, scale = 1, B = B, R = N, C = C, eps = fp.f32(1e-6),
-  }, { xf, "t" }, { "final.in" })
-  P:buffer("final_layer", { B, N, d.P }, { dims = "B, N, pt*ph*pw*Cout" })
-  layers.linear(P, "final_layer.linear", "final.in", "final_layer", B * N, C, d.P, { dump = "final_layer" })
-  local out, gather = layers.model_output(P, v)
-  P:op("unpatchify", "unpatchify", {
-    out = { buf = out }, src = { buf = "final_layer" }, B = B, Cout = d.Cout, T = d.T, Hp = d.Hp, Wp = d.Wp,
-    pt = d.pt, ph = d.ph, pw = d.pw, Tx = d.Tx, Hx = d.Hx, Wx = d.Wx,
-  }, { "final_layer" }, { out })
-  gather()
+  layers.final_layer(P, v, "t", "final_layer.scale_shift_table", "final_layer.norm_final", "final_layer.linear",
+    "final_layer")
 
   P.inputs = { -- the --cond file: T5 output and its mask (spec §1.5)
     { name = "y", role = "DITC_IN_TEXT", half = 0, optional = 0, buf = "in.y" },

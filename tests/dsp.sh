@@ -15,17 +15,7 @@ G=tests/golden/opensora-v1.2
 CMP=build/tests/stcmp
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-rc=0
-t() { "$@" || rc=1; }
-expect() {
-  local name=$1
-  shift
-  local out
-  if out=$("$@" 2>&1); then echo "ok - $name"; else
-    echo "not ok - $name: $(printf '%s' "$out" | tail -n 3 | tr '\n' ' ')"
-    rc=1
-  fi
-}
+. tests/lib.sh
 W=(--weights $G/weights.safetensors --cond $G/sample_nopab.safetensors --noise $G/sample_nopab.safetensors)
 
 # ---- P ranks == 1 rank, bit for bit ---------------------------------------------------------------

@@ -13,18 +13,7 @@ DBG=bin/debug/opensora-v1.2-fixture
 CMP=build/tests/stcmp
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-rc=0
-t() { "$@" || rc=1; }
-# expect NAME COMMAND...: the command must succeed (its output is shown on failure)
-expect() {
-  local name=$1
-  shift
-  local out
-  if out=$("$@" 2>&1); then echo "ok - $name"; else
-    echo "not ok - $name: $(printf '%s' "$out" | tail -n 3 | tr '\n' ' ')"
-    rc=1
-  fi
-}
+. tests/lib.sh
 
 # ---- single forward calls and intermediates ------------------------------------------------------
 # forward FAMILY INTER...: calls 0-2 of the fixture, then call0's intermediates. Latte-style
