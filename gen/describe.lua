@@ -274,11 +274,57 @@ function M.named(fam, name, over)
     spec = util.copy(spec)
     spec.sp = over.sp or spec.sp
     if over.cfg_parallel then spec.cfg_parallel = true end
-    if over.pab == "off" then spec.pab = M.pab_off(spec.pab or fam.pab) end
+    if over.pab == "off" then spec.pab = M.pab_off(spec.pab or fam.pab)
+    elseif over.pab then spec.pab = M.pab_from_json(over.pab) end
     local derived = function(p) return p[1] == "sp" and "command line: --sp" or where(p) end
     return M.resolve(fam, over.name, spec, derived, { model = fam.path, variant = name })
   end
   return M.resolve(fam, name, spec, where, { model = fam.path, variant = name })
+end
+
+-- A PAB config from a JSON file in upstream's PABConfig field names (videosys pab_mgr.py:
+-- spatial_broadcast, spatial_threshold, spatial_range, ..., mlp_broadcast,
+-- mlp_spatial_broadcast_config = {"676": {"block": [...], "skip_count": 2}, ...}), so a config
+-- tuned against VideoSys, or one from the fixtures' meta.json, can be baked as it is. Dict order
+-- is kept (upstream's first match follows it). Errors name file:line.
+function M.pab_from_json(path)
+  local text = util.read_file(path)
+  local obj, err = json.decode(text, path)
+  if not obj then util.fail(nil, "%s", err) end
+  local function fail(o, key, msg) util.fail(path .. ":" .. (json.line(o, key) or 1), "%s: %s", key, msg) end
+  if type(obj) ~= "table" or #obj > 0 then util.fail(path .. ":1", "a PAB config must be a JSON object") end
+  local pab = { mlp_spatial = {}, mlp_temporal = {} }
+  local known = { steps = true } -- set by the pipeline, not a config choice
+  for _, kind in ipairs({ "spatial", "temporal", "cross" }) do
+    pab[kind] = { broadcast = obj[kind .. "_broadcast"], threshold = obj[kind .. "_threshold"], range = obj[kind .. "_range"] }
+    for _, f in ipairs({ "_broadcast", "_threshold", "_range" }) do
+      known[kind .. f] = true
+      if obj[kind .. f] == nil or obj[kind .. f] == json.null then fail(obj, kind .. f, "missing") end
+    end
+  end
+  pab.mlp_broadcast, known.mlp_broadcast = obj.mlp_broadcast, true
+  for _, kind in ipairs({ "spatial", "temporal" }) do
+    local name = "mlp_" .. kind .. "_broadcast_config"
+    known[name] = true
+    local dict = obj[name]
+    if dict ~= nil and dict ~= json.null then
+      if type(dict) ~= "table" or (#dict > 0) then fail(obj, name, "must be an object {timestep: {block, skip_count}}") end
+      for _, key in ipairs(json.keys(dict)) do
+        local e, k = dict[key], math.tointeger(tonumber(key))
+        if not k then fail(dict, key, "keys must be integer timesteps") end
+        if type(e) ~= "table" then fail(dict, key, "must be an object {block, skip_count}") end
+        pab["mlp_" .. kind][#pab["mlp_" .. kind] + 1] = { key = k, blocks = e.block, skip_count = e.skip_count }
+      end
+    end
+  end
+  for _, key in ipairs(json.keys(obj)) do
+    if not known[key] then fail(obj, key, "unknown PABConfig field") end
+  end
+  pab_schema(pab, {}, function(p, msg)
+    local key = p[1] and (p[1]:match("^mlp_") and (p[1] .. "_broadcast_config") or (p[1] .. "_" .. (p[2] or "broadcast")))
+    util.fail(path .. ":" .. (json.line(obj, key) or 1), "%s: %s", S.path_str(p), msg)
+  end)
+  return pab
 end
 
 -- A PAB config with every kind off (the all-compute baseline).
@@ -298,7 +344,8 @@ function M.from_config_json(fam, config_path, opts)
     latent = opts.latent, steps = opts.steps, cfg_scale = opts.cfg_scale, fps = opts.fps,
     dtype = opts.dtype, text_len = opts.text_len, sp = opts.sp, cfg_parallel = opts.cfg_parallel,
   }
-  if opts.pab == "off" then spec.pab = M.pab_off(fam.pab) end
+  if opts.pab == "off" then spec.pab = M.pab_off(fam.pab)
+  elseif opts.pab and opts.pab ~= "default" then spec.pab = M.pab_from_json(opts.pab) end
   local where = function(p) return "command line: --" .. tostring(p[1] or "") end
   return M.resolve(fam, opts.name, spec, where, { model = fam.path, config = config_path })
 end

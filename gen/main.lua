@@ -19,10 +19,11 @@ usage: lua5.4 gen/main.lua --model models/FAMILY.lua --variant NAME --out DIR
        lua5.4 gen/main.lua --model models/FAMILY.lua --config config.json --name NAME
                            --height PX --width PX --frames N [--latent T,H,W] [--steps K]
                            [--cfg SCALE] [--fps F] [--dtype fp32|bf16|fp16] [--text-len L]
-                           [--pab default|off] --out DIR
+                           [--pab default|off|PAB.json] --out DIR
   --variant   a named variant of the model description
   --config    an upstream config.json (e.g. hpcai-tech/OpenSora-STDiT-v3) defining the architecture
   --out       output directory (created if missing); files are written only when they change
+  --pab       default (the description's), off, or a JSON file in VideoSys PABConfig field names
   --backend   cpu (default: the fp32 reference) or cuda (fp32 device kernels, single rank)
   --quiet     no summary line]]
 end
@@ -104,7 +105,6 @@ local function run(argv)
       if not t then util.fail(nil, "--latent must be T,H,W, got %q", o.latent) end
       latent = { tonumber(t) // 1, tonumber(h) // 1, tonumber(w) // 1 }
     end
-    if o.pab and o.pab ~= "default" and o.pab ~= "off" then util.fail(nil, "--pab must be default or off") end
     if o.dtype and o.dtype ~= "fp32" and o.dtype ~= "bf16" and o.dtype ~= "fp16" then
       util.fail(nil, "--dtype must be fp32, bf16 or fp16")
     end
@@ -117,7 +117,6 @@ local function run(argv)
     source_desc = o.model .. " + " .. o.config
   else
     if not o.variant then util.fail(nil, "--variant or --config is required\n%s", usage()) end
-    if o.pab and o.pab ~= "default" and o.pab ~= "off" then util.fail(nil, "--pab must be default or off") end
     v = describe.named(fam, o.variant, { sp = int_opt(o, "sp"), pab = o.pab ~= "default" and o.pab or nil,
       cfg_parallel = o["cfg-parallel"], name = o.name })
     source_desc = o.model .. " (variant " .. o.variant .. (o.sp and (", --sp " .. o.sp) or "")

@@ -252,6 +252,18 @@ do -- neutral configs reproduce the all-compute baseline and keep no cache
   end
 end
 
+do -- a PAB config in VideoSys' own field names (the fixture's sample_pab_aggressive, meta.json)
+  local v1 = describe.named(os12, "fixture", { pab = "tests/data/pab-aggressive.json", name = "fx-json" })
+  local v2 = describe.named(os12, "fixture-aggressive")
+  local t1 = bakery.variant(os12, v1, "t").pab
+  local t2 = bakery.variant(os12, v2, "t").pab
+  local same = #t1.decision == #t2.decision
+  for i = 1, #t1.decision do
+    for m = 1, #t1.decision[i] do same = same and t1.decision[i][m] == t2.decision[i][m] end
+  end
+  check(same, "--pab FILE.json (VideoSys PABConfig names) bakes the same table as the description's fixture-aggressive")
+end
+
 -- ---- invariants and memory plans of every named variant -------------------------------------------
 
 for _, model in ipairs({ "models/opensora-v1.2.lua", "models/latte.lua", "models/opensora-plan-v1.1.lua" }) do
@@ -362,6 +374,26 @@ config_error("wrong model_type", (good_json:gsub('"model_type": "STDiT3"', '"mod
 config_error("unknown key", (good_json:gsub('"depth": 3,', '"depth": 3,\n  "depht": 3,')), '"depht"')
 config_error("trailing comma", (good_json:gsub('"transformers_version": "4.36.2"', '"transformers_version": "4.36.2",')), "}")
 config_error("skip_y_embedder true", (good_json:gsub('"skip_y_embedder": false', '"skip_y_embedder": true')), "skip_y_embedder")
+
+local function pab_json_error(what, text, key)
+  local path = tmp .. "/pab.json"
+  local f = assert(io.open(path, "wb"))
+  f:write(text)
+  f:close()
+  local line, i = 0, 0
+  for l in (text .. "\n"):gmatch("([^\n]*)\n") do
+    i = i + 1
+    if line == 0 and l:find(key, 1, true) then line = i end
+  end
+  local rc, out = sh(string.format("lua5.4 gen/main.lua --model models/opensora-v1.2.lua --variant fixture --pab %s "
+    .. "--name x --out %s/out", path, tmp))
+  local want = string.format("gen: error: %s:%d:", path, line)
+  check(rc == 1 and out:sub(1, #want) == want, "PAB config JSON error (" .. what .. ") names " .. path .. ":" .. line, out)
+end
+local pab_json = read("tests/data/pab-aggressive.json")
+pab_json_error("unknown field", (pab_json:gsub('"spatial_range": 3', '"spatial_range": 3,\n  "spatial_gap": 2')), '"spatial_gap"')
+pab_json_error("non-integer MLP key", (pab_json:gsub('"577"', '"t577"')), '"t577"')
+pab_json_error("range 0", (pab_json:gsub('"temporal_range": 3', '"temporal_range": 0')), '"temporal_range"')
 
 -- ---- determinism and freshness of out/ --------------------------------------------------------------
 
