@@ -7,12 +7,7 @@ local util = require("util")
 
 local M = {}
 
-local function shape_str(shape)
-  local s = {}
-  for i, n in ipairs(shape) do s[i] = tostring(n) end
-  return "[" .. table.concat(s, ", ") .. "]"
-end
-M.shape_str = shape_str
+local shape_str = util.shape_str
 
 local function off_name(name) return "OFF_" .. util.ident(name) end
 local function wt_name(name) return "WT_" .. util.ident(name) end
@@ -64,7 +59,7 @@ end
 
 -- The body of one phase: ops in order; PAB modules with cache slots become a compute/reuse group,
 -- modules the table never reuses are plain compute code.
-local function render_phase(T, P, tables, plan, phase)
+local function render_phase(T, P, tables, phase)
   local parts = {}
   for _, item in ipairs(P.ops[phase]) do
     if item.group then
@@ -131,8 +126,8 @@ function M.forward_c(ctx, backend)
   local F = template.load("templates/" .. backend .. "/forward." .. M.ext[backend] .. ".in")
   local values = common(ctx)
   values.slot_tables = slot_tables(ctx.program, ctx.pab)
-  values.prologue = render_phase(T, ctx.program, ctx.pab, ctx.plan, "prologue")
-  values.step = render_phase(T, ctx.program, ctx.pab, ctx.plan, "step")
+  values.prologue = render_phase(T, ctx.program, ctx.pab, "prologue")
+  values.step = render_phase(T, ctx.program, ctx.pab, "step")
   return template.render(F, "file", values) .. "\n"
 end
 

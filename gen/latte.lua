@@ -125,7 +125,7 @@ function M.build(variant)
   local P = Program.new()
   local v = setmetatable({ t6 = "adaln_single.0", text_lens = "y.lens", rope = {}, loc = d.loc }, { __index = variant })
   local c = v.config
-  local B, Bp, C, N, L = d.B, d.Bp, d.C, d.N, d.L
+  local B, Bp, C, L = d.B, d.Bp, d.C, d.L
 
   P:buffer("in.x", { B, d.Cin, d.Tx, d.Hx, d.Wx }, { kind = "io", dims = "B, Cin, Tx, Hx, Wx" })
   P:buffer("in.t", { B }, { kind = "io", dims = "B" })

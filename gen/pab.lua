@@ -7,7 +7,6 @@
 local M = {}
 
 M.COMPUTE, M.WRITE, M.REUSE = 0, 1, 2
-M.op_names = { [0] = "compute", [1] = "write", [2] = "reuse" }
 
 local function contains(list, x)
   for _, v in ipairs(list) do if v == x then return true end end

@@ -9,11 +9,7 @@ local M = {}
 
 local letters = { [pab.COMPUTE] = "C", [pab.WRITE] = "W", [pab.REUSE] = "R" }
 
-local function shape_str(shape)
-  local s = {}
-  for i, n in ipairs(shape) do s[i] = tostring(n) end
-  return "[" .. table.concat(s, ", ") .. "]"
-end
+local shape_str = require("util").shape_str
 
 local function kind_cfg(k, c)
   if not c.broadcast then return k .. ": off" end

@@ -78,7 +78,7 @@ function M.build(variant)
   local v = setmetatable({ t6 = "t_block", text_lens = "y.lens", rope = {}, loc = d.loc }, { __index = variant })
   local P = Program.new()
   local R = fp.rounder(v.dtype)
-  local B, Bp, C, N, L = d.B, d.Bp, d.C, d.N, d.L
+  local B, Bp, C, L = d.B, d.Bp, d.C, d.L
 
   -- io buffers (runtime-visible, persistent)
   P:buffer("in.x", { B, d.Cin, d.Tx, d.Hx, d.Wx }, { kind = "io", dims = "B, Cin, Tx, Hx, Wx" })

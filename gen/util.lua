@@ -121,6 +121,12 @@ function M.merge(base, over)
   return out
 end
 
+function M.shape_str(shape) -- {2, 120, 96} -> "[2, 120, 96]"
+  local s = {}
+  for i, n in ipairs(shape) do s[i] = tostring(n) end
+  return "[" .. table.concat(s, ", ") .. "]"
+end
+
 function M.ident(name)        -- "spatial_blocks.0.attn" -> "spatial_blocks_0_attn"
   return (name:gsub("[^%w]", "_"))
 end

@@ -186,7 +186,7 @@ static double skipped_share(const ditc_variant *v) {
   return skipped / (v->step_flops * v->steps);
 }
 
-static int bench(ditc_model *m, const options *o, int print) {
+static int bench(ditc_model *m, int print) {
   const ditc_variant *v = m->v;
   const int64_t latent = (int64_t)v->Bp * v->Cin * v->Tx * v->Hx * v->Wx;
   float *z0 = malloc((size_t)latent * sizeof(float));
@@ -217,7 +217,6 @@ static int bench(ditc_model *m, const options *o, int print) {
            total[pab] / v->steps, v->steps, total[pab], v->step_flops * v->steps / total[pab] / 1e9);
   }
   printf("  pab skips %.1f%% of step FLOPs; speedup on/off %.3fx\n", 100.0 * skipped_share(v), total[0] / total[1]);
-  (void)o;
   free(z0);
   free(sec);
   return 0;
@@ -296,7 +295,7 @@ static void *rank_main(void *arg) {
   }
   const int writer = global == 0;
   if (o->bench) {
-    job->failed = bench(&m, o, writer);
+    job->failed = bench(&m, writer);
     goto out;
   }
   float *latents = NULL;
