@@ -9,11 +9,14 @@ local util = require("util")
 
 local M = {}
 
+M.CUDA_WORKSPACE_BYTES = 32 * 1024 * 1024 -- what cuBLASLt's documentation advises for Hopper
+
 local samplers = { rflow = require("rflow"), ddim = require("ddim"), pndm = require("pndm") }
 
 -- fam: the loaded description; v: a resolved variant; where: the source position of sampler
 -- errors. Returns { sched, program, pab, comm, plan }.
 function M.variant(fam, v, where)
+  v.storage, v.st_bytes = v.storage or "fp32", v.st_bytes or 4 -- the CPU's, unless main.lua chose CUDA's
   local sched = samplers[v.sampler.kind].bake(v, where)
   local P = fam.cls.build(v)
   local d = v.dims
@@ -25,8 +28,11 @@ function M.variant(fam, v, where)
     for i, x in ipairs(w.shape) do shape[i] = type(x) == "string" and v.config[x] or x end
     P:weight(w.name, shape)
   end
+  if v.backend == "cuda" then -- cuBLASLt's workspace, planned like any persistent buffer
+    P:buffer("cuda.workspace", { M.CUDA_WORKSPACE_BYTES // 4 }, { kind = "io", dims = "bytes / 4" })
+  end
   P:layout_weights()
-  P.cache_bytes = d.B * d.Nl * d.C * 4 -- every PAB cache holds one [B, N/P, C] fp32 module output
+  P.cache_bytes = d.B * d.Nl * d.C * P.st_bytes -- every PAB cache holds one [B, N/P, C] module output
   local tables = pab.bake(v.pab, sched.all_timesteps, P.modules, sched.counter_steps, function(msg)
     util.fail(fam.where({ "pab" }), "%s", msg)
   end)
@@ -41,6 +47,7 @@ function M.variant(fam, v, where)
       for _, op in ipairs(item.compute) do item.module.flops = item.module.flops + op.flops end
     end
   end
+  if tables.n_patterns > 255 then util.fail(fam.where({ "pab" }), "more than 255 distinct PAB rows") end
   local comm = dsp.schedule(P, tables, v)
   local plan = plan_mod.build(P, tables)
   local bad = plan_mod.check(P, plan)

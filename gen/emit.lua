@@ -2,6 +2,7 @@
 -- backend into the text of its generated files. Pure formatting: every decision was taken by an
 -- earlier stage. Not here: writing files (main.lua) or human reports (report.lua).
 local fp = require("fp")
+local pab = require("pab")
 local template = require("template")
 local util = require("util")
 
@@ -16,7 +17,7 @@ local function wt_name(name) return "WT_" .. util.ident(name) end
 local function arg_expr(P, v)
   if type(v) == "table" and v.buf then
     local b = P.buffers[v.buf]
-    local e = (b.dtype == "i32" and "AI(" or "A(") .. off_name(v.buf) .. ")"
+    local e = ({ i32 = "AI(", f32 = "AF(", st = "A(" })[b.dtype] .. off_name(v.buf) .. ")"
     if v.off and v.off ~= 0 then e = "(" .. e .. " + " .. v.off .. ")" end -- a column block of the rows
     return e
   elseif type(v) == "table" and v.w then
@@ -110,11 +111,15 @@ local function slot_tables(P, tables)
   return #out > 0 and (table.concat(out, "\n") .. "\n") or ""
 end
 
+local storage_macro = { fp32 = "DITC_STORAGE_F32", bf16 = "DITC_STORAGE_BF16", fp16 = "DITC_STORAGE_F16" }
+local storage_symbol = { fp32 = "ditc_cuda_storage_f32", bf16 = "ditc_cuda_storage_bf16", fp16 = "ditc_cuda_storage_f16" }
+
 local function common(ctx)
   local v = ctx.variant
   return {
     source = ctx.source_desc, family = v.family, variant = v.name, dtype = v.dtype, hash = ctx.hash,
-    symbol = v.symbol,
+    symbol = v.symbol, storage = v.storage, storage_macro = storage_macro[v.storage],
+    storage_symbol = storage_symbol[v.storage], st_bytes = ctx.program.st_bytes,
   }
 end
 
@@ -231,11 +236,22 @@ function M.tables_c(ctx)
     local cells = {}
     for m = 1, #P.modules do
       local o = tables.op[i][m]
-      cells[m] = tostring(o.op + ((o.slot or 1) - 1) * 4)
+      cells[m] = tostring(pab.cell(o))
     end
     rows[i] = string.format("  /* step %2d, tau %4d */ { %s },", i - 1, sched.tau[i], table.concat(cells, ", "))
   end
   values.pab_rows = table.concat(rows, "\n")
+  values.n_patterns, values.pab_pattern = tables.n_patterns, int_list(tables.pattern, 30)
+  values.host_bytes = ctx.plan.arena_bytes
+  if ctx.variant.backend == "cuda" then -- the host holds the io buffers only
+    values.host_bytes = 0
+    for _, b in ipairs(P.buffer_list) do
+      if b.kind == "io" and b.name ~= "cuda.workspace" then values.host_bytes = math.max(values.host_bytes, b.offset + b.bytes) end
+    end
+  end
+  local work = P.buffers["cuda.workspace"]
+  values.off_workspace = work and off_name(work.name) or "0"
+  values.workspace_bytes = work and work.bytes or 0
   local ws = {}
   for _, w in ipairs(P.weight_list) do
     local sh = {}

@@ -122,7 +122,7 @@ end
 
 function M.build(variant)
   local d = variant.dims
-  local P = Program.new()
+  local P = Program.new(variant.st_bytes)
   local v = setmetatable({ t6 = "adaln_single.0", text_lens = "y.lens", rope = {}, loc = d.loc }, { __index = variant })
   local c = v.config
   local B, Bp, C, L = d.B, d.Bp, d.C, d.L
@@ -139,26 +139,26 @@ function M.build(variant)
   local ss = type(c.sample_size) == "table" and c.sample_size[1] or c.sample_size
   local base = ss // c.patch_size                    -- PatchEmbed base_size
   local interp2d = math.max(ss // 64, 1)             -- interpolation_scale (64 latent = 512 px)
-  P:buffer("pos_embed.table", { d.S, C }, { dims = "S, C" })
+  P:buffer("pos_embed.table", { d.S, C }, { dims = "S, C", dtype = "f32" })
   P:op("pos_embed_2d_f64", "pos_embed.table", {
     out = { buf = "pos_embed.table" }, Hp = d.Hp, Wp = d.Wp, C = C,
     div_h = fp.f32(d.Hp / base), div_w = fp.f32(d.Wp / base), interp = interp2d,
   }, {}, { "pos_embed.table" })
   local scale1d = temporal_scale(c)
   if d.T > 1 then
-    P:buffer("temp_pos_embed", { d.T, C }, { dims = "T, C" })
+    P:buffer("temp_pos_embed", { d.T, C }, { dims = "T, C", dtype = "f32" })
     P:op("pos_embed_1d_f64", "temp_pos_embed", {
       out = { buf = "temp_pos_embed" }, T = d.T, C = C, div = (v.temporal_pos == "osp") and scale1d or 0,
     }, {}, { "temp_pos_embed" })
   end
   if c.use_rope then -- spec §3.2: 2-D split-half RoPE over [y | x] halves; 1-D over frames
-    P:buffer("rope2d.cos", { d.S, d.D }, { dims = "S, D" })
-    P:buffer("rope2d.sin", { d.S, d.D }, { dims = "S, D" })
+    P:buffer("rope2d.cos", { d.S, d.D }, { dims = "S, D", dtype = "f32" })
+    P:buffer("rope2d.sin", { d.S, d.D }, { dims = "S, D", dtype = "f32" })
     P:op("rope_table_neox", "rope2d", {
       cos = { buf = "rope2d.cos" }, sin = { buf = "rope2d.sin" }, rows = d.S, Wp = d.Wp, D = d.D, nsec = 2, div = interp2d,
     }, {}, { "rope2d.cos", "rope2d.sin" })
-    P:buffer("rope1d.cos", { d.T, d.D }, { dims = "T, D" })
-    P:buffer("rope1d.sin", { d.T, d.D }, { dims = "T, D" })
+    P:buffer("rope1d.cos", { d.T, d.D }, { dims = "T, D", dtype = "f32" })
+    P:buffer("rope1d.sin", { d.T, d.D }, { dims = "T, D", dtype = "f32" })
     P:op("rope_table_neox", "rope1d", {
       cos = { buf = "rope1d.cos" }, sin = { buf = "rope1d.sin" }, rows = d.T, Wp = 1, D = d.D, nsec = 1, div = scale1d,
     }, {}, { "rope1d.cos", "rope1d.sin" })

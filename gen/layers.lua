@@ -53,7 +53,8 @@ function M.caption(P, v, prefix, names, out, uncond)
   local B, L, C = d.B, d.L, d.C
   local cond_first = (v.sampler.cfg_order == "cond_first") and 1 or 0
   P:buffer("y.all", { B, L, d.Cc }, { dims = "B, L, Cc" })
-  P:op("cfg_text", "y.all", {
+  -- the null caption is a weight (storage) or an fp32 input: two op kinds, one per pointer type
+  P:op(uncond.buf and "cfg_text_io" or "cfg_text", "y.all", {
     out = { buf = "y.all" }, cond = { buf = "in.y" }, uncond = uncond, uncond_per_prompt = uncond.buf and 1 or 0,
     Bp = d.Bp, L = L, Cc = d.Cc, cond_first = cond_first, half = d.cfgp > 1 and "ex->cfg_rank" or -1,
   }, { "in.y", uncond.buf }, { "y.all" })
@@ -122,7 +123,7 @@ local function reshard(P, v, name, src, dst, d1, d2, dim, chunk_in, n, e1, e2, c
   local recv = P:buffer(name .. ".recv", { loc.sp, d.B, c1, c2, d.C }, { dims = "P, B, chunk, C" })
   P:op("dsp_pack", name .. ".pack", { send = { buf = send }, src = { buf = src }, B = d.B, d1 = d1, d2 = d2, C = d.C,
     dim = dim, chunk = chunk_in, n = n, P = loc.sp }, { src }, { send })
-  P:op("all_to_all", name, { send = { buf = send }, recv = { buf = recv }, bytes = d.B * c1 * c2 * d.C * 4 },
+  P:op("all_to_all", name, { send = { buf = send }, recv = { buf = recv }, bytes = P.buffers[send].bytes // loc.sp },
     { send }, { recv })
   P:op("dsp_unpack", name .. ".unpack", { dst = { buf = dst }, recv = { buf = recv }, B = d.B, d1 = e1, d2 = e2, C = d.C,
     dim = 3 - dim, chunk = chunk_out, P = loc.sp }, { recv }, { dst })
@@ -148,21 +149,33 @@ function M.self_attention(P, v, prefix, blk, sub, block_prefix)
   end
   local o = P:buffer(prefix .. ".o", { B, N, C }, { dims = "B, N, C" })
   local q, k, vv, ld, bufs = project_qkv(P, prefix, sub, src, rows, C, { B, N }, "B, N")
+  -- qk RMSNorm and RoPE: one op each, or one fused pass when the attention has both
+  local norm, rope
   if sub.q_norm and v.config.qk_norm then
     local wq = P:weight(prefix .. "." .. sub.q_norm .. ".weight", { D })
     local wk = P:weight(prefix .. "." .. sub.k_norm .. ".weight", { D })
-    P:op("qk_rmsnorm", prefix .. ".qk_norm", {
-      q = q, k = k, ld = ld, wq = { w = wq }, wk = { w = wk }, R = rows, H = H, D = D, eps = fp.f32(sub.qk_norm_eps),
-    }, bufs, bufs)
+    norm = { wq = { w = wq }, wk = { w = wk }, R = rows, eps = fp.f32(sub.qk_norm_eps) }
   end
   if blk.rope and v.rope[blk.axis] then -- the class builds the tables when RoPE is on
-    local rope = v.rope[blk.axis]
-    local reads = { table.unpack(bufs) }
-    reads[#reads + 1], reads[#reads + 2] = rope.cos, rope.sin
-    P:op("rope", prefix .. ".rope", {
-      q = q, k = k, ld = ld, cos = { buf = rope.cos }, sin = { buf = rope.sin }, B = B, T = T, S = S, H = H, D = D,
-      axis = blk.axis == "temporal" and 0 or 1, half = rope.half,
-    }, reads, bufs)
+    local r = v.rope[blk.axis]
+    rope = { cos = { buf = r.cos }, sin = { buf = r.sin }, B = B, T = T, S = S, axis = blk.axis == "temporal" and 0 or 1,
+      half = r.half }
+  end
+  local reads = { table.unpack(bufs) }
+  if rope then reads[#reads + 1], reads[#reads + 2] = rope.cos.buf, rope.sin.buf end
+  local function qk_op(kind, name, parts)
+    local args = { q = q, k = k, ld = ld, H = H, D = D }
+    for _, part in ipairs(parts) do
+      for key, val in pairs(part) do args[key] = val end
+    end
+    P:op(kind, prefix .. name, args, reads, bufs)
+  end
+  if norm and rope then
+    qk_op("qk_rmsnorm_rope", ".qk_norm_rope", { norm, rope })
+  elseif norm then
+    qk_op("qk_rmsnorm", ".qk_norm", { norm })
+  elseif rope then
+    qk_op("rope", ".rope", { rope })
   end
   local seq = (blk.axis == "spatial")
       and { nseq = B * T, inner = 1, outer_stride = S, inner_stride = 0, tok_stride = 1, len = S }
@@ -258,7 +271,7 @@ function M.gather_frames(P, v)
   if d.sp == 1 then return "x" end
   local xf = P:buffer("x.gathered", { d.B, d.N, d.C }, { dims = "B, N, C" })
   local recv = P:buffer("x.gather", { d.sp, d.B, d.Tl, d.S, d.C }, { dims = "P, B, T/P, S, C" })
-  P:op("all_gather", "x.gather", { send = { buf = "x" }, recv = { buf = recv }, bytes = d.B * d.Nl * d.C * 4 },
+  P:op("all_gather", "x.gather", { send = { buf = "x" }, recv = { buf = recv }, bytes = P.buffers.x.bytes },
     { "x" }, { recv })
   P:op("dsp_unpack", "x.gather.unpack", { dst = { buf = xf }, recv = { buf = recv }, B = d.B, d1 = d.T, d2 = d.S,
     C = d.C, dim = 1, chunk = d.Tl, P = d.sp }, { recv }, { xf })
@@ -272,10 +285,10 @@ function M.model_output(P, v)
   local d = v.dims
   P:buffer("out", { 2 * d.Bp, d.Cout, d.Tx, d.Hx, d.Wx }, { kind = "io", dims = "2 Bp, Cout, Tx, Hx, Wx" })
   if d.cfgp == 1 then return "out", function() end end
-  local half = P:buffer("out.half", { d.B, d.Cout, d.Tx, d.Hx, d.Wx }, { dims = "Bp, Cout, Tx, Hx, Wx" })
+  local half = P:buffer("out.half", { d.B, d.Cout, d.Tx, d.Hx, d.Wx }, { dims = "Bp, Cout, Tx, Hx, Wx", dtype = "f32" })
   return half, function()
     P:op("cfg_gather", "out.gather", { send = { buf = half }, recv = { buf = "out" },
-      bytes = d.B * d.Cout * d.Tx * d.Hx * d.Wx * 4 }, { half }, { "out" })
+      bytes = P.buffers[half].bytes }, { half }, { "out" })
   end
 end
 

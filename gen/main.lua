@@ -24,7 +24,10 @@ usage: lua5.4 gen/main.lua --model models/FAMILY.lua --variant NAME --out DIR
   --config    an upstream config.json (e.g. hpcai-tech/OpenSora-STDiT-v3) defining the architecture
   --out       output directory (created if missing); files are written only when they change
   --pab       default (the description's), off, or a JSON file in VideoSys PABConfig field names
-  --backend   cpu (default: the fp32 reference) or cuda (fp32 device kernels, single rank)
+  --backend   cpu (default: the fp32 reference) or cuda (the GPU fast path, single rank)
+  --storage   fp32|bf16|fp16: the CUDA build's element of activations, caches and weights
+              (default: the family's dtype, as upstream runs it; fp32 matches the CPU closely)
+  --sp P      sequence-parallel degree; --cfg-parallel splits the CFG batch over 2 x P ranks
   --quiet     no summary line]]
 end
 
@@ -63,8 +66,10 @@ local function num_opt(o, name)
   return n
 end
 
+local ST_BYTES = { fp32 = 4, bf16 = 2, fp16 = 2 }
+
 local known = { ["text-len"] = 1, sp = 1, ["cfg-parallel"] = 1, model = 1, variant = 1, config = 1, name = 1, height = 1, width = 1, frames = 1, latent = 1,
-  steps = 1, cfg = 1, fps = 1, dtype = 1, pab = 1, out = 1, quiet = 1, help = 1, backend = 1 }
+  steps = 1, cfg = 1, fps = 1, dtype = 1, pab = 1, out = 1, quiet = 1, help = 1, backend = 1, storage = 1 }
 
 -- FNV-1a 64 over the content of every file read: the "inputs hash" stamped on generated files.
 local function hash_files(paths)
@@ -124,6 +129,12 @@ local function run(argv)
       .. (o.pab and (", --pab " .. o.pab) or "") .. ")"
   end
 
+  -- storage: fp32 on the CPU (the reference); on CUDA the family's dtype unless --storage says
+  if o.storage and backend ~= "cuda" then util.fail(nil, "--storage applies to --backend cuda only") end
+  if o.storage and not ST_BYTES[o.storage] then util.fail(nil, "--storage must be fp32, bf16 or fp16, got %q", o.storage) end
+  v.backend = backend
+  v.storage = backend == "cuda" and (o.storage or fam.dtype) or "fp32"
+  v.st_bytes = ST_BYTES[v.storage]
   local baked = bake.variant(fam, v, o.config and "command line: --frames" or fam.where({ "variants", v.name, "num_frames" }))
   local sched, P, tables, plan = baked.sched, baked.program, baked.pab, baked.plan
   if backend == "cuda" and (v.dims.sp > 1 or v.dims.cfgp > 1) then

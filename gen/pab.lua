@@ -132,8 +132,23 @@ function M.bake(cfg, all, modules, steps, fail)
       end
     end
   end
+
+  -- 4. distinct rows: pattern[i] numbers the steps' rows in order of first appearance (0-based;
+  -- the CUDA backend captures one graph per pattern and replays it)
+  t.pattern, t.n_patterns = {}, 0
+  local seen = {}
+  for i = 1, K do
+    local cells = {}
+    for m = 1, nmod do cells[m] = M.cell(t.op[i][m]) end
+    local key = table.concat(cells, ",")
+    if not seen[key] then seen[key], t.n_patterns = t.n_patterns, t.n_patterns + 1 end
+    t.pattern[i] = seen[key]
+  end
   return t
 end
+
+-- The table cell of one op: DITC_PAB_* in the low 2 bits, the cache slot index above them.
+function M.cell(o) return o.op + ((o.slot or 1) - 1) * 4 end
 
 -- Counts per kind of what upstream reused, and of what ditc computes/writes/reuses.
 function M.summary(t, modules)

@@ -8,24 +8,30 @@ local util = require("util")
 local M = {}
 M.__index = M
 
-function M.new()
+-- st_bytes: the size of the storage element ("st" buffers and weights): 4 on the CPU backend
+-- (fp32), 2 for CUDA builds in bf16 or fp16 storage.
+function M.new(st_bytes)
   return setmetatable({
+    st_bytes = st_bytes or 4,
     buffers = {}, buffer_list = {}, weights = {}, weight_list = {},
     ops = { prologue = {}, step = {} }, modules = {}, phase = "prologue", group = nil,
   }, M)
 end
 
 -- Declares a buffer. kind: "act" (transient within a phase), "io" (persistent, written or read by
--- the runtime), or inferred "persist" when a step reads what the prologue wrote.
+-- the runtime), or inferred "persist" when a step reads what the prologue wrote. dtype: "st" (the
+-- storage element: activations; the default), "f32" (io buffers, which the host reads and
+-- writes, and the position/RoPE tables) or "i32".
 function M:buffer(name, shape, opt)
   opt = opt or {}
   assert(not self.buffers[name], "program: buffer declared twice: " .. name)
   local b = {
-    name = name, shape = shape, dtype = opt.dtype or "f32", kind = opt.kind or "act",
+    name = name, shape = shape, kind = opt.kind or "act",
+    dtype = opt.dtype or (opt.kind == "io" and "f32" or "st"),
     dims = opt.dims or "", -- shape in the dimension vocabulary, for comments
   }
   b.elems = util.prod(shape)
-  b.bytes = b.elems * 4
+  b.bytes = b.elems * (b.dtype == "st" and self.st_bytes or 4)
   self.buffers[name] = b
   self.buffer_list[#self.buffer_list + 1] = b
   return name
@@ -99,7 +105,8 @@ function M:linear_ops(phase)
   return out
 end
 
--- Weight offsets (elements) in the backend's weight buffer, each aligned to 16 elements.
+-- Weight offsets (elements of the storage type) in the backend's weight buffer, each aligned to
+-- 16 elements.
 function M:layout_weights()
   local off = 0
   for _, w in ipairs(self.weight_list) do

@@ -76,7 +76,7 @@ end
 function M.build(variant)
   local d = variant.dims
   local v = setmetatable({ t6 = "t_block", text_lens = "y.lens", rope = {}, loc = d.loc }, { __index = variant })
-  local P = Program.new()
+  local P = Program.new(variant.st_bytes)
   local R = fp.rounder(v.dtype)
   local B, Bp, C, L = d.B, d.Bp, d.C, d.L
 
@@ -92,7 +92,7 @@ function M.build(variant)
   local h_px, w_px = R(v.height), R(v.width)             -- height[0].item(): the dtype's value
   local scale = math.sqrt(h_px * w_px) / v.config.input_sq_size
   local base = math.floor(math.sqrt(d.S) + 0.5)           -- round(S ** 0.5), never a tie
-  P:buffer("pos_embed", { d.S, C }, { dims = "S, C" })
+  P:buffer("pos_embed", { d.S, C }, { dims = "S, C", dtype = "f32" })
   P:op("pos_embed_2d", "pos_embed", {
     out = { buf = "pos_embed" }, Hp = d.Hp, Wp = d.Wp, C = C,
     scale = fp.f32(scale), mul_h = fp.f32(base / d.Hp), mul_w = fp.f32(base / d.Wp),
@@ -102,8 +102,8 @@ function M.build(variant)
   for _, b in ipairs(v.blocks) do need_rope = need_rope or b.rope end
   if need_rope then
     P:weight("rope.freqs", { d.D // 2 })
-    P:buffer("rope.cos", { d.T, d.D }, { dims = "T, D" })
-    P:buffer("rope.sin", { d.T, d.D }, { dims = "T, D" })
+    P:buffer("rope.cos", { d.T, d.D }, { dims = "T, D", dtype = "f32" })
+    P:buffer("rope.sin", { d.T, d.D }, { dims = "T, D", dtype = "f32" })
     P:op("rope_table", "rope", {
       cos = { buf = "rope.cos" }, sin = { buf = "rope.sin" }, freqs = { w = "rope.freqs" },
       T = d.T, D = d.D, bf16 = (v.dtype == "bf16") and 1 or 0,
@@ -111,7 +111,7 @@ function M.build(variant)
     v.rope.temporal = { cos = "rope.cos", sin = "rope.sin", half = 0 } -- interleaved pairs
   end
 
-  P:buffer("fps.in", { B }, { dims = "B" })
+  P:buffer("fps.in", { B }, { dims = "B", dtype = "f32" })
   P:op("fill", "fps.in", { out = { buf = "fps.in" }, n = B, value = R(v.fps) }, {}, { "fps.in" })
   layers.timestep_embedder(P, "fps_embedder", "fps.in", B, C, { dump = "fps_embedder" })
 

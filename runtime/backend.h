@@ -1,7 +1,9 @@
 /* backend.h: the device side of a run, chosen at link time: where the arena and weights the
- * generated code reads live (host memory for the CPU backend, device memory for CUDA) and the
+ * generated code reads live (host memory for the CPU backend, device memory for CUDA), the
  * copies of io regions between the host arena, where loaders and the sampler work, and the
- * device. backend_cpu.c does nothing; cuda/backend.c implements CUDA. Not here: the ops. */
+ * device, and how one step runs (a direct call on the CPU; on CUDA the replay of the graph
+ * captured for the step's PAB row pattern). backend_cpu.c is the trivial one; cuda/backend.c
+ * implements CUDA. Not here: the ops. */
 #ifndef DITC_BACKEND_H
 #define DITC_BACKEND_H
 
@@ -18,6 +20,12 @@ typedef struct {
   void (*to_device)(ditc_model *m, int64_t off, size_t bytes);
   /* device -> host arena, waiting for the stream */
   void (*to_host)(ditc_model *m, int64_t off, size_t bytes);
+  /* one step with PAB row `row` of pattern `pattern` (v->pab_pattern; v->n_patterns is the
+   * all-compute row of a PAB-off run), in stream order */
+  void (*step)(ditc_model *m, int pattern, const unsigned char *row);
+  /* device bytes in use now (CUDA: all of it was allocated at attach, so this is the peak); 0 on
+   * the CPU */
+  int64_t (*device_bytes)(ditc_model *m);
   void (*detach)(ditc_model *m);
 } ditc_backend_ops;
 

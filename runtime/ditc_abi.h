@@ -8,7 +8,7 @@
 
 #include <stdint.h>
 
-#define DITC_ABI_VERSION 2
+#define DITC_ABI_VERSION 3
 
 /* A PAB table cell: low 2 bits the op, the rest the cache slot index of the module. */
 enum { DITC_PAB_COMPUTE = 0, DITC_PAB_WRITE = 1, DITC_PAB_REUSE = 2 };
@@ -16,7 +16,7 @@ enum { DITC_PAB_COMPUTE = 0, DITC_PAB_WRITE = 1, DITC_PAB_REUSE = 2 };
 #define DITC_PAB_SLOT(cell) ((cell) >> 2)
 
 /* A checkpoint tensor the variant reads: name exactly as upstream, shape, and its offset (in
- * elements) in the backend's weight buffer. */
+ * elements of the storage type) in the backend's weight buffer. */
 typedef struct {
   const char *name;
   int ndim;
@@ -48,7 +48,7 @@ struct ditc_comm;
  * communicator (sequence-parallel variants; NULL when sp = 1), and an optional
  * intermediate-dump sink (only used when built with DITC_DUMP_ENABLED). */
 typedef struct {
-  const float *weights;
+  const void *weights;        /* weight_elems storage elements (fp32 on the CPU backend) */
   unsigned char *arena;
   int rank;                   /* in the sequence-parallel group */
   struct ditc_comm *comm;     /* the sequence-parallel group */
@@ -87,6 +87,8 @@ typedef struct {
   const double *module_flops;      /* [n_modules] FLOPs one compute of the module costs */
   double step_flops;               /* FLOPs of one all-compute step */
   const unsigned char *pab_table;
+  int n_patterns;                  /* distinct rows of the table */
+  const unsigned char *pab_pattern;/* [K] the row's pattern, 0 .. n_patterns-1 (first appearance) */
 
   /* sequence parallelism: sp ranks; per step the all-to-alls a rank runs and the bytes one
    * all-to-all sends to the other ranks (the generator's communication schedule) */
@@ -96,8 +98,15 @@ typedef struct {
   int64_t a2a_bytes;                  /* per all-to-all, per rank */
   int64_t gather_bytes;               /* per step (the final all_gather), per rank */
 
-  /* memory and weights */
+  /* memory and weights: storage is the element of activations, caches and weights ("fp32" on
+   * the CPU backend; a CUDA build's DITC_STORAGE), st_bytes its size; the CUDA backend's
+   * cuBLASLt workspace is a persistent arena buffer (0 bytes elsewhere) */
+  const char *storage;
+  int st_bytes;
   int64_t arena_bytes;
+  int64_t host_bytes;         /* the arena's first bytes the host holds: all of it on the CPU; on
+                                 CUDA up to the end of the last io buffer (the rest is device-only) */
+  int64_t off_workspace, workspace_bytes;
   int64_t weight_elems;
   int n_weights;
   const ditc_weight_spec *weights;

@@ -13,6 +13,7 @@
 #include <omp.h>
 #endif
 
+#include "backend.h"
 #include "comm.h"
 #include "dump.h"
 #include "model.h"
@@ -160,6 +161,8 @@ static void info(const ditc_variant *v) {
          v->Hx, v->Wx, v->Bp, v->L, v->Cc, v->sampler, v->steps, (double)v->cfg_scale);
   printf("weights %d tensors, %lld elements; arena %lld bytes; %d PAB modules\n", v->n_weights,
          (long long)v->weight_elems, (long long)v->arena_bytes, v->n_modules);
+  printf("storage %s (%d bytes an element); the host holds %lld arena bytes; %d distinct PAB rows\n", v->storage,
+         v->st_bytes, (long long)v->host_bytes, v->n_patterns);
 }
 
 /* Synthetic conditioning for benchmarks without --cond: N(0, 0.5) text, every token valid. */
@@ -205,7 +208,7 @@ static int bench(ditc_model *m, int print) {
   }
   printf("bench %s/%s: %d steps, %.3f GFLOP per all-compute step, arena %.2f MiB, weights %.2f MiB\n", v->family,
          v->name, v->steps, v->step_flops / 1e9, (double)v->arena_bytes / 1048576.0,
-         (double)v->weight_elems * 4.0 / 1048576.0);
+         (double)v->weight_elems * v->st_bytes / 1048576.0);
   double total[2];
   for (int pab = 0; pab < 2; pab++) {
     memcpy(m->arena + v->off_z, z0, (size_t)latent * sizeof(float));
@@ -217,6 +220,8 @@ static int bench(ditc_model *m, int print) {
            total[pab] / v->steps, v->steps, total[pab], v->step_flops * v->steps / total[pab] / 1e9);
   }
   printf("  pab skips %.1f%% of step FLOPs; speedup on/off %.3fx\n", 100.0 * skipped_share(v), total[0] / total[1]);
+  const int64_t dev = ditc_backend()->device_bytes(m);
+  if (dev > 0) printf("  peak device memory: %lld bytes (%.2f GiB)\n", (long long)dev, (double)dev / 1073741824.0);
   free(z0);
   free(sec);
   return 0;

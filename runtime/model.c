@@ -24,7 +24,7 @@ ditc_status model_init_weights(ditc_model *m, const ditc_variant *v, int with_ar
                      v->name, v->abi_version, DITC_ABI_VERSION);
   m->v = v;
   const size_t wbytes = ((size_t)v->weight_elems * sizeof(float) + 63) / 64 * 64;
-  const size_t abytes = with_arena ? ((size_t)v->arena_bytes + 63) / 64 * 64 : 0;
+  const size_t abytes = with_arena ? ((size_t)v->host_bytes + 63) / 64 * 64 : 0;
   m->weights = aligned_alloc(64, wbytes ? wbytes : 64);
   m->arena = with_arena ? aligned_alloc(64, abytes ? abytes : 64) : NULL;
   if (!m->weights || (with_arena && !m->arena)) {
@@ -43,7 +43,7 @@ ditc_status model_init_rank(ditc_model *m, const ditc_variant *v, const float *w
                             struct ditc_comm *comm, int cfg_rank, struct ditc_comm *cfg_comm, ditc_err *err) {
   memset(m, 0, sizeof *m);
   m->v = v;
-  const size_t abytes = ((size_t)v->arena_bytes + 63) / 64 * 64;
+  const size_t abytes = ((size_t)v->host_bytes + 63) / 64 * 64;
   m->arena = aligned_alloc(64, abytes ? abytes : 64);
   if (!m->arena) return ditc_fail(err, DITC_ENOMEM, "rank %d: out of memory: arena %zu bytes", rank, abytes);
   memset(m->arena, 0, abytes);

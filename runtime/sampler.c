@@ -123,13 +123,14 @@ static void inputs_to_device(ditc_model *m) {
   }
 }
 
-/* One forward on the io buffers: x and t in, the whole CFG batch's output out. */
-static void forward(ditc_model *m, const unsigned char *row) {
+/* One forward on the io buffers: x and t in, the whole CFG batch's output out; pattern is the
+ * row's pattern (v->n_patterns: the all-compute row). */
+static void forward(ditc_model *m, int pattern, const unsigned char *row) {
   const ditc_variant *v = m->v;
   const ditc_backend_ops *be = ditc_backend();
   be->to_device(m, v->off_x, (size_t)v->B * v->Cin * v->Tx * v->Hx * v->Wx * sizeof(float));
   be->to_device(m, v->off_t, (size_t)v->B * sizeof(float));
-  v->step(&m->ex, row);
+  be->step(m, pattern, row);
   be->to_host(m, v->off_out, (size_t)2 * v->Bp * v->Cout * v->Tx * v->Hx * v->Wx * sizeof(float));
 }
 
@@ -156,7 +157,7 @@ void sampler_run(ditc_model *m, const sampler_opts *o) {
       memcpy(x + b * per, z + (b % v->Bp) * per, (size_t)per * sizeof(float));
       t[b] = v->t_embed[i];
     }
-    forward(m, row ? row : all_compute);
+    forward(m, row ? v->pab_pattern[i] : v->n_patterns, row ? row : all_compute);
     if (m->ex.comm && row) /* the generated code runs exactly the all-to-alls of the schedule */
       DITC_CHECK(m->ex.comm->a2a_calls - a2a_before == v->a2a_per_step[i]);
     update(m, i, z, out, per, out_per, &n_ets);
@@ -172,5 +173,5 @@ void sampler_forward_once(ditc_model *m) {
   memset(all_compute, 0, sizeof all_compute);
   inputs_to_device(m);
   v->prologue(&m->ex);
-  forward(m, all_compute);
+  forward(m, v->n_patterns, all_compute);
 }

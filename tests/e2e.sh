@@ -191,6 +191,16 @@ assert np.isfinite(z).all() and np.abs(z).max() > 0, 'bad latent'"
 cfg_case latte-cfg build/tests/latte-cfg build/gen/latte-cfg 6
 cfg_case osp-cfg build/tests/osp-cfg build/gen/osp-cfg 7
 
+# ---- stcmp --nmse: the whole-tensor bound the reduced-precision GPU builds are held to ---------
+# PAB on vs off moves the fixture's latents by NMSE ~1.7e-2 at worst: a 1e-6 bound must fail, 1
+# must pass, and a tensor against itself is 0
+t $CMP --nmse 0 --label "stcmp --nmse: a tensor against itself" $G/sample_pab.safetensors latents \
+  $G/sample_pab.safetensors latents
+expect "stcmp --nmse: PAB on vs off fails a 1e-6 bound" bash -c "! $CMP --nmse 1e-6 --slices \
+  $G/sample_pab.safetensors latents $G/sample_nopab.safetensors latents"
+t $CMP --nmse 1 --slices --label "stcmp --nmse: PAB on vs off within 1" $G/sample_pab.safetensors latents \
+  $G/sample_nopab.safetensors latents
+
 # ---- the CUDA build on a machine without a GPU: one clear error, no output --------------------
 if [ -x bin/cuda/opensora-v1.2-fixture ] && ! { command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L 2>/dev/null | grep -q GPU; }; then
   out=$(bin/cuda/opensora-v1.2-fixture --weights $G/weights.safetensors --cond $G/sample_nopab.safetensors --seed 1 \

@@ -312,6 +312,72 @@ for _, model in ipairs({ "models/opensora-v1.2.lua", "models/latte.lua", "models
   end
 end
 
+-- ---- CUDA builds: storage-typed memory plans, one graph per distinct PAB row, fused ops -----------
+
+-- Distinct rows: pattern[i] is the first-appearance number of step i's row, so two steps share a
+-- pattern exactly when their rows are equal, and every pattern below n_patterns occurs.
+for _, model in ipairs({ "models/opensora-v1.2.lua", "models/latte.lua", "models/opensora-plan-v1.1.lua" }) do
+  local fam = describe.load_family(model)
+  for _, name in ipairs({ "fixture", "fixture-aggressive" }) do
+    local v = describe.named(fam, name)
+    local b = bakery.variant(fam, v, fam.path)
+    local t, K = b.pab, b.sched.K
+    local function row(i)
+      local cells = {}
+      for m = 1, #b.program.modules do cells[m] = pab.cell(t.op[i][m]) end
+      return table.concat(cells, ",")
+    end
+    local bad, seen, next_new = nil, {}, 0
+    for i = 1, K do
+      for j = 1, i - 1 do
+        if (row(i) == row(j)) ~= (t.pattern[i] == t.pattern[j]) then bad = bad or string.format("steps %d and %d", j - 1, i - 1) end
+      end
+      if not seen[t.pattern[i]] then
+        if t.pattern[i] ~= next_new then bad = bad or string.format("step %d: pattern %d out of order", i - 1, t.pattern[i]) end
+        seen[t.pattern[i]], next_new = true, next_new + 1
+      end
+    end
+    check(bad == nil and next_new == t.n_patterns, string.format("%s/%s: %d distinct PAB rows numbered by first "
+      .. "appearance, equal rows share a pattern", fam.family, name, t.n_patterns), bad)
+  end
+end
+
+-- A CUDA variant in bf16 storage plans storage buffers and caches at 2 bytes an element, keeps
+-- io buffers and tables in fp32, and holds cuBLASLt's workspace in the persistent region.
+do
+  local v32 = describe.named(os12, "480p-9x16-51f")
+  local vbf = describe.named(os12, "480p-9x16-51f")
+  vbf.backend, vbf.storage, vbf.st_bytes = "cuda", "bf16", 2
+  local b32, bbf = bakery.variant(os12, v32, os12.path), bakery.variant(os12, vbf, os12.path)
+  local bad
+  for _, b in ipairs(bbf.program.buffer_list) do
+    local want = b.elems * (b.dtype == "st" and 2 or 4)
+    if b.bytes ~= want then bad = bad or (b.name .. ": " .. b.bytes .. " bytes, want " .. want) end
+    if b.kind == "io" and b.dtype == "st" then bad = bad or (b.name .. ": an io buffer in storage") end
+  end
+  for _, name in ipairs({ "pos_embed", "rope.cos", "rope.sin", "fps.in", "in.x", "in.t", "out", "sampler.z" }) do
+    local b = bbf.program.buffers[name]
+    if not b or b.dtype ~= "f32" then bad = bad or (name .. " is not fp32") end
+  end
+  check(bad == nil, "opensora-v1.2/480p-9x16-51f cuda bf16: storage buffers 2 bytes an element, io and tables fp32", bad)
+  local d = v32.dims
+  check(bbf.program.cache_bytes == d.B * d.Nl * d.C * 2 and b32.program.cache_bytes == d.B * d.Nl * d.C * 4,
+    "a PAB cache slot holds [B, N, C] storage elements (2 bytes in bf16, 4 on the CPU)")
+  local ws = bbf.program.buffers["cuda.workspace"]
+  check(ws and ws.region == "persistent" and ws.bytes == bakery.CUDA_WORKSPACE_BYTES and b32.program.buffers["cuda.workspace"] == nil,
+    "the cuBLASLt workspace is a persistent arena buffer of CUDA builds only")
+  check(plan.check(bbf.program, bbf.plan) == nil, "the bf16 plan passes the overlap checker", plan.check(bbf.program, bbf.plan))
+  check(bbf.plan.arena_bytes < b32.plan.arena_bytes * 0.55,
+    string.format("the bf16 arena is about half the fp32 one (%d vs %d bytes)", bbf.plan.arena_bytes, b32.plan.arena_bytes))
+  local fused, norm_only
+  for _, op in ipairs(bbf.program:linear_ops("step")) do
+    if op.kind == "qk_rmsnorm_rope" and op.name:find("^temporal_blocks%.") then fused = (fused or 0) + 1 end
+    if op.kind == "qk_rmsnorm" and op.name:find("^spatial_blocks%.") then norm_only = (norm_only or 0) + 1 end
+  end
+  check(fused == d.depth and norm_only == d.depth, string.format("STDiT3: qk RMSNorm + RoPE fused in all %d temporal "
+    .. "attentions, RMSNorm alone in the spatial ones (%s, %s)", d.depth, tostring(fused), tostring(norm_only)))
+end
+
 -- ---- description and config.json errors name file:line ---------------------------------------------
 
 local tmp = os.tmpname()
@@ -425,6 +491,47 @@ for _, fv in ipairs({ { "opensora-v1.2", "fixture" }, { "opensora-v1.2", "480p-9
   check(stale == nil, id .. ": out/ is fresh (the generator reproduces the committed files)",
     stale and ("out/" .. id .. "/" .. stale .. " differs: run `ninja` and commit out/") or nil)
   check(leak == nil, id .. ": generated files hold no temp path, absolute path or date", leak)
+end
+
+-- ---- the CUDA builds take the CPU's PAB decisions ---------------------------------------------------
+for _, fv in ipairs({ { "opensora-v1.2", "fixture" }, { "opensora-v1.2", "fixture-aggressive" }, { "latte", "fixture" },
+  { "opensora-plan-v1.1", "fixture-aggressive" } }) do
+  local dir = string.format("%s/pabcuda-%s-%s", tmp, fv[1], fv[2])
+  local rc, out = sh(string.format("lua5.4 gen/main.lua --model models/%s.lua --variant %s --backend cuda --quiet --out %s",
+    fv[1], fv[2], dir))
+  local function table_of(text) return text and text:match("pab_table%[.-};") end
+  local cpu_tab, cuda_tab = read("out/" .. fv[1] .. "/" .. fv[2] .. "/tables.c"), read(dir .. "/tables.c")
+  check(rc == 0 and read(dir .. "/schedule.txt") == read("out/" .. fv[1] .. "/" .. fv[2] .. "/schedule.txt")
+    and table_of(cuda_tab) and table_of(cuda_tab) == table_of(cpu_tab),
+    fv[1] .. "/" .. fv[2] .. ": the CUDA build has the CPU build's schedule.txt and PAB table", out)
+end
+
+-- ---- gen --backend cuda --storage ---------------------------------------------------------------
+do
+  local rc, out = sh("lua5.4 gen/main.lua --model models/latte.lua --variant fixture --storage bf16 --out " .. tmp .. "/st0")
+  check(rc ~= 0 and out:find("--storage applies to --backend cuda only", 1, true), "gen: --storage without --backend cuda is an error", out)
+  rc, out = sh("lua5.4 gen/main.lua --model models/latte.lua --variant fixture --backend cuda --storage fp8 --out " .. tmp .. "/st1")
+  check(rc ~= 0 and out:find("--storage must be fp32, bf16 or fp16", 1, true), "gen: an unknown --storage is an error", out)
+  for _, c in ipairs({ { "", "DITC_STORAGE_F16", "fp16", "f16" }, { " --storage fp32", "DITC_STORAGE_F32", "fp32", "f32" } }) do
+    local dir = tmp .. "/st-latte" .. c[3]
+    rc, out = sh("lua5.4 gen/main.lua --model models/latte.lua --variant fixture --backend cuda --quiet" .. c[1] .. " --out " .. dir)
+    local fwd, tab = read(dir .. "/forward.cu") or "", read(dir .. "/tables.c") or ""
+    check(rc == 0 and fwd:find("#define DITC_STORAGE " .. c[2], 1, true) and fwd:find("ditc_cuda_storage_" .. c[4], 1, true)
+      and tab:find('.storage = "' .. c[3] .. '"', 1, true) and fwd:find("cuda_cfg_text_io(", 1, true),
+      "gen --backend cuda" .. c[1] .. ": Latte's forward.cu is built for " .. c[3] .. " storage, its fp32 negative prompt "
+      .. "through cfg_text_io", out)
+    local host = tonumber(tab:match("%.host_bytes = (%d+)"))
+    local arena = tonumber((read(dir .. "/offsets.h") or ""):match("#define ARENA_BYTES (%d+)"))
+    local io_end = 0
+    for off, bytes, name in (read(dir .. "/plan.txt") or ""):gmatch("\n%s*(%d+)%s+(%d+)%s+persistent[^\n]* (%S+)") do
+      if name:find("^in%.") or name == "out" or name:find("^sampler%.") then -- the io buffers
+        io_end = math.max(io_end, tonumber(off) + tonumber(bytes))
+      end
+    end
+    check(host and arena and host < arena and host >= io_end and io_end > 0,
+      string.format("gen --backend cuda%s: the host holds the io buffers only (%s of %s arena bytes; io ends at %d)",
+        c[1], tostring(host), tostring(arena), io_end))
+  end
 end
 
 os.execute("rm -rf " .. tmp)

@@ -1,8 +1,9 @@
 /* tests/stcmp.c: compares tensors of two safetensors files for the test suite.
  *   stcmp [--rel R] [--exact] [--slices] [--label TEXT] A.safetensors NAME_A B.safetensors NAME_B
  * passes iff max|a - b| <= R * max|b| (b is the reference; R defaults to 1e-4), with NaN/Inf
- * parity; --exact requires bit equality; --slices applies the rule to every index of dim 0
- * separately (each slice relative to its own max). Prints one "ok - ..." or "not ok - ..." line
+ * parity; --exact requires bit equality; --nmse X instead requires sum (a - b)^2 / sum b^2 <= X
+ * (for reduced-precision builds, whose bound is on the whole tensor); --slices applies the rule to
+ * every index of dim 0 separately (each slice relative to its own values). Prints one "ok - ..." or "not ok - ..." line
  * with the worst index, both values and the share of the budget used; exit status 0 / 1.
  *   stcmp --pattern OURS_PAB OURS_OFF REF_PAB REF_OFF NAME
  * checks that, slice by slice of dim 0, ours is bit-equal to ours-off exactly where the reference
@@ -57,7 +58,7 @@ static int pattern(char **argv) {
 }
 
 int main(int argc, char **argv) {
-  double rel = 1e-4;
+  double rel = 1e-4, nmse = -1.0;
   int exact = 0, slices = 0;
   const char *label = NULL;
   int i = 1;
@@ -65,6 +66,7 @@ int main(int argc, char **argv) {
   for (; i < argc && !strncmp(argv[i], "--", 2); i++) {
     if (!strcmp(argv[i], "--rel") && i + 1 < argc) rel = atof(argv[++i]);
     else if (!strcmp(argv[i], "--exact")) exact = 1;
+    else if (!strcmp(argv[i], "--nmse") && i + 1 < argc) nmse = atof(argv[++i]);
     else if (!strcmp(argv[i], "--slices")) slices = 1;
     else if (!strcmp(argv[i], "--label") && i + 1 < argc) label = argv[++i];
     else {
@@ -73,7 +75,7 @@ int main(int argc, char **argv) {
     }
   }
   if (argc - i != 4) {
-    fprintf(stderr, "usage: stcmp [--rel R] [--exact] [--slices] [--label T] A NAME_A B NAME_B\n");
+    fprintf(stderr, "usage: stcmp [--rel R | --nmse X | --exact] [--slices] [--label T] A NAME_A B NAME_B\n");
     return 2;
   }
   st_file fa, fb;
@@ -89,6 +91,33 @@ int main(int argc, char **argv) {
   double worst_share = 0.0, worst_a = 0.0, worst_b = 0.0, worst_err = 0.0;
   int64_t worst_i = -1;
   int ok = 1;
+  if (nmse >= 0.0) { /* NMSE per slice, with NaN/Inf parity */
+    double worst = 0.0;
+    int64_t worst_s = 0;
+    for (int64_t s = 0; s < n; s++) {
+      double se = 0.0, sr = 0.0;
+      for (int64_t k = s * per; k < (s + 1) * per; k++) {
+        const double x = st_get(a, k), y = st_get(b, k);
+        if (isfinite(x) != isfinite(y) || (!isfinite(x) && !(isnan(x) && isnan(y)) && x != y)) {
+          printf("not ok - %s: NaN/Inf parity at element %lld (%g vs %g)\n", what, (long long)k, x, y);
+          return 1;
+        }
+        if (!isfinite(x)) continue;
+        se += (x - y) * (x - y);
+        sr += y * y;
+      }
+      const double v = sr > 0.0 ? se / sr : (se > 0.0 ? INFINITY : 0.0);
+      if (v > worst || s == 0) worst = v, worst_s = s;
+    }
+    ok = worst <= nmse;
+    char where[64] = "";
+    if (slices) snprintf(where, sizeof where, " (worst slice %lld of dim 0)", (long long)worst_s);
+    printf("%s - %s: NMSE %.3g%s, %.2f%% of the bound %.1e\n", ok ? "ok" : "not ok", what, worst, where,
+           nmse > 0.0 ? 100.0 * worst / nmse : (worst > 0.0 ? INFINITY : 0.0), nmse);
+    st_close(&fa);
+    st_close(&fb);
+    return !ok;
+  }
   for (int64_t s = 0; s < n; s++) {
     double mx = 0.0;
     for (int64_t k = s * per; k < (s + 1) * per; k++) mx = fmax(mx, fabs(st_get(b, k)));

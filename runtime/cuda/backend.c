@@ -1,18 +1,26 @@
-/* cuda/backend.c: the CUDA backend of backend.h (fp32, one GPU): uploads the fp32 weight
- * buffer once, allocates the device arena once, creates the stream and cuBLAS handle the ops
- * run on, and copies io regions between the host arena and the device. Nothing is allocated
- * after attach. Not here: kernels (cuda/ops.cu). */
+/* cuda/backend.c: the CUDA backend of backend.h (one GPU). At attach, and never again: the
+ * weight buffer in the build's storage (the host's fp32 weights converted once, staged through
+ * the arena), the device arena (which holds cuBLASLt's workspace), the stream and cuBLASLt
+ * handle, and one CUDA graph per distinct PAB row pattern of the variant plus one for the
+ * all-compute row (PAB off), each captured once from the generated step function. A step then
+ * is one graph launch. Also the io copies between the host arena and the device. Not here:
+ * kernels (the .cu files beside this one). */
 #include <cuda_runtime_api.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "backend.h"
 #include "cuda/ops.h"
 
 typedef struct {
   cuda_ctx ctx;
-  float *weights;
-  unsigned char *arena;
+  void *weights;          /* [weight_elems] storage elements */
+  unsigned char *arena;   /* [arena_bytes] */
+  int n_graphs;           /* v->n_patterns + 1 */
+  cudaGraphExec_t *graphs; /* [n_graphs]: pattern p, then the all-compute row */
+  int64_t used_bytes;     /* device memory in use once everything is attached */
 } cuda_state;
 
 #define CUDA_CHECK(call)                                                                     \
@@ -25,34 +33,95 @@ typedef struct {
     }                                                                                        \
   } while (0)
 
+static cuda_state *state(ditc_model *m) { return (cuda_state *)((char *)m->ex.backend - offsetof(cuda_state, ctx)); }
+
+/* The host's fp32 weights into the device weight buffer: fp32 storage copies them; 16-bit storage
+ * stages chunks in the arena (not yet in use) and converts them on the device. */
+static void upload_weights(cuda_state *s, const ditc_variant *v, const float *host) {
+  const int64_t n = v->weight_elems;
+  if (v->st_bytes == 4) {
+    CUDA_CHECK(cudaMemcpy(s->weights, host, (size_t)n * 4, cudaMemcpyHostToDevice));
+    return;
+  }
+  const int64_t chunk = v->arena_bytes / 4 < (64 << 20) ? v->arena_bytes / 4 : (64 << 20); /* floats */
+  DITC_CHECK(chunk > 0);
+  float *stage = (float *)(void *)s->arena;
+  for (int64_t i = 0; i < n; i += chunk) {
+    const int64_t c = n - i < chunk ? n - i : chunk;
+    CUDA_CHECK(cudaMemcpyAsync(stage, host + i, (size_t)c * 4, cudaMemcpyHostToDevice, (cudaStream_t)s->ctx.stream));
+    cuda_to_storage(&s->ctx, (ditc_st *)((unsigned char *)s->weights + i * v->st_bytes), stage, c);
+  }
+  CUDA_CHECK(cudaStreamSynchronize((cudaStream_t)s->ctx.stream));
+}
+
+/* Captures the generated step function for one PAB row into an executable graph. */
+static cudaGraphExec_t capture(cuda_state *s, const ditc_variant *v, const ditc_exec *ex, const unsigned char *row) {
+  cudaStream_t st = (cudaStream_t)s->ctx.stream;
+  cudaGraph_t g = NULL;
+  cudaGraphExec_t exec = NULL;
+  CUDA_CHECK(cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal));
+  v->step(ex, row);
+  CUDA_CHECK(cudaStreamEndCapture(st, &g));
+  CUDA_CHECK(cudaGraphInstantiate(&exec, g, 0));
+  CUDA_CHECK(cudaGraphDestroy(g));
+  return exec;
+}
+
+static void free_state(cuda_state *s) {
+  if (s->graphs)
+    for (int i = 0; i < s->n_graphs; i++)
+      if (s->graphs[i]) cudaGraphExecDestroy(s->graphs[i]);
+  free(s->graphs);
+  cudaFree(s->weights);
+  cudaFree(s->arena);
+  cuda_ctx_free(&s->ctx);
+  free(s);
+}
+
 static ditc_status cuda_attach(ditc_model *m, ditc_err *err) {
   int n = 0;
   if (cudaGetDeviceCount(&n) != cudaSuccess || n == 0)
     return ditc_fail(err, DITC_EINVAL, "no CUDA device (this binary runs the CUDA backend; bin/ has the CPU one)");
   const ditc_variant *v = m->v;
+  DITC_CHECK(v->workspace_bytes > 0 && v->st_bytes > 0);
   cuda_state *s = calloc(1, sizeof *s);
   DITC_CHECK(s != NULL);
   if (cuda_ctx_init(&s->ctx) != 0) {
     free(s);
-    return ditc_fail(err, DITC_EINVAL, "cannot create a CUDA stream and cuBLAS handle");
+    return ditc_fail(err, DITC_EINVAL, "cannot create a CUDA stream and cuBLASLt handle");
   }
-  const size_t wbytes = (size_t)v->weight_elems * sizeof(float), abytes = (size_t)v->arena_bytes;
-  if (cudaMalloc((void **)&s->weights, wbytes ? wbytes : 64) != cudaSuccess ||
+  const size_t wbytes = (size_t)v->weight_elems * (size_t)v->st_bytes, abytes = (size_t)v->arena_bytes;
+  if (cudaMalloc(&s->weights, wbytes ? wbytes : 64) != cudaSuccess ||
       cudaMalloc((void **)&s->arena, abytes ? abytes : 64) != cudaSuccess) {
-    cudaFree(s->weights);
-    cuda_ctx_free(&s->ctx);
-    free(s);
+    free_state(s);
     return ditc_fail(err, DITC_ENOMEM, "out of device memory: weights %zu + arena %zu bytes", wbytes, abytes);
   }
-  CUDA_CHECK(cudaMemcpy(s->weights, m->weights, wbytes, cudaMemcpyHostToDevice));
+  upload_weights(s, v, m->weights);
   CUDA_CHECK(cudaMemset(s->arena, 0, abytes));
+  s->ctx.workspace = s->arena + v->off_workspace;
+  s->ctx.workspace_bytes = (size_t)v->workspace_bytes;
   m->ex.weights = s->weights;
   m->ex.arena = s->arena;
   m->ex.backend = &s->ctx;
+
+  /* one graph per pattern, captured from the first step that has it, and the all-compute row */
+  s->n_graphs = v->n_patterns + 1;
+  s->graphs = calloc((size_t)s->n_graphs, sizeof *s->graphs);
+  unsigned char *zeros = calloc((size_t)(v->n_modules > 0 ? v->n_modules : 1), 1);
+  DITC_CHECK(s->graphs && zeros);
+  for (int i = 0; i < v->steps; i++) {
+    const int p = v->pab_pattern[i];
+    if (!s->graphs[p]) s->graphs[p] = capture(s, v, &m->ex, v->pab_table + (int64_t)i * v->n_modules);
+  }
+  s->graphs[v->n_patterns] = capture(s, v, &m->ex, zeros);
+  free(zeros);
+  for (int p = 0; p < s->n_graphs; p++) DITC_CHECK(s->graphs[p] != NULL); /* the table names every pattern */
+  CUDA_CHECK(cudaDeviceSynchronize());
+  size_t free_b = 0, total_b = 0;
+  CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
+  s->used_bytes = (int64_t)(total_b - free_b);
   return DITC_OK;
 }
-
-static cuda_state *state(ditc_model *m) { return (cuda_state *)((char *)m->ex.backend - offsetof(cuda_state, ctx)); }
 
 static void cuda_to_device(ditc_model *m, int64_t off, size_t bytes) {
   cuda_state *s = state(m);
@@ -67,16 +136,22 @@ static void cuda_to_host(ditc_model *m, int64_t off, size_t bytes) {
   CUDA_CHECK(cudaStreamSynchronize((cudaStream_t)s->ctx.stream));
 }
 
+static void cuda_step(ditc_model *m, int pattern, const unsigned char *row) {
+  (void)row; /* the graph of its pattern was captured from the same row */
+  cuda_state *s = state(m);
+  DITC_CHECK(pattern >= 0 && pattern < s->n_graphs);
+  CUDA_CHECK(cudaGraphLaunch(s->graphs[pattern], (cudaStream_t)s->ctx.stream));
+}
+
+static int64_t cuda_device_bytes(ditc_model *m) { return m->ex.backend ? state(m)->used_bytes : 0; }
+
 static void cuda_detach(ditc_model *m) {
   if (!m->ex.backend) return;
-  cuda_state *s = state(m);
-  cudaFree(s->weights);
-  cudaFree(s->arena);
-  cuda_ctx_free(&s->ctx);
-  free(s);
+  free_state(state(m));
   m->ex.backend = NULL;
 }
 
-static const ditc_backend_ops cuda_ops = {"cuda", cuda_attach, cuda_to_device, cuda_to_host, cuda_detach};
+static const ditc_backend_ops cuda_ops = {"cuda",    cuda_attach,       cuda_to_device, cuda_to_host,
+                                          cuda_step, cuda_device_bytes, cuda_detach};
 
 const ditc_backend_ops *ditc_backend(void) { return &cuda_ops; }

@@ -1,16 +1,38 @@
-/* cuda/ops.h: the fp32 CUDA ops the generated CUDA forward code calls, one per op kind of the op
+/* cuda/ops.h: the CUDA ops the generated CUDA forward code calls, one per op kind of the op
  * program. Each cuda_<op> has the arguments of cpu_<op> in cpu/ops.h (same meaning, shapes and
  * layouts; see the comments there and runtime/README.md for the dimension letters) with the
  * context first; every pointer is a device pointer. A call enqueues work on ctx->stream and
- * returns without synchronizing; launch and cuBLAS errors abort with file:line. fp32 storage and
- * fp32 math (cuBLAS in pedantic mode: no TF32), so results match the CPU reference up to
- * rounding (summation order; CUDA's tanhf and expf in GELU and softmax). Plain C: includes no
- * CUDA header (cpu/ops.h, found through -Iruntime, for DITC_ACT_*). Not here: allocation,
- * copies to or from the host, collectives. */
+ * returns without synchronizing; launch and cuBLAS errors abort with file:line.
+ *
+ * Storage: a CUDA build keeps activations, PAB caches and weights in one storage element,
+ * ditc_st, fixed at compile time by DITC_STORAGE (the generated forward.cu defines it from its
+ * variant; runtime/cuda/ is compiled once per storage into build/rt/cuda_<storage>/):
+ *   DITC_STORAGE_F32:  float; fp32 math, cuBLASLt without TF32, so results match the CPU
+ *                      reference up to rounding (summation order; CUDA's tanhf and expf);
+ *   DITC_STORAGE_BF16: bfloat16 bits (Open-Sora 1.2 runs in bf16);
+ *   DITC_STORAGE_F16:  IEEE half bits (Latte and Open-Sora-Plan run in fp16).
+ * 16-bit storage loads to fp32, computes and accumulates in fp32, rounds once on store. What
+ * stays fp32 in every build (float pointers below): the runtime's io buffers (latents, timesteps,
+ * text, model output) and the position and RoPE tables. Plain C: includes no CUDA header
+ * (cpu/ops.h, found through -Iruntime, for DITC_ACT_*). Not here: allocation, copies to or from
+ * the host, collectives. */
 #ifndef DITC_CUDA_OPS_H
 #define DITC_CUDA_OPS_H
 
+#include <stddef.h>
 #include <stdint.h>
+
+#define DITC_STORAGE_F32 0
+#define DITC_STORAGE_BF16 1
+#define DITC_STORAGE_F16 2
+#ifndef DITC_STORAGE
+#error "cuda/ops.h: define DITC_STORAGE (DITC_STORAGE_F32, _BF16 or _F16) before including it"
+#endif
+#if DITC_STORAGE == DITC_STORAGE_F32
+typedef float ditc_st;
+#else
+typedef uint16_t ditc_st; /* the bits of a bfloat16 or half; only device code does arithmetic */
+#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -20,21 +42,33 @@ extern "C" {
  * has an include guard; including it keeps both headers usable together in either order. */
 #include "cpu/ops.h"
 
-/* The stream and cuBLAS handle every op runs on (cudaStream_t, cublasHandle_t). */
+/* What every op runs on: the stream, the cuBLASLt handle, and the cuBLASLt workspace (a
+ * persistent buffer of the arena plan, so the arena stays the only activation allocation). */
 typedef struct {
-  void *stream;
-  void *blas;
+  void *stream;    /* cudaStream_t */
+  void *lt;        /* cublasLtHandle_t */
+  void *workspace; /* device bytes for cuBLASLt */
+  size_t workspace_bytes;
 } cuda_ctx;
 
-/* Creates the stream and cuBLAS handle on the current device: 0, or -1 (nothing left to free). */
+/* The storage this ops library was compiled for (DITC_STORAGE); generated code references the
+ * symbol of its own storage so a binary linked against the wrong library does not link. */
+extern const int ditc_cuda_storage_f32, ditc_cuda_storage_bf16, ditc_cuda_storage_f16;
+
+/* Creates the stream and cuBLASLt handle on the current device: 0, or -1 (nothing left to free).
+ * The workspace is set later, when the arena exists. */
 int cuda_ctx_init(cuda_ctx *c);
 /* Destroys both (after the stream's work finishes); safe on a zeroed or freed context. */
 void cuda_ctx_free(cuda_ctx *c);
+/* Converts n fp32 values (device) into storage elements (device), round to nearest even. */
+void cuda_to_storage(const cuda_ctx *ctx, ditc_st *out, const float *src, int64_t n);
+/* And back (for tests and dumps). */
+void cuda_from_storage(const cuda_ctx *ctx, float *out, const ditc_st *src, int64_t n);
 
-/* ---- embeddings ------------------------------------------------------------------------- */
+/* ---- embeddings (fp32 tables) ------------------------------------------------------------ */
 void cuda_pos_embed_2d(const cuda_ctx *ctx, float *out, int Hp, int Wp, int C, float scale, float mul_h,
                        float mul_w);
-void cuda_rope_table(const cuda_ctx *ctx, float *cos_t, float *sin_t, const float *freqs, int T, int D,
+void cuda_rope_table(const cuda_ctx *ctx, float *cos_t, float *sin_t, const ditc_st *freqs, int T, int D,
                      int bf16);
 void cuda_pos_embed_2d_f64(const cuda_ctx *ctx, float *out, int Hp, int Wp, int C, float div_h, float div_w,
                            float interp);
@@ -42,56 +76,78 @@ void cuda_pos_embed_1d_f64(const cuda_ctx *ctx, float *out, int T, int C, float 
 void cuda_rope_table_neox(const cuda_ctx *ctx, float *cos_t, float *sin_t, int rows, int Wp, int D, int nsec,
                           float div);
 void cuda_fill(const cuda_ctx *ctx, float *out, int64_t n, float value);
-void cuda_sinusoid(const cuda_ctx *ctx, float *out, const float *t, int B, int dim);
+/* out[B, dim] (storage) from the fp32 timesteps t[B]. */
+void cuda_sinusoid(const cuda_ctx *ctx, ditc_st *out, const float *t, int B, int dim);
 
 /* ---- dense ------------------------------------------------------------------------------- */
-/* out[M, N] = act(src[M, K] @ w[N, K]^T + b[N]); b may be NULL. */
-void cuda_linear(const cuda_ctx *ctx, float *out, const float *src, const float *w, const float *b, int64_t M,
-                 int K, int N, int act);
-void cuda_silu(const cuda_ctx *ctx, float *out, const float *src, int64_t n);
-void cuda_add(const cuda_ctx *ctx, float *out, const float *a, const float *b, int64_t n);
+/* out[M, N] = act(src[M, K] @ w[N, K]^T + b[N]); b may be NULL. One cuBLASLt matmul with the
+ * bias (and, in 16-bit storage, tanh-GELU) as its epilogue. */
+void cuda_linear(const cuda_ctx *ctx, ditc_st *out, const ditc_st *src, const ditc_st *w, const ditc_st *b,
+                 int64_t M, int K, int N, int act);
+void cuda_silu(const cuda_ctx *ctx, ditc_st *out, const ditc_st *src, int64_t n);
+void cuda_add(const cuda_ctx *ctx, ditc_st *out, const ditc_st *a, const ditc_st *b, int64_t n);
 
 /* ---- text -------------------------------------------------------------------------------- */
-void cuda_cfg_text(const cuda_ctx *ctx, float *out, const float *cond, const float *uncond,
+/* cond: the fp32 text input; uncond: a weight (cuda_cfg_text) or the fp32 negative-prompt input
+ * (cuda_cfg_text_io). */
+void cuda_cfg_text(const cuda_ctx *ctx, ditc_st *out, const float *cond, const ditc_st *uncond,
                    int uncond_per_prompt, int Bp, int L, int Cc, int cond_first, int half);
+void cuda_cfg_text_io(const cuda_ctx *ctx, ditc_st *out, const float *cond, const float *uncond,
+                      int uncond_per_prompt, int Bp, int L, int Cc, int cond_first, int half);
 void cuda_text_mask(const cuda_ctx *ctx, int32_t *lens, int32_t *idx, const int32_t *mask, int Bp, int L,
                     int B);
-void cuda_text_pack(const cuda_ctx *ctx, float *out, const float *src, const int32_t *idx, const int32_t *lens,
-                    int B, int L, int C);
+void cuda_text_pack(const cuda_ctx *ctx, ditc_st *out, const ditc_st *src, const int32_t *idx,
+                    const int32_t *lens, int B, int L, int C);
 
 /* ---- video tokens ------------------------------------------------------------------------ */
-void cuda_patch_embed3d(const cuda_ctx *ctx, float *out, const float *src, const float *w, const float *b,
+/* src: the fp32 latent input. */
+void cuda_patch_embed3d(const cuda_ctx *ctx, ditc_st *out, const float *src, const ditc_st *w, const ditc_st *b,
                         int B, int Cin, int Tx, int Hx, int Wx, int pt, int ph, int pw, int C, int t0, int Tn);
-void cuda_add_pos(const cuda_ctx *ctx, float *x, const float *pe, int BT, int S, int C);
-void cuda_add_frame_pos(const cuda_ctx *ctx, float *x, const float *tp, int B, int T, int S, int C, int t0,
+void cuda_add_pos(const cuda_ctx *ctx, ditc_st *x, const float *pe, int BT, int S, int C);
+void cuda_add_frame_pos(const cuda_ctx *ctx, ditc_st *x, const float *tp, int B, int T, int S, int C, int t0,
                         int Tg);
-void cuda_unpatchify(const cuda_ctx *ctx, float *out, const float *src, int B, int Cout, int T, int Hp, int Wp,
-                     int pt, int ph, int pw, int Tx, int Hx, int Wx);
+/* out: the fp32 model output. */
+void cuda_unpatchify(const cuda_ctx *ctx, float *out, const ditc_st *src, int B, int Cout, int T, int Hp,
+                     int Wp, int pt, int ph, int pw, int Tx, int Hx, int Wx);
 
 /* ---- block --------------------------------------------------------------------------------- */
-void cuda_ln_modulate(const cuda_ctx *ctx, float *out, const float *x, const float *t, int64_t t_stride,
-                      int64_t t_shift, int64_t t_scale, const float *table, int shift, int scale, int B,
+void cuda_ln_modulate(const cuda_ctx *ctx, ditc_st *out, const ditc_st *x, const ditc_st *t, int64_t t_stride,
+                      int64_t t_shift, int64_t t_scale, const ditc_st *table, int shift, int scale, int B,
                       int64_t R, int C, float eps);
-void cuda_qk_rmsnorm(const cuda_ctx *ctx, float *q, float *k, int64_t ld, const float *wq, const float *wk,
-                     int64_t R, int H, int D, float eps);
-void cuda_rope(const cuda_ctx *ctx, float *q, float *k, int64_t ld, const float *cos_t, const float *sin_t, int B,
-               int T, int S, int H, int D, int axis, int half);
-/* D <= 128; len (and N) up to 2,097,120 query rows. */
-void cuda_attention(const cuda_ctx *ctx, float *out, const float *q, const float *k, const float *v, int64_t ld,
-                    int nseq, int inner, int64_t outer_stride, int64_t inner_stride, int64_t tok_stride, int len,
-                    int H, int D, float scale);
-/* As cpu_cross_attention: q and out rows are C = H*D floats apart, k and v rows ld. */
-void cuda_cross_attention(const cuda_ctx *ctx, float *out, const float *q, const float *k, const float *v,
-                          int64_t ld, const int32_t *lens, int B, int N, int L, int H, int D, float scale);
-void cuda_gate_residual(const cuda_ctx *ctx, float *x, const float *src, const float *t, const float *table,
-                        int chunk, int nchunk, int B, int64_t R, int C, float *store);
-void cuda_residual_store(const cuda_ctx *ctx, float *x, const float *src, int64_t n, float *store);
+void cuda_qk_rmsnorm(const cuda_ctx *ctx, ditc_st *q, ditc_st *k, int64_t ld, const ditc_st *wq,
+                     const ditc_st *wk, int64_t R, int H, int D, float eps);
+void cuda_rope(const cuda_ctx *ctx, ditc_st *q, ditc_st *k, int64_t ld, const float *cos_t, const float *sin_t,
+               int B, int T, int S, int H, int D, int axis, int half);
+/* qk_rmsnorm then rope in one pass over q and k (the temporal attention of STDiT3). */
+void cuda_qk_rmsnorm_rope(const cuda_ctx *ctx, ditc_st *q, ditc_st *k, int64_t ld, const ditc_st *wq,
+                          const ditc_st *wk, float eps, const float *cos_t, const float *sin_t, int B, int T,
+                          int S, int H, int D, int axis, int half);
+/* D <= 128; len (and N) up to 2,097,120 query rows. 16-bit storage: a tensor-core flash-style
+ * kernel (cuda/attention.cu); fp32: a tiled fp32 kernel. */
+void cuda_attention(const cuda_ctx *ctx, ditc_st *out, const ditc_st *q, const ditc_st *k, const ditc_st *v,
+                    int64_t ld, int nseq, int inner, int64_t outer_stride, int64_t inner_stride,
+                    int64_t tok_stride, int len, int H, int D, float scale);
+/* As cpu_cross_attention: q and out rows are C = H*D elements apart, k and v rows ld. */
+void cuda_cross_attention(const cuda_ctx *ctx, ditc_st *out, const ditc_st *q, const ditc_st *k,
+                          const ditc_st *v, int64_t ld, const int32_t *lens, int B, int N, int L, int H, int D,
+                          float scale);
+/* The same two, computed the plain way (one thread per query row, fp32 math on storage
+ * elements): the reference the op test holds the fast kernels to. */
+void cuda_attention_naive(const cuda_ctx *ctx, ditc_st *out, const ditc_st *q, const ditc_st *k,
+                          const ditc_st *v, int64_t ld, int nseq, int inner, int64_t outer_stride,
+                          int64_t inner_stride, int64_t tok_stride, int len, int H, int D, float scale);
+void cuda_cross_attention_naive(const cuda_ctx *ctx, ditc_st *out, const ditc_st *q, const ditc_st *k,
+                                const ditc_st *v, int64_t ld, const int32_t *lens, int B, int N, int L, int H,
+                                int D, float scale);
+void cuda_gate_residual(const cuda_ctx *ctx, ditc_st *x, const ditc_st *src, const ditc_st *t,
+                        const ditc_st *table, int chunk, int nchunk, int B, int64_t R, int C, ditc_st *store);
+void cuda_residual_store(const cuda_ctx *ctx, ditc_st *x, const ditc_st *src, int64_t n, ditc_st *store);
 
 /* ---- sequence parallelism ------------------------------------------------------------------- */
-void cuda_dsp_pack(const cuda_ctx *ctx, float *send, const float *src, int B, int d1, int d2, int C, int dim,
+void cuda_dsp_pack(const cuda_ctx *ctx, ditc_st *send, const ditc_st *src, int B, int d1, int d2, int C, int dim,
                    int chunk, int n, int P);
-void cuda_dsp_unpack(const cuda_ctx *ctx, float *dst, const float *recv, int B, int d1, int d2, int C, int dim,
-                     int chunk, int P);
+void cuda_dsp_unpack(const cuda_ctx *ctx, ditc_st *dst, const ditc_st *recv, int B, int d1, int d2, int C,
+                     int dim, int chunk, int P);
 
 #ifdef __cplusplus
 }
