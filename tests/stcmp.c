@@ -1,7 +1,7 @@
 /* tests/stcmp.c: compares tensors of two safetensors files for the test suite.
  *   stcmp [--rel R] [--exact] [--slices] [--label TEXT] A.safetensors NAME_A B.safetensors NAME_B
  * passes iff max|a - b| <= R * max|b| (b is the reference; R defaults to 1e-4), with NaN/Inf
- * parity; --exact requires bit equality; --nmse X instead requires sum (a - b)^2 / sum b^2 <= X
+ * parity (always checked first); --exact requires bit equality; --nmse X instead requires sum (a - b)^2 / sum b^2 <= X
  * (for reduced-precision builds, whose bound is on the whole tensor); --slices applies the rule to
  * every index of dim 0 separately (each slice relative to its own values). Prints one "ok - ..." or "not ok - ..." line
  * with the worst index, both values and the share of the budget used; exit status 0 / 1.
@@ -33,6 +33,18 @@ static const st_tensor *open_tensor(st_file *f, const char *path, const char *na
 static int slices_equal(const st_tensor *a, const st_tensor *b, int64_t i, int64_t per) {
   for (int64_t k = i * per; k < (i + 1) * per; k++)
     if (st_get(a, k) != st_get(b, k)) return 0;
+  return 1;
+}
+
+/* NaN, +Inf and -Inf at the same elements of a and b; prints the failed check if not. */
+static int parity_ok(const st_tensor *a, const st_tensor *b, const char *what) {
+  for (int64_t k = 0; k < b->numel; k++) {
+    const double x = st_get(a, k), y = st_get(b, k);
+    if (isfinite(x) != isfinite(y) || (!isfinite(x) && !(isnan(x) && isnan(y)) && x != y)) {
+      printf("not ok - %s: NaN/Inf parity at element %lld (%g vs %g)\n", what, (long long)k, x, y);
+      return 0;
+    }
+  }
   return 1;
 }
 
@@ -87,6 +99,7 @@ int main(int argc, char **argv) {
     printf("not ok - %s: %lld elements vs %lld in the reference\n", what, (long long)a->numel, (long long)b->numel);
     return 1;
   }
+  if (!parity_ok(a, b, what)) return 1;
   const int64_t n = slices ? b->shape[0] : 1, per = b->numel / (n ? n : 1);
   double worst_share = 0.0, worst_a = 0.0, worst_b = 0.0, worst_err = 0.0;
   int64_t worst_i = -1;
@@ -98,10 +111,6 @@ int main(int argc, char **argv) {
       double se = 0.0, sr = 0.0;
       for (int64_t k = s * per; k < (s + 1) * per; k++) {
         const double x = st_get(a, k), y = st_get(b, k);
-        if (isfinite(x) != isfinite(y) || (!isfinite(x) && !(isnan(x) && isnan(y)) && x != y)) {
-          printf("not ok - %s: NaN/Inf parity at element %lld (%g vs %g)\n", what, (long long)k, x, y);
-          return 1;
-        }
         if (!isfinite(x)) continue;
         se += (x - y) * (x - y);
         sr += y * y;
@@ -124,10 +133,6 @@ int main(int argc, char **argv) {
     const double budget = exact ? 0.0 : rel * mx;
     for (int64_t k = s * per; k < (s + 1) * per; k++) {
       const double x = st_get(a, k), y = st_get(b, k);
-      if (isfinite(x) != isfinite(y) || (!isfinite(x) && !(isnan(x) && isnan(y)) && x != y)) {
-        printf("not ok - %s: NaN/Inf parity at element %lld (%g vs %g)\n", what, (long long)k, x, y);
-        return 1;
-      }
       if (!isfinite(x)) continue;
       const double e = fabs(x - y);
       const double share = budget > 0 ? e / budget : (e > 0 ? INFINITY : 0.0);
