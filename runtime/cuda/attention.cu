@@ -232,7 +232,9 @@ static __device__ void store_rows(st_t *dst, int64_t step, const float *src, int
   }
 }
 
-/* grid (query tile + qtiles * sequence, head), blockDim.x / 32 warps; warp w owns the 16 queries
+/* DB: fragments held per head dim (ndb = dp/16 <= DB of them used), a template parameter so the
+ * registers match the head dim (64: 4, 72: 5, 96: 6, up to 128: 8).
+ * grid (query tile + qtiles * sequence, head), blockDim.x / 32 warps; warp w owns the 16 queries
  * i0 .. i0+15 of its tile and keeps their Q (dp/16 fragments) and O (dp/16 fp32 accumulator
  * fragments) in registers. Shared: K, V [bk, ldh] (the block's key tile), then per warp a scratch
  * [16, ldw] fp32 (Q on the way to registers, then S, and O whenever its rows are rescaled or
@@ -240,6 +242,7 @@ static __device__ void store_rows(st_t *dst, int64_t step, const float *src, int
  * fp32 by lane pairs (lanes 2r, 2r+1 own row r: running max m, partial sums l), P = exp(...)
  * rounded to storage, O rows rescaled by exp(m_old - m_new) through the scratch when some row's
  * max grew, O += P V (fragments). Keys past nk score -inf (p = 0); K, V rows past them are zero. */
+template <int DB>
 static __global__ void __launch_bounds__(MMA_WARPS * 32) attention_mma_kernel(attn_args a, mma_tiles t) {
   extern __shared__ __align__(128) unsigned char smem[];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, h = blockIdx.y, ndb = t.dp / 16;
@@ -254,8 +257,8 @@ static __global__ void __launch_bounds__(MMA_WARPS * 32) attention_mma_kernel(at
   const bool active = i0 < a.nq; /* warp-uniform: the warp has queries to compute */
   const float sl2 = a.scale * 1.4426950408889634f; /* softmax in base 2: exp(x) = exp2(x log2 e) */
 
-  frag_a qf[MMA_DB];
-  frag_acc of[MMA_DB];
+  frag_a qf[DB];
+  frag_acc of[DB];
   float m = -INFINITY, l = 0.0f; /* row r: running max (of S * sl2), this lane's part of the sum */
   if (active) {
     st_t *qs = (st_t *)sw; /* Q [16, ldh] */
@@ -263,7 +266,7 @@ static __global__ void __launch_bounds__(MMA_WARPS * 32) attention_mma_kernel(at
               a.tok_stride * a.q_ld, D, t.dp, t.vec, lane, 32);
     __syncwarp();
 #pragma unroll
-    for (int c = 0; c < MMA_DB; c++)
+    for (int c = 0; c < DB; c++)
       if (c < ndb) {
         wmma::load_matrix_sync(qf[c], qs + c * 16, t.ldh);
         wmma::fill_fragment(of[c], 0.0f);
@@ -283,7 +286,7 @@ static __global__ void __launch_bounds__(MMA_WARPS * 32) attention_mma_kernel(at
       frag_acc sf;
       wmma::fill_fragment(sf, 0.0f);
 #pragma unroll
-      for (int c = 0; c < MMA_DB; c++)
+      for (int c = 0; c < DB; c++)
         if (c < ndb) {
           frag_kt kf;
           wmma::load_matrix_sync(kf, ks + n * 16 * t.ldh + c * 16, t.ldh);
@@ -309,13 +312,13 @@ static __global__ void __launch_bounds__(MMA_WARPS * 32) attention_mma_kernel(at
     if (__any_sync(0xffffffffu, corr != 1.0f)) { /* some row's max grew: O rows *= corr */
       __syncwarp(); /* S is read */
 #pragma unroll
-      for (int c = 0; c < MMA_DB; c++)
+      for (int c = 0; c < DB; c++)
         if (c < ndb) wmma::store_matrix_sync(sw + c * 16, of[c], t.ldw, wmma::mem_row_major);
       __syncwarp();
       for (int c = hf; c < t.dp; c += 2) sw[r * t.ldw + c] *= corr;
       __syncwarp();
 #pragma unroll
-      for (int c = 0; c < MMA_DB; c++)
+      for (int c = 0; c < DB; c++)
         if (c < ndb) wmma::load_matrix_sync(of[c], sw + c * 16, t.ldw, wmma::mem_row_major);
     }
     __syncwarp(); /* P is stored */
@@ -324,7 +327,7 @@ static __global__ void __launch_bounds__(MMA_WARPS * 32) attention_mma_kernel(at
       frag_a pf;
       wmma::load_matrix_sync(pf, pw + n * 16, t.ldp);
 #pragma unroll
-      for (int c = 0; c < MMA_DB; c++)
+      for (int c = 0; c < DB; c++)
         if (c < ndb) {
           frag_v vf;
           wmma::load_matrix_sync(vf, vs + n * 16 * t.ldh + c * 16, t.ldh);
@@ -336,7 +339,7 @@ static __global__ void __launch_bounds__(MMA_WARPS * 32) attention_mma_kernel(at
 
   __syncwarp(); /* the scratch and P are read */
 #pragma unroll
-  for (int c = 0; c < MMA_DB; c++)
+  for (int c = 0; c < DB; c++)
     if (c < ndb) wmma::store_matrix_sync(sw + c * 16, of[c], t.ldw, wmma::mem_row_major);
   __syncwarp();
   const float sum = l + __shfl_xor_sync(0xffffffffu, l, 1), inv = sum > 0.0f ? 1.0f / sum : 0.0f; /* no keys: 0 */
@@ -362,10 +365,15 @@ static void attention_launch(const cuda_ctx *ctx, attn_args a, int64_t nseq) {
   OPS_CHECK(nseq * t.qtiles <= 0x7fffffff && a.H <= 65535);
   const size_t smem = (size_t)2 * t.bk * t.ldh * sizeof(st_t) +
                       (size_t)warps * 16 * (t.ldw * sizeof(float) + t.ldp * sizeof(st_t));
+  const int ndb = t.dp / 16;
+  void (*kernel)(attn_args, mma_tiles) = ndb <= 4   ? attention_mma_kernel<4>
+                                         : ndb == 5 ? attention_mma_kernel<5>
+                                         : ndb == 6 ? attention_mma_kernel<6>
+                                                    : attention_mma_kernel<MMA_DB>;
   if (smem > 48 * 1024) /* above the default limit of dynamic shared memory */
-    CUDA_CHECK(cudaFuncSetAttribute(attention_mma_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+    CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
   const dim3 grid((unsigned)(nseq * t.qtiles), (unsigned)a.H);
-  LAUNCH(attention_mma_kernel, grid, warps * 32, smem, stream_of(ctx), a, t);
+  LAUNCH(kernel, grid, warps * 32, smem, stream_of(ctx), a, t);
 }
 #endif
 
