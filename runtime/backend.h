@@ -26,6 +26,13 @@ typedef struct {
   /* device bytes in use now (CUDA: all of it was allocated at attach, so this is the peak); 0 on
    * the CPU */
   int64_t (*device_bytes)(ditc_model *m);
+  /* The sampler on the device, so the latent stays there between steps (NULL on the CPU, where
+   * sampler.c does this work on the host arena): before step i, the CFG batch x and timesteps t
+   * from z; after it, guidance and the scheduler update of z (and its state); and waiting for
+   * the stream. *n_ets counts PNDM's stored outputs, as on the host. */
+  void (*prepare)(ditc_model *m, int i);
+  void (*update)(ditc_model *m, int i, int *n_ets);
+  void (*sync)(ditc_model *m);
   void (*detach)(ditc_model *m);
 } ditc_backend_ops;
 

@@ -17,7 +17,7 @@ static int64_t cpu_device_bytes(ditc_model *m) {
 }
 static void cpu_detach(ditc_model *m) { (void)m; }
 
-static const ditc_backend_ops cpu_ops = {"cpu",    cpu_attach,       cpu_copy, cpu_copy,
-                                         cpu_step, cpu_device_bytes, cpu_detach};
+static const ditc_backend_ops cpu_ops = {"cpu", cpu_attach, cpu_copy, cpu_copy, cpu_step, cpu_device_bytes,
+                                         NULL,  NULL,       NULL,     cpu_detach};
 
 const ditc_backend_ops *ditc_backend(void) { return &cpu_ops; }

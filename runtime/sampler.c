@@ -5,7 +5,9 @@
  *   DDIM (Latte, §2.6, eta 0): x0 = (z - sqrt(1-a_t) e) / sqrt(a_t); z = sqrt(a_p) x0 + sqrt(1-a_p) e;
  *   PNDM (Open-Sora-Plan, §3.6): Runge-Kutta warm-up calls, then 4th-order linear multistep,
  *   each through diffusers' _get_prev_sample with baked coefficients.
- * Formula order follows upstream's tensor expressions so fp32 rounding matches. */
+ * Formula order follows upstream's tensor expressions so fp32 rounding matches. A backend with a
+ * device sampler (CUDA: cuda/sampler.cu, the same formulas) keeps the latent on the device and
+ * does this work there; the loop is the same. */
 #include "sampler.h"
 
 #include "backend.h"
@@ -55,6 +57,19 @@ static void pndm_prev(float *z, const float *base, const float *e, const float *
   for (int64_t k = 0; k < n; k++) z[k] = coef[0] * base[k] - coef[1] * e[k] / coef[2];
 }
 
+void sampler_pndm_slots(const ditc_variant *v, int i, float *state, int *n_ets, float *slot[5]) {
+  const int64_t lat = (int64_t)v->Bp * v->Cin * v->Tx * v->Hx * v->Wx;
+  float *ets = state + lat;
+  const int mode = v->mode[i];
+  slot[0] = ets + (int64_t)(*n_ets % 4) * lat;
+  slot[1] = slot[2] = slot[3] = slot[4] = NULL;
+  if (mode != 0 && mode != 4) return;
+  (*n_ets)++;
+  if (mode == 0) return;
+  DITC_CHECK(*n_ets >= 4); /* the generator always puts the Runge-Kutta calls first */
+  for (int j = 1; j <= 4; j++) slot[j] = ets + (int64_t)((*n_ets - j) % 4) * lat;
+}
+
 /* One scheduler update of the latent z [Bp, per] from the model output of call i. */
 static void update(ditc_model *m, int i, float *z, const float *out, int64_t per, int64_t out_per, int *n_ets) {
   const ditc_variant *v = m->v;
@@ -84,14 +99,14 @@ static void update(ditc_model *m, int i, float *z, const float *out, int64_t per
     return;
   }
   /* PNDM: ets ring [4][lat] (newest at (*n_ets - 1) % 4), cur_sample, e_acc */
-  float *ets = st + lat, *cur = st + 5 * lat, *acc = st + 6 * lat;
+  float *cur = st + 5 * lat, *acc = st + 6 * lat, *slot[5];
   const int mode = v->mode[i];
+  sampler_pndm_slots(v, i, st, n_ets, slot);
   if (mode < 4) { /* Runge-Kutta: calls c%4 = 0,1,2,3 of one step */
     const float sixth = (float)(1.0 / 6.0), third = (float)(1.0 / 3.0);
     if (mode == 0) {
       for (int64_t k = 0; k < lat; k++) acc[k] = sixth * eps[k];
-      memcpy(ets + (int64_t)(*n_ets % 4) * lat, eps, (size_t)lat * sizeof(float));
-      (*n_ets)++;
+      memcpy(slot[0], eps, (size_t)lat * sizeof(float));
       memcpy(cur, z, (size_t)lat * sizeof(float));
     } else if (mode < 3) {
       for (int64_t k = 0; k < lat; k++) acc[k] += third * eps[k];
@@ -104,11 +119,8 @@ static void update(ditc_model *m, int i, float *z, const float *out, int64_t per
     pndm_prev(z, cur, eps, cf, lat);
     return;
   }
-  DITC_CHECK(*n_ets >= 3); /* the generator always puts the Runge-Kutta calls first */
-  memcpy(ets + (int64_t)(*n_ets % 4) * lat, eps, (size_t)lat * sizeof(float));
-  (*n_ets)++;
-  const float *e1 = ets + (int64_t)((*n_ets - 1) % 4) * lat, *e2 = ets + (int64_t)((*n_ets - 2) % 4) * lat;
-  const float *e3 = ets + (int64_t)((*n_ets - 3) % 4) * lat, *e4 = ets + (int64_t)((*n_ets - 4) % 4) * lat;
+  memcpy(slot[0], eps, (size_t)lat * sizeof(float));
+  const float *e1 = slot[1], *e2 = slot[2], *e3 = slot[3], *e4 = slot[4];
   for (int64_t k = 0; k < lat; k++)
     eps[k] = (float)(1.0 / 24.0) * (55.0f * e1[k] - 59.0f * e2[k] + 37.0f * e3[k] - 9.0f * e4[k]);
   pndm_prev(z, z, eps, cf, lat);
@@ -145,26 +157,39 @@ void sampler_run(ditc_model *m, const sampler_opts *o) {
   unsigned char all_compute[v->n_modules > 0 ? v->n_modules : 1];
   memset(all_compute, 0, sizeof all_compute);
   int n_ets = 0;
+  const ditc_backend_ops *be = ditc_backend();
+  const size_t zbytes = (size_t)(v->Bp * per) * sizeof(float);
   const double start = now();
   inputs_to_device(m);
+  if (be->update) be->to_device(m, v->off_z, zbytes); /* the latent lives on the device from here */
   v->prologue(&m->ex);
   for (int i = 0; i < v->steps; i++) {
     if (o->stop_before && i == o->stop_before - 1) return;
     const double t0 = now();
     const unsigned char *row = o->pab_on ? v->pab_table + (int64_t)i * v->n_modules : NULL;
+    const int pattern = row ? v->pab_pattern[i] : v->n_patterns;
     const uint64_t a2a_before = m->ex.comm ? m->ex.comm->a2a_calls : 0;
-    for (int b = 0; b < v->B; b++) {
-      memcpy(x + b * per, z + (b % v->Bp) * per, (size_t)per * sizeof(float));
-      t[b] = v->t_embed[i];
+    if (be->update) { /* on the device: prepare, step, update, and wait (progress times real work) */
+      be->prepare(m, i);
+      be->step(m, pattern, row ? row : all_compute);
+      be->update(m, i, &n_ets);
+      if (o->latents) be->to_host(m, v->off_z, zbytes);
+      be->sync(m);
+    } else {
+      for (int b = 0; b < v->B; b++) {
+        memcpy(x + b * per, z + (b % v->Bp) * per, (size_t)per * sizeof(float));
+        t[b] = v->t_embed[i];
+      }
+      forward(m, pattern, row ? row : all_compute);
+      update(m, i, z, out, per, out_per, &n_ets);
     }
-    forward(m, row ? v->pab_pattern[i] : v->n_patterns, row ? row : all_compute);
     if (m->ex.comm && row) /* the generated code runs exactly the all-to-alls of the schedule */
       DITC_CHECK(m->ex.comm->a2a_calls - a2a_before == v->a2a_per_step[i]);
-    update(m, i, z, out, per, out_per, &n_ets);
-    if (o->latents) memcpy(o->latents + (int64_t)i * v->Bp * per, z, (size_t)(v->Bp * per) * sizeof(float));
+    if (o->latents) memcpy(o->latents + (int64_t)i * v->Bp * per, z, zbytes);
     if (o->step_seconds) o->step_seconds[i] = now() - t0;
     if (o->progress) progress(v, i, row, now() - start);
   }
+  if (be->update) be->to_host(m, v->off_z, zbytes); /* the final latent, at off_z on the host */
 }
 
 void sampler_forward_once(ditc_model *m) {

@@ -21,6 +21,12 @@ void sampler_run(ditc_model *m, const sampler_opts *o);
 /* One forward call with the io buffers as loaded (model_load_forward), all modules computed. */
 void sampler_forward_once(ditc_model *m);
 
+/* PNDM's output ring at call i (state [7][Bp, latent]: guided output, ring [4], cur, acc):
+ * slot[0] the ring buffer this call stores its output in; for a linear-multistep call slot[1..4]
+ * the newest four after that store (newest first), else NULL. Counts the call in *n_ets when it
+ * stores. Shared by the host update and the CUDA backend's. */
+void sampler_pndm_slots(const ditc_variant *v, int i, float *state, int *n_ets, float *slot[5]);
+
 /* Number of modules of `kind` a table row reuses and contains. */
 void sampler_row_counts(const ditc_variant *v, const unsigned char *row, const char *kind, int *reused, int *total);
 

@@ -3,7 +3,8 @@
  * the arena), the device arena (which holds cuBLASLt's workspace), the stream and cuBLASLt
  * handle, and one CUDA graph per distinct PAB row pattern of the variant plus one for the
  * all-compute row (PAB off), each captured once from the generated step function. A step then
- * is one graph launch. Also the io copies between the host arena and the device. Not here:
+ * is one graph launch. Also the io copies between the host arena and the device, and the
+ * sampler's work on the device (cuda/sampler.cu) with the variant's coefficients. Not here:
  * kernels (the .cu files beside this one). */
 #include <cuda_runtime_api.h>
 #include <stddef.h>
@@ -13,6 +14,7 @@
 
 #include "backend.h"
 #include "cuda/ops.h"
+#include "sampler.h"
 
 typedef struct {
   cuda_ctx ctx;
@@ -145,13 +147,51 @@ static void cuda_step(ditc_model *m, int pattern, const unsigned char *row) {
 
 static int64_t cuda_device_bytes(ditc_model *m) { return m->ex.backend ? state(m)->used_bytes : 0; }
 
+/* ---- the sampler on the device (cuda/sampler.cu), over the io buffers of the device arena ---- */
+
+static float *io(cuda_state *s, int64_t off) { return (float *)(void *)(s->arena + off); }
+
+static void cuda_prepare(ditc_model *m, int i) {
+  cuda_state *s = state(m);
+  const ditc_variant *v = m->v;
+  const int64_t per = (int64_t)v->Cin * v->Tx * v->Hx * v->Wx;
+  cuda_sampler_prepare(&s->ctx, io(s, v->off_x), io(s, v->off_t), io(s, v->off_z), v->B, v->Bp, per,
+                       v->t_embed[i]);
+}
+
+/* As sampler.c's update(): the same coefficients, state buffers and PNDM ring bookkeeping. */
+static void cuda_update(ditc_model *m, int i, int *n_ets) {
+  cuda_state *s = state(m);
+  const ditc_variant *v = m->v;
+  if (v->sampler_kind == DITC_SAMPLER_RFLOW && !v->update[i]) return; /* x_mask discards the step */
+  cuda_sampler_step st = {0};
+  st.kind = v->sampler_kind, st.Bp = v->Bp, st.cond_first = v->cond_first, st.mode = v->mode[i];
+  st.per = (int64_t)v->Cin * v->Tx * v->Hx * v->Wx;
+  st.out_per = (int64_t)v->Cout * v->Tx * v->Hx * v->Wx;
+  st.cfg = v->cfg_scale;
+  for (int k = 0; k < 4; k++) st.coef[k] = v->coef[(int64_t)i * 4 + k];
+  st.z = io(s, v->off_z);
+  st.out = io(s, v->off_out);
+  if (v->sampler_kind == DITC_SAMPLER_PNDM) { /* state [7][lat]: eps, ets ring [4], cur, acc */
+    const int64_t lat = (int64_t)v->Bp * st.per;
+    float *state = io(s, v->off_state);
+    st.state = state, st.cur = state + 5 * lat, st.acc = state + 6 * lat;
+    sampler_pndm_slots(v, i, state, n_ets, st.ets);
+  } else if (v->sampler_kind == DITC_SAMPLER_DDIM) {
+    st.state = io(s, v->off_state);
+  }
+  cuda_sampler_update(&s->ctx, &st);
+}
+
+static void cuda_sync(ditc_model *m) { CUDA_CHECK(cudaStreamSynchronize((cudaStream_t)state(m)->ctx.stream)); }
+
 static void cuda_detach(ditc_model *m) {
   if (!m->ex.backend) return;
   free_state(state(m));
   m->ex.backend = NULL;
 }
 
-static const ditc_backend_ops cuda_ops = {"cuda",    cuda_attach,       cuda_to_device, cuda_to_host,
-                                          cuda_step, cuda_device_bytes, cuda_detach};
+static const ditc_backend_ops cuda_ops = {"cuda",       cuda_attach, cuda_to_device, cuda_to_host, cuda_step,
+                                          cuda_device_bytes, cuda_prepare, cuda_update,  cuda_sync,    cuda_detach};
 
 const ditc_backend_ops *ditc_backend(void) { return &cuda_ops; }
