@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tools/bench.sh (`ninja bench`): CPU numbers, all measured in this run: per variant the time
 # per step and per 30-step loop with PAB off and on (the baseline is PAB off of the same binary),
-# the share of step FLOPs PAB skips, the arena size, and the generator's run time per variant.
+# the share of step FLOPs PAB skips, the arena size, and the generator's run time per variant;
+# then the GPU numbers of tools/bench_gpu.sh (which prints "skipped: no CUDA device" without one).
 set -eu
 cd "$(dirname "$0")/.."
 G=tests/golden/opensora-v1.2
@@ -21,3 +22,5 @@ for v in fixture cpu-bench 480p-9x16-51f 480p-9x16-102f; do
   printf '  %-16s %d ms, arena %s bytes\n' "$v" "$(((end - start) / 1000000))" \
     "$(sed -n 's/^arena \([0-9]*\) bytes.*/\1/p' "$tmp/$v/plan.txt")"
 done
+echo "== GPU: released sizes, ditc vs PyTorch (tools/bench_gpu.sh) =="
+tools/bench_gpu.sh
