@@ -16,7 +16,6 @@ local samplers = { rflow = require("rflow"), ddim = require("ddim"), pndm = requ
 -- fam: the loaded description; v: a resolved variant; where: the source position of sampler
 -- errors. Returns { sched, program, pab, comm, plan }.
 function M.variant(fam, v, where)
-  v.storage, v.st_bytes = v.storage or "fp32", v.st_bytes or 4 -- the CPU's, unless main.lua chose CUDA's
   local sched = samplers[v.sampler.kind].bake(v, where)
   local P = fam.cls.build(v)
   local d = v.dims
@@ -29,7 +28,7 @@ function M.variant(fam, v, where)
     P:weight(w.name, shape)
   end
   if v.backend == "cuda" then -- cuBLASLt's workspace, planned like any persistent buffer
-    P:buffer("cuda.workspace", { M.CUDA_WORKSPACE_BYTES // 4 }, { kind = "io", dims = "bytes / 4" })
+    P:buffer("cuda.workspace", { M.CUDA_WORKSPACE_BYTES // 4 }, { kind = "device", dtype = "f32", dims = "bytes / 4" })
   end
   P:layout_weights()
   P.cache_bytes = d.B * d.Nl * d.C * P.st_bytes -- every PAB cache holds one [B, N/P, C] module output

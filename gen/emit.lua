@@ -3,6 +3,7 @@
 -- earlier stage. Not here: writing files (main.lua) or human reports (report.lua).
 local fp = require("fp")
 local pab = require("pab")
+local Program = require("program")
 local template = require("template")
 local util = require("util")
 
@@ -111,15 +112,12 @@ local function slot_tables(P, tables)
   return #out > 0 and (table.concat(out, "\n") .. "\n") or ""
 end
 
-local storage_macro = { fp32 = "DITC_STORAGE_F32", bf16 = "DITC_STORAGE_BF16", fp16 = "DITC_STORAGE_F16" }
-local storage_symbol = { fp32 = "ditc_cuda_storage_f32", bf16 = "ditc_cuda_storage_bf16", fp16 = "ditc_cuda_storage_f16" }
-
 local function common(ctx)
   local v = ctx.variant
   return {
     source = ctx.source_desc, family = v.family, variant = v.name, dtype = v.dtype, hash = ctx.hash,
-    symbol = v.symbol, storage = v.storage, storage_macro = storage_macro[v.storage],
-    storage_symbol = storage_symbol[v.storage], st_bytes = ctx.program.st_bytes,
+    symbol = v.symbol, storage = ctx.program.storage, storage_macro = Program.STORAGE[ctx.program.storage].macro,
+    storage_symbol = Program.STORAGE[ctx.program.storage].symbol, st_bytes = ctx.program.st_bytes,
   }
 end
 
@@ -246,7 +244,7 @@ function M.tables_c(ctx)
   if ctx.variant.backend == "cuda" then -- the host holds the io buffers only
     values.host_bytes = 0
     for _, b in ipairs(P.buffer_list) do
-      if b.kind == "io" and b.name ~= "cuda.workspace" then values.host_bytes = math.max(values.host_bytes, b.offset + b.bytes) end
+      if b.kind == "io" then values.host_bytes = math.max(values.host_bytes, b.offset + b.bytes) end
     end
   end
   local work = P.buffers["cuda.workspace"]

@@ -122,7 +122,7 @@ end
 
 function M.build(variant)
   local d = variant.dims
-  local P = Program.new(variant.st_bytes)
+  local P = Program.new(variant.storage)
   local v = setmetatable({ t6 = "adaln_single.0", text_lens = "y.lens", rope = {}, loc = d.loc }, { __index = variant })
   local c = v.config
   local B, Bp, C, L = d.B, d.Bp, d.C, d.L

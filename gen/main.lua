@@ -12,6 +12,7 @@ local describe = require("describe")
 local bake = require("bake")
 local emit = require("emit")
 local report = require("report")
+local Program = require("program")
 
 local function usage()
   return [[
@@ -65,8 +66,6 @@ local function num_opt(o, name)
   if not n then util.fail(nil, "--%s must be a number, got %q", name, o[name]) end
   return n
 end
-
-local ST_BYTES = { fp32 = 4, bf16 = 2, fp16 = 2 }
 
 local known = { ["text-len"] = 1, sp = 1, ["cfg-parallel"] = 1, model = 1, variant = 1, config = 1, name = 1, height = 1, width = 1, frames = 1, latent = 1,
   steps = 1, cfg = 1, fps = 1, dtype = 1, pab = 1, out = 1, quiet = 1, help = 1, backend = 1, storage = 1 }
@@ -131,10 +130,9 @@ local function run(argv)
 
   -- storage: fp32 on the CPU (the reference); on CUDA the family's dtype unless --storage says
   if o.storage and backend ~= "cuda" then util.fail(nil, "--storage applies to --backend cuda only") end
-  if o.storage and not ST_BYTES[o.storage] then util.fail(nil, "--storage must be fp32, bf16 or fp16, got %q", o.storage) end
+  if o.storage and not Program.STORAGE[o.storage] then util.fail(nil, "--storage must be fp32, bf16 or fp16, got %q", o.storage) end
   v.backend = backend
   v.storage = backend == "cuda" and (o.storage or fam.dtype) or "fp32"
-  v.st_bytes = ST_BYTES[v.storage]
   local baked = bake.variant(fam, v, o.config and "command line: --frames" or fam.where({ "variants", v.name, "num_frames" }))
   local sched, P, tables, plan = baked.sched, baked.program, baked.pab, baked.plan
   if backend == "cuda" and (v.dims.sp > 1 or v.dims.cfgp > 1) then

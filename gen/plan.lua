@@ -61,7 +61,7 @@ function M.build(P, pab)
   local persist, trans = {}, { prologue = {}, step = {} }
   for _, b in ipairs(P.buffer_list) do
     local t = touch[b.name] or {}
-    if b.kind == "io" or (t.prologue and t.step) then
+    if b.kind == "io" or b.kind == "device" or (t.prologue and t.step) then
       b.region = "persistent"
       persist[#persist + 1] = b
     elseif t.prologue or t.step then

@@ -8,18 +8,28 @@ local util = require("util")
 local M = {}
 M.__index = M
 
--- st_bytes: the size of the storage element ("st" buffers and weights): 4 on the CPU backend
--- (fp32), 2 for CUDA builds in bf16 or fp16 storage.
-function M.new(st_bytes)
+-- The storage elements a build can keep "st" buffers, caches and weights in: their size, and the
+-- DITC_STORAGE macro and library symbol of a CUDA build (runtime/cuda/ops.h). The CPU backend is
+-- fp32; CUDA builds default to the family's dtype.
+M.STORAGE = {
+  fp32 = { bytes = 4, macro = "DITC_STORAGE_F32", symbol = "ditc_cuda_storage_f32" },
+  bf16 = { bytes = 2, macro = "DITC_STORAGE_BF16", symbol = "ditc_cuda_storage_bf16" },
+  fp16 = { bytes = 2, macro = "DITC_STORAGE_F16", symbol = "ditc_cuda_storage_f16" },
+}
+
+-- storage: a key of M.STORAGE (default fp32).
+function M.new(storage)
+  storage = storage or "fp32"
   return setmetatable({
-    st_bytes = st_bytes or 4,
+    storage = storage, st_bytes = M.STORAGE[storage].bytes,
     buffers = {}, buffer_list = {}, weights = {}, weight_list = {},
     ops = { prologue = {}, step = {} }, modules = {}, phase = "prologue", group = nil,
   }, M)
 end
 
 -- Declares a buffer. kind: "act" (transient within a phase), "io" (persistent, written or read by
--- the runtime), or inferred "persist" when a step reads what the prologue wrote. dtype: "st" (the
+-- the runtime), "device" (persistent, used by the device backend only: never on the host), or
+-- inferred "persist" when a step reads what the prologue wrote. dtype: "st" (the
 -- storage element: activations; the default), "f32" (io buffers, which the host reads and
 -- writes, and the position/RoPE tables) or "i32".
 function M:buffer(name, shape, opt)

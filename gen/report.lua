@@ -140,7 +140,7 @@ function M.plan_txt(ctx)
     string.format("arena %d bytes (%s): persistent %d, PAB caches %d, transient %d",
       plan.arena_bytes, mib(plan.arena_bytes), plan.persistent_bytes, plan.cache_bytes, plan.transient_bytes),
     string.format("weights %d %s elements (%s), %d tensors; st below: the storage element, %s", P.weight_elems,
-      v.storage, mib(P.weight_elems * P.st_bytes), #P.weight_list, v.storage),
+      P.storage, mib(P.weight_elems * P.st_bytes), #P.weight_list, P.storage),
     "",
     "offset        bytes        region      live            shape / name",
   }

@@ -76,7 +76,7 @@ end
 function M.build(variant)
   local d = variant.dims
   local v = setmetatable({ t6 = "t_block", text_lens = "y.lens", rope = {}, loc = d.loc }, { __index = variant })
-  local P = Program.new(variant.st_bytes)
+  local P = Program.new(variant.storage)
   local R = fp.rounder(v.dtype)
   local B, Bp, C, L = d.B, d.Bp, d.C, d.L
 

@@ -347,7 +347,7 @@ end
 do
   local v32 = describe.named(os12, "480p-9x16-51f")
   local vbf = describe.named(os12, "480p-9x16-51f")
-  vbf.backend, vbf.storage, vbf.st_bytes = "cuda", "bf16", 2
+  vbf.backend, vbf.storage = "cuda", "bf16"
   local b32, bbf = bakery.variant(os12, v32, os12.path), bakery.variant(os12, vbf, os12.path)
   local bad
   for _, b in ipairs(bbf.program.buffer_list) do

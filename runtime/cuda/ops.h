@@ -153,12 +153,11 @@ void cuda_dsp_unpack(const cuda_ctx *ctx, ditc_st *dst, const ditc_st *recv, int
 /* x [B, per] = z [Bp, per] repeated over the CFG batch, t [B] = t_step. */
 void cuda_sampler_prepare(const cuda_ctx *ctx, float *x, float *t, const float *z, int B, int Bp, int64_t per,
                           float t_step);
-enum { DITC_CUDA_RFLOW = 0, DITC_CUDA_DDIM = 1, DITC_CUDA_PNDM = 2 }; /* = DITC_SAMPLER_* */
 /* One guided update of z [Bp, per] from the model output out [B, out_per] (runtime/sampler.c's
  * update, on the device). state: the guided output [Bp, per] (DDIM, PNDM); PNDM also its ring
  * (ets[0] the slot this call writes, ets[1..4] the newest four after it), cur and acc. */
 typedef struct {
-  int kind, Bp, cond_first, mode;
+  int kind, Bp, cond_first, mode; /* kind: DITC_SAMPLER_* (ditc_abi.h) */
   int64_t per, out_per;
   float cfg, coef[4];
   float *z, *state, *cur, *acc, *ets[5];

@@ -6,6 +6,7 @@
  * host's bit for bit). All buffers are the fp32 io buffers of the arena. Not here: which buffers
  * and coefficients a step uses (cuda/backend.c reads them from the variant), the loop. */
 #include "cuda/common.cuh"
+#include "ditc_abi.h"
 
 /* ---- before a step ------------------------------------------------------------------------- */
 
@@ -97,9 +98,9 @@ static __global__ void pndm_kernel(float *__restrict__ z, pndm_bufs s, const flo
 void cuda_sampler_update(const cuda_ctx *ctx, const cuda_sampler_step *st) {
   const int64_t n = (int64_t)st->Bp * st->per;
   const float4 c = make_float4(st->coef[0], st->coef[1], st->coef[2], st->coef[3]);
-  if (st->kind == DITC_CUDA_RFLOW) {
+  if (st->kind == DITC_SAMPLER_RFLOW) {
     LAUNCH_N(ctx, rflow_kernel, n, st->z, st->out, st->Bp, st->per, st->out_per, st->cond_first, st->cfg, c.x);
-  } else if (st->kind == DITC_CUDA_DDIM) {
+  } else if (st->kind == DITC_SAMPLER_DDIM) {
     LAUNCH_N(ctx, ddim_kernel, n, st->z, st->state, st->out, st->Bp, st->per, st->out_per, st->cond_first, st->cfg, c);
   } else {
     const pndm_bufs s = {st->state, st->ets[0], st->cur, st->acc, st->ets[1], st->ets[2], st->ets[3], st->ets[4]};
