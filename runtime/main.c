@@ -4,9 +4,11 @@
  * file is written unless the whole run succeeded. Not here: model math, sampling, or the ranks of a
  * generation (ranks.c). */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -15,31 +17,115 @@
 #include "dump.h"
 #include "model.h"
 #include "options.h"
+#include "outfile.h"
+#include "provenance.h"
 #include "ranks.h"
 #include "safetensors.h"
 #include "sampler.h"
 
-static void usage(FILE *f, const char *prog) {
-  fprintf(f,
-          "usage: %s --weights FILE --cond FILE [--noise FILE | --seed N] --out FILE\n"
-          "          [--pab on|off] [--save-steps] [--quiet] [--threads N]\n"
-          "       %s --weights FILE --forward FILE --call PREFIX --out FILE [--dump NAMES|all]\n"
-          "       %s (--weights FILE | --random-weights SEED) [--cond FILE] --bench\n"
-          "       %s --print-schedule | --info | --help\n"
-          "  --weights FILE         safetensors checkpoint with upstream tensor names\n"
-          "  --cond FILE            text-encoder output 'y' [Bp, 1, L, Cc] and its 'mask' [Bp, L]\n"
-          "  --noise FILE           initial latent 'z0' [Bp, C, T, H, W]; default: --seed 0\n"
-          "  --seed N               counter-based N(0,1) noise (identical on every backend)\n"
-          "  --out FILE             safetensors output: 'final' (and 'latents' with --save-steps)\n"
-          "  --pab on|off           run the baked PAB schedule (default) or compute everything\n"
-          "  --forward/--call       run one model call from a fixture file (PREFIX.x, .timestep, .y, .mask)\n"
-          "  --random-weights SEED  seeded random weights for benchmarks; writes no output\n"
-          "  --ranks P              sequence-parallel variants: run the P ranks as threads of this process\n"
-          "  --comm nccl            sequence-parallel variants: this process is one NCCL rank (RANK,\n"
-          "                         WORLD_SIZE, MASTER_ADDR/MASTER_PORT or DITC_NCCL_ID_FILE; see ditc-launch)\n"
-          "  --comm-timeout S       a rank that does not answer within S seconds ends the run (default 300)\n"
-          "  --comm-stats           print each rank's all-to-all and all_gather counts and bytes\n",
+/* ---- flags ------------------------------------------------------------------------------------ */
+
+/* Every flag once: its kind, where it lands in options, its value's name and its help line. */
+enum { F_STR, F_U64, F_INT, F_PAB, F_BOOL, F_HELP };
+typedef struct {
+  const char *name;
+  int kind;
+  size_t off;      /* into options; F_U64 also sets the int at off2 */
+  size_t off2;
+  const char *arg; /* the value's name in --help */
+  const char *help;
+  long long lo, hi; /* F_INT range (hi 0: the number of online CPUs) */
+} flag_spec;
+
+#define OFF(f) offsetof(options, f)
+static const flag_spec FLAGS[] = {
+    {"--weights", F_STR, OFF(weights), 0, "FILE", "safetensors checkpoint with upstream tensor names (checked "
+     "against the manifest)", 0, 0},
+    {"--cond", F_STR, OFF(cond), 0, "FILE", "text-encoder output: the conditioning tensors listed below", 0, 0},
+    {"--noise", F_STR, OFF(noise), 0, "FILE", "initial latent 'z0' (shape below); default: --seed 0", 0, 0},
+    {"--seed", F_U64, OFF(seed), OFF(has_seed), "N", "counter-based N(0,1) noise from N in 0..2^64-1 (the same "
+     "on every backend and rank count)", 0, 0},
+    {"--out", F_STR, OFF(out), 0, "FILE", "safetensors output: 'final' ('latents' too with --save-steps); a "
+     "regular file, never an input", 0, 0},
+    {"--pab", F_PAB, OFF(pab_on), 0, "on|off", "run the baked PAB schedule (default) or compute every module", 0,
+     0},
+    {"--save-steps", F_BOOL, OFF(save_steps), 0, NULL, "also write 'latents' [K, ...]: the latent after every step",
+     0, 0},
+    {"--allow-nonfinite", F_BOOL, OFF(allow_nonfinite), 0, NULL, "write the result even when it holds NaN/Inf "
+     "(default: fail naming the first bad step)", 0, 0},
+    {"--quiet", F_BOOL, OFF(quiet), 0, NULL, "no progress lines on stderr (errors still print)", 0, 0},
+    {"--threads", F_INT, OFF(threads), 0, "N", "CPU threads, 1 .. the online CPUs (results do not depend on it)",
+     1, 0},
+    {"--forward", F_STR, OFF(forward), 0, "FILE", "run one model call from a fixture file (with --call)", 0, 0},
+    {"--call", F_STR, OFF(call), 0, "PREFIX", "the fixture call's tensor prefix, e.g. call0.", 0, 0},
+    {"--dump", F_STR, OFF(dump), 0, "NAMES|all", "with --forward in a bin/debug/ binary: also write intermediates "
+     "by stable name (comma-separated)", 0, 0},
+    {"--random-weights", F_U64, OFF(random_seed), OFF(has_random), "SEED", "seeded random weights: only with "
+     "--bench, never a real model", 0, 0},
+    {"--bench", F_BOOL, OFF(bench), 0, NULL, "time the sampler with PAB off and on; writes no output", 0, 0},
+    {"--info", F_BOOL, OFF(info), 0, NULL, "print the variant's dims, sampler, weights and arena, and exit", 0, 0},
+    {"--print-schedule", F_BOOL, OFF(print_schedule), 0, NULL, "print the variant's schedule.txt and exit", 0, 0},
+    {"--ranks", F_INT, OFF(ranks), 0, "P", "parallel variants: run the P ranks as threads of this process", 1,
+     1024},
+    {"--comm", F_STR, OFF(comm), 0, "nccl", "parallel variants: this process is one NCCL rank (RANK, WORLD_SIZE, "
+     "MASTER_ADDR/MASTER_PORT or DITC_NCCL_ID_FILE; see tools/ditc-launch)", 0, 0},
+    {"--comm-timeout", F_INT, OFF(comm_timeout), 0, "S", "a rank that does not answer within S seconds ends the "
+     "run (default 300)", 1, 86400},
+    {"--comm-stats", F_BOOL, OFF(comm_stats), 0, NULL, "print each rank's all-to-all and all_gather counts and "
+     "bytes", 0, 0},
+    {"--help", F_HELP, 0, 0, NULL, "this text (also -h)", 0, 0},
+};
+#define N_FLAGS (int)(sizeof FLAGS / sizeof FLAGS[0])
+
+static long long online_cpus(void) {
+  const long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? n : 1;
+}
+
+/* A tensor shape as "[a, b, c]". */
+static const char *dims(char *buf, size_t cap, int n, const long long *d) {
+  int o = snprintf(buf, cap, "[");
+  for (int i = 0; i < n && o < (int)cap; i++) o += snprintf(buf + o, cap - (size_t)o, "%s%lld", i ? ", " : "", d[i]);
+  if (o < (int)cap) snprintf(buf + o, cap - (size_t)o, "]");
+  return buf;
+}
+
+/* The usage of this binary: its modes, every flag, and its own inputs with names and shapes. */
+static void usage(FILE *f, const char *prog, const ditc_variant *v) {
+  fprintf(f, "%s: %s/%s, %s %d steps (ditc, ABI %d)\n", prog, v->family, v->name, v->sampler, v->steps,
+          v->abi_version);
+  fprintf(f, "usage: %s --weights FILE --cond FILE [--noise FILE | --seed N] --out FILE [--pab on|off]\n"
+             "          [--save-steps] [--allow-nonfinite] [--quiet] [--threads N]\n"
+             "       %s --weights FILE --forward FILE --call PREFIX --out FILE [--dump NAMES|all]\n"
+             "       %s (--weights FILE | --random-weights SEED) [--cond FILE] --bench\n"
+             "       %s --print-schedule | --info | --help\n",
           prog, prog, prog, prog);
+  if (v->sp * (v->cfg_parallel ? 2 : 1) > 1)
+    fprintf(f, "       (built for %d ranks: add --ranks %d, or --comm nccl under a launcher)\n",
+            v->sp * (v->cfg_parallel ? 2 : 1), v->sp * (v->cfg_parallel ? 2 : 1));
+  fprintf(f, "flags:\n");
+  for (int i = 0; i < N_FLAGS; i++) {
+    char lhs[40];
+    snprintf(lhs, sizeof lhs, "%s%s%s", FLAGS[i].name, FLAGS[i].arg ? " " : "", FLAGS[i].arg ? FLAGS[i].arg : "");
+    fprintf(f, "  %-22s %s\n", lhs, FLAGS[i].help);
+  }
+  char b1[96];
+  fprintf(f, "this binary's inputs (Bp %d prompts, L %d text tokens, Cc %d caption channels):\n", v->Bp, v->L, v->Cc);
+  for (int i = 0; i < v->n_inputs; i++) {
+    const ditc_input_spec *in = &v->inputs[i];
+    if (in->role == DITC_IN_TEXT)
+      fprintf(f, "  --cond   %-22s float %s = [Bp, L, Cc] (or [Bp, 1, L, Cc])\n", in->name,
+              dims(b1, sizeof b1, 3, (long long[]){v->Bp, v->L, v->Cc}));
+    else
+      fprintf(f, "  --cond   %-22s 0/1 integer or bool %s = [Bp, L]%s\n", in->name,
+              dims(b1, sizeof b1, 2, (long long[]){v->Bp, v->L}), in->optional ? ", optional (all valid)" : "");
+  }
+  const long long lat[5] = {v->Bp, v->Cin, v->Tx, v->Hx, v->Wx};
+  fprintf(f, "  --noise  %-22s float %s = [Bp, C, T, H, W]\n", "z0", dims(b1, sizeof b1, 5, lat));
+  fprintf(f, "  --out    %-22s F32 %s; 'latents' [K = %d, ...] with --save-steps\n", "final",
+          dims(b1, sizeof b1, 5, lat), v->steps);
+  fprintf(f, "  --forward  PREFIX + %s, %s, %s%s%s\n", v->fwd_x, v->fwd_t, v->fwd_text, v->fwd_mask ? ", " : "",
+          v->fwd_mask ? v->fwd_mask : "");
 }
 
 static int fail_usage(const char *prog, const char *fmt, const char *arg) {
@@ -49,70 +135,74 @@ static int fail_usage(const char *prog, const char *fmt, const char *arg) {
   return 1;
 }
 
-static int parse_ll(const char *s, long long *out) {
-  char *end;
-  errno = 0;
-  *out = strtoll(s, &end, 10);
-  return errno == 0 && end != s && *end == '\0';
+/* Digits only (no sign, space or radix prefix), at most `max`. */
+static int parse_u64(const char *s, unsigned long long max, unsigned long long *out) {
+  if (!*s) return 0;
+  unsigned long long n = 0;
+  for (const char *c = s; *c; c++) {
+    if (*c < '0' || *c > '9') return 0;
+    const unsigned d = (unsigned)(*c - '0');
+    if (n > (max - d) / 10) return 0;
+    n = n * 10 + d;
+  }
+  *out = n;
+  return 1;
 }
 
-static int parse(int argc, char **argv, options *o) {
+/* Parses argv into o: each flag at most once, every value present and not itself a flag. */
+static int parse(int argc, char **argv, options *o, const ditc_variant *v) {
   memset(o, 0, sizeof *o);
   o->pab_on = 1;
   o->comm_timeout = 300.0;
+  int seen[N_FLAGS] = {0};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
-    const char **str = NULL;
-    if (!strcmp(a, "--weights")) str = &o->weights;
-    else if (!strcmp(a, "--cond")) str = &o->cond;
-    else if (!strcmp(a, "--noise")) str = &o->noise;
-    else if (!strcmp(a, "--out")) str = &o->out;
-    else if (!strcmp(a, "--forward")) str = &o->forward;
-    else if (!strcmp(a, "--call")) str = &o->call;
-    else if (!strcmp(a, "--dump")) str = &o->dump;
-    else if (!strcmp(a, "--comm")) str = &o->comm;
-    if (str) {
-      if (i + 1 >= argc) return fail_usage(argv[0], "%s needs a value", a);
-      *str = argv[++i];
-      continue;
-    }
-    if (!strcmp(a, "--seed") || !strcmp(a, "--random-weights") || !strcmp(a, "--threads") || !strcmp(a, "--pab") ||
-        !strcmp(a, "--ranks") || !strcmp(a, "--comm-timeout")) {
-      if (i + 1 >= argc) return fail_usage(argv[0], "%s needs a value", a);
-      const char *val = argv[++i];
-      long long n;
-      if (!strcmp(a, "--pab")) {
-        if (strcmp(val, "on") && strcmp(val, "off")) return fail_usage(argv[0], "--pab must be on or off, got '%s'", val);
-        o->pab_on = !strcmp(val, "on");
-      } else if (!parse_ll(val, &n) || n < 0) {
-        fprintf(stderr, "%s: error: %s needs a non-negative integer, got '%s' (see --help)\n", argv[0], a, val);
-        return 1;
-      } else if (!strcmp(a, "--seed")) o->seed = n, o->has_seed = 1;
-      else if (!strcmp(a, "--random-weights")) o->random_seed = n, o->has_random = 1;
-      else if (!strcmp(a, "--ranks") && (n < 1 || n > 1024)) {
-        fprintf(stderr, "%s: error: --ranks needs an integer in 1..1024, got '%s' (see --help)\n", argv[0], val);
-        return 1;
-      } else if (!strcmp(a, "--ranks")) o->ranks = (int)n;
-      else if (!strcmp(a, "--comm-timeout") && (n < 1 || n > 86400)) {
-        fprintf(stderr, "%s: error: --comm-timeout needs seconds in 1..86400, got '%s' (see --help)\n", argv[0], val);
-        return 1;
-      } else if (!strcmp(a, "--comm-timeout")) o->comm_timeout = (double)n;
-      else if (n > 4096) {
-        fprintf(stderr, "%s: error: --threads needs an integer in 0..4096, got '%s' (see --help)\n", argv[0], val);
-        return 1;
-      } else o->threads = (int)n;
-      continue;
-    }
-    if (!strcmp(a, "--save-steps")) o->save_steps = 1;
-    else if (!strcmp(a, "--quiet")) o->quiet = 1;
-    else if (!strcmp(a, "--print-schedule")) o->print_schedule = 1;
-    else if (!strcmp(a, "--info")) o->info = 1;
-    else if (!strcmp(a, "--bench")) o->bench = 1;
-    else if (!strcmp(a, "--comm-stats")) o->comm_stats = 1;
-    else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      usage(stdout, argv[0]);
+    int k = 0;
+    while (k < N_FLAGS && strcmp(a, FLAGS[k].name) != 0) k++;
+    if (k == N_FLAGS && !strcmp(a, "-h")) k = N_FLAGS - 1;
+    if (k == N_FLAGS) return fail_usage(argv[0], "unknown argument '%s'", a);
+    const flag_spec *fl = &FLAGS[k];
+    if (fl->kind == F_HELP) {
+      usage(stdout, argv[0], v);
       exit(0);
-    } else return fail_usage(argv[0], "unknown argument '%s'", a);
+    }
+    if (seen[k]++) return fail_usage(argv[0], "%s is given twice", a);
+    char *base = (char *)o;
+    if (fl->kind == F_BOOL) {
+      *(int *)(void *)(base + fl->off) = 1;
+      continue;
+    }
+    if (i + 1 >= argc) return fail_usage(argv[0], "%s needs a value", a);
+    const char *val = argv[++i];
+    if (val[0] == '-' && val[1] == '-') {
+      fprintf(stderr, "%s: error: %s needs a value, got the flag '%s' (a file of that name: ./%s) (see --help)\n",
+              argv[0], a, val, val);
+      return 1;
+    }
+    unsigned long long n;
+    if (fl->kind == F_STR) {
+      *(const char **)(void *)(base + fl->off) = val;
+    } else if (fl->kind == F_PAB) {
+      if (strcmp(val, "on") && strcmp(val, "off")) return fail_usage(argv[0], "--pab takes on or off, got '%s'", val);
+      o->pab_on = !strcmp(val, "on");
+    } else if (fl->kind == F_U64) {
+      if (!parse_u64(val, ~0ull, &n)) {
+        fprintf(stderr, "%s: error: %s needs an integer in 0..18446744073709551615 (digits only), got '%s' "
+                "(see --help)\n", argv[0], a, val);
+        return 1;
+      }
+      *(unsigned long long *)(void *)(base + fl->off) = n;
+      *(int *)(void *)(base + fl->off2) = 1;
+    } else {
+      const long long hi = fl->hi ? fl->hi : online_cpus();
+      if (!parse_u64(val, ~0ull, &n) || n < (unsigned long long)fl->lo || n > (unsigned long long)hi) {
+        fprintf(stderr, "%s: error: %s needs an integer in %lld..%lld%s, got '%s' (see --help)\n", argv[0], a,
+                fl->lo, hi, fl->hi ? "" : " (the online CPUs)", val);
+        return 1;
+      }
+      if (fl->off == OFF(comm_timeout)) o->comm_timeout = (double)n;
+      else *(int *)(void *)(base + fl->off) = (int)n;
+    }
   }
   return 0;
 }
@@ -124,6 +214,11 @@ static int check_flags(const options *o, const char *prog) {
   if (!o->has_random && !o->weights) return fail_usage(prog, "%s", "--weights FILE is required");
   if (o->has_random && o->out)
     return fail_usage(prog, "%s", "--random-weights is for benchmarks and writes no output; drop --out");
+  if (o->has_random && !o->bench)
+    return fail_usage(prog, "%s", "--random-weights only runs with --bench (random weights make no real output)");
+  if (o->bench && o->out) return fail_usage(prog, "%s", "--bench writes no output; drop --out");
+  if (o->bench && (o->save_steps || o->forward))
+    return fail_usage(prog, "%s", "--bench excludes --save-steps and --forward");
   if (o->noise && o->has_seed) return fail_usage(prog, "%s", "--noise and --seed exclude each other");
   if (o->comm && strcmp(o->comm, "nccl") != 0) return fail_usage(prog, "--comm must be nccl, got '%s'", o->comm);
   if (o->comm && o->ranks) return fail_usage(prog, "%s", "--comm nccl and --ranks exclude each other");
@@ -131,6 +226,9 @@ static int check_flags(const options *o, const char *prog) {
   if (o->forward) {
     if (!o->call) return fail_usage(prog, "%s", "--forward needs --call PREFIX (e.g. call0.)");
     if (!o->out) return fail_usage(prog, "%s", "--out FILE is required");
+    if (o->cond || o->noise || o->has_seed || o->save_steps)
+      return fail_usage(prog, "%s", "--forward reads every input from its fixture: drop --cond, --noise, --seed "
+                        "and --save-steps");
     return 0;
   }
   if (o->dump || o->call) return fail_usage(prog, "%s", "--dump and --call only apply with --forward");
@@ -158,9 +256,9 @@ static void info(const ditc_variant *v) {
 
 int main(int argc, char **argv) {
   const char *prog = argv[0];
-  options o;
-  if (parse(argc, argv, &o) || check_flags(&o, prog)) return 1;
   const ditc_variant *v = ditc_variant_get();
+  options o;
+  if (parse(argc, argv, &o, v) || check_flags(&o, prog)) return 1;
   if (o.print_schedule) {
     fputs(v->schedule_text, stdout);
     return 0;
@@ -181,7 +279,13 @@ int main(int argc, char **argv) {
             prog, v->family, v->name, world, world == 1 ? "" : "s", v->cfg_parallel ? 2 : 1, v->sp, world);
     return 1;
   }
-  if (o.out && st_probe_writable(o.out, &err)) return error_exit(prog, &err, NULL);
+  if (o.out) { /* before anything is loaded: an output that is an input, a non-file or unwritable */
+    const out_input inputs[] = {{"--weights", o.weights}, {"--cond", o.cond}, {"--noise", o.noise},
+                                {"--forward", o.forward}};
+    const int64_t latent = (int64_t)v->Bp * v->Cin * v->Tx * v->Hx * v->Wx * 4;
+    const int64_t bytes = o.forward ? 2 * latent * v->Cout / v->Cin : latent * (1 + (o.save_steps ? v->steps : 0));
+    if (out_check("--out", o.out, inputs, 4, bytes + 65536, &err)) return error_exit(prog, &err, NULL);
+  }
   ditc_comm *nccl = NULL; /* joined before the (possibly large) checkpoint is read */
   if (o.comm && !(nccl = comm_nccl_create(o.comm_timeout, &err))) return error_exit(prog, &err, NULL);
   ditc_model m; /* the weights (and, for --forward, a single-rank arena) */
@@ -205,7 +309,9 @@ int main(int argc, char **argv) {
                 "DITC_DUMP_ENABLED (use bin/debug/%s-%s)", o.dump, v->family, v->name);
       return error_exit(prog, &err, &m);
     }
-    const ditc_status s = st_write(o.out, t, n, &err);
+    provenance prov;
+    provenance_make(&prov, v, &o, "forward");
+    const ditc_status s = st_write_meta(o.out, t, n, prov.meta, prov.n, &err);
     dump_free(d);
     if (s) return error_exit(prog, &err, &m);
     model_free(&m);

@@ -7,8 +7,9 @@
 typedef struct {
   const char *weights, *cond, *noise, *out, *forward, *call, *dump;
   const char *comm;
-  long long seed, random_seed;
+  unsigned long long seed, random_seed; /* 0 .. 2^64-1 */
   int has_seed, has_random, pab_on, save_steps, quiet, print_schedule, info, bench, threads, ranks, comm_stats;
+  int allow_nonfinite; /* write a result that holds NaN/Inf instead of failing */
   double comm_timeout;
 } options;
 

@@ -8,6 +8,7 @@
 
 #include "bench.h"
 #include "model.h"
+#include "provenance.h"
 #include "ranks.h"
 #include "rng.h"
 #include "safetensors.h"
@@ -124,7 +125,9 @@ static void *rank_main(void *arg) {
   int stop = 0;
   if (env_rank_hook("DITC_TEST_STOP_RANK", global, &stop)) stop += 1;
   else stop = 0;
-  sampler_opts so = {.pab_on = o->pab_on, .progress = !o->quiet && writer, .latents = latents, .stop_before = stop};
+  sampler_health health;
+  sampler_opts so = {.pab_on = o->pab_on, .progress = !o->quiet && writer, .latents = latents, .stop_before = stop,
+                     .keep_nonfinite = o->allow_nonfinite, .health = &health};
   sampler_run(&m, &so);
   if (job->comm && o->comm_stats)
     fprintf(stderr, "comm: rank %d: %llu all-to-alls, %llu bytes sent; %llu all_gathers, %llu bytes sent\n",
@@ -133,6 +136,22 @@ static void *rank_main(void *arg) {
   if (job->cfg_comm && o->comm_stats)
     fprintf(stderr, "comm: rank %d: CFG pair: %llu all_gathers, %llu bytes sent\n", global,
             (unsigned long long)job->cfg_comm->gather_calls, (unsigned long long)job->cfg_comm->gather_bytes);
+  if (writer && health.bad_step >= 0 && !o->allow_nonfinite) {
+    const int i = health.bad_step;
+    if (health.step_known)
+      ditc_fail(err, DITC_EINVAL, "the latent after step %d/%d (t %.3f) holds NaN/Inf (first at element %lld); "
+                "nothing written (--allow-nonfinite writes it anyway)", i + 1, v->steps, (double)v->t_sched[i],
+                (long long)health.bad_index);
+    else
+      ditc_fail(err, DITC_EINVAL, "the final latent holds NaN/Inf (first at element %lld; this backend checks "
+                "each step only with --save-steps); nothing written (--allow-nonfinite writes it anyway)",
+                (long long)health.bad_index);
+    free(latents);
+    goto out;
+  }
+  if (writer && health.bad_step >= 0 && !o->quiet)
+    fprintf(stderr, "warning: the latent holds NaN/Inf from step %d on (written: --allow-nonfinite)\n",
+            health.bad_step + 1);
   if (writer) {
     st_out_tensor t[2] = {
         {.name = "final", .dtype = ST_F32, .ndim = 5, .shape = {v->Bp, v->Cin, v->Tx, v->Hx, v->Wx},
@@ -140,7 +159,9 @@ static void *rank_main(void *arg) {
         {.name = "latents", .dtype = ST_F32, .ndim = 6, .shape = {v->steps, v->Bp, v->Cin, v->Tx, v->Hx, v->Wx},
          .data = latents},
     };
-    if (st_write(o->out, t, latents ? 2 : 1, err)) {
+    provenance prov;
+    provenance_make(&prov, v, o, "sample");
+    if (st_write_meta(o->out, t, latents ? 2 : 1, prov.meta, prov.n, err)) {
       free(latents);
       goto out;
     }

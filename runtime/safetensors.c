@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "json.h"
+#include "outfile.h"
 #include "safetensors.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -434,11 +435,18 @@ static ditc_status check_out_tensor(const char *path, const st_out_tensor *t, si
 }
 
 /* The header JSON for the sorted tensors, padded with spaces to a multiple of 8 bytes. */
-static void build_header(st_buf *b, const st_out_tensor *const *sorted, const size_t *nbytes,
-                         int count) {
+static void build_header(st_buf *b, const st_out_tensor *const *sorted, const size_t *nbytes, int count,
+                         const st_meta *meta, int n_meta) {
   size_t offset = 0;
-  const char *meta = "{\"__metadata__\":{\"format\":\"pt\"}";
-  buf_put(b, meta, strlen(meta));
+  const char *head = "{\"__metadata__\":{\"format\":\"pt\"";
+  buf_put(b, head, strlen(head));
+  for (int i = 0; i < n_meta; i++) {
+    buf_put(b, ",", 1);
+    buf_json_string(b, meta[i].key);
+    buf_put(b, ":", 1);
+    buf_json_string(b, meta[i].value);
+  }
+  buf_put(b, "}", 1);
   for (int i = 0; i < count; i++) {
     const st_out_tensor *t = sorted[i];
     buf_put(b, ",", 1);
@@ -454,30 +462,28 @@ static void build_header(st_buf *b, const st_out_tensor *const *sorted, const si
 
 /* ---- writing: files ------------------------------------------------------------------------- */
 
-/* Writes length, header and data to tmp; removes tmp again if anything fails after creating it. */
-static ditc_status write_tmp(const char *path, const char *tmp, const st_buf *header,
-                             const st_out_tensor *const *sorted, const size_t *nbytes, int count,
-                             ditc_err *err) {
-  FILE *fp = fopen(tmp, "wb");
-  if (!fp) return ditc_fail(err, DITC_EIO, "%s: cannot create %s: %s", path, tmp, strerror(errno));
+/* Writes length, header and data through the output path of outfile.h (unique temporary file,
+ * fsync, rename); nothing is left behind on failure. */
+static ditc_status write_file(const char *path, const st_buf *header, const st_out_tensor *const *sorted,
+                              const size_t *nbytes, int count, ditc_err *err) {
+  out_file f;
+  ditc_status st = out_open(&f, path, err);
+  if (st) return st;
   unsigned char len8[8];
   for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)header->len >> (8 * i));
-  int ok = fwrite(len8, 1, 8, fp) == 8 && fwrite(header->s, 1, header->len, fp) == header->len;
+  int ok = fwrite(len8, 1, 8, f.fp) == 8 && fwrite(header->s, 1, header->len, f.fp) == header->len;
   for (int i = 0; ok && i < count; i++)
-    ok = !nbytes[i] || fwrite(sorted[i]->data, 1, nbytes[i], fp) == nbytes[i];
-  int saved = errno;
-  if (fclose(fp) != 0 && ok) {
-    ok = 0;
-    saved = errno;
-  }
-  if (ok) return DITC_OK;
-  unlink(tmp);
-  return ditc_fail(err, DITC_EIO, "%s: cannot write %s: %s", path, tmp, strerror(saved));
+    ok = !nbytes[i] || fwrite(sorted[i]->data, 1, nbytes[i], f.fp) == nbytes[i];
+  if (ok) return out_commit(&f, err);
+  const int saved = errno;
+  ditc_fail(err, DITC_EIO, "%s: cannot write %s: %s", path, f.tmp, strerror(saved));
+  out_abort(&f);
+  return DITC_EIO;
 }
 
-/* Sorts and checks the tensors, builds the header, writes path.tmp, renames it to path. */
-static ditc_status write_sorted(const char *path, const char *tmp, const st_out_tensor **sorted,
-                                size_t *nbytes, int count, ditc_err *err) {
+/* Sorts and checks the tensors, builds the header, writes the file. */
+static ditc_status write_sorted(const char *path, const st_out_tensor **sorted, size_t *nbytes, int count,
+                                const st_meta *meta, int n_meta, ditc_err *err) {
   qsort(sorted, (size_t)count, sizeof *sorted, cmp_out_by_name);
   for (int i = 0; i < count; i++) {
     ditc_status st = check_out_tensor(path, sorted[i], &nbytes[i], err);
@@ -487,56 +493,40 @@ static ditc_status write_sorted(const char *path, const char *tmp, const st_out_
       return ditc_fail(err, DITC_EINVAL, "%s: duplicate tensor name '%s'", path,
                        shown(sorted[i]->name, strlen(sorted[i]->name), nb));
   }
+  for (int i = 0; i < n_meta; i++)
+    if (!meta[i].key || !meta[i].value || !strcmp(meta[i].key, "format"))
+      return ditc_fail(err, DITC_EINVAL, "%s: metadata entry %d is missing or is 'format'", path, i);
   st_buf header = {0};
-  build_header(&header, sorted, nbytes, count);
+  build_header(&header, sorted, nbytes, count, meta, n_meta);
   ditc_status st = DITC_OK;
   if (header.oom) st = out_of_memory(path, err);
   else if (header.len > ST_MAX_HEADER)
     st = ditc_fail(err, DITC_EINVAL, "%s: header of %zu bytes exceeds the 100 MB limit", path,
                    header.len);
-  if (!st) st = write_tmp(path, tmp, &header, sorted, nbytes, count, err);
-  if (!st && rename(tmp, path) != 0) {
-    st = ditc_fail(err, DITC_EIO, "%s: cannot rename %s into place: %s", path, tmp,
-                   strerror(errno));
-    unlink(tmp);
-  }
+  if (!st) st = write_file(path, &header, sorted, nbytes, count, err);
   free(header.s);
   return st;
 }
 
-ditc_status st_write(const char *path, const st_out_tensor *tensors, int count, ditc_err *err) {
-  DITC_CHECK(path && count >= 0 && (tensors || count == 0));
+ditc_status st_write_meta(const char *path, const st_out_tensor *tensors, int count, const st_meta *meta,
+                          int n_meta, ditc_err *err) {
+  DITC_CHECK(path && count >= 0 && (tensors || count == 0) && n_meta >= 0 && (meta || n_meta == 0));
   for (int i = 0; i < count; i++)
     if (!tensors[i].name) return ditc_fail(err, DITC_EINVAL, "%s: tensor %d has no name", path, i);
-  size_t plen = strlen(path);
-  char *tmp = malloc(plen + 5);
   const st_out_tensor **sorted = malloc((size_t)count * sizeof *sorted + 1);
   size_t *nbytes = malloc((size_t)count * sizeof *nbytes + 1);
   ditc_status st = DITC_OK;
-  if (!tmp || !sorted || !nbytes) {
+  if (!sorted || !nbytes) {
     st = out_of_memory(path, err);
   } else {
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp", 5);
     for (int i = 0; i < count; i++) sorted[i] = &tensors[i];
-    st = write_sorted(path, tmp, sorted, nbytes, count, err);
+    st = write_sorted(path, sorted, nbytes, count, meta, n_meta, err);
   }
-  free(tmp);
   free(sorted);
   free(nbytes);
   return st;
 }
 
-ditc_status st_probe_writable(const char *path, ditc_err *err) {
-  struct stat sb;
-  if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
-    return ditc_fail(err, DITC_EIO, "%s: is a directory, not an output file", path);
-  char tmp[4200];
-  if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-    return ditc_fail(err, DITC_EIO, "%s: path too long", path);
-  const int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644);
-  if (fd < 0) return ditc_fail(err, DITC_EIO, "%s: cannot create %s: %s", path, tmp, strerror(errno));
-  close(fd);
-  unlink(tmp);
-  return DITC_OK;
+ditc_status st_write(const char *path, const st_out_tensor *tensors, int count, ditc_err *err) {
+  return st_write_meta(path, tensors, count, NULL, 0, err);
 }

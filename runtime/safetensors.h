@@ -58,12 +58,18 @@ typedef struct {
   const void *data;           /* numel * dtype size bytes */
 } st_out_tensor;
 
-/* Writes the tensors (header keys sorted by name) to path atomically: path.tmp, then rename.
- * On failure nothing is left at path or path.tmp. */
+/* Writes the tensors (header keys sorted by name) to path through outfile.h's path (a unique
+ * temporary file in the same folder, fsync, rename): on failure nothing is left behind. Check the
+ * path with out_check before a long run. */
 ditc_status st_write(const char *path, const st_out_tensor *tensors, int count, ditc_err *err);
 
-/* Checks, before a long run, that st_write(path) will be able to create its files: path is not a
- * directory and path.tmp can be created (it is removed again). */
-ditc_status st_probe_writable(const char *path, ditc_err *err);
+/* A string entry of the header's __metadata__ (besides "format": "pt"). */
+typedef struct {
+  const char *key, *value;
+} st_meta;
+
+/* st_write with __metadata__ entries, in the given order. */
+ditc_status st_write_meta(const char *path, const st_out_tensor *tensors, int count, const st_meta *meta,
+                          int n_meta, ditc_err *err);
 
 #endif

@@ -13,6 +13,7 @@
 #include "backend.h"
 #include "comm.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -146,6 +147,22 @@ static void forward(ditc_model *m, int pattern, const unsigned char *row) {
   be->to_host(m, v->off_out, (size_t)2 * v->Bp * v->Cout * v->Tx * v->Hx * v->Wx * sizeof(float));
 }
 
+/* The first non-finite element of z [n], or -1. */
+static int64_t first_nonfinite(const float *z, int64_t n) {
+  for (int64_t k = 0; k < n; k++)
+    if (!isfinite(z[k])) return k;
+  return -1;
+}
+
+/* Records step i's latent in health when it is the first to hold NaN/Inf; returns 1 then. */
+static int note_nonfinite(sampler_health *h, const float *z, int64_t n, int i, int step_known) {
+  if (h->bad_step >= 0) return 0;
+  const int64_t k = first_nonfinite(z, n);
+  if (k < 0) return 0;
+  *h = (sampler_health){.bad_step = i, .step_known = step_known, .bad_index = k};
+  return 1;
+}
+
 void sampler_run(ditc_model *m, const sampler_opts *o) {
   const ditc_variant *v = m->v;
   const int64_t per = (int64_t)v->Cin * v->Tx * v->Hx * v->Wx;      /* one sample's latent */
@@ -159,6 +176,8 @@ void sampler_run(ditc_model *m, const sampler_opts *o) {
   int n_ets = 0;
   const ditc_backend_ops *be = ditc_backend();
   const size_t zbytes = (size_t)(v->Bp * per) * sizeof(float);
+  sampler_health scratch, *health = o->health ? o->health : &scratch;
+  health->bad_step = -1;
   const double start = now();
   inputs_to_device(m);
   if (be->update) be->to_device(m, v->off_z, zbytes); /* the latent lives on the device from here */
@@ -188,8 +207,11 @@ void sampler_run(ditc_model *m, const sampler_opts *o) {
     if (o->latents) memcpy(o->latents + (int64_t)i * v->Bp * per, z, zbytes);
     if (o->step_seconds) o->step_seconds[i] = now() - t0;
     if (o->progress) progress(v, i, row, now() - start);
+    const int host_z = !be->update || o->latents; /* this step's latent is on the host */
+    if (host_z && note_nonfinite(health, z, v->Bp * per, i, 1) && !o->keep_nonfinite) break;
   }
   if (be->update) be->to_host(m, v->off_z, zbytes); /* the final latent, at off_z on the host */
+  if (health->bad_step < 0) note_nonfinite(health, z, v->Bp * per, v->steps - 1, 0);
 }
 
 void sampler_forward_once(ditc_model *m) {

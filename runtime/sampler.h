@@ -12,10 +12,23 @@ typedef struct {
   float *latents;      /* optional [K, Bp, Cin, Tx, Hx, Wx]: z after every step */
   double *step_seconds;/* optional [K]: wall time of every step */
   int stop_before;     /* test hook: 1 + the step to stop at, as if this rank died (0: none) */
+  int keep_nonfinite;  /* 1: run every step even after the latent held NaN/Inf */
+  struct sampler_health *health; /* optional out: where NaN/Inf first appeared */
 } sampler_opts;
 
+/* Where the latent first held a NaN or Inf. Every rank holds the same latent, so every rank sees
+ * it at the same step. On the CPU the latent is checked after every step; a device sampler keeps
+ * the latent on the device, so there it is checked after every step only when the latents are
+ * copied out (--save-steps), else once at the end (step_known 0). */
+typedef struct sampler_health {
+  int bad_step;      /* 0-based step, or -1: every value finite */
+  int step_known;    /* 0: found in the final latent; the step is not known */
+  int64_t bad_index; /* the first non-finite element of that latent */
+} sampler_health;
+
 /* Runs the prologue and every step on the noise already in the sampler latent (off_z). The
- * final latent stays at off_z. */
+ * final latent stays at off_z. Stops after the first step whose latent holds NaN/Inf unless
+ * keep_nonfinite (o->health says which). */
 void sampler_run(ditc_model *m, const sampler_opts *o);
 
 /* One forward call with the io buffers as loaded (model_load_forward), all modules computed. */

@@ -2,7 +2,7 @@
 # bad_input.sh: feeds the fixture binary one bad input per check (corrupt checkpoints, bad
 # conditioning / noise / forward files, bad flags, an unwritable output) and checks the error
 # contract of runtime/main.c: exit status 1 (no crash, no hang), exactly one line on stderr that
-# names the offending file and tensor (or the flag), and no output file or <out>.tmp left behind.
+# names the offending file and tensor (or the flag), and no output or temporary file left behind.
 # Prints one "ok - ..." / "not ok - ...: details" line per check; exits 1 if any failed.
 # Run from the repository root after `ninja`. Not here: numerical tests (tests/run.sh).
 set -u
@@ -79,11 +79,11 @@ stderr_summary() {
   fi
 }
 
-# Problems with what the case left behind: $OUT, $OUT.tmp, anything in $C.
+# Problems with what the case left behind: $OUT, a temporary $OUT.*.tmp, anything in $C.
 leftovers() {
   local p=""
   [ -e "$OUT" ] && p="$p; output file $OUT exists"
-  [ -e "$OUT.tmp" ] && p="$p; $OUT.tmp left behind"
+  compgen -G "$OUT*.tmp" >/dev/null && p="$p; a temporary $OUT.*.tmp left behind"
   local extra
   extra=$(cd "$C" && find . -mindepth 1 | head -n 3 | tr '\n' ' ')
   [ -z "$p" ] && [ -n "$extra" ] && p="; left in the run's directory: ${extra% }"
@@ -122,7 +122,7 @@ bad() {
 }
 
 # good WHAT TENSOR SHAPE [PREFIX] -- COMMAND...: exit 0, $OUT holds TENSOR (F32, SHAPE as JSON)
-# and, if given, a tensor whose name starts with PREFIX; no .tmp left.
+# and, if given, a tensor whose name starts with PREFIX; no temporary file left.
 good() {
   local what=$1 tensor=$2 shape=$3 prefix="" p=""
   shift 3
@@ -149,7 +149,7 @@ assert end - b == 4 * count and 8 + n + end <= len(raw), e
 EOF
     p="$p; $OUT does not hold $tensor $shape${prefix:+ and $prefix*}: $(tail -n 1 "$T/py.err" | cut -c1-200)"
   fi
-  [ -e "$OUT.tmp" ] && p="$p; $OUT.tmp left behind"
+  compgen -G "$OUT*.tmp" >/dev/null && p="$p; a temporary $OUT.*.tmp left behind"
   [ -n "$p" ] && p="${p#; } -- $(stderr_summary)"
   report "$what" "$p"
 }
