@@ -17,6 +17,30 @@ ditc_status model_init(ditc_model *m, const ditc_variant *v, ditc_err *err) {
   return model_init_weights(m, v, 1, err);
 }
 
+/* The memory the kernel says it can still hand out (MemAvailable), or -1 when unknown. */
+static double available_bytes(void) {
+  FILE *f = fopen("/proc/meminfo", "r");
+  if (!f) return -1;
+  char line[256];
+  double kib = -1;
+  while (fgets(line, sizeof line, f))
+    if (sscanf(line, "MemAvailable: %lf kB", &kib) == 1) break;
+  fclose(f);
+  return kib < 0 ? -1 : kib * 1024.0;
+}
+
+/* A one-line error for an allocation of weights + arena this machine cannot hold. */
+static ditc_status no_memory(const ditc_variant *v, size_t wbytes, size_t abytes, int rank, ditc_err *err) {
+  const double gib = 1073741824.0, avail = available_bytes();
+  char have[64] = "", who[32] = "", what[64] = "";
+  if (avail >= 0) snprintf(have, sizeof have, " (%.1f GiB available)", avail / gib);
+  if (rank >= 0) snprintf(who, sizeof who, "rank %d: ", rank);
+  if (wbytes) snprintf(what, sizeof what, "%.2f GiB of weights and ", (double)wbytes / gib);
+  return ditc_fail(err, DITC_ENOMEM, "%sout of memory: %s/%s needs %s%.2f GiB of arena (%zu bytes, plan.txt) in RAM "
+                   "on the %s backend%s; the CPU backend is the reference: run released sizes on a GPU build", who,
+                   v->family, v->name, what, (double)abytes / gib, abytes, ditc_backend()->name, have);
+}
+
 ditc_status model_init_weights(ditc_model *m, const ditc_variant *v, int with_arena, ditc_err *err) {
   memset(m, 0, sizeof *m);
   if (v->abi_version != DITC_ABI_VERSION)
@@ -25,11 +49,13 @@ ditc_status model_init_weights(ditc_model *m, const ditc_variant *v, int with_ar
   m->v = v;
   const size_t wbytes = ((size_t)v->weight_elems * sizeof(float) + 63) / 64 * 64;
   const size_t abytes = with_arena ? ((size_t)v->host_bytes + 63) / 64 * 64 : 0;
+  const double avail = available_bytes(); /* refuse what would end in the OOM killer during the memset */
+  if (avail >= 0 && (double)wbytes + (double)abytes > avail) return no_memory(v, wbytes, abytes, -1, err);
   m->weights = aligned_alloc(64, wbytes ? wbytes : 64);
   m->arena = with_arena ? aligned_alloc(64, abytes ? abytes : 64) : NULL;
   if (!m->weights || (with_arena && !m->arena)) {
     model_free(m);
-    return ditc_fail(err, DITC_ENOMEM, "out of memory: weights %zu bytes + arena %zu bytes", wbytes, abytes);
+    return no_memory(v, wbytes, abytes, -1, err);
   }
   memset(m->weights, 0, wbytes);
   if (m->arena) memset(m->arena, 0, abytes);
@@ -44,8 +70,9 @@ ditc_status model_init_rank(ditc_model *m, const ditc_variant *v, const float *w
   memset(m, 0, sizeof *m);
   m->v = v;
   const size_t abytes = ((size_t)v->host_bytes + 63) / 64 * 64;
-  m->arena = aligned_alloc(64, abytes ? abytes : 64);
-  if (!m->arena) return ditc_fail(err, DITC_ENOMEM, "rank %d: out of memory: arena %zu bytes", rank, abytes);
+  const double avail = available_bytes();
+  m->arena = avail >= 0 && (double)abytes > avail ? NULL : aligned_alloc(64, abytes ? abytes : 64);
+  if (!m->arena) return no_memory(v, 0, abytes, cfg_rank * v->sp + rank, err);
   memset(m->arena, 0, abytes);
   m->weights = (float *)weights; /* shared, never written */
   m->ex.weights = weights;
