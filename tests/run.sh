@@ -35,6 +35,7 @@ suite "numpy reference vs upstream fixtures (tests/ref)" python3 tests/ref/stdit
 suite "the GPU tests' storage NMSE bound vs a numpy emulation (tests/ref/storage_bound.py)" python3 tests/ref/storage_bound.py
 suite "end to end, CPU (tests/e2e.sh)" tests/e2e.sh
 suite "bad input (tests/bad_input.sh)" tests/bad_input.sh
+suite "loaders: reliability and fuzz seeds (tests/loader_test.sh)" tests/loader_test.sh
 suite "sequence parallelism on thread ranks (tests/dsp.sh)" tests/dsp.sh
 
 echo "$pass passed, $fail failed"
