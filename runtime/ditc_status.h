@@ -19,6 +19,15 @@ typedef struct {
 ditc_status ditc_fail(ditc_err *err, ditc_status code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* A name from a file (tensor name, JSON key, dtype string) made safe for a one-line message,
+ * written into buf[cap] (cap >= 8) and returned: bytes < 0x20, 0x7f, bytes that are not part of
+ * valid UTF-8, and the C1 controls U+0080..U+009F (UTF-8 c2 80..c2 9f) print as \xNN per byte, a
+ * backslash as \\; other valid UTF-8 prints as it is. A name that does not fit is cut (between
+ * characters) and ends in "...". Every name a message prints goes through this one function. */
+const char *ditc_shown(char *buf, size_t cap, const char *name, size_t len);
+/* A buffer size for ditc_shown that shows names of up to ~250 printable bytes whole. */
+#define DITC_SHOWN_MAX 256
+
 /* Aborts with the failing expression, file and line: for bugs, never for user input. */
 #define DITC_CHECK(cond)                                                                      \
   do {                                                                                        \

@@ -1,5 +1,7 @@
 /* json.c: strict recursive-descent JSON parser into a malloc'd tree (see json.h).
- * Every error names the byte offset where it was detected. Not a writer, not a DOM editor. */
+ * Every error names the byte offset where it was detected. Decoded strings live in one buffer of
+ * the input's size, each at its opening quote's offset (a decoded string and its NUL never take
+ * more bytes than its quoted span). Not a writer, not a DOM editor. */
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -7,7 +9,14 @@
 
 #include "json.h"
 
-typedef struct { const char *s; size_t len, pos; json_error *err; } json_parser; /* s[0..len) */
+typedef struct {
+  const char *s;              /* the input, s[0..len) */
+  size_t len, pos;
+  json_error *err;
+  char *strings;              /* [len] the decoded strings */
+  size_t values, max_values;  /* values and keys so far, and the limit */
+  int max_depth, max_items;
+} json_parser;
 
 static ditc_status parse_value(json_parser *p, json_value *v, int depth);
 
@@ -60,6 +69,13 @@ static ditc_status parse_literal(json_parser *p, json_value *v) {
     }
   }
   return expect_fail(p, "a value");
+}
+
+/* Counts one more value or key against the limit. */
+static ditc_status count_value(json_parser *p) {
+  if (++p->values <= p->max_values) return DITC_OK;
+  return parse_fail(p, p->pos, "more than %zu values (the limit for %zu bytes of input)",
+                    p->max_values, p->len);
 }
 
 /* Exact int64 value of the digits s[0..n) with sign neg; 0 when it does not fit. */
@@ -170,11 +186,10 @@ static ditc_status parse_string(json_parser *p, json_str *out) {
   size_t start = p->pos, end = start + 1;
   while (end < p->len && p->s[end] != '"') end += p->s[end] == '\\' ? 2 : 1;
   if (end >= p->len) return parse_fail(p, start, "unterminated string");
-  char *buf = malloc(end - start);
-  if (!buf) return parse_oom(p);
+  char *buf = p->strings + start; /* the span start..end holds the decoded bytes and the NUL */
   size_t n = 0;
   ditc_status st = decode_string(p, start + 1, end, buf, &n);
-  if (st) { free(buf); return st; }
+  if (st) return st;
   buf[n] = 0;
   *out = (json_str){buf, n, start};
   p->pos = end + 1;
@@ -185,6 +200,8 @@ static ditc_status parse_string(json_parser *p, json_str *out) {
 
 /* Makes room for element v->count (zeroed), growing items (and keys for objects). */
 static ditc_status grow(json_parser *p, json_value *v, int *cap) {
+  if (v->kind == JSON_ARRAY && v->count >= p->max_items)
+    return parse_fail(p, p->pos, "array of more than %d elements", p->max_items);
   if (v->count < *cap) return DITC_OK;
   if (*cap > (1 << 29)) return parse_fail(p, p->pos, "too many elements");
   int n = *cap ? *cap * 2 : 4;
@@ -219,10 +236,8 @@ static ditc_status check_duplicates(json_parser *p, const json_value *v) {
   for (int i = 1; i < v->count && !st; i++) {
     const json_str *a = keys[i - 1], *b = keys[i];
     if (a->len != b->len || memcmp(a->s, b->s, a->len) != 0) continue;
-    char shown[64] = {0};     /* the key, cut short, control bytes as '?' */
-    for (size_t k = 0; k < b->len && k < sizeof shown - 1; k++)
-      shown[k] = (unsigned char)b->s[k] < 0x20 ? '?' : b->s[k];
-    st = parse_fail(p, b->offset, "duplicate key '%s'", shown);
+    char shown[64];
+    st = parse_fail(p, b->offset, "duplicate key '%s'", ditc_shown(shown, sizeof shown, b->s, b->len));
   }
   free(keys);
   return st;
@@ -232,8 +247,7 @@ static ditc_status check_duplicates(json_parser *p, const json_value *v) {
 static ditc_status parse_container(json_parser *p, json_value *v, int depth) {
   int is_obj = peek(p) == '{', cap = 0;
   char close = is_obj ? '}' : ']';
-  if (depth >= JSON_MAX_DEPTH)
-    return parse_fail(p, p->pos, "nesting deeper than %d", JSON_MAX_DEPTH);
+  if (depth >= p->max_depth) return parse_fail(p, p->pos, "nesting deeper than %d", p->max_depth);
   v->kind = is_obj ? JSON_OBJECT : JSON_ARRAY;
   p->pos++;
   skip_ws(p);
@@ -245,6 +259,7 @@ static ditc_status parse_container(json_parser *p, json_value *v, int depth) {
     if (is_obj) {
       skip_ws(p);
       if (peek(p) != '"') return expect_fail(p, "a string key");
+      if ((st = count_value(p))) return st;
       if ((st = parse_string(p, &v->keys[v->count - 1]))) return st;
       skip_ws(p);
       if (peek(p) != ':') return expect_fail(p, "':'");
@@ -256,6 +271,12 @@ static ditc_status parse_container(json_parser *p, json_value *v, int depth) {
     if (peek(p) == close) { p->pos++; break; }
     return expect_fail(p, is_obj ? "',' or '}'" : "',' or ']'");
   }
+  if (v->count < cap) { /* give the growth slack back; shrinking never fails for long */
+    json_value *items = realloc(v->items, (size_t)v->count * sizeof *items);
+    if (items) v->items = items;
+    json_str *keys = is_obj ? realloc(v->keys, (size_t)v->count * sizeof *keys) : NULL;
+    if (keys) v->keys = keys;
+  }
   return is_obj ? check_duplicates(p, v) : DITC_OK;
 }
 
@@ -264,6 +285,8 @@ static ditc_status parse_container(json_parser *p, json_value *v, int depth) {
 static ditc_status parse_value(json_parser *p, json_value *v, int depth) {
   skip_ws(p);
   v->offset = p->pos;
+  ditc_status st = count_value(p);
+  if (st) return st;
   int c = peek(p);
   if (c == '{' || c == '[') return parse_container(p, v, depth);
   if (c == '"') { v->kind = JSON_STRING; return parse_string(p, &v->str); }
@@ -271,23 +294,33 @@ static ditc_status parse_value(json_parser *p, json_value *v, int depth) {
   return parse_literal(p, v);
 }
 
-ditc_status json_parse(const char *text, size_t len, json_value *out, json_error *err) {
-  json_parser p = {text, len, 0, err};
-  memset(out, 0, sizeof *out);
-  ditc_status st = parse_value(&p, out, 0);
+static void free_value(json_value *v) {
+  if (v->kind != JSON_ARRAY && v->kind != JSON_OBJECT) return;
+  for (int i = 0; i < v->count; i++) free_value(&v->items[i]);
+  free(v->items);
+  if (v->kind == JSON_OBJECT) free(v->keys);
+}
+
+ditc_status json_parse(const char *text, size_t len, const json_limits *lim, json_doc *doc,
+                       json_error *err) {
+  static const json_limits none = {0, 0, 0};
+  if (!lim) lim = &none;
+  json_parser p = {text, len, 0, err, NULL, 0, lim->max_values ? lim->max_values : len + 1,
+                   lim->max_depth ? lim->max_depth : JSON_MAX_DEPTH,
+                   lim->max_items ? lim->max_items : 1 << 29};
+  memset(doc, 0, sizeof *doc);
+  if (!(doc->strings = p.strings = malloc(len + 1))) return parse_oom(&p);
+  ditc_status st = parse_value(&p, &doc->root, 0);
   if (!st) skip_ws(&p);
   if (!st && p.pos < len) st = parse_fail(&p, p.pos, "unexpected data after the JSON value");
-  if (st) json_free(out);
+  if (st) json_free(doc);
   return st;
 }
 
-void json_free(json_value *v) {
-  if (v->kind == JSON_STRING) free(v->str.s);
-  for (int i = 0; i < v->count; i++) json_free(&v->items[i]);
-  for (int i = 0; v->keys && i < v->count; i++) free(v->keys[i].s);
-  free(v->items);
-  free(v->keys);
-  memset(v, 0, sizeof *v);
+void json_free(json_doc *doc) {
+  free_value(&doc->root);
+  free(doc->strings);
+  memset(doc, 0, sizeof *doc);
 }
 
 const json_value *json_get(const json_value *obj, const char *key) {

@@ -1,5 +1,7 @@
 /* model.c: model_init/free, checkpoint loading against the manifest, random weights, and the
- * input loaders of model.h. Every check runs before anything is copied into the model. */
+ * input loaders of model.h. Every check runs before anything is copied into the model; every
+ * read of a file's data runs under st_guarded (the file may shrink under the mapping), and every
+ * name a message prints goes through ditc_shown. Not here: the safetensors format itself. */
 #include "model.h"
 
 #include <math.h>
@@ -105,59 +107,94 @@ static void shape_str(char *buf, size_t n, int ndim, const int64_t *shape) {
 
 static int is_float(st_dtype d) { return d == ST_F32 || d == ST_F16 || d == ST_BF16 || d == ST_F64; }
 
+/* name escaped for a message into a DITC_SHOWN_MAX buffer (ditc_shown) */
+#define SHOWN(buf, name) ditc_shown(buf, sizeof buf, name, strlen(name))
+
+/* Element k of a float tensor as the float the model stores: F32 copied bit for bit (the data
+ * section need not be 4-byte aligned), the others narrowed (F64 may overflow to Inf). */
+static float elem_f32(const st_tensor *t, int64_t k) {
+  if (t->dtype != ST_F32) return (float)st_get(t, k);
+  float x;
+  memcpy(&x, t->data + (size_t)k * sizeof x, sizeof x);
+  return x;
+}
+
+/* The message for a value x (in the file) that is not finite as a float, element k of t. */
+static ditc_status not_finite(const st_tensor *t, int64_t k, const char *path, ditc_err *err) {
+  char nb[DITC_SHOWN_MAX];
+  const double x = st_get(t, k);
+  if (!isfinite(x))
+    return ditc_fail(err, DITC_EINVAL, "%s: tensor '%s' holds a non-finite value (%g) at element %lld", path,
+                     SHOWN(nb, t->name), x, (long long)k);
+  return ditc_fail(err, DITC_EINVAL,
+                   "%s: tensor '%s' holds %g at element %lld, beyond the float range (non-finite as F32)", path,
+                   SHOWN(nb, t->name), x, (long long)k);
+}
+
 static const ditc_weight_spec *find_spec(const ditc_variant *v, const char *name) {
   for (int i = 0; i < v->n_weights; i++)
     if (strcmp(v->weights[i].name, name) == 0) return &v->weights[i];
   return NULL;
 }
 
-ditc_status model_load_weights(ditc_model *m, const char *path, ditc_err *err) {
-  const ditc_variant *v = m->v;
-  st_file f;
-  ditc_status s = st_open(&f, path, err);
-  if (s) return s;
-  char want[128], got[128];
-  for (int i = 0; i < f.count && !s; i++) {
-    if (!find_spec(v, f.tensors[i].name))
-      s = ditc_fail(err, DITC_EINVAL, "%s: tensor '%s' is not part of %s/%s (wrong checkpoint?)", path,
-                    f.tensors[i].name, v->family, v->name);
-  }
-  for (int i = 0; i < v->n_weights && !s; i++) {
+/* Names, dtypes and shapes of every tensor in f against the manifest; reads no data. */
+static ditc_status check_manifest(const ditc_variant *v, const st_file *f, const char *path, ditc_err *err) {
+  char want[128], got[128], nb[DITC_SHOWN_MAX];
+  for (int i = 0; i < f->count; i++)
+    if (!find_spec(v, f->tensors[i].name))
+      return ditc_fail(err, DITC_EINVAL, "%s: tensor '%s' is not part of %s/%s (wrong checkpoint?)", path,
+                       SHOWN(nb, f->tensors[i].name), v->family, v->name);
+  for (int i = 0; i < v->n_weights; i++) {
     const ditc_weight_spec *w = &v->weights[i];
-    const st_tensor *t = st_find(&f, w->name);
-    if (!t) {
-      s = ditc_fail(err, DITC_EINVAL, "%s: missing tensor '%s' (%s/%s needs %d tensors)", path, w->name,
-                    v->family, v->name, v->n_weights);
-      break;
-    }
-    if (!is_float(t->dtype)) {
-      s = ditc_fail(err, DITC_EINVAL, "%s: tensor '%s' has dtype %s, expected a float tensor (F32, BF16 or F16)",
-                    path, w->name, st_dtype_name(t->dtype));
-      break;
-    }
+    const st_tensor *t = st_find(f, w->name);
+    if (!t)
+      return ditc_fail(err, DITC_EINVAL, "%s: missing tensor '%s' (%s/%s needs %d tensors)", path,
+                       SHOWN(nb, w->name), v->family, v->name, v->n_weights);
+    if (!is_float(t->dtype))
+      return ditc_fail(err, DITC_EINVAL, "%s: tensor '%s' has dtype %s, expected a float tensor (F32, BF16 or F16)",
+                       path, SHOWN(nb, w->name), st_dtype_name(t->dtype));
     int same = t->ndim == w->ndim;
     for (int k = 0; same && k < w->ndim; k++) same = t->shape[k] == w->shape[k];
     if (!same) {
       shape_str(want, sizeof want, w->ndim, w->shape);
       shape_str(got, sizeof got, t->ndim, t->shape);
-      s = ditc_fail(err, DITC_EINVAL, "%s: tensor '%s' has shape %s, %s/%s expects %s", path, w->name, got,
-                    v->family, v->name, want);
+      return ditc_fail(err, DITC_EINVAL, "%s: tensor '%s' has shape %s, %s/%s expects %s", path, SHOWN(nb, w->name),
+                       got, v->family, v->name, want);
     }
   }
-  for (int i = 0; i < v->n_weights && !s; i++) { /* all checks passed: convert, finiteness checked */
+  return DITC_OK;
+}
+
+typedef struct {
+  ditc_model *m;
+  const st_file *f;
+  const char *path, *prefix;
+} load_ctx;
+
+/* All checks passed: convert every weight, each value checked finite as the float it becomes. */
+static ditc_status convert_weights(void *arg, ditc_err *err) {
+  const load_ctx *c = arg;
+  const ditc_variant *v = c->m->v;
+  for (int i = 0; i < v->n_weights; i++) {
     const ditc_weight_spec *w = &v->weights[i];
-    const st_tensor *t = st_find(&f, w->name);
-    float *dst = m->weights + w->offset;
+    const st_tensor *t = st_find(c->f, w->name);
+    float *dst = c->m->weights + w->offset;
     for (int64_t k = 0; k < w->elems; k++) {
-      const float x = t->dtype == ST_F32 ? ((const float *)(const void *)t->data)[k] : (float)st_get(t, k);
-      if (!isfinite(x)) {
-        s = ditc_fail(err, DITC_EINVAL, "%s: tensor '%s' holds a non-finite value (%g) at element %lld", path,
-                      w->name, (double)x, (long long)k);
-        break;
-      }
+      const float x = elem_f32(t, k);
+      if (!isfinite(x)) return not_finite(t, k, c->path, err);
       dst[k] = x;
     }
   }
+  return DITC_OK;
+}
+
+ditc_status model_load_weights(ditc_model *m, const char *path, ditc_err *err) {
+  st_file f;
+  ditc_status s = st_open(&f, path, err);
+  if (s) return s;
+  load_ctx c = {m, &f, path, NULL};
+  s = check_manifest(m->v, &f, path, err);
+  if (!s) s = st_guarded(&f, convert_weights, &c, err);
   st_close(&f);
   return s;
 }
@@ -184,50 +221,50 @@ void model_random_weights(ditc_model *m, uint64_t seed) {
 
 /* ---- inputs ------------------------------------------------------------------------------- */
 
-/* Copies a float tensor (any float dtype) into dst, rejecting NaN/Inf. */
-static ditc_status copy_float(float *dst, const st_tensor *t, const char *path, ditc_err *err) {
+/* A float tensor (any float dtype) whose every value is finite as a float (checked after the
+ * narrowing: an F64 1e39 is not). Reads the data: runs under st_guarded. */
+static ditc_status check_float(const st_tensor *t, const char *path, ditc_err *err) {
+  char nb[DITC_SHOWN_MAX];
   if (!is_float(t->dtype))
-    return ditc_fail(err, DITC_EINVAL, "%s: tensor '%s' has dtype %s, expected F32, BF16 or F16", path, t->name,
-                     st_dtype_name(t->dtype));
-  for (int64_t k = 0; k < t->numel; k++) {
-    const double x = st_get(t, k);
-    if (!isfinite(x))
-      return ditc_fail(err, DITC_EINVAL, "%s: tensor '%s' holds a non-finite value (%g) at element %lld", path,
-                       t->name, x, (long long)k);
-    dst[k] = (float)x;
-  }
+    return ditc_fail(err, DITC_EINVAL, "%s: tensor '%s' has dtype %s, expected F32, BF16 or F16", path,
+                     SHOWN(nb, t->name), st_dtype_name(t->dtype));
+  for (int64_t k = 0; k < t->numel; k++)
+    if (!isfinite(elem_f32(t, k))) return not_finite(t, k, path, err);
   return DITC_OK;
+}
+
+/* Elements [k0, k0 + n) of a checked float tensor into dst[n]. */
+static void copy_float(float *dst, const st_tensor *t, int64_t k0, int64_t n) {
+  for (int64_t k = 0; k < n; k++) dst[k] = elem_f32(t, k0 + k);
 }
 
 static ditc_status expect_shape(const st_tensor *t, int ndim, const int64_t *shape, const char *path, ditc_err *err) {
   int same = t->ndim == ndim;
   for (int k = 0; same && k < ndim; k++) same = t->shape[k] == shape[k];
   if (same) return DITC_OK;
-  char want[128], got[128];
+  char want[128], got[128], nb[DITC_SHOWN_MAX];
   shape_str(want, sizeof want, ndim, shape);
   shape_str(got, sizeof got, t->ndim, t->shape);
-  return ditc_fail(err, DITC_EINVAL, "%s: tensor '%s' has shape %s, expected %s", path, t->name, got, want);
+  return ditc_fail(err, DITC_EINVAL, "%s: tensor '%s' has shape %s, expected %s", path, SHOWN(nb, t->name), got,
+                   want);
 }
 
 static const st_tensor *need(const st_file *f, const char *name, const char *path, ditc_err *err, ditc_status *s) {
+  char nb[DITC_SHOWN_MAX];
   const st_tensor *t = st_find(f, name);
-  if (!t) *s = ditc_fail(err, DITC_EINVAL, "%s: missing tensor '%s'", path, name);
+  if (!t) *s = ditc_fail(err, DITC_EINVAL, "%s: missing tensor '%s'", path, SHOWN(nb, name));
   return t;
 }
 
 /* Text [rows, L, Cc] (a [rows, 1, L, Cc] tensor is accepted too) into dst [Bp, L, Cc]: rows
- * row0 .. row0 + Bp - 1 of the file tensor. */
+ * row0 .. row0 + Bp - 1 of the file tensor (every row is checked). */
 static ditc_status load_text(ditc_model *m, const st_tensor *t, int rows, int row0, int64_t dst_off,
                              const char *path, ditc_err *err) {
   const ditc_variant *v = m->v;
   const int64_t s4[4] = {rows, 1, v->L, v->Cc}, s3[3] = {rows, v->L, v->Cc};
   ditc_status s = expect_shape(t, t->ndim == 3 ? 3 : 4, t->ndim == 3 ? s3 : s4, path, err);
-  if (s) return s;
-  float *tmp = malloc((size_t)t->numel * sizeof(float)); /* input loading, before the step loop */
-  if (!tmp) return ditc_fail(err, DITC_ENOMEM, "out of memory reading %s", path);
-  s = copy_float(tmp, t, path, err);
-  if (!s) memcpy(F32(m, dst_off), tmp + (int64_t)row0 * v->L * v->Cc, (size_t)v->Bp * v->L * v->Cc * sizeof(float));
-  free(tmp);
+  if (!s) s = check_float(t, path, err);
+  if (!s) copy_float(F32(m, dst_off), t, (int64_t)row0 * v->L * v->Cc, (int64_t)v->Bp * v->L * v->Cc);
   return s;
 }
 
@@ -242,30 +279,35 @@ static ditc_status load_mask(ditc_model *m, const st_tensor *t, int64_t dst_off,
   const int64_t shape[2] = {v->Bp, v->L};
   ditc_status s = expect_shape(t, 2, shape, path, err);
   if (s) return s;
+  char nb[DITC_SHOWN_MAX];
   if (is_float(t->dtype))
-    return ditc_fail(err, DITC_EINVAL, "%s: tensor '%s' has dtype %s, expected an integer or bool mask", path, t->name,
-                     st_dtype_name(t->dtype));
+    return ditc_fail(err, DITC_EINVAL, "%s: tensor '%s' has dtype %s, expected an integer or bool mask", path,
+                     SHOWN(nb, t->name), st_dtype_name(t->dtype));
   for (int b = 0; b < v->Bp; b++) {
     int valid = 0;
     for (int j = 0; j < v->L; j++) {
       const double x = st_get(t, (int64_t)b * v->L + j);
       if (x != 0.0 && x != 1.0)
-        return ditc_fail(err, DITC_EINVAL, "%s: tensor '%s' must hold 0/1, has %g at [%d, %d]", path, t->name, x, b, j);
-      dst[b * v->L + j] = (int32_t)x;
+        return ditc_fail(err, DITC_EINVAL, "%s: tensor '%s' must hold 0/1, has %g at [%d, %d]", path,
+                         SHOWN(nb, t->name), x, b, j);
       valid += (int)x;
     }
-    if (!valid) return ditc_fail(err, DITC_EINVAL, "%s: tensor '%s' row %d has no valid token", path, t->name, b);
+    if (!valid)
+      return ditc_fail(err, DITC_EINVAL, "%s: tensor '%s' row %d has no valid token", path, SHOWN(nb, t->name), b);
   }
+  for (int64_t i = 0; i < (int64_t)v->Bp * v->L; i++) dst[i] = (int32_t)st_get(t, i);
   return DITC_OK;
 }
 
-/* Reads every conditioning input of the variant from f. In a --forward fixture (prefix != NULL)
- * the text tensor holds the whole CFG batch [B, ...] under the fixture's name; each text input
- * takes its half. */
-static ditc_status load_inputs(ditc_model *m, const st_file *f, const char *prefix, const char *path,
-                               ditc_err *err) {
+/* Reads every conditioning input of the variant from c->f. In a --forward fixture (c->prefix !=
+ * NULL) the text tensor holds the whole CFG batch [B, ...] under the fixture's name; each text
+ * input takes its half. */
+static ditc_status load_inputs(void *arg, ditc_err *err) {
+  const load_ctx *c = arg;
+  ditc_model *m = c->m;
   const ditc_variant *v = m->v;
-  char name[256];
+  const char *prefix = c->prefix, *path = c->path;
+  char name[256], nb[DITC_SHOWN_MAX];
   ditc_status s = DITC_OK;
   for (int i = 0; i < v->n_inputs && !s; i++) {
     const ditc_input_spec *in = &v->inputs[i];
@@ -273,10 +315,10 @@ static ditc_status load_inputs(ditc_model *m, const st_file *f, const char *pref
     const st_tensor *t = NULL;
     if (base) {
       snprintf(name, sizeof name, "%s%s", prefix ? prefix : "", base);
-      t = st_find(f, name);
+      t = st_find(c->f, name);
     }
     if (!t && !(in->role == DITC_IN_MASK && (in->optional || (prefix && !v->fwd_mask))))
-      return ditc_fail(err, DITC_EINVAL, "%s: missing tensor '%s'", path, base ? name : in->name);
+      return ditc_fail(err, DITC_EINVAL, "%s: missing tensor '%s'", path, SHOWN(nb, base ? name : in->name));
     if (in->role == DITC_IN_MASK) s = load_mask(m, t, in->off, path, err);
     else if (!prefix) s = load_text(m, t, v->Bp, 0, in->off, path, err);
     else { /* the fixture's batch: [cond; uncond] or [uncond; cond] */
@@ -287,48 +329,61 @@ static ditc_status load_inputs(ditc_model *m, const st_file *f, const char *pref
   return s;
 }
 
-ditc_status model_load_cond(ditc_model *m, const char *path, ditc_err *err) {
+/* Opens path and runs fn over it under st_guarded. */
+static ditc_status load_file(ditc_model *m, const char *path, const char *prefix,
+                             ditc_status (*fn)(void *ctx, ditc_err *err), ditc_err *err) {
   st_file f;
   ditc_status s = st_open(&f, path, err);
   if (s) return s;
-  s = load_inputs(m, &f, NULL, path, err);
+  load_ctx c = {m, &f, path, prefix};
+  s = st_guarded(&f, fn, &c, err);
   st_close(&f);
+  return s;
+}
+
+ditc_status model_load_cond(ditc_model *m, const char *path, ditc_err *err) {
+  return load_file(m, path, NULL, load_inputs, err);
+}
+
+static ditc_status load_noise(void *arg, ditc_err *err) {
+  const load_ctx *c = arg;
+  const ditc_variant *v = c->m->v;
+  ditc_status s = DITC_OK;
+  const st_tensor *t = need(c->f, "z0", c->path, err, &s);
+  const int64_t shape[5] = {v->Bp, v->Cin, v->Tx, v->Hx, v->Wx};
+  if (!s) s = expect_shape(t, 5, shape, c->path, err);
+  if (!s) s = check_float(t, c->path, err);
+  if (!s) copy_float(F32(c->m, v->off_z), t, 0, t->numel);
   return s;
 }
 
 ditc_status model_load_noise(ditc_model *m, const char *path, ditc_err *err) {
-  const ditc_variant *v = m->v;
-  st_file f;
-  ditc_status s = st_open(&f, path, err);
+  return load_file(m, path, NULL, load_noise, err);
+}
+
+static ditc_status load_forward(void *arg, ditc_err *err) {
+  const load_ctx *c = arg;
+  const ditc_variant *v = c->m->v;
+  char name[256];
+  ditc_status s = DITC_OK;
+  snprintf(name, sizeof name, "%s%s", c->prefix, v->fwd_x);
+  const st_tensor *x = need(c->f, name, c->path, err, &s);
+  const int64_t xs[5] = {v->B, v->Cin, v->Tx, v->Hx, v->Wx};
+  if (!s) s = expect_shape(x, 5, xs, c->path, err);
+  if (!s) s = check_float(x, c->path, err);
+  snprintf(name, sizeof name, "%s%s", c->prefix, v->fwd_t);
+  const st_tensor *t = s ? NULL : need(c->f, name, c->path, err, &s);
+  const int64_t ts[1] = {v->B};
+  if (!s) s = expect_shape(t, 1, ts, c->path, err);
+  for (int b = 0; !s && b < v->B; b++) /* float or integer timesteps (diffusers schedulers pass int64) */
+    if (!isfinite((float)st_get(t, b))) s = not_finite(t, b, c->path, err);
+  if (!s) s = load_inputs(arg, err);
   if (s) return s;
-  const st_tensor *t = need(&f, "z0", path, err, &s);
-  const int64_t shape[5] = {v->Bp, v->Cin, v->Tx, v->Hx, v->Wx};
-  if (!s) s = expect_shape(t, 5, shape, path, err);
-  if (!s) s = copy_float(F32(m, v->off_z), t, path, err);
-  st_close(&f);
-  return s;
+  copy_float(F32(c->m, v->off_x), x, 0, x->numel);
+  for (int b = 0; b < v->B; b++) F32(c->m, v->off_t)[b] = (float)st_get(t, b);
+  return DITC_OK;
 }
 
 ditc_status model_load_forward(ditc_model *m, const char *path, const char *prefix, ditc_err *err) {
-  const ditc_variant *v = m->v;
-  st_file f;
-  char name[256];
-  ditc_status s = st_open(&f, path, err);
-  if (s) return s;
-  snprintf(name, sizeof name, "%s%s", prefix, v->fwd_x);
-  const st_tensor *t = need(&f, name, path, err, &s);
-  const int64_t xs[5] = {v->B, v->Cin, v->Tx, v->Hx, v->Wx};
-  if (!s) s = expect_shape(t, 5, xs, path, err);
-  if (!s) s = copy_float(F32(m, v->off_x), t, path, err);
-  snprintf(name, sizeof name, "%s%s", prefix, v->fwd_t);
-  if (!s) t = need(&f, name, path, err, &s);
-  const int64_t ts[1] = {v->B};
-  if (!s) s = expect_shape(t, 1, ts, path, err);
-  if (!s) { /* float or integer timesteps (diffusers schedulers pass int64) */
-    float *dst = F32(m, v->off_t);
-    for (int b = 0; b < v->B; b++) dst[b] = (float)st_get(t, b);
-  }
-  if (!s) s = load_inputs(m, &f, prefix, path, err);
-  st_close(&f);
-  return s;
+  return load_file(m, path, prefix, load_forward, err);
 }

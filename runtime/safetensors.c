@@ -1,10 +1,14 @@
-/* safetensors.c: safetensors reading (mmap + full header validation) and atomic writing.
+/* safetensors.c: safetensors reading (header read and fully validated, data mmap'd; reads of
+ * the mapping guarded against the file shrinking) and atomic writing.
  * Layout: u64 LE header length N, N bytes of JSON header, then the data section; data_offsets
  * are relative to the data section (byte 8 + N). Every user-facing error starts with the path.
  * Not here: model manifests (loader.c), dtype conversion of whole tensors, big-endian hosts. */
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -42,12 +46,9 @@ size_t st_dtype_size(st_dtype d) {
 
 /* ---- shared helpers ------------------------------------------------------------------------- */
 
-/* name made safe for a one-line message: control bytes as '?', long names cut with "...". */
+/* name made safe for a one-line message, in a short buffer (ditc_shown: the one escaping). */
 static const char *shown(const char *name, size_t len, char buf[72]) {
-  size_t n = len < 64 ? len : 64;
-  for (size_t i = 0; i < n; i++) buf[i] = (unsigned char)name[i] < 0x20 ? '?' : name[i];
-  strcpy(buf + n, len > n ? "..." : "");
-  return buf;
+  return ditc_shown(buf, 72, name, len);
 }
 
 static ditc_status out_of_memory(const char *path, ditc_err *err) {
@@ -88,13 +89,13 @@ typedef struct {
 
 __attribute__((format(printf, 3, 4)))
 static ditc_status tensor_fail(const st_reader *r, const char *name, const char *fmt, ...) {
-  char detail[400], nb[72];
+  char detail[400], nb[DITC_SHOWN_MAX];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(detail, sizeof detail, fmt, ap);
   va_end(ap);
   return ditc_fail(r->err, DITC_EINVAL, "%s: tensor '%s': %s", r->path,
-                   shown(name, strlen(name), nb), detail);
+                   ditc_shown(nb, sizeof nb, name, strlen(name)), detail);
 }
 
 static ditc_status read_dtype(const st_reader *r, st_tensor *t, const json_value *v) {
@@ -206,11 +207,11 @@ static ditc_status check_overlaps(const st_reader *r, const st_file *f) {
   ditc_status st = DITC_OK;
   for (int i = 1; i < n && !st; i++) {
     const st_tensor *a = by_begin[i - 1], *b = by_begin[i];
-    char na[72], nb[72];
+    char na[DITC_SHOWN_MAX], nb[DITC_SHOWN_MAX];
     if (b->data < a->data + a->nbytes)
       st = ditc_fail(r->err, DITC_EINVAL, "%s: tensors '%s' and '%s' overlap in the data section",
-                     r->path, shown(a->name, strlen(a->name), na),
-                     shown(b->name, strlen(b->name), nb));
+                     r->path, ditc_shown(na, sizeof na, a->name, strlen(a->name)),
+                     ditc_shown(nb, sizeof nb, b->name, strlen(b->name)));
   }
   free(by_begin);
   return st;
@@ -243,7 +244,56 @@ static ditc_status read_header(const st_reader *r, st_file *f, const json_value 
   return check_overlaps(r, f);
 }
 
-/* Opens and maps path read-only into f->map / f->map_size. */
+/* buf[0..n) from byte off of fd; a short read means the file shrank since it was measured. */
+static ditc_status read_at(int fd, void *buf, size_t n, off_t off, const char *path, ditc_err *err) {
+  for (size_t done = 0; done < n;) {
+    ssize_t k = pread(fd, (char *)buf + done, n - done, off + (off_t)done);
+    if (k < 0 && errno == EINTR) continue;
+    if (k < 0) return ditc_fail(err, DITC_EIO, "%s: cannot read: %s", path, strerror(errno));
+    if (k == 0) return ditc_fail(err, DITC_EIO, "%s: changed while being read", path);
+    done += (size_t)k;
+  }
+  return DITC_OK;
+}
+
+/* Checks the header length, reads (not from the mapping) and parses the JSON header, and
+ * validates every entry. */
+static ditc_status read_file(st_file *f, int fd, const char *path, ditc_err *err) {
+  unsigned char len8[8];
+  ditc_status st = read_at(fd, len8, 8, 0, path, err);
+  if (st) return st;
+  uint64_t n = 0;
+  for (int i = 7; i >= 0; i--) n = n << 8 | len8[i];
+  if (n > f->map_size - 8)
+    return ditc_fail(err, DITC_EINVAL,
+                     "%s: header length %llu runs past the end of the file (%zu bytes)", path,
+                     (unsigned long long)n, f->map_size);
+  if (n > ST_MAX_HEADER)
+    return ditc_fail(err, DITC_EINVAL, "%s: header length %llu exceeds the 100 MB limit", path,
+                     (unsigned long long)n);
+  char *text = malloc((size_t)n + 1);
+  if (!text) return out_of_memory(path, err);
+  st = read_at(fd, text, (size_t)n, 8, path, err);
+  /* A valid header has arrays of at most 8 elements (shapes; data_offsets has 2) and never
+   * more than one value or key per 3 bytes (the densest entry, '"a":{"dtype":"U8","shape":
+   * [0,0,0,0,0,0,0,0],"data_offsets":[0,0]},', holds 18 in 69 bytes; a __metadata__ member
+   * '"k":"",' 2 in 7), so both bound the parse of a hostile header by its length. */
+  const json_limits lim = {.max_items = ST_MAX_DIMS, .max_values = (size_t)n / 3 + 64};
+  json_doc doc;
+  json_error je;
+  if (!st && (st = json_parse(text, (size_t)n, &lim, &doc, &je)))
+    st = ditc_fail(err, st, "%s: malformed JSON header at byte %zu: %s%s", path, je.offset,
+                   je.reason, strncmp(je.reason, "array of more than", 18) ? ""
+                   : " (a shape has at most 8 dims, data_offsets 2)");
+  free(text);
+  if (st) return st;
+  st_reader r = {path, err, (const unsigned char *)f->map + 8 + n, f->map_size - 8 - (size_t)n};
+  st = read_header(&r, f, &doc.root);
+  json_free(&doc);
+  return st;
+}
+
+/* Opens and maps path read-only into f->map / f->map_size, then reads the header through fd. */
 static ditc_status map_file(st_file *f, const char *path, ditc_err *err) {
   int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* O_NONBLOCK: a FIFO must not hang */
   if (fd < 0) return ditc_fail(err, DITC_EIO, "%s: cannot open: %s", path, strerror(errno));
@@ -264,33 +314,10 @@ static ditc_status map_file(st_file *f, const char *path, ditc_err *err) {
     } else {
       f->map = map;
       f->map_size = (size_t)sb.st_size;
+      st = read_file(f, fd, path, err);
     }
   }
   close(fd);
-  return st;
-}
-
-/* Checks the header length, parses the JSON header and validates every entry. */
-static ditc_status read_file(st_file *f, const char *path, ditc_err *err) {
-  const unsigned char *bytes = f->map;
-  uint64_t n = 0;
-  for (int i = 7; i >= 0; i--) n = n << 8 | bytes[i];
-  if (n > f->map_size - 8)
-    return ditc_fail(err, DITC_EINVAL,
-                     "%s: header length %llu runs past the end of the file (%zu bytes)", path,
-                     (unsigned long long)n, f->map_size);
-  if (n > ST_MAX_HEADER)
-    return ditc_fail(err, DITC_EINVAL, "%s: header length %llu exceeds the 100 MB limit", path,
-                     (unsigned long long)n);
-  json_value root;
-  json_error je;
-  ditc_status st = json_parse((const char *)bytes + 8, (size_t)n, &root, &je);
-  if (st)
-    return ditc_fail(err, st, "%s: malformed JSON header at byte %zu: %s", path, je.offset,
-                     je.reason);
-  st_reader r = {path, err, bytes + 8 + n, f->map_size - 8 - (size_t)n};
-  st = read_header(&r, f, &root);
-  json_free(&root);
   return st;
 }
 
@@ -298,7 +325,6 @@ ditc_status st_open(st_file *f, const char *path, ditc_err *err) {
   memset(f, 0, sizeof *f);
   if (!(f->path = strdup(path))) return out_of_memory(path, err);
   ditc_status st = map_file(f, path, err);
-  if (!st) st = read_file(f, path, err);
   if (st) st_close(f);
   return st;
 }
@@ -319,6 +345,55 @@ const st_tensor *st_find(const st_file *f, const char *name) {
     if (c < 0) lo = mid + 1; else hi = mid - 1;
   }
   return NULL;
+}
+
+/* ---- reading: a file that shrinks while mapped ---------------------------------------------- */
+
+/* Reading a page of the mapping past the file's new end raises SIGBUS. The handler needs
+ * process state, kept to this: the guard of the calling thread (the mapping and where to jump)
+ * and the handler it replaced, to which every other SIGBUS is passed on. */
+typedef struct {
+  const st_file *f;
+  sigjmp_buf jmp;
+} st_guard;
+
+static _Thread_local st_guard *thread_guard;
+static struct sigaction replaced_sigbus;
+static pthread_once_t sigbus_once = PTHREAD_ONCE_INIT;
+
+static void on_sigbus(int sig, siginfo_t *si, void *uc) {
+  st_guard *g = thread_guard;
+  const unsigned char *a = si->si_addr, *lo = g ? g->f->map : NULL;
+  if (lo && a >= lo && a < lo + g->f->map_size) siglongjmp(g->jmp, 1);
+  if (replaced_sigbus.sa_flags & SA_SIGINFO) {
+    replaced_sigbus.sa_sigaction(sig, si, uc);
+  } else if (replaced_sigbus.sa_handler != SIG_DFL && replaced_sigbus.sa_handler != SIG_IGN) {
+    replaced_sigbus.sa_handler(sig);
+  } else { /* the default action: the faulting access runs again and the process dies */
+    signal(sig, SIG_DFL);
+  }
+}
+
+static void install_sigbus(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = on_sigbus;
+  sa.sa_flags = SA_SIGINFO;
+  sigemptyset(&sa.sa_mask);
+  DITC_CHECK(sigaction(SIGBUS, &sa, &replaced_sigbus) == 0);
+}
+
+ditc_status st_guarded(const st_file *f, ditc_status (*fn)(void *ctx, ditc_err *err), void *ctx,
+                       ditc_err *err) {
+  DITC_CHECK(f && fn && !thread_guard);
+  DITC_CHECK(pthread_once(&sigbus_once, install_sigbus) == 0);
+  st_guard g = {.f = f};
+  ditc_status st;
+  thread_guard = &g;
+  if (sigsetjmp(g.jmp, 1) == 0) st = fn(ctx, err);
+  else st = ditc_fail(err, DITC_EIO, "%s: changed while being read", f->path);
+  thread_guard = NULL;
+  return st;
 }
 
 /* ---- element access ------------------------------------------------------------------------- */

@@ -1,6 +1,8 @@
 /* safetensors.h: read (mmap, fully validated header) and write safetensors files.
  * Reading validates the 8-byte header length, the JSON header, every dtype, shape and
- * data_offsets pair (in bounds, sizes consistent, no overlaps) before anything is used.
+ * data_offsets pair (in bounds, sizes consistent, no overlaps) before anything is used; reads of
+ * the data (st_guarded) survive the file shrinking under them. Names in messages are escaped
+ * (ditc_shown).
  * Not here: checking a file against a model's manifest (loader.c does that). */
 #ifndef DITC_SAFETENSORS_H
 #define DITC_SAFETENSORS_H
@@ -38,6 +40,16 @@ typedef struct {
  * names the file (and the tensor, where one is at fault); *f is left empty. */
 ditc_status st_open(st_file *f, const char *path, ditc_err *err);
 void st_close(st_file *f);
+
+/* Runs fn(ctx, err) and returns its status, unless the file shrinks while fn reads f's
+ * mapping (a `cp new old` while it loads): then fn is abandoned where it was and the result is
+ * DITC_EIO, "<path>: changed while being read". fn reads the mapping on the calling thread only,
+ * owns no resources across its reads (it is left by a long jump), and calls no st_guarded.
+ * The first call installs a process-wide SIGBUS handler that stays; it passes every fault
+ * outside a guarded mapping on to the handler it replaced. Reading a tensor's data (t->data,
+ * st_get) outside st_guarded is fine for files nothing rewrites. */
+ditc_status st_guarded(const st_file *f, ditc_status (*fn)(void *ctx, ditc_err *err), void *ctx,
+                       ditc_err *err);
 
 /* The tensor with this name, or NULL. */
 const st_tensor *st_find(const st_file *f, const char *name);

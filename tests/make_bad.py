@@ -73,6 +73,13 @@ def with_f32(blob, index, value):
     return bytes(b)
 
 
+def as_f64(entry, index, value):
+    """entry (F32) as F64, with element index replaced by value (one beyond the float range)."""
+    vals = list(struct.unpack("<%df" % (len(entry[3]) // 4), entry[3]))
+    vals[index] = value
+    entry[1], entry[3] = "F64", struct.pack("<%dd" % len(vals), *vals)
+
+
 def with_i64(blob, index, value):
     b = bytearray(blob)
     struct.pack_into("<q", b, 8 * index, value)
@@ -135,6 +142,10 @@ def weights_cases(golden, out):
     header["y_embedder.y_embedding"]["data_offsets"] = [len(blob), len(blob) + (e - b)]
     write_raw(os.path.join(out, "w_pastend.safetensors"), header, blob)
 
+    # An extra tensor whose name holds ESC, DEL and a C1 control (U+009B): printed escaped.
+    write_st(os.path.join(out, "w_ctrlname.safetensors"),
+             w + [["extra\x1b[2J\x7f\u009b.weight", "F32", [1], struct.pack("<f", 1)]])
+
     nan = [list(e) for e in w]
     e = find(nan, "spatial_blocks.1.mlp.fc1.weight")
     e[3] = with_f32(e[3], 7, math.nan)
@@ -153,6 +164,9 @@ def sample_cases(golden, out):
         e = find(c, "y")
         e[3] = with_f32(e[3], 100, value)
         write(case + ".safetensors", c)
+    c = [list(e) for e in cond]
+    as_f64(find(c, "y"), 100, 1e39)  # finite as F64, Inf as the float the model uses
+    write("c_f64big.safetensors", c)
     c = [list(e) for e in cond]
     e = find(c, "y")
     e[2], e[3] = [1, 1, 11, 32], e[3][:11 * 32 * 4]
@@ -173,11 +187,17 @@ def sample_cases(golden, out):
     assert e[2] == [1, 4, 5, 8, 12]
     e[2] = [1, 4, 5, 12, 8]
     write("n_zshape.safetensors", z)
+    z = [list(e) for e in keep(s, {"z0"})]
+    as_f64(find(z, "z0"), 7, -1e39)
+    write("n_f64big.safetensors", z)
 
 
 def forward_cases(golden, out):
     f, _ = read_st(os.path.join(golden, "forward.safetensors"))
     write_st(os.path.join(out, "f_notimestep.safetensors"), [e for e in f if e[0] != "call0.timestep"])
+    big = [list(e) for e in f]
+    as_f64(find(big, "call0.timestep"), 1, 1e39)
+    write_st(os.path.join(out, "f_tbig.safetensors"), big)
 
 
 def main():

@@ -36,6 +36,7 @@ suite "the GPU tests' storage NMSE bound vs a numpy emulation (tests/ref/storage
 suite "end to end, CPU (tests/e2e.sh)" tests/e2e.sh
 suite "bad input (tests/bad_input.sh)" tests/bad_input.sh
 suite "outputs and the command line (tests/output_test.sh)" tests/output_test.sh
+suite "loaders: reliability and fuzz seeds (tests/loader_test.sh)" tests/loader_test.sh
 suite "sequence parallelism on thread ranks (tests/dsp.sh)" tests/dsp.sh
 
 echo "$pass passed, $fail failed"

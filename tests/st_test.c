@@ -1,7 +1,8 @@
 /* st_test.c: tests of runtime/safetensors.c (and the JSON parser under it). CPU only.
  * Builds files in a mkdtemp directory under /tmp (removed at the end), prints one line per check
  * ("ok - ..." / "not ok - ...: details"), ends with "N passed, N failed", exits 1 on any failure.
- * Usage: st_test [golden weights.safetensors]. Not a fuzzer; not a test of the model loader. */
+ * Usage: st_test [golden weights.safetensors]. Not a fuzzer (tests/fuzz/); not a test of the
+ * model loader (tests/loader_test.c). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -11,7 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "json.h"
@@ -194,7 +198,8 @@ static void test_entry_errors(void) {
   snprintf(e, sizeof e, "{\"dtype\":\"F32\",\"shape\":[-2,-3],%s}", ok_offsets);
   expect_entry_fail("a negative dim", e, 24, "shape[0] is negative (-2)");
   snprintf(e, sizeof e, "{\"dtype\":\"F32\",\"shape\":[1,1,1,1,1,1,1,1,6],%s}", ok_offsets);
-  expect_entry_fail("9 dims", e, 24, "shape has 9 dims, more than 8");
+  expect_entry_fail("9 dims (while parsing)", e, 24,
+                    "at byte 45: array of more than 8 elements (a shape has at most 8 dims");
   snprintf(e, sizeof e, "{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296],%s}", ok_offsets);
   expect_entry_fail("an overflowing shape", e, 24, "is too large");
   expect_entry_fail("reversed offsets", "{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[8,4]}",
@@ -353,17 +358,17 @@ static void test_dtypes(void) {
 static void test_json_numbers(void) {
   const char *text =
       "[9007199254740993, -9223372036854775808, 9223372036854775808, 1.5e3, -0, 2E-1]";
-  json_value v;
+  json_doc doc;
   json_error je;
-  ditc_status st = json_parse(text, strlen(text), &v, &je);
-  const json_value *x = st ? NULL : v.items;
+  ditc_status st = json_parse(text, strlen(text), NULL, &doc, &je);
+  const json_value v = doc.root, *x = st ? NULL : v.items;
   check(x && v.count == 6 && x[0].is_int && x[0].integer == 9007199254740993LL && x[1].is_int &&
             x[1].integer == INT64_MIN && !x[2].is_int && x[2].number == 9223372036854775808.0 &&
             !x[3].is_int && x[3].number == 1500 && x[4].is_int && x[4].integer == 0 &&
             !x[5].is_int && x[5].number == 0.2,
         "JSON numbers: exact int64 (2^53+1, INT64_MIN), overflow and fractions as double",
         "status %d", st);
-  json_free(&v);
+  json_free(&doc);
 }
 
 /* ---- writing -------------------------------------------------------------------------------- */
@@ -497,6 +502,189 @@ static void test_write_errors(void) {
   if (!st && !st2) st_close(&f);
 }
 
+/* ---- names in messages, hostile headers, files that shrink ---------------------------------- */
+
+/* ditc_shown(name) must give want. */
+static void expect_shown(const char *desc, const char *name, size_t len, size_t cap, const char *want) {
+  char buf[512], line[1024];
+  ditc_shown(buf, cap, name, len);
+  snprintf(line, sizeof line, "ditc_shown escapes %s", desc);
+  check(strcmp(buf, want) == 0 && strlen(buf) < cap, line, "got '%s', want '%s'", buf, want);
+}
+
+/* No byte of msg is a C0 control, DEL, or a C1 control (raw or as UTF-8). */
+static int printable(const char *msg) {
+  for (const unsigned char *c = (const unsigned char *)msg; *c; c++)
+    if (*c < 0x20 || *c == 0x7F || (*c >= 0x80 && *c <= 0x9F) || (c[0] == 0xC2 && c[1] >= 0x80 && c[1] <= 0x9F))
+      return 0;
+  return 1;
+}
+
+static void test_names_escaped(void) {
+  expect_shown("ESC, DEL and newline as \\xNN", "a\x1b[2J\x7f\n", 7, 64, "a\\x1b[2J\\x7f\\x0a");
+  expect_shown("a raw C1 byte (0x9b) and a UTF-8 C1 (c2 9b)", "\x9b|\xc2\x9b", 4, 64, "\\x9b|\\xc2\\x9b");
+  expect_shown("invalid UTF-8 (0xff, overlong c0 af, surrogate ed a0 80) byte by byte",
+               "\xff\xc0\xaf\xed\xa0\x80", 6, 64, "\\xff\\xc0\\xaf\\xed\\xa0\\x80");
+  expect_shown("nothing in valid UTF-8 (e9, U+1F600), but a backslash as \\\\", "\xc3\xa9\xf0\x9f\x98\x80\\",
+               7, 64, "\xc3\xa9\xf0\x9f\x98\x80\\\\");
+  char e80[81];
+  for (int i = 0; i < 40; i++) memcpy(e80 + 2 * i, "\xc3\xa9", 2);
+  char want[80];
+  for (int i = 0; i < 34; i++) memcpy(want + 2 * i, "\xc3\xa9", 2);
+  strcpy(want + 68, "...");
+  expect_shown("by cutting a long name between characters, with '...'", e80, 80, 72, want);
+  expect_shown("a NUL inside the name", "a\0b", 3, 64, "a\\x00b");
+
+  /* the reader's messages: overlapping tensors, an unknown dtype, a duplicate key */
+  static const struct { const char *desc, *header, *want; } cases[] = {
+      {"overlapping tensors named with ESC and DEL",
+       "{\"x\\u001b[2Jy\":{\"dtype\":\"U8\",\"shape\":[2],\"data_offsets\":[0,2]},"
+       "\"z\\u007f\":{\"dtype\":\"U8\",\"shape\":[2],\"data_offsets\":[1,3]}}",
+       "tensors 'x\\x1b[2Jy' and 'z\\x7f' overlap"},
+      {"a raw C1 byte in a name and an ESC in a dtype",
+       "{\"c\x9b\":{\"dtype\":\"F\\u001b\",\"shape\":[2],\"data_offsets\":[0,2]}}",
+       "tensor 'c\\x9b': unknown dtype 'F\\x1b'"},
+      {"a duplicate key with a BEL", "{\"d\\u0007\":{},\"d\\u0007\":{}}", "duplicate key 'd\\x07'"},
+  };
+  char path[256];
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    write_st(in_tmp(path, "names.safetensors"), cases[i].header, 4);
+    st_file f;
+    ditc_err err = {{0}};
+    ditc_status st = st_open(&f, path, &err);
+    char line[512];
+    snprintf(line, sizeof line, "escapes names in messages: %s", cases[i].desc);
+    check(st && strstr(err.msg, cases[i].want) && printable(err.msg), line, "message '%s'", err.msg);
+    st_close(&f);
+  }
+}
+
+/* Writes a header of 8 + head + n * unit + tail bytes (declared length exact) and 0 data bytes. */
+static void write_big_header(const char *path, const char *head, const char *unit, size_t n, const char *tail) {
+  FILE *fp = fopen(path, "wb");
+  DITC_CHECK(fp);
+  uint64_t len = strlen(head) + n * strlen(unit) + strlen(tail);
+  unsigned char len8[8];
+  for (int i = 0; i < 8; i++) len8[i] = (unsigned char)(len >> (8 * i));
+  DITC_CHECK(fwrite(len8, 1, 8, fp) == 8 && fputs(head, fp) >= 0);
+  for (size_t i = 0; i < n; i++) DITC_CHECK(fputs(unit, fp) >= 0);
+  DITC_CHECK(fputs(tail, fp) >= 0 && fclose(fp) == 0);
+}
+
+/* st_open(path) in a child limited to limit_mb of address space and 20 s; its message comes back
+ * in msg. Returns its status, or -1 when it died (the reason in msg). */
+static int open_limited(const char *path, long limit_mb, char *msg, size_t cap, double *seconds) {
+  int fds[2];
+  DITC_CHECK(pipe(fds) == 0);
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  pid_t pid = fork();
+  DITC_CHECK(pid >= 0);
+  if (pid == 0) {
+    close(fds[0]);
+    (void)limit_mb;
+#ifndef __SANITIZE_ADDRESS__ /* ASan reserves terabytes of shadow: no address-space limit then */
+    struct rlimit rl = {(rlim_t)limit_mb << 20, (rlim_t)limit_mb << 20};
+    setrlimit(RLIMIT_AS, &rl);
+#endif
+    alarm(20);
+    st_file f;
+    ditc_err err = {{0}};
+    ditc_status st = st_open(&f, path, &err);
+    st_close(&f);
+    DITC_CHECK(write(fds[1], err.msg, strlen(err.msg)) >= 0);
+    _exit((int)st);
+  }
+  close(fds[1]);
+  ssize_t n = read(fds[0], msg, cap - 1);
+  msg[n > 0 ? n : 0] = 0;
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  *seconds = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  snprintf(msg, cap, "killed by signal %d", WTERMSIG(status));
+  return -1;
+}
+
+/* A 99 MB header is rejected while it is parsed, in bounded memory (the process gets 1 GiB of
+ * address space; parsing these all used to take 6.4 GB and half a minute). */
+static void test_big_headers(void) {
+  char path[256], msg[4608];
+  double secs = 0;
+  in_tmp(path, "big.safetensors");
+  write_big_header(path, "{\"a\":{\"dtype\":\"U8\",\"data_offsets\":[0,0],\"shape\":[", "0,", 49500000, "0]}}");
+  int st = open_limited(path, 1024, msg, sizeof msg, &secs);
+  check(st == DITC_EINVAL && strstr(msg, "array of more than 8 elements") && secs < 10,
+        "rejects a 99 MB shape array while parsing, within 1 GiB and 10 s", "status %d after %.1f s: %s", st,
+        secs, msg);
+  /* 8 levels of 8-element arrays: 19M values in 33 MB, more than one value per 3 bytes */
+  char unit[64];
+  write_big_header(path, "{\"a\":", "", 0, "");
+  FILE *fp = fopen(path, "r+b");
+  DITC_CHECK(fp && fseek(fp, 0, SEEK_END) == 0);
+  size_t len = 5;
+  for (long leaf = 0; leaf < 1L << 21; leaf++) { /* 2^21 arrays of 8 zeros, nested 7 deep */
+    int open = 0, close = 0;
+    for (long x = leaf; open < 7 && x % 8 == 0; x /= 8) open++;
+    for (long x = leaf + 1; close < 7 && x % 8 == 0; x /= 8) close++;
+    int n = 0;
+    for (int i = 0; i < open; i++) unit[n++] = '[';
+    memcpy(unit + n, "[0,0,0,0,0,0,0,0]", 17);
+    n += 17;
+    for (int i = 0; i < close; i++) unit[n++] = ']';
+    if (leaf + 1 < 1L << 21) unit[n++] = ',';
+    DITC_CHECK(fwrite(unit, 1, (size_t)n, fp) == (size_t)n);
+    len += (size_t)n;
+  }
+  DITC_CHECK(fputc('}', fp) != EOF && fseek(fp, 0, SEEK_SET) == 0);
+  len += 1;
+  unsigned char len8[8];
+  for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)len >> (8 * i));
+  DITC_CHECK(fwrite(len8, 1, 8, fp) == 8 && fclose(fp) == 0);
+  st = open_limited(path, 1024, msg, sizeof msg, &secs);
+  check(st == DITC_EINVAL && strstr(msg, "values (the limit for") && secs < 10,
+        "rejects 19M values in a 33 MB header while parsing (more than one per 3 bytes), within 1 GiB and 10 s",
+        "status %d after %.1f s: %s", st, secs, msg);
+  unlink(path);
+}
+
+typedef struct {
+  const st_file *f;
+  double sum;
+} sum_ctx;
+
+static ditc_status sum_all(void *arg, ditc_err *err) {
+  (void)err;
+  sum_ctx *c = arg;
+  for (int i = 0; i < c->f->count; i++)
+    for (int64_t k = 0; k < c->f->tensors[i].numel; k++) c->sum += st_get(&c->f->tensors[i], k);
+  return DITC_OK;
+}
+
+/* A file cut short after st_open: reading it under st_guarded reports it instead of SIGBUS. */
+static void test_shrinking_file(void) {
+  char path[256];
+  write_st(in_tmp(path, "shrink.safetensors"), "{\"a\":{\"dtype\":\"U8\",\"shape\":[65536],\"data_offsets\":[0,65536]}}",
+           65536);
+  st_file f;
+  ditc_err err = {{0}};
+  ditc_status st = st_open(&f, path, &err);
+  sum_ctx c = {&f, 0};
+  if (!st) st = st_guarded(&f, sum_all, &c, &err);
+  check(!st && c.sum == 256 * 127.5 * 256, "st_guarded reads an unchanged file", "status %d sum %g: %s", st, c.sum,
+        err.msg);
+  DITC_CHECK(truncate(path, 0) == 0);
+  c.sum = 0;
+  st = st_guarded(&f, sum_all, &c, &err);
+  char want[300];
+  snprintf(want, sizeof want, "%s: changed while being read", path);
+  check(st == DITC_EIO && strcmp(err.msg, want) == 0, "a file truncated while mapped: 'FILE: changed while being read'",
+        "status %d: '%s'", st, err.msg);
+  st_close(&f);
+}
+
 /* ---- golden files and the driver ------------------------------------------------------------ */
 
 static void test_golden(const char *weights) {
@@ -562,6 +750,9 @@ int main(int argc, char **argv) {
   test_round_trip();
   test_determinism();
   test_write_errors();
+  test_names_escaped();
+  test_big_headers();
+  test_shrinking_file();
   test_golden(golden);
   remove_tmp_dir();
   check(!exists(tmp_dir), "removes its temp dir", "%s is still there", tmp_dir);

@@ -1,0 +1,28 @@
+/* tiny_variant.c: the descriptor of tiny_variant.h. Arena (bytes): x 0..64, t 64..72, z 128..160,
+ * y 192..216, mask 256..268, out 320..384. Not generated code, not a model. */
+#include "tiny_variant.h"
+
+#include <stddef.h>
+
+static const ditc_weight_spec tiny_weights[2] = {
+    {"blk.weight", 2, {3, 2}, 0, 6},
+    {"blk.bias", 1, {3}, 8, 3},
+};
+
+static const ditc_input_spec tiny_inputs[2] = {
+    {"y", DITC_IN_TEXT, 0, 0, 192},
+    {"mask", DITC_IN_MASK, 0, 1, 256},
+};
+
+const ditc_variant tiny_variant = {
+    .abi_version = DITC_ABI_VERSION,
+    .family = "tiny", .name = "fuzz", .symbol = "tiny", .dtype = "fp32", .inputs_hash = "0",
+    .Bp = 1, .B = 2, .Cin = 2, .Cout = 2, .Tx = 1, .Hx = 2, .Wx = 2, .L = 3, .Cc = 2,
+    .sampler = "rflow", .steps = 1, .cond_first = 1,
+    .storage = "fp32", .st_bytes = 4,
+    .arena_bytes = 512, .host_bytes = 512,
+    .weight_elems = 12, .n_weights = 2, .weights = tiny_weights,
+    .off_x = 0, .off_t = 64, .off_out = 320, .off_z = 128, .off_state = 384,
+    .n_inputs = 2, .inputs = tiny_inputs,
+    .fwd_x = "x", .fwd_t = "timestep", .fwd_text = "y", .fwd_mask = "mask",
+};
