@@ -36,6 +36,7 @@ suite "the GPU tests' storage NMSE bound vs a numpy emulation (tests/ref/storage
 suite "end to end, CPU (tests/e2e.sh)" tests/e2e.sh
 suite "bad input (tests/bad_input.sh)" tests/bad_input.sh
 suite "sequence parallelism on thread ranks (tests/dsp.sh)" tests/dsp.sh
+suite "ranks that fail or die, and the test hooks (tests/ranks_test.sh)" tests/ranks_test.sh
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
