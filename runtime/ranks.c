@@ -192,11 +192,13 @@ static int first_error(const rank_job *jobs, int world) {
   return best;
 }
 
-/* Runs the generation on one rank, on thread ranks (--ranks N), or as one NCCL rank (nccl). The
- * world is (1 or 2 CFG halves) x sp ranks; global rank = cfg_rank * sp + rank. */
-int run_ranks(const options *o, const ditc_variant *v, const float *weights, ditc_comm *nccl,
-                     const char *prog) {
+/* Runs the generation on one rank, on thread ranks (--ranks N), or as one NCCL rank (nccl); with
+ * `early` (an NCCL process whose set-up failed before: its weights), only the NCCL start-up as a
+ * failed rank. The world is (1 or 2 CFG halves) x sp ranks; global rank = cfg_rank * sp + rank. */
+static int run(const options *o, const ditc_variant *v, const float *weights, ditc_comm *nccl, const ditc_err *early,
+               const char *prog) {
   ditc_err err = {{0}};
+  DITC_CHECK(nccl || !early);
   ditc_fault fault = DITC_FAULT_INIT;
   const int cfgp = v->cfg_parallel ? 2 : 1, world = cfgp * v->sp;
   const int P = nccl ? nccl->size : o->ranks ? o->ranks : 1;
@@ -216,7 +218,13 @@ int run_ranks(const options *o, const ditc_variant *v, const float *weights, dit
       job.cfg_comm = comm_nccl_split(nccl, g % v->sp, g / v->sp, &err);
       if ((v->sp > 1 && !job.comm) || !job.cfg_comm) return fprintf(stderr, "%s: error: %s\n", prog, err.msg), 1;
     }
-    rank_main(&job);
+    if (early) { /* join the agreement failed: the other ranks stop now, not after --comm-timeout */
+      job.err = *early;
+      name_rank(&job.err, DITC_EIO, g, world);
+      const int culprit = comm_agree(nccl, 1, 0, "the PAB/sampler tables hash", &job.err);
+      job.failed = 1;
+      job.reports = culprit == g || culprit == -2;
+    } else rank_main(&job);
     if (job.failed && job.reports) fprintf(stderr, "%s: error: %s\n", prog, job.err.msg);
     return job.failed;
   }
@@ -263,4 +271,13 @@ int run_ranks(const options *o, const ditc_variant *v, const float *weights, dit
   free(jobs);
   free(tid);
   return first >= 0;
+}
+
+int run_ranks(const options *o, const ditc_variant *v, const float *weights, ditc_comm *nccl, const char *prog) {
+  return run(o, v, weights, nccl, NULL, prog);
+}
+
+int run_ranks_failed(const options *o, const ditc_variant *v, ditc_comm *nccl, const ditc_err *err,
+                     const char *prog) {
+  return run(o, v, NULL, nccl, err, prog);
 }
