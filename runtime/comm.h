@@ -2,8 +2,12 @@
  * peer), all_gather and barrier over the ranks of one generation, with counters the tests
  * read. Implementations: none (one rank), threads (ranks are threads of one process, for CPU
  * tests of the parallel algorithm: comm_threads.c) and NCCL (one process per GPU:
- * comm_nccl.c). A peer that dies or stalls ends the run with a clear error after `timeout_s`
- * seconds instead of hanging. Not here: what is exchanged (the generated code decides). */
+ * comm_nccl.c). A collective whose peer dies or stalls for `timeout_s` seconds, or that fails,
+ * records the error in the communicator's fault (shared by the communicators of one generation)
+ * and returns; from then on every collective sharing that fault returns at once without
+ * exchanging data, so no rank hangs, exits or prints from inside a collective. Also the
+ * start-up agreement of a generation (comm_agree). Not here: what is exchanged (the generated
+ * code decides) or printing (ranks.c). */
 #ifndef DITC_COMM_H
 #define DITC_COMM_H
 
@@ -12,9 +16,26 @@
 
 #include "ditc_status.h"
 
+/* The failure state the communicators of one generation share (all thread ranks of a process,
+ * or the communicators of one NCCL process): claimed once, by the first collective that fails. */
+typedef struct {
+  int failed;   /* 0, or 1 once claimed (read with comm_faulted) */
+  int rank;     /* the global rank whose collective claimed it; -1 before */
+  ditc_err err; /* its message, "rank G: what: why"; read after the ranks are joined */
+} ditc_fault;
+
+#define DITC_FAULT_INIT {0, -1, {{0}}}
+
+/* Claims f (first caller only) with a formatted message; returns 1 if this call claimed it. */
+int comm_fault(ditc_fault *f, int rank, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* 1 once f is claimed (any thread). */
+int comm_faulted(const ditc_fault *f);
+
 typedef struct ditc_comm ditc_comm;
 struct ditc_comm {
   int rank, size;
+  int global;         /* this rank in the whole world (messages name it); creators set rank */
+  ditc_fault *fault;  /* never NULL: the creator's own, or the generation's shared one */
   /* send [size][chunk] -> recv [size][chunk]: chunk r of rank q lands in chunk q of rank r */
   void (*all_to_all)(ditc_comm *c, const void *send, void *recv, size_t chunk);
   /* send [bytes] -> recv [size][bytes] */
@@ -45,7 +66,12 @@ ditc_comm *comm_nccl_split(ditc_comm *world, int color, int key, ditc_err *err);
 void ditc_comm_all_to_all(ditc_comm *c, const void *send, void *recv, size_t chunk);
 void ditc_comm_all_gather(ditc_comm *c, const void *send, void *recv, size_t bytes);
 
-/* Every rank contributes `value`; fails on every rank (status + message) unless all agree. */
-ditc_status comm_check_agree(ditc_comm *c, uint64_t value, const char *what, ditc_err *err);
+/* The start-up agreement of a generation, once over the whole world (NULL: a single rank).
+ * Every rank calls it, also one whose set-up failed: each contributes `failed` and the hash
+ * `value` of `what`. Returns -1 when no rank failed and every hash equals rank 0's; else the
+ * world rank whose error the run reports, the same on every rank: the lowest one that failed
+ * (its own err holds the reason), else the lowest whose hash differs (err is set on every rank).
+ * -2: the gather itself failed (a rank never came within the timeout): see world->fault. */
+int comm_agree(ditc_comm *world, int failed, uint64_t value, const char *what, ditc_err *err);
 
 #endif

@@ -3,8 +3,9 @@
  * for NCCL's unique id, either a shared file (DITC_NCCL_ID_FILE, written by rank 0) or TCP
  * (MASTER_ADDR:MASTER_PORT, served by rank 0), so mpirun, torchrun-style launchers and
  * tools/ditc-launch work the same on one node or several. Collectives take host buffers (the
- * CPU backend's arena) through device staging buffers grown once; each waits at most timeout_s
- * and then aborts the communicator and exits with one error line instead of hanging.
+ * CPU backend's arena) through device staging buffers grown once; each waits at most timeout_s.
+ * A collective that fails or times out aborts its NCCL communicator, claims the fault (comm.h)
+ * and returns; later collectives return at once. Nothing here prints or exits: ranks.c does.
  * Not here: device-resident collectives of the CUDA backend (a later step). */
 #include <arpa/inet.h>
 #include <cuda_runtime_api.h>
@@ -26,6 +27,8 @@ typedef struct {
   void *dsend, *drecv;
   size_t cap;
   double timeout_s;
+  int aborted;    /* ncclCommAbort ran: never destroy */
+  ditc_fault own; /* the fault until ranks.c shares one */
 } nccl_state;
 
 static double now(void) {
@@ -34,38 +37,49 @@ static double now(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static void die(ditc_comm *c, const char *what, const char *detail) {
-  fprintf(stderr, "ditc: error: rank %d: %s: %s\n", c->rank, what, detail);
-  exit(1);
+/* Aborts the communicator (peers blocked in it fail instead of hanging) and claims the fault. */
+static void broke(ditc_comm *c, const char *what, const char *detail) {
+  nccl_state *s = c->impl;
+  if (!s->aborted) ncclCommAbort(s->comm);
+  s->aborted = 1;
+  comm_fault(c->fault, c->global, "rank %d: %s: %s", c->global, what, detail);
 }
 
+/* In the collectives (void functions): on failure, break the communicator and return. */
 #define CUDA_OK(c, call)                                                   \
   do {                                                                     \
     cudaError_t e_ = (call);                                               \
-    if (e_ != cudaSuccess) die((c), #call, cudaGetErrorString(e_));        \
+    if (e_ != cudaSuccess) {                                               \
+      broke((c), #call, cudaGetErrorString(e_));                           \
+      return;                                                              \
+    }                                                                      \
   } while (0)
 #define NCCL_OK(c, call)                                                   \
   do {                                                                     \
     ncclResult_t r_ = (call);                                              \
-    if (r_ != ncclSuccess) die((c), #call, ncclGetErrorString(r_));        \
+    if (r_ != ncclSuccess) {                                               \
+      broke((c), #call, ncclGetErrorString(r_));                           \
+      return;                                                              \
+    }                                                                      \
   } while (0)
 
-/* Waits for the stream, aborting the job after timeout_s (a peer died or stalled). */
-static void wait_done(ditc_comm *c, const char *what) {
+/* Waits for the stream; breaks the communicator after timeout_s (a peer died or stalled).
+ * Returns 0 when the collective completed. */
+static int wait_done(ditc_comm *c, const char *what) {
   nccl_state *s = c->impl;
   const double until = now() + s->timeout_s;
   for (;;) {
     cudaError_t e = cudaStreamQuery(s->stream);
-    if (e == cudaSuccess) return;
-    if (e != cudaErrorNotReady) die(c, what, cudaGetErrorString(e));
+    if (e == cudaSuccess) return 0;
+    if (e != cudaErrorNotReady) return broke(c, what, cudaGetErrorString(e)), 1;
     ncclResult_t async;
     ncclCommGetAsyncError(s->comm, &async);
-    if (async != ncclSuccess) die(c, what, ncclGetErrorString(async));
+    if (async != ncclSuccess) return broke(c, what, ncclGetErrorString(async)), 1;
     if (now() > until) {
-      ncclCommAbort(s->comm);
-      fprintf(stderr, "ditc: error: rank %d: %s: no answer from the other ranks within %.0f s "
-              "(a rank died or stalled)\n", c->rank, what, s->timeout_s);
-      exit(1);
+      char detail[160];
+      snprintf(detail, sizeof detail, "no answer from the other ranks within %.0f s (a rank died or stalled)",
+               s->timeout_s);
+      return broke(c, what, detail), 1;
     }
     usleep(200);
   }
@@ -76,6 +90,8 @@ static void reserve(ditc_comm *c, size_t bytes) { /* grows only if a call exceed
   if (bytes <= s->cap) return;
   if (s->dsend) cudaFree(s->dsend);
   if (s->drecv) cudaFree(s->drecv);
+  s->dsend = s->drecv = NULL;
+  s->cap = 0;
   CUDA_OK(c, cudaMalloc(&s->dsend, bytes));
   CUDA_OK(c, cudaMalloc(&s->drecv, bytes));
   s->cap = bytes;
@@ -84,7 +100,10 @@ static void reserve(ditc_comm *c, size_t bytes) { /* grows only if a call exceed
 static void nccl_all_to_all(ditc_comm *c, const void *send, void *recv, size_t chunk) {
   nccl_state *s = c->impl;
   const size_t total = chunk * (size_t)c->size;
+  c->a2a_calls++;
+  if (comm_faulted(c->fault)) return;
   reserve(c, total);
+  if (s->cap < total) return;
   CUDA_OK(c, cudaMemcpyAsync(s->dsend, send, total, cudaMemcpyHostToDevice, s->stream));
   NCCL_OK(c, ncclGroupStart());
   for (int p = 0; p < c->size; p++) {
@@ -93,32 +112,34 @@ static void nccl_all_to_all(ditc_comm *c, const void *send, void *recv, size_t c
   }
   NCCL_OK(c, ncclGroupEnd());
   CUDA_OK(c, cudaMemcpyAsync(recv, s->drecv, total, cudaMemcpyDeviceToHost, s->stream));
-  wait_done(c, "all_to_all");
-  c->a2a_calls++;
+  if (wait_done(c, "all_to_all")) return;
   c->a2a_bytes += (uint64_t)(c->size - 1) * chunk;
 }
 
 static void nccl_all_gather(ditc_comm *c, const void *send, void *recv, size_t bytes) {
   nccl_state *s = c->impl;
+  c->gather_calls++;
+  if (comm_faulted(c->fault)) return;
   reserve(c, bytes * (size_t)c->size);
+  if (s->cap < bytes * (size_t)c->size) return;
   CUDA_OK(c, cudaMemcpyAsync(s->dsend, send, bytes, cudaMemcpyHostToDevice, s->stream));
   NCCL_OK(c, ncclAllGather(s->dsend, s->drecv, bytes, ncclChar, s->comm, s->stream));
   CUDA_OK(c, cudaMemcpyAsync(recv, s->drecv, bytes * (size_t)c->size, cudaMemcpyDeviceToHost, s->stream));
-  wait_done(c, "all_gather");
-  c->gather_calls++;
+  if (wait_done(c, "all_gather")) return;
   c->gather_bytes += (uint64_t)(c->size - 1) * bytes;
 }
 
 static void nccl_barrier(ditc_comm *c) {
   char one = 0, all[1024];
+  const uint64_t calls = c->gather_calls, bytes = c->gather_bytes;
   nccl_all_gather(c, &one, all, 1);
-  c->gather_calls--;
-  c->gather_bytes -= (uint64_t)(c->size - 1);
+  c->gather_calls = calls;
+  c->gather_bytes = bytes;
 }
 
 static void nccl_destroy(ditc_comm *c) {
   nccl_state *s = c->impl;
-  ncclCommDestroy(s->comm);
+  if (!s->aborted) ncclCommDestroy(s->comm);
   if (s->dsend) cudaFree(s->dsend);
   if (s->drecv) cudaFree(s->drecv);
   cudaStreamDestroy(s->stream);
@@ -236,15 +257,23 @@ ditc_comm *comm_nccl_create(double timeout_s, ditc_err *err) {
   nccl_state *s = calloc(1, sizeof *s);
   DITC_CHECK(c && s);
   c->rank = rank;
+  c->global = rank;
   c->size = world;
   c->impl = s;
+  s->own = (ditc_fault)DITC_FAULT_INIT;
+  c->fault = &s->own;
   s->timeout_s = timeout_s;
   c->all_to_all = nccl_all_to_all;
   c->all_gather = nccl_all_gather;
   c->barrier = nccl_barrier;
   c->reserve = reserve;
   c->destroy = nccl_destroy;
-  CUDA_OK(c, cudaStreamCreate(&s->stream));
+  if (cudaStreamCreate(&s->stream) != cudaSuccess) {
+    ditc_fail(err, DITC_EIO, "--comm nccl: rank %d: cudaStreamCreate failed", rank);
+    free(s);
+    free(c);
+    return NULL;
+  }
   if (ncclCommInitRank(&s->comm, world, id, rank) != ncclSuccess) {
     ditc_fail(err, DITC_EIO, "--comm nccl: rank %d: ncclCommInitRank failed (WORLD_SIZE %d)", rank, world);
     cudaStreamDestroy(s->stream);
@@ -260,11 +289,16 @@ ditc_comm *comm_nccl_split(ditc_comm *world, int color, int key, ditc_err *err) 
   ditc_comm *c = calloc(1, sizeof *c);
   nccl_state *s = calloc(1, sizeof *s);
   DITC_CHECK(c && s);
-  *c = *world;
+  *c = *world; /* global and the fault stay the world's */
   c->impl = s;
   c->a2a_calls = c->a2a_bytes = c->gather_calls = c->gather_bytes = 0;
   s->timeout_s = ws->timeout_s;
-  CUDA_OK(c, cudaStreamCreate(&s->stream));
+  if (cudaStreamCreate(&s->stream) != cudaSuccess) {
+    ditc_fail(err, DITC_EIO, "--comm nccl: rank %d: cudaStreamCreate failed", world->rank);
+    free(s);
+    free(c);
+    return NULL;
+  }
   if (ncclCommSplit(ws->comm, color, key, &s->comm, NULL) != ncclSuccess) {
     ditc_fail(err, DITC_EIO, "--comm nccl: rank %d: ncclCommSplit failed", world->rank);
     cudaStreamDestroy(s->stream);

@@ -289,9 +289,11 @@ int main(int argc, char **argv) {
   ditc_comm *nccl = NULL; /* joined before the (possibly large) checkpoint is read */
   if (o.comm && !(nccl = comm_nccl_create(o.comm_timeout, &err))) return error_exit(prog, &err, NULL);
   ditc_model m; /* the weights (and, for --forward, a single-rank arena) */
-  if (model_init_weights(&m, v, o.forward != NULL, &err)) return error_exit(prog, &err, NULL);
+  if (model_init_weights(&m, v, o.forward != NULL, &err)) /* NCCL: the other ranks learn it at once */
+    return nccl ? run_ranks_failed(&o, v, nccl, &err, prog) : error_exit(prog, &err, NULL);
   if (o.has_random) model_random_weights(&m, (uint64_t)o.random_seed);
-  else if (model_load_weights(&m, o.weights, &err)) return error_exit(prog, &err, &m);
+  else if (model_load_weights(&m, o.weights, &err))
+    return nccl ? (model_free(&m), run_ranks_failed(&o, v, nccl, &err, prog)) : error_exit(prog, &err, &m);
 
   if (o.forward) {
     if (model_attach(&m, &err)) return error_exit(prog, &err, &m);

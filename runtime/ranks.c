@@ -1,6 +1,11 @@
 /* ranks.c: a generation on one rank, on thread ranks of one process, or as one NCCL rank: each
- * rank loads the inputs into its arena, agrees on the tables, samples, and rank 0 writes the
- * output. Not here: the command line (main.c) or the collectives (comm*.c). */
+ * rank loads the inputs into its arena, the whole world agrees once that every rank did and
+ * runs the same tables (comm_agree), the ranks sample, and rank 0 writes the output. A failed
+ * run prints one line, "PROG: error: rank G: ...", naming the global rank of the first real
+ * error: the set-up error the agreement chose, else the first collective that failed (comm.h's
+ * fault), else a rank's own later failure; on thread ranks only the main thread prints, and no
+ * rank thread exits. Not here: the command line (main.c), the collectives (comm*.c) or the
+ * fault injection of test builds (test_hooks.h). */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +18,7 @@
 #include "rng.h"
 #include "safetensors.h"
 #include "sampler.h"
+#include "test_hooks.h"
 
 /* Synthetic conditioning for benchmarks without --cond: N(0, 0.5) text, every token valid. */
 static void synthetic_cond(ditc_model *m) {
@@ -36,11 +42,14 @@ typedef struct {
   const options *o;
   const ditc_variant *v;
   const float *weights;
+  ditc_comm *world;    /* every rank of the generation (the start-up agreement); NULL: one rank */
   ditc_comm *comm;     /* sequence-parallel group; NULL: a single rank */
   int rank;            /* in that group */
   ditc_comm *cfg_comm; /* CFG-parallel pair; NULL without CFG parallelism */
   int cfg_rank;
+  ditc_fault *fault;   /* the fault the communicators share; NULL: one rank */
   int failed;
+  int reports; /* err is the run's line: 2 the first real error, 1 a later failure of this rank, 0 not */
   ditc_err err;
 } rank_job;
 
@@ -57,41 +66,30 @@ static uint64_t tables_hash(const ditc_variant *v) {
   return h;
 }
 
-/* Test hooks (documented in tests/dsp.sh): DITC_TEST_TABLE_SKEW=r perturbs rank r's table hash;
- * DITC_TEST_STOP_RANK=r:k makes rank r stop before step k, as if it died. */
-static int env_rank_hook(const char *name, int rank, int *arg) {
-  const char *e = getenv(name);
-  if (!e) return 0;
-  int r = -1, k = 0;
-  if (sscanf(e, "%d:%d", &r, &k) < 1) return 0;
-  if (arg) *arg = k;
-  return r == rank;
+/* Makes err name the global rank of a run of several ranks: "rank G: ..." (model.c names the
+ * rank within its group: that prefix is replaced). */
+static void name_rank(ditc_err *err, ditc_status code, int global, int world) {
+  if (world == 1) return;
+  const ditc_err was = *err;
+  int skip = 0;
+  if (sscanf(was.msg, "rank %*d: %n", &skip) < 0) skip = 0;
+  ditc_fail(err, code, "rank %d: %s", global, was.msg + skip);
 }
 
-static void *rank_main(void *arg) {
-  rank_job *job = arg;
+/* Everything that can fail on one rank before the generation, after its arena: the inputs and
+ * the buffer of --save-steps. Returns the status with err set. */
+static ditc_status load_inputs(const rank_job *job, ditc_model *m, int global, float **latents, ditc_err *err) {
   const options *o = job->o;
   const ditc_variant *v = job->v;
-  ditc_err *err = &job->err;
-  ditc_model m;
-  job->failed = 1;
-  if (model_init_rank(&m, v, job->weights, job->rank, job->comm, job->cfg_rank, job->cfg_comm, err)) return NULL;
-  const int global = job->cfg_rank * v->sp + job->rank;
-  uint64_t h = tables_hash(v);
-  if (env_rank_hook("DITC_TEST_TABLE_SKEW", global, NULL)) h ^= 1;
-  if ((job->comm && comm_check_agree(job->comm, h, "the PAB/sampler tables hash", err)) ||
-      (job->cfg_comm && comm_check_agree(job->cfg_comm, h, "the PAB/sampler tables hash", err))) {
-    model_free(&m);
-    return NULL;
-  }
+  ditc_status s;
   if (o->cond) {
-    if (model_load_cond(&m, o->cond, err)) goto out;
-  } else synthetic_cond(&m);
+    if ((s = model_load_cond(m, test_hook_cond_path(global, o->cond), err))) return s;
+  } else synthetic_cond(m);
   const int64_t latent = (int64_t)v->Bp * v->Cin * v->Tx * v->Hx * v->Wx;
   if (o->noise) {
-    if (model_load_noise(&m, o->noise, err)) goto out;
+    if ((s = model_load_noise(m, o->noise, err))) return s;
   } else {
-    float *z = (float *)(void *)(m.arena + v->off_z);
+    float *z = (float *)(void *)(m->arena + v->off_z);
     rng_normal(z, latent, (uint64_t)o->seed);
     if (!strcmp(v->dtype, "bf16")) /* upstream samples the initial noise in the pipeline dtype */
       for (int64_t i = 0; i < latent; i++) {
@@ -101,18 +99,38 @@ static void *rank_main(void *arg) {
         memcpy(&z[i], &b, 4);
       }
   }
+  if (o->save_steps && global == 0 && !o->bench) {
+    *latents = malloc((size_t)(latent * v->steps) * sizeof(float));
+    if (!*latents)
+      return ditc_fail(err, DITC_ENOMEM, "out of memory for --save-steps (%lld floats)", (long long)(latent * v->steps));
+  }
+  return DITC_OK;
+}
+
+static void *rank_main(void *arg) {
+  rank_job *job = arg;
+  const options *o = job->o;
+  const ditc_variant *v = job->v;
+  const int global = job->cfg_rank * v->sp + job->rank, world = (v->cfg_parallel ? 2 : 1) * v->sp;
   const int writer = global == 0;
+  ditc_err *err = &job->err;
+  ditc_model m;
+  float *latents = NULL;
+  job->failed = 1;
+  ditc_status s = model_init_rank(&m, v, job->weights, job->rank, job->comm, job->cfg_rank, job->cfg_comm, err);
+  const int have_model = !s;
+  if (!s) s = load_inputs(job, &m, global, &latents, err);
+  if (s) name_rank(err, s, global, world);
+  /* the one agreement of the whole world: every rank comes, also one whose set-up failed */
+  const int culprit = comm_agree(job->world, s != DITC_OK, tables_hash(v) ^ test_hook_table_skew(global),
+                                 "the PAB/sampler tables hash", err);
+  if (culprit != -1) {
+    job->reports = culprit == global ? 2 : 0;
+    goto out;
+  }
   if (o->bench) {
     job->failed = bench(&m, writer);
     goto out;
-  }
-  float *latents = NULL;
-  if (o->save_steps && writer) {
-    latents = malloc((size_t)(latent * v->steps) * sizeof(float));
-    if (!latents) {
-      ditc_fail(err, DITC_ENOMEM, "out of memory for --save-steps (%lld floats)", (long long)(latent * v->steps));
-      goto out;
-    }
   }
   if (!o->quiet && writer)
     fprintf(stderr, "%s/%s: %d steps, PAB %s, arena %lld bytes%s\n", v->family, v->name, v->steps,
@@ -122,13 +140,12 @@ static void *rank_main(void *arg) {
   if (job->comm && job->comm->reserve) job->comm->reserve(job->comm, most);
   if (job->cfg_comm && job->cfg_comm->reserve)
     job->cfg_comm->reserve(job->cfg_comm, 2 * (size_t)v->B * v->Cout * v->Tx * v->Hx * v->Wx * sizeof(float));
-  int stop = 0;
-  if (env_rank_hook("DITC_TEST_STOP_RANK", global, &stop)) stop += 1;
-  else stop = 0;
+  const int stop = test_hook_stop_before(global); /* 1 + the step to stop at, as if this rank died */
   sampler_health health;
   sampler_opts so = {.pab_on = o->pab_on, .progress = !o->quiet && writer, .latents = latents, .stop_before = stop,
                      .keep_nonfinite = o->allow_nonfinite, .health = &health};
   sampler_run(&m, &so);
+  if (job->fault && comm_faulted(job->fault)) goto out;
   if (job->comm && o->comm_stats)
     fprintf(stderr, "comm: rank %d: %llu all-to-alls, %llu bytes sent; %llu all_gathers, %llu bytes sent\n",
             global, (unsigned long long)job->comm->a2a_calls, (unsigned long long)job->comm->a2a_bytes,
@@ -136,7 +153,13 @@ static void *rank_main(void *arg) {
   if (job->cfg_comm && o->comm_stats)
     fprintf(stderr, "comm: rank %d: CFG pair: %llu all_gathers, %llu bytes sent\n", global,
             (unsigned long long)job->cfg_comm->gather_calls, (unsigned long long)job->cfg_comm->gather_bytes);
-  if (writer && health.bad_step >= 0 && !o->allow_nonfinite) {
+  if (stop && stop - 1 < v->steps) { /* it "died": it writes nothing, and fails if no peer noticed */
+    ditc_fail(err, DITC_EINVAL, "stopped before step %d by a test hook, as if it died", stop - 1);
+    name_rank(err, DITC_EINVAL, global, world);
+    job->reports = 1;
+    goto out;
+  }
+  if (writer && health.bad_step >= 0 && !o->allow_nonfinite) { /* every rank holds the same latent */
     const int i = health.bad_step;
     if (health.step_known)
       ditc_fail(err, DITC_EINVAL, "the latent after step %d/%d (t %.3f) holds NaN/Inf (first at element %lld); "
@@ -146,7 +169,8 @@ static void *rank_main(void *arg) {
       ditc_fail(err, DITC_EINVAL, "the final latent holds NaN/Inf (first at element %lld; this backend checks "
                 "each step only with --save-steps); nothing written (--allow-nonfinite writes it anyway)",
                 (long long)health.bad_index);
-    free(latents);
+    name_rank(err, DITC_EINVAL, global, world);
+    job->reports = 1;
     goto out;
   }
   if (writer && health.bad_step >= 0 && !o->quiet)
@@ -161,23 +185,43 @@ static void *rank_main(void *arg) {
     };
     provenance prov;
     provenance_make(&prov, v, o, "sample");
-    if (st_write_meta(o->out, t, latents ? 2 : 1, prov.meta, prov.n, err)) {
-      free(latents);
+    if ((s = st_write_meta(o->out, t, latents ? 2 : 1, prov.meta, prov.n, err))) {
+      name_rank(err, s, global, world);
+      job->reports = 1;
       goto out;
     }
   }
-  free(latents);
   job->failed = 0;
 out:
-  model_free(&m);
+  if (job->fault && comm_faulted(job->fault)) { /* a collective failed: its rank reports it */
+    job->failed = 1;
+    if (__atomic_load_n(&job->fault->rank, __ATOMIC_ACQUIRE) == global) {
+      *err = job->fault->err;
+      job->reports = 2;
+    }
+  }
+  free(latents);
+  if (have_model) model_free(&m);
   return NULL;
 }
 
-/* Runs the generation on one rank, on thread ranks (--ranks N), or as one NCCL rank (nccl). The
- * world is (1 or 2 CFG halves) x sp ranks; global rank = cfg_rank * sp + rank. */
-int run_ranks(const options *o, const ditc_variant *v, const float *weights, ditc_comm *nccl,
-                     const char *prog) {
+/* The line a failed run of thread ranks prints: the job whose err has the highest precedence
+ * (lowest global rank among equals); -1 when none failed. */
+static int first_error(const rank_job *jobs, int world) {
+  int best = -1;
+  for (int g = 0; g < world; g++)
+    if (jobs[g].failed && (best < 0 || jobs[g].reports > jobs[best].reports)) best = g;
+  return best;
+}
+
+/* Runs the generation on one rank, on thread ranks (--ranks N), or as one NCCL rank (nccl); with
+ * `early` (an NCCL process whose set-up failed before: its weights), only the NCCL start-up as a
+ * failed rank. The world is (1 or 2 CFG halves) x sp ranks; global rank = cfg_rank * sp + rank. */
+static int run(const options *o, const ditc_variant *v, const float *weights, ditc_comm *nccl, const ditc_err *early,
+               const char *prog) {
   ditc_err err = {{0}};
+  DITC_CHECK(nccl || !early);
+  ditc_fault fault = DITC_FAULT_INIT;
   const int cfgp = v->cfg_parallel ? 2 : 1, world = cfgp * v->sp;
   const int P = nccl ? nccl->size : o->ranks ? o->ranks : 1;
   if (P != world) {
@@ -186,16 +230,24 @@ int run_ranks(const options *o, const ditc_variant *v, const float *weights, dit
     if (nccl) nccl->destroy(nccl);
     return 1;
   }
-  if (nccl) { /* split the world into the sequence-parallel group and the CFG pair */
+  if (nccl) { /* split the world into the sequence-parallel group and the CFG pair (they share the fault) */
     const int g = nccl->rank;
-    rank_job job = {.o = o, .v = v, .weights = weights, .comm = nccl, .rank = g % v->sp, .cfg_rank = g / v->sp};
+    nccl->fault = &fault;
+    rank_job job = {.o = o, .v = v, .weights = weights, .world = nccl, .comm = nccl, .rank = g % v->sp,
+                    .cfg_rank = g / v->sp, .fault = &fault};
     if (cfgp > 1) {
       job.comm = v->sp > 1 ? comm_nccl_split(nccl, g / v->sp, g % v->sp, &err) : NULL;
       job.cfg_comm = comm_nccl_split(nccl, g % v->sp, g / v->sp, &err);
       if ((v->sp > 1 && !job.comm) || !job.cfg_comm) return fprintf(stderr, "%s: error: %s\n", prog, err.msg), 1;
     }
-    rank_main(&job);
-    if (job.failed) fprintf(stderr, "%s: error: %s\n", prog, job.err.msg);
+    if (early) { /* join the agreement failed: the other ranks stop now, not after --comm-timeout */
+      job.err = *early;
+      name_rank(&job.err, DITC_EIO, g, world);
+      const int culprit = comm_agree(nccl, 1, 0, "the PAB/sampler tables hash", &job.err);
+      job.failed = 1;
+      job.reports = culprit == g || culprit == -2;
+    } else rank_main(&job);
+    if (job.failed && job.reports) fprintf(stderr, "%s: error: %s\n", prog, job.err.msg);
     return job.failed;
   }
   if (world == 1) {
@@ -204,6 +256,8 @@ int run_ranks(const options *o, const ditc_variant *v, const float *weights, dit
     if (job.failed) fprintf(stderr, "%s: error: %s\n", prog, job.err.msg);
     return job.failed;
   }
+  ditc_comm **everyone = comm_threads_create(world, o->comm_timeout, &err);
+  if (!everyone) return fprintf(stderr, "%s: error: %s\n", prog, err.msg), 1;
   ditc_comm **sp_comms[2] = {NULL, NULL};
   for (int c = 0; c < cfgp && v->sp > 1; c++)
     if (!(sp_comms[c] = comm_threads_create(v->sp, o->comm_timeout, &err)))
@@ -216,20 +270,21 @@ int run_ranks(const options *o, const ditc_variant *v, const float *weights, dit
   rank_job *jobs = calloc((size_t)world, sizeof *jobs);
   pthread_t *tid = calloc((size_t)world, sizeof *tid);
   DITC_CHECK(jobs && tid);
-  for (int g = 0; g < world; g++) {
+  for (int g = 0; g < world; g++) { /* every communicator names global ranks and shares one fault */
     const int c = g / v->sp, s = g % v->sp;
-    jobs[g] = (rank_job){.o = o, .v = v, .weights = weights, .rank = s, .cfg_rank = c,
-                         .comm = v->sp > 1 ? sp_comms[c][s] : NULL, .cfg_comm = cfgp > 1 ? pairs[s][c] : NULL};
-    DITC_CHECK(pthread_create(&tid[g], NULL, rank_main, &jobs[g]) == 0);
+    jobs[g] = (rank_job){.o = o, .v = v, .weights = weights, .world = everyone[g], .rank = s, .cfg_rank = c,
+                         .comm = v->sp > 1 ? sp_comms[c][s] : NULL, .cfg_comm = cfgp > 1 ? pairs[s][c] : NULL,
+                         .fault = &fault};
+    ditc_comm *mine[3] = {jobs[g].world, jobs[g].comm, jobs[g].cfg_comm};
+    for (int k = 0; k < 3; k++)
+      if (mine[k]) mine[k]->global = g, mine[k]->fault = &fault;
   }
-  int rc = 0;
-  for (int g = 0; g < world; g++) {
-    pthread_join(tid[g], NULL);
-    if (jobs[g].failed && !rc) {
-      fprintf(stderr, "%s: error: %s\n", prog, jobs[g].err.msg);
-      rc = 1;
-    }
-  }
+  for (int g = 0; g < world; g++) DITC_CHECK(pthread_create(&tid[g], NULL, rank_main, &jobs[g]) == 0);
+  for (int g = 0; g < world; g++) pthread_join(tid[g], NULL);
+  const int first = first_error(jobs, world);
+  if (first >= 0) fprintf(stderr, "%s: error: %s\n", prog, jobs[first].err.msg);
+  everyone[0]->destroy(everyone[0]);
+  free(everyone);
   for (int c = 0; c < 2; c++)
     if (sp_comms[c]) sp_comms[c][0]->destroy(sp_comms[c][0]), free(sp_comms[c]);
   for (int s = 0; s < v->sp; s++)
@@ -237,5 +292,14 @@ int run_ranks(const options *o, const ditc_variant *v, const float *weights, dit
   free(pairs);
   free(jobs);
   free(tid);
-  return rc;
+  return first >= 0;
+}
+
+int run_ranks(const options *o, const ditc_variant *v, const float *weights, ditc_comm *nccl, const char *prog) {
+  return run(o, v, weights, nccl, NULL, prog);
+}
+
+int run_ranks_failed(const options *o, const ditc_variant *v, ditc_comm *nccl, const ditc_err *err,
+                     const char *prog) {
+  return run(o, v, NULL, nccl, err, prog);
 }

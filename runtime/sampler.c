@@ -163,6 +163,12 @@ static int note_nonfinite(sampler_health *h, const float *z, int64_t n, int i, i
   return 1;
 }
 
+/* A collective of this rank failed (comm.h's fault): the steps left would exchange nothing. */
+static int comm_failed(const ditc_model *m) {
+  const ditc_comm *c = m->ex.comm ? m->ex.comm : m->ex.cfg_comm;
+  return c && comm_faulted(c->fault);
+}
+
 void sampler_run(ditc_model *m, const sampler_opts *o) {
   const ditc_variant *v = m->v;
   const int64_t per = (int64_t)v->Cin * v->Tx * v->Hx * v->Wx;      /* one sample's latent */
@@ -183,7 +189,7 @@ void sampler_run(ditc_model *m, const sampler_opts *o) {
   if (be->update) be->to_device(m, v->off_z, zbytes); /* the latent lives on the device from here */
   v->prologue(&m->ex);
   for (int i = 0; i < v->steps; i++) {
-    if (o->stop_before && i == o->stop_before - 1) return;
+    if ((o->stop_before && i == o->stop_before - 1) || comm_failed(m)) return;
     const double t0 = now();
     const unsigned char *row = o->pab_on ? v->pab_table + (int64_t)i * v->n_modules : NULL;
     const int pattern = row ? v->pab_pattern[i] : v->n_patterns;

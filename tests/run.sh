@@ -38,6 +38,7 @@ suite "bad input (tests/bad_input.sh)" tests/bad_input.sh
 suite "outputs and the command line (tests/output_test.sh)" tests/output_test.sh
 suite "loaders: reliability and fuzz seeds (tests/loader_test.sh)" tests/loader_test.sh
 suite "sequence parallelism on thread ranks (tests/dsp.sh)" tests/dsp.sh
+suite "ranks that fail or die, and the test hooks (tests/ranks_test.sh)" tests/ranks_test.sh
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
