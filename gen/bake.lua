@@ -10,6 +10,7 @@ local util = require("util")
 local M = {}
 
 M.CUDA_WORKSPACE_BYTES = 32 * 1024 * 1024 -- what cuBLASLt's documentation advises for Hopper
+M.MAX_PAB_CELLS = 1 << 18                  -- model calls x PAB modules: the size of the static table
 
 local samplers = { rflow = require("rflow"), ddim = require("ddim"), pndm = require("pndm") }
 
@@ -22,9 +23,15 @@ function M.variant(fam, v, where)
   if sched.n_state > 0 then -- the sampler's own state (PNDM history, guided output), latent-sized
     P:buffer("sampler.state", { sched.n_state, d.Bp, d.Cin, d.Tx, d.Hx, d.Wx }, { kind = "io", dims = "state, Bp, Cin, Tx, Hx, Wx" })
   end
-  for _, w in ipairs(v.extra_weights) do -- in the checkpoint but not read by inference
+  for k, w in ipairs(v.extra_weights) do -- in the checkpoint but not read by inference
     local shape = {}
-    for i, x in ipairs(w.shape) do shape[i] = type(x) == "string" and v.config[x] or x end
+    for i, x in ipairs(w.shape) do
+      shape[i] = type(x) == "string" and v.config[x] or x
+      if math.type(shape[i]) ~= "integer" or shape[i] < 1 then
+        util.fail(fam.where({ "extra_weights", k, "shape", i }), "extra_weights.%d.shape.%d: %s is not a positive "
+          .. "integer config field", k, i, tostring(x))
+      end
+    end
     P:weight(w.name, shape)
   end
   if v.backend == "cuda" then -- cuBLASLt's workspace, planned like any persistent buffer
@@ -32,9 +39,12 @@ function M.variant(fam, v, where)
   end
   P:layout_weights()
   P.cache_bytes = d.B * d.Nl * d.C * P.st_bytes -- every PAB cache holds one [B, N/P, C] module output
-  local tables = pab.bake(v.pab, sched.all_timesteps, P.modules, sched.counter_steps, function(msg)
-    util.fail(fam.where({ "pab" }), "%s", msg)
-  end)
+  local cells = sched.K * #P.modules
+  if cells > M.MAX_PAB_CELLS then
+    v.fail_size(string.format("the PAB table would have %d cells (%d model calls x %d modules), more than %d",
+      cells, sched.K, #P.modules, M.MAX_PAB_CELLS))
+  end
+  local tables = pab.bake(v.pab, sched.all_timesteps, P.modules, sched.counter_steps, v.fail_pab)
   -- FLOPs of each module's compute branch and of a whole all-compute step (bench and reports)
   P.step_flops = 0
   for _, op in ipairs(P:linear_ops("step")) do
@@ -46,9 +56,13 @@ function M.variant(fam, v, where)
       for _, op in ipairs(item.compute) do item.module.flops = item.module.flops + op.flops end
     end
   end
-  if tables.n_patterns > 255 then util.fail(fam.where({ "pab" }), "more than 255 distinct PAB rows") end
+  if tables.n_patterns > 255 then v.fail_pab("more than 255 distinct PAB rows") end
   local comm = dsp.schedule(P, tables, v)
   local plan = plan_mod.build(P, tables)
+  if plan.arena_bytes > P.MAX_BYTES then
+    v.fail_size(string.format("the arena needs %.3g TiB, more than the %.3g TiB cap", plan.arena_bytes / 2^40,
+      P.MAX_BYTES / 2^40))
+  end
   local bad = plan_mod.check(P, plan)
   if bad then error("plan: internal: " .. bad) end
   return { sched = sched, program = P, pab = tables, comm = comm, plan = plan }

@@ -15,17 +15,26 @@ local M = {}
 local classes = { STDiT3 = require("stdit3"), LatteT2V = require("latte") }
 local class_names = util.sorted_keys(classes)
 
+-- Limits shared by every class: sizes are positive integers with a cap far above any released
+-- model, so a hostile value is refused here instead of overflowing a derived size later.
+M.MAX_DEPTH = 256        -- blocks of each kind
+M.MAX_STEPS = 1000       -- sampler steps
+M.MAX_PIXELS = 65536     -- frame height or width
+M.MAX_FRAMES = 65536
+M.MAX_TOKENS = 65536     -- text tokens
+
 local kind_schema = S.record({
-  broadcast = S.bool(), threshold = S.list(S.num(), { len = 2 }), range = S.int { min = 1 },
+  broadcast = S.bool(), threshold = S.list(S.num { max = 1e6 }, { len = 2 }), range = S.int { min = 1, max = 1000 },
 }, { required = { "broadcast", "threshold", "range" } })
 
 local mlp_entry = S.record({
-  key = S.int { min = 0 }, blocks = S.list(S.int { min = 0 }), skip_count = S.int { min = 0 },
+  key = S.int { min = 0, max = 1000000 }, blocks = S.list(S.int { min = 0, max = M.MAX_DEPTH - 1 }),
+  skip_count = S.int { min = 0, max = M.MAX_STEPS },
 }, { required = { "key", "blocks", "skip_count" } })
 
 -- An MLP dict: ordered entries (upstream's first-match follows dict order), keys unique.
 local function mlp_dict(v, path, fail)
-  S.list(mlp_entry)(v, path, fail)
+  S.list(mlp_entry, { max_len = 1000 })(v, path, fail)
   local seen = {}
   for i, e in ipairs(v) do
     if seen[e.key] then
@@ -45,29 +54,42 @@ local pab_schema = S.record({
 -- One record for every sampler; each sampler's bake() checks the fields it reads.
 local sampler_schema = S.record({
   kind = S.str { enum = { "rflow", "ddim", "pndm" } },
-  steps = S.int { min = 1 },
-  cfg_scale = S.num(),
+  steps = S.int { min = 1, max = M.MAX_STEPS },
+  cfg_scale = S.num { max = 1000 },
   cfg_order = S.str { enum = { "cond_first", "uncond_first" } },
   -- rflow
-  num_timesteps = S.int { min = 1 }, use_timestep_transform = S.bool(), transform_scale = S.num { gt = 0 },
+  num_timesteps = S.int { min = 1, max = 100000 }, use_timestep_transform = S.bool(),
+  transform_scale = S.num { gt = 0, max = 1e6 },
   -- ddim, pndm (diffusers scheduler config names)
-  num_train_timesteps = S.int { min = 2 }, beta_start = S.num { gt = 0 }, beta_end = S.num { gt = 0 },
-  beta_schedule = S.str(), timestep_spacing = S.str(), steps_offset = S.int { min = 0 },
-  set_alpha_to_one = S.bool(), eta = S.num { min = 0 }, skip_prk_steps = S.bool(),
+  num_train_timesteps = S.int { min = 2, max = 100000 }, beta_start = S.num { gt = 0, lt = 1 },
+  beta_end = S.num { gt = 0, lt = 1 }, beta_schedule = S.str(), timestep_spacing = S.str(),
+  steps_offset = S.int { min = 0, max = 1000 }, set_alpha_to_one = S.bool(), eta = S.num { min = 0, max = 100 },
+  skip_prk_steps = S.bool(),
 }, { required = { "kind", "steps", "cfg_scale", "cfg_order" } })
+
+-- The fields each sampler's bake() reads (the record above has every sampler's fields).
+local DDPM = { "num_train_timesteps", "beta_start", "beta_end", "beta_schedule", "timestep_spacing", "steps_offset" }
+local SAMPLER_FIELDS = {
+  rflow = { "num_timesteps", "use_timestep_transform" },
+  ddim = { "set_alpha_to_one", table.unpack(DDPM) },
+  pndm = { "set_alpha_to_one", "skip_prk_steps", table.unpack(DDPM) },
+}
+
+local name_str = S.str { name = true } -- module, weight and family names: they reach generated C
 
 local dtype_schema = S.str { enum = { "fp32", "bf16", "fp16" } }
 
 local variant_fields = {
-  height = S.int { min = 1 }, width = S.int { min = 1 }, num_frames = S.int { min = 1 },
-  latent = S.list(S.int { min = 1 }, { len = 3 }),
-  fps = S.num { gt = 0 },
+  height = S.int { min = 1, max = M.MAX_PIXELS }, width = S.int { min = 1, max = M.MAX_PIXELS },
+  num_frames = S.int { min = 1, max = M.MAX_FRAMES },
+  latent = S.list(S.int { min = 1, max = M.MAX_PIXELS }, { len = 3 }),
+  fps = S.num { gt = 0, max = 1000 },
   dtype = dtype_schema,
   pab = pab_schema,
-  steps = S.int { min = 1 },
-  cfg_scale = S.num(),
-  batch = S.int { min = 1 },
-  text_len = S.int { min = 1 },
+  steps = S.int { min = 1, max = M.MAX_STEPS },
+  cfg_scale = S.num { max = 1000 },
+  batch = S.int { min = 1, max = 1024 },
+  text_len = S.int { min = 1, max = M.MAX_TOKENS },
   sp = S.int { min = 1, max = 1024 }, -- sequence-parallel degree (ranks)
   cfg_parallel = S.bool(),            -- split the CFG batch over 2 x sp ranks
 }
@@ -81,18 +103,18 @@ end
 local layer_schemas = {
   -- q/k/v projections: fused `qkv` (rows [q | k | v]) or separate `q`, `k`, `v`
   self_attention = S.record({
-    layer = S.str(), name = S.str(), pab = S.str { enum = { "attn" } }, norm_eps = S.num { gt = 0 },
-    mod = S.list(S.int { min = 0 }, { len = 3 }), qkv = S.str(), q = S.str(), k = S.str(), v = S.str(),
-    q_norm = S.str(), k_norm = S.str(), qk_norm_eps = S.num { gt = 0 }, proj = S.str(),
+    layer = name_str, name = name_str, pab = S.str { enum = { "attn" } }, norm_eps = S.num { gt = 0, lt = 1 },
+    mod = S.list(S.int { min = 0, max = 5 }, { len = 3 }), qkv = name_str, q = name_str, k = name_str, v = name_str,
+    q_norm = name_str, k_norm = name_str, qk_norm_eps = S.num { gt = 0, lt = 1 }, proj = name_str,
   }, { required = { "layer", "name", "pab", "norm_eps", "mod", "proj" } }),
   -- k/v projections: fused `kv` (rows [k | v]) or separate `k`, `v`
   cross_attention = S.record({
-    layer = S.str(), name = S.str(), pab = S.str { enum = { "cross" } }, q = S.str(), kv = S.str(), k = S.str(),
-    v = S.str(), proj = S.str(),
+    layer = name_str, name = name_str, pab = S.str { enum = { "cross" } }, q = name_str, kv = name_str, k = name_str,
+    v = name_str, proj = name_str,
   }, { required = { "layer", "name", "pab", "q", "proj" } }),
   mlp = S.record({
-    layer = S.str(), name = S.str(), pab = S.str { enum = { "mlp" } }, norm_eps = S.num { gt = 0 },
-    mod = S.list(S.int { min = 0 }, { len = 3 }), fc1 = S.str(), fc2 = S.str(),
+    layer = name_str, name = name_str, pab = S.str { enum = { "mlp" } }, norm_eps = S.num { gt = 0, lt = 1 },
+    mod = S.list(S.int { min = 0, max = 5 }, { len = 3 }), fc1 = name_str, fc2 = name_str,
     act = S.str { enum = { "gelu_tanh" } },
   }, { required = { "layer", "name", "pab", "norm_eps", "mod", "fc1", "fc2", "act" } }),
 }
@@ -104,7 +126,7 @@ local function layers_schema(v, path, fail)
     if not schema then
       local p2 = { table.unpack(p) }
       p2[#p2 + 1] = "layer"
-      f(p2, string.format("unknown layer %q (known: cross_attention, mlp, self_attention)", tostring(e.layer)))
+      f(p2, string.format("unknown layer %s (known: cross_attention, mlp, self_attention)", S.describe(e.layer)))
     end
     schema(e, p, f)
     local projections = e.layer == "self_attention" and { "qkv", { "q", "k", "v" } }
@@ -116,29 +138,30 @@ local function layers_schema(v, path, fail)
     for _, name in ipairs(projections and projections[2] or {}) do
       if not e[projections[1]] and not e[name] then f(p, "missing projection '" .. name .. "'") end
     end
-  end, { min_len = 1 })(v, path, fail)
+  end, { min_len = 1, max_len = 16 })(v, path, fail)
 end
 
 local blocks_schema = S.list(S.record({
-  prefix = S.str(), axis = S.str { enum = { "spatial", "temporal" } },
+  prefix = name_str, axis = S.str { enum = { "spatial", "temporal" } },
   pab = S.str { enum = { "spatial", "temporal" } }, rope = S.bool(), layers = layers_schema,
-}, { required = { "prefix", "axis", "pab", "rope", "layers" } }), { min_len = 1 })
+}, { required = { "prefix", "axis", "pab", "rope", "layers" } }), { min_len = 1, max_len = 16 })
 
 local vae_schema = S.record({
-  spatial = S.int { min = 1 }, temporal = S.str { enum = { "none", "opensora", "causal4" } },
+  spatial = S.int { min = 1, max = 64 }, temporal = S.str { enum = { "none", "opensora", "causal4" } },
 }, { required = { "spatial", "temporal" } })
 
 local function family_schema(cls)
   local config_required = {}
   for _, k in ipairs(cls.config_required) do config_required[#config_required + 1] = k end
   return S.record({
-    family = S.str(), class = S.str { enum = class_names }, symbol = S.str(),
+    family = name_str, class = S.str { enum = class_names }, symbol = name_str,
     config = S.record(cls.config_fields, { required = config_required }),
-    blocks = blocks_schema, sampler = sampler_schema, dtype = dtype_schema, fps = S.num { gt = 0 },
-    vae = vae_schema, text_len = S.int { min = 1 }, temporal_pos = S.str { enum = { "none", "latte", "osp" } },
-    extra_weights = S.list(S.record({ name = S.str(), shape = S.list(function(x, p, f)
-      if type(x) ~= "string" and math.type(x) ~= "integer" then f(p, "must be an integer or a config field name") end
-    end) }, { required = { "name", "shape" } })),
+    blocks = blocks_schema, sampler = sampler_schema, dtype = dtype_schema, fps = S.num { gt = 0, max = 1000 },
+    vae = vae_schema, text_len = S.int { min = 1, max = M.MAX_TOKENS }, temporal_pos = S.str { enum = { "none", "latte", "osp" } },
+    extra_weights = S.list(S.record({ name = name_str, shape = S.list(function(x, p, f)
+      if type(x) == "string" then return end
+      S.int { min = 1, max = 1 << 32 }(x, p, f)
+    end, { min_len = 1, max_len = 6 }) }, { required = { "name", "shape" } })),
     pab = pab_schema, variants = S.map(variant_schema(cls)),
   }, { required = { "family", "class", "symbol", "config", "blocks", "sampler", "dtype", "pab", "variants", "vae" } })
 end
@@ -151,8 +174,17 @@ function M.load_family(path)
   local env = { ipairs = ipairs, pairs = pairs, math = math, string = string, table = table, tostring = tostring }
   local chunk, err = load(text, "@" .. path, "t", env)
   if not chunk then util.fail(nil, "%s", err) end
+  -- a description that loops or recurses without end is refused after a budget of instructions
+  local budget = 10000000
+  debug.sethook(function() error(string.format("%s: the description did not finish within %d Lua instructions",
+    path, budget), 0) end, "", budget)
   local ok, fam = pcall(chunk)
-  if not ok then util.fail(nil, "%s", tostring(fam)) end
+  debug.sethook()
+  if not ok then
+    local msg = type(fam) == "string" and fam:gsub("\n.*", "") or "raised an error value that is not a string"
+    if msg:sub(1, #path + 1) ~= path .. ":" then msg = path .. ": " .. msg end
+    util.fail(nil, "%s", msg)
+  end
   local where = util.srcmap(path, text)
   local function fail(p, msg)
     util.fail(where(p), "%s: %s", S.path_str(p) ~= "" and S.path_str(p) or "description", msg)
@@ -162,47 +194,78 @@ function M.load_family(path)
   local cls = classes[fam.class]
   family_schema(cls)(fam, {}, fail)
   if cls.check_config then cls.check_config(fam.config, function(k, msg) fail({ "config", k }, msg) end) end
+  local needs = { table.unpack(SAMPLER_FIELDS[fam.sampler.kind]) }
+  if fam.sampler.kind == "rflow" and fam.sampler.use_timestep_transform then needs[#needs + 1] = "transform_scale" end
+  for _, k in ipairs(needs) do
+    if fam.sampler[k] == nil then fail({ "sampler" }, string.format("a %s sampler needs '%s'", fam.sampler.kind, k)) end
+  end
+  for b, blk in ipairs(fam.blocks) do -- names are unique: they become buffer and weight names
+    local seen = {}
+    for b2 = 1, b - 1 do
+      if fam.blocks[b2].prefix == blk.prefix then fail({ "blocks", b, "prefix" }, "appears twice") end
+    end
+    for l, layer in ipairs(blk.layers) do
+      if seen[layer.name] then fail({ "blocks", b, "layers", l, "name" }, string.format("%s appears twice in "
+        .. "the block", S.describe(layer.name))) end
+      seen[layer.name] = true
+    end
+  end
   if not fam.symbol:match("^[a-z][a-z0-9_]*$") then fail({ "symbol" }, "must be a C identifier in lower case") end
+  for i, w in ipairs(fam.extra_weights or {}) do
+    for j, x in ipairs(w.shape) do
+      if type(x) == "string" and not cls.config_fields[x] then
+        fail({ "extra_weights", i, "shape", j }, string.format("%s is not a %s config field", S.describe(x), fam.class))
+      end
+    end
+  end
   fam.path, fam.where, fam.fail, fam.cls = path, where, fail, cls
   return fam
 end
 
 -- Maps an upstream config.json (the class's own format) onto config fields: known fields are
--- checked, fields the class lists as irrelevant or that start with "_" are ignored, anything
--- else is an error at its line.
+-- checked; fields the class lists as irrelevant to inference are ignored with a note; metadata
+-- (the class's list, and names starting with "_") is skipped; anything else is an error at its
+-- line. Returns the config and the line of each field.
 function M.import_config_json(fam, path)
   local cls = fam.cls
   local text = util.read_file(path)
   local obj, err = json.decode(text, path)
   if not obj then util.fail(nil, "%s", err) end
-  if type(obj) ~= "table" or #obj > 0 then util.fail(path .. ":1", "config.json must be an object") end
-  local function fail(key, msg) util.fail(path .. ":" .. (json.line(obj, key) or 1), "%s: %s", key, msg) end
+  if not json.is_object(obj) then util.fail(path .. ":1", "config.json must be an object") end
+  local function fail(key, msg)
+    util.fail(path .. ":" .. (json.line(obj, key) or 1), "%s: %s", S.path_str({ key }), msg)
+  end
   local names = {}
   for _, n in ipairs(cls.class_names) do names[n] = true end
   for _, key in ipairs({ "model_type", "_class_name" }) do
     if obj[key] ~= nil and not names[obj[key]] then
-      fail(key, string.format("is %q but %s describes class %s", tostring(obj[key]), fam.path, fam.class))
+      fail(key, string.format("is %s but %s describes class %s", S.describe(obj[key]), fam.path, fam.class))
     end
   end
   local arch = obj.architectures
   if type(arch) == "table" and arch[1] ~= nil and not names[arch[1]] then
-    fail("architectures", string.format("is %q but %s describes class %s", tostring(arch[1]), fam.path, fam.class))
+    fail("architectures", string.format("is %s but %s describes class %s", S.describe(arch[1]), fam.path, fam.class))
   end
-  local config = {}
+  local config, lines = {}, {}
+  local known = util.sorted_keys(cls.config_fields)
   for _, k in ipairs(json.keys(obj)) do
     local v = obj[k]
     if v == json.null then v = nil end
     if cls.config_fields[k] then
       if v ~= nil then
         cls.config_fields[k](v, { k }, function(_, msg) fail(k, msg) end)
-        config[k] = v
+        config[k], lines[k] = v, json.line(obj, k)
       end
-    elseif not cls.config_json_ignored[k] and not k:match("^_") then
-      fail(k, "unknown config.json field (not a " .. fam.class .. " setting ditc knows)")
+    elseif cls.config_json_ignored[k] then
+      util.note("%s:%d: %s ignored (does not affect inference)", path, json.line(obj, k), k)
+    elseif not cls.config_json_metadata[k] and not k:match("^_") then
+      local near = util.closest(k, known)
+      fail(k, "unknown config.json field (not a " .. fam.class .. " setting ditc knows"
+        .. (near and ("; did you mean '" .. near .. "'?") or "") .. ")")
     end
   end
   if cls.check_config then cls.check_config(config, fail) end
-  return config
+  return config, lines
 end
 
 -- ---- variant resolution ------------------------------------------------------------------------
@@ -222,7 +285,9 @@ end
 -- Resolves a variant. `spec` is either a named variant's table or one assembled from a
 -- config.json and command-line sizes; `where(path)` names its source lines.
 function M.resolve(fam, name, spec, where, source)
-  local function fail(p, msg) util.fail(where(p), "%s: %s", S.path_str(p), msg) end
+  local function fail(p, msg)
+    util.fail(where(p), "%s: %s", #p > 0 and S.path_str(p) or ("variant " .. S.path_str({ name })), msg)
+  end
   variant_schema(fam.cls)(spec, {}, fail)
   local v = {
     family = fam.family, class = fam.class, name = name, source = source, fam = fam,
@@ -239,7 +304,7 @@ function M.resolve(fam, name, spec, where, source)
     temporal_pos = fam.temporal_pos or "none",
     extra_weights = fam.extra_weights or {},
   }
-  if not name:match("^[a-z0-9][a-z0-9._-]*$") then fail({}, "variant name " .. name .. " must be lower-case [a-z0-9._-]") end
+  if not name:match("^[a-z0-9][a-z0-9._-]*$") then fail({}, "the name must be lower-case [a-z0-9._-]") end
   v.symbol = fam.symbol .. "_" .. util.ident(name)
   v.sampler.steps = spec.steps or v.sampler.steps
   v.sampler.cfg_scale = spec.cfg_scale or v.sampler.cfg_scale
@@ -252,6 +317,10 @@ function M.resolve(fam, name, spec, where, source)
     fam.cls.check_config(v.config, function(k, msg) fail({ "config", k }, msg) end)
   end
   v.dims = fam.cls.dims(v, fail)
+  v.fail_size = function(msg) fail({}, msg) end -- a derived size past the caps (program.lua, bake.lua)
+  -- an error of the PAB config that shows when its table is baked (bake.lua)
+  local pab_where = spec.pab and where({ "pab" }) or fam.where({ "pab" })
+  v.fail_pab = function(msg) util.fail(pab_where, "pab: %s", msg) end
   return v
 end
 
@@ -269,14 +338,23 @@ function M.named(fam, name, over)
     for _, x in ipairs(p) do full[#full + 1] = x end
     return fam.where(full)
   end
-  if over and (over.sp or over.pab or over.cfg_parallel) then
-    if not over.name then util.fail(nil, "--sp or --pab with --variant needs --name for the derived variant") end
+  if over and (over.sp or over.pab or over.cfg_parallel or over.dtype) then
+    if not over.name then
+      util.fail(nil, "--sp, --pab, --cfg-parallel or --pipeline-dtype with --variant needs --name for the derived variant")
+    end
     spec = util.copy(spec)
     spec.sp = over.sp or spec.sp
+    spec.dtype = over.dtype or spec.dtype
     if over.cfg_parallel then spec.cfg_parallel = true end
     if over.pab == "off" then spec.pab = M.pab_off(spec.pab or fam.pab)
     elseif over.pab then spec.pab = M.pab_from_json(over.pab) end
-    local derived = function(p) return p[1] == "sp" and "command line: --sp" or where(p) end
+    local derived = function(p)
+      if p[1] == "pab" and over.pab and over.pab ~= "off" then return over.pab end
+      if p[1] == "sp" or (p[1] == "dtype" and over.dtype) then
+        return "command line: --" .. (p[1] == "sp" and "sp" or "pipeline-dtype")
+      end
+      return where(p)
+    end
     return M.resolve(fam, over.name, spec, derived, { model = fam.path, variant = name })
   end
   return M.resolve(fam, name, spec, where, { model = fam.path, variant = name })
@@ -291,36 +369,60 @@ function M.pab_from_json(path)
   local text = util.read_file(path)
   local obj, err = json.decode(text, path)
   if not obj then util.fail(nil, "%s", err) end
-  local function fail(o, key, msg) util.fail(path .. ":" .. (json.line(o, key) or 1), "%s: %s", key, msg) end
-  if type(obj) ~= "table" or #obj > 0 then util.fail(path .. ":1", "a PAB config must be a JSON object") end
+  local function fail(o, key, msg)
+    util.fail(path .. ":" .. (json.line(o, key) or 1), "%s: %s", S.path_str({ key }), msg)
+  end
+  if not json.is_object(obj) then util.fail(path .. ":1", "a PAB config must be a JSON object") end
+  local known = { steps = true, mlp_broadcast = true, -- steps: set by the pipeline, not a config choice
+    mlp_spatial_broadcast_config = true, mlp_temporal_broadcast_config = true }
+  for _, kind in ipairs({ "spatial", "temporal", "cross" }) do
+    for _, f in ipairs({ "_broadcast", "_threshold", "_range" }) do known[kind .. f] = true end
+  end
+  -- unknown keys first: a misspelt key is reported at its line, not as the field it misses
+  for _, key in ipairs(json.keys(obj)) do
+    if not known[key] then
+      local near = util.closest(key, util.sorted_keys(known))
+      fail(obj, key, "unknown PABConfig field" .. (near and (" (did you mean '" .. near .. "'?)") or ""))
+    end
+  end
   local pab = { mlp_spatial = {}, mlp_temporal = {} }
-  local known = { steps = true } -- set by the pipeline, not a config choice
   for _, kind in ipairs({ "spatial", "temporal", "cross" }) do
     pab[kind] = { broadcast = obj[kind .. "_broadcast"], threshold = obj[kind .. "_threshold"], range = obj[kind .. "_range"] }
     for _, f in ipairs({ "_broadcast", "_threshold", "_range" }) do
-      known[kind .. f] = true
-      if obj[kind .. f] == nil or obj[kind .. f] == json.null then fail(obj, kind .. f, "missing") end
-    end
-  end
-  pab.mlp_broadcast, known.mlp_broadcast = obj.mlp_broadcast, true
-  for _, kind in ipairs({ "spatial", "temporal" }) do
-    local name = "mlp_" .. kind .. "_broadcast_config"
-    known[name] = true
-    local dict = obj[name]
-    if dict ~= nil and dict ~= json.null then
-      if type(dict) ~= "table" or (#dict > 0) then fail(obj, name, "must be an object {timestep: {block, skip_count}}") end
-      for _, key in ipairs(json.keys(dict)) do
-        local e, k = dict[key], math.tointeger(tonumber(key))
-        if not k then fail(dict, key, "keys must be integer timesteps") end
-        if type(e) ~= "table" then fail(dict, key, "must be an object {block, skip_count}") end
-        pab["mlp_" .. kind][#pab["mlp_" .. kind] + 1] = { key = k, blocks = e.block, skip_count = e.skip_count }
+      if obj[kind .. f] == nil or obj[kind .. f] == json.null then
+        util.fail(path, "%s: missing (a PABConfig needs every kind's _broadcast, _threshold and _range)", kind .. f)
       end
     end
   end
-  for _, key in ipairs(json.keys(obj)) do
-    if not known[key] then fail(obj, key, "unknown PABConfig field") end
+  pab.mlp_broadcast = obj.mlp_broadcast
+  local entry_at = { mlp_spatial = {}, mlp_temporal = {} } -- entry index -> { dict, key, entry object }
+  for _, kind in ipairs({ "spatial", "temporal" }) do
+    local name = "mlp_" .. kind .. "_broadcast_config"
+    local dict = obj[name]
+    if dict ~= nil and dict ~= json.null then
+      if not json.is_object(dict) then fail(obj, name, "must be an object {timestep: {block, skip_count}}") end
+      for _, key in ipairs(json.keys(dict)) do
+        local e, k = dict[key], math.tointeger(tonumber(key))
+        if not k then fail(dict, key, "keys must be integer timesteps") end
+        if not json.is_object(e) then fail(dict, key, "must be an object {block, skip_count}") end
+        for _, f in ipairs(json.keys(e)) do
+          if f ~= "block" and f ~= "skip_count" then
+            fail(e, f, "unknown field of an MLP entry (known: block, skip_count)")
+          end
+        end
+        local list = pab["mlp_" .. kind]
+        list[#list + 1] = { key = k, blocks = e.block, skip_count = e.skip_count }
+        entry_at["mlp_" .. kind][#list] = { dict = dict, key = key, e = e }
+      end
+    end
   end
   pab_schema(pab, {}, function(p, msg)
+    local at = p[1] and entry_at[p[1]] and p[2] and entry_at[p[1]][p[2]]
+    if at then -- inside an MLP entry: the line of its field, else of its key
+      local field = p[3] == "blocks" and "block" or p[3]
+      local line = field and json.line(at.e, field) or json.line(at.dict, at.key)
+      util.fail(path .. ":" .. line, "%s: %s", S.path_str(p), msg)
+    end
     local key = p[1] and (p[1]:match("^mlp_") and (p[1] .. "_broadcast_config") or (p[1] .. "_" .. (p[2] or "broadcast")))
     util.fail(path .. ":" .. (json.line(obj, key) or 1), "%s: %s", S.path_str(p), msg)
   end)
@@ -338,15 +440,28 @@ end
 -- A variant from a config.json plus command-line settings (opts: height, width, num_frames,
 -- latent, steps, cfg_scale, fps, dtype, pab ("default" | "off"), name).
 function M.from_config_json(fam, config_path, opts)
+  local config, lines = M.import_config_json(fam, config_path)
   local spec = {
-    config = M.import_config_json(fam, config_path),
+    config = config,
     height = opts.height, width = opts.width, num_frames = opts.num_frames,
     latent = opts.latent, steps = opts.steps, cfg_scale = opts.cfg_scale, fps = opts.fps,
     dtype = opts.dtype, text_len = opts.text_len, sp = opts.sp, cfg_parallel = opts.cfg_parallel,
   }
   if opts.pab == "off" then spec.pab = M.pab_off(fam.pab)
   elseif opts.pab and opts.pab ~= "default" then spec.pab = M.pab_from_json(opts.pab) end
-  local where = function(p) return "command line: --" .. tostring(p[1] or "") end
+  -- a config field: its line in config.json, or where the description sets the default used;
+  -- anything else came from the command line
+  local flags = { num_frames = "frames", text_len = "text-len", cfg_scale = "cfg", dtype = "pipeline-dtype",
+    cfg_parallel = "cfg-parallel" }
+  local where = function(p)
+    if p[1] == "config" and p[2] then
+      if lines[p[2]] then return config_path .. ":" .. lines[p[2]] end
+      return config_path -- a default of the description, checked against the file's fields
+    end
+    if p[1] == "config" or p[1] == nil then return config_path end
+    if p[1] == "pab" and opts.pab ~= "off" then return opts.pab end
+    return "command line: --" .. (flags[p[1]] or tostring(p[1] or ""))
+  end
   return M.resolve(fam, opts.name, spec, where, { model = fam.path, config = config_path })
 end
 

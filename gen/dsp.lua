@@ -2,7 +2,7 @@
 -- and PAB table: the all-to-alls each step runs (those inside a module's compute branch are
 -- skipped on the module's REUSE steps, spec pab-dsp.md §3.6), the bytes a rank sends, and the
 -- PAB paper's volume metric (B*T*S*C*dtype bytes / P per all-to-all, no (P-1)/P factor, no
--- padding; spec §3.6). Not here: emitting the collectives (layers.lua) or running them (runtime).
+-- padding; spec §3.6), with PAB and without it. Not here: emitting the collectives (layers.lua) or running them (runtime).
 local pab = require("pab")
 
 local M = {}
@@ -17,7 +17,7 @@ function M.schedule(P, tables, v)
   end
   if d.sp == 1 then
     for i = 1, tables.K do s.a2a[i] = 0 end
-    s.total_a2a, s.total_bytes, s.paper_bytes = 0, 0, 0
+    s.total_a2a, s.total_bytes, s.paper_bytes, s.all_a2a, s.paper_bytes_all = 0, 0, 0, 0, 0
     return s
   end
   local per_module = {}
@@ -34,11 +34,13 @@ function M.schedule(P, tables, v)
       s.gather_bytes = s.gather_bytes + (d.sp - 1) * item.args.bytes
     end
   end
-  s.total_a2a = 0
+  s.total_a2a, s.all_a2a = 0, 0 -- with PAB; without it (every module computes)
   for i = 1, tables.K do
     local n = s.always
+    s.all_a2a = s.all_a2a + s.always
     for m = 1, #P.modules do
       if tables.op[i][m].op ~= pab.REUSE then n = n + per_module[m] end
+      s.all_a2a = s.all_a2a + per_module[m]
     end
     s.a2a[i] = n
     s.total_a2a = s.total_a2a + n
@@ -46,6 +48,7 @@ function M.schedule(P, tables, v)
   s.total_bytes = s.total_a2a * s.a2a_bytes + tables.K * s.gather_bytes
   s.paper_per_a2a = d.B * d.T * d.S * d.C * dtype_bytes[v.dtype] / d.sp
   s.paper_bytes = s.total_a2a * s.paper_per_a2a
+  s.paper_bytes_all = s.all_a2a * s.paper_per_a2a
   return s
 end
 

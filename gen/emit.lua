@@ -197,7 +197,7 @@ function M.tables_c(ctx)
   values.sampler, values.sampler_kind, values.n_state = sched.kind, sched.kind_id, sched.n_state
   values.off_state = P.buffers["sampler.state"] and off_name("sampler.state") or "0"
   values.coef_comment = sched.coef_doc
-  values.sampler_comment = string.format("%s, %d steps, cfg %s, dtype %s%s", sched.kind, sched.K,
+  values.sampler_comment = string.format("%s, %d steps, cfg %s, pipeline dtype %s%s", sched.kind, sched.K,
     tostring(v.sampler.cfg_scale), v.dtype, sched.ratio and (", shift ratio " .. fp.f32_str(sched.ratio)) or "")
   values.cfg_scale = fp.c_float(fp.f32(v.sampler.cfg_scale))
   values.cond_first = v.sampler.cfg_order == "cond_first" and 1 or 0

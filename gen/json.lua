@@ -8,7 +8,13 @@ local meta = setmetatable({}, { __mode = "k" }) -- object -> { keys = {...}, lin
 
 function M.keys(obj) return meta[obj] and meta[obj].keys or {} end
 function M.line(obj, key) return meta[obj] and meta[obj].lines[key] end
+function M.is_object(v) return type(v) == "table" and meta[v] ~= nil end
 M.null = setmetatable({}, { __tostring = function() return "null" end })
+
+-- A string quoted for a one-line message (control characters and quotes as \ddd).
+local function quote(s)
+  return "'" .. s:sub(1, 60):gsub("[%c'\\\128-\255]", function(c) return string.format("\\%03d", c:byte()) end) .. "'"
+end
 
 function M.decode(text, name)
   local pos, line = 1, 1
@@ -24,6 +30,7 @@ function M.decode(text, name)
     end
   end
   local value
+  local depth = 0
   local function str()
     pos = pos + 1
     local out = {}
@@ -46,16 +53,20 @@ function M.decode(text, name)
   end
   function value()
     local c = skip()
+    if c == "{" or c == "[" then
+      depth = depth + 1
+      if depth > 64 then fail("nested deeper than 64 levels") end
+    end
     if c == "{" then
       pos = pos + 1
       local obj, info = {}, { keys = {}, lines = {} }
       meta[obj] = info
-      if skip() == "}" then pos = pos + 1; return obj end
+      if skip() == "}" then pos = pos + 1; depth = depth - 1; return obj end
       while true do
         if skip() ~= '"' then fail("expected a string key") end
         local kline = line
         local k = str()
-        if info.lines[k] then fail("duplicate key '" .. k .. "'") end
+        if info.lines[k] then fail("duplicate key " .. quote(k)) end
         if skip() ~= ":" then fail("expected ':'") end
         pos = pos + 1
         obj[k] = value()
@@ -63,18 +74,18 @@ function M.decode(text, name)
         info.lines[k] = kline
         local d = skip()
         pos = pos + 1
-        if d == "}" then return obj end
+        if d == "}" then depth = depth - 1; return obj end
         if d ~= "," then fail("expected ',' or '}'") end
       end
     elseif c == "[" then
       pos = pos + 1
       local arr = {}
-      if skip() == "]" then pos = pos + 1; return arr end
+      if skip() == "]" then pos = pos + 1; depth = depth - 1; return arr end
       while true do
         arr[#arr + 1] = value()
         local d = skip()
         pos = pos + 1
-        if d == "]" then return arr end
+        if d == "]" then depth = depth - 1; return arr end
         if d ~= "," then fail("expected ',' or ']'") end
       end
     elseif c == '"' then return str()
@@ -83,10 +94,10 @@ function M.decode(text, name)
     elseif text:sub(pos, pos + 3) == "null" then pos = pos + 4; return M.null
     else
       local num = text:match("^-?%d+%.?%d*[eE]?[-+]?%d*", pos)
-      if not num or num == "" or num == "-" then fail("unexpected character '" .. c .. "'") end
+      if not num or num == "" or num == "-" then fail("unexpected character " .. quote(c)) end
       pos = pos + #num
       local v = math.tointeger(tonumber(num)) or tonumber(num)
-      if v == nil then fail("bad number '" .. num .. "'") end
+      if v == nil then fail("bad number " .. quote(num)) end
       return v
     end
   end

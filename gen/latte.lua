@@ -15,53 +15,53 @@ local M = {}
 -- ---- configuration (diffusers transformer/config.json names) ----------------------------------
 
 local function sample_size(v, path, fail)
-  if math.type(v) == "integer" then
-    if v < 1 then fail(path, "must be >= 1") end
-    return
-  end
-  S.list(S.int { min = 1 }, { len = 2 })(v, path, fail)
+  if type(v) == "number" then return S.int { min = 1, max = 65536 }(v, path, fail) end
+  S.list(S.int { min = 1, max = 65536 }, { len = 2 })(v, path, fail)
 end
 
 M.class_names = { "LatteT2V", "LatteTransformer3DModel" }
 M.config_fields = {
-  num_attention_heads = S.int { min = 1 },
-  attention_head_dim = S.int { min = 2 },
-  in_channels = S.int { min = 1 },
-  out_channels = S.int { min = 1 },
-  num_layers = S.int { min = 1 },
-  cross_attention_dim = S.int { min = 1 },
+  num_attention_heads = S.int { min = 1, max = 1024 },
+  attention_head_dim = S.int { min = 2, max = 1024 },
+  in_channels = S.int { min = 1, max = 4096 },
+  out_channels = S.int { min = 1, max = 8192 },
+  num_layers = S.int { min = 1, max = 256 },
+  cross_attention_dim = S.int { min = 1, max = 65536 },
   attention_bias = S.bool(),
   sample_size = sample_size,
-  patch_size = S.int { min = 1 },
-  patch_size_t = S.int { min = 1 },
+  patch_size = S.int { min = 1, max = 64 },
+  patch_size_t = S.int { min = 1, max = 64 },
   activation_fn = S.str(),
-  num_embeds_ada_norm = S.int { min = 1 },
+  num_embeds_ada_norm = S.int { min = 1, max = 1000000 },
   norm_type = S.str(),
   norm_elementwise_affine = S.bool(),
-  norm_eps = S.num { gt = 0 },
-  caption_channels = S.int { min = 1 },
-  video_length = S.int { min = 1 },
+  norm_eps = S.num { gt = 0, lt = 1 },
+  caption_channels = S.int { min = 1, max = 65536 },
+  video_length = S.int { min = 1, max = 65536 },
   use_rope = S.bool(),
   rope_scaling_type = S.str(),
-  interpolation_scale_1d = S.num { gt = 0 },
-  compress_kv_factor = S.int { min = 1 },
-  model_max_length = S.int { min = 1 },
+  interpolation_scale_1d = S.num { min = 0.001, max = 65536 },
+  compress_kv_factor = S.int { min = 1, max = 64 },
+  model_max_length = S.int { min = 1, max = 65536 },
   attention_mode = S.str(),
 }
 M.config_required = { "attention_bias", "attention_head_dim", "caption_channels", "cross_attention_dim",
   "in_channels", "norm_eps", "num_attention_heads", "num_layers", "out_channels", "patch_size", "sample_size",
   "video_length" }
--- config.json fields with no effect on inference at these settings
+-- config.json fields with no effect on inference at these settings: ignored with a note
 M.config_json_ignored = {
   dropout = true, norm_num_groups = true, num_vector_embeds = true, use_linear_projection = true,
   only_cross_attention = true, double_self_attention = true, upcast_attention = true, attention_type = true,
+  enable_sequence_parallelism = true,
 }
+-- metadata of the export: skipped silently (_class_name is checked)
+M.config_json_metadata = { torch_dtype = true }
 
 -- Settings the math below implements; anything else is refused rather than silently ignored.
 function M.check_config(c, fail)
   local function need(k, want)
     if c[k] ~= nil and c[k] ~= want then
-      fail(k, string.format("%s is not supported (ditc implements %s)", tostring(c[k]), tostring(want)))
+      fail(k, string.format("%s is not supported (ditc implements %s)", S.describe(c[k]), S.describe(want)))
     end
   end
   need("attention_bias", true)
@@ -87,9 +87,12 @@ function M.dims(v, fail)
     fail({ "config", "out_channels" }, "must be in_channels or 2 * in_channels (learned sigma)")
   end
   local p = c.patch_size
+  local ss = type(c.sample_size) == "table" and c.sample_size[1] or c.sample_size
+  if ss < p then fail({ "config", "sample_size" }, string.format("%d is below patch_size %d (PatchEmbed's base size "
+    .. "sample_size // patch_size would be 0)", ss, p)) end
   local Tx, Hx, Wx = v.latent[1], v.latent[2], v.latent[3]
   if Hx % p ~= 0 or Wx % p ~= 0 then
-    fail({ "latent" }, string.format("latent %dx%d is not a multiple of patch_size %d", Hx, Wx, p))
+    fail({ "config", "patch_size" }, string.format("%d does not divide the latent %dx%d", p, Hx, Wx))
   end
   if Tx ~= c.video_length then
     fail({ "config", "video_length" }, string.format("is %d but the latent has %d frames (the temporal "
@@ -122,7 +125,7 @@ end
 
 function M.build(variant)
   local d = variant.dims
-  local P = Program.new(variant.storage)
+  local P = Program.new(variant.storage, variant.fail_size)
   local v = setmetatable({ t6 = "adaln_single.0", text_lens = "y.lens", rope = {}, loc = d.loc }, { __index = variant })
   local c = v.config
   local B, Bp, C, L = d.B, d.Bp, d.C, d.L

@@ -14,38 +14,60 @@ local emit = require("emit")
 local report = require("report")
 local Program = require("program")
 
+-- Every option, once: the parser and --help both read this table (value = nil: a flag).
+local OPTIONS = {
+  { "model", "F", "the model description (models/*.lua): architecture defaults, blocks, sampler, PAB, variants" },
+  { "variant", "NAME", "a named variant of the model description" },
+  { "config", "F", "an upstream config.json (e.g. hpcai-tech/OpenSora-STDiT-v3's) defining the architecture" },
+  { "name", "NAME", "the variant's name: with --config, or for a variant derived by --sp/--pab/--cfg-parallel" },
+  { "height", "PX", "the pipeline's frame height in pixels (with --config)" },
+  { "width", "PX", "the pipeline's frame width in pixels (with --config)" },
+  { "frames", "N", "the pipeline's frame count (with --config)" },
+  { "latent", "T,H,W", "the latent size (default: the family's VAE rule from --height, --width, --frames)" },
+  { "steps", "K", "sampler steps (default: the description's)" },
+  { "cfg", "SCALE", "classifier-free guidance scale (default: the description's)" },
+  { "fps", "F", "the frame rate the model is conditioned on (default: the description's)" },
+  { "text-len", "L", "text tokens (LatteT2V; STDiT3 reads model_max_length)" },
+  { "pipeline-dtype", "D", "fp32|bf16|fp16: upstream's pipeline rounding of timesteps, sizes, RoPE (default: the family's)" },
+  { "dtype", "D", "deprecated name of --pipeline-dtype" },
+  { "pab", "P", "default (the description's config), off, or a JSON file in VideoSys PABConfig field names" },
+  { "backend", "B", "cpu (default: the fp32 reference) or cuda (the GPU fast path, single rank)" },
+  { "storage", "S", "fp32|bf16|fp16: what a CUDA build stores tensors in (default: the family's; the CPU: fp32)" },
+  { "sp", "P", "sequence-parallel degree: P ranks share the frames" },
+  { "cfg-parallel", nil, "split the CFG batch over 2 x P ranks" },
+  { "out", "DIR", "output directory (created if missing); files are written only when they change" },
+  { "quiet", nil, "no summary line and no notes" },
+  { "help", nil, "this text" },
+}
+local option = {}
+for _, o in ipairs(OPTIONS) do option[o[1]] = o end
+
 local function usage()
-  return [[
-usage: lua5.4 gen/main.lua --model models/FAMILY.lua --variant NAME --out DIR
-       lua5.4 gen/main.lua --model models/FAMILY.lua --config config.json --name NAME
-                           --height PX --width PX --frames N [--latent T,H,W] [--steps K]
-                           [--cfg SCALE] [--fps F] [--dtype fp32|bf16|fp16] [--text-len L]
-                           [--pab default|off|PAB.json] --out DIR
-  --variant   a named variant of the model description
-  --config    an upstream config.json (e.g. hpcai-tech/OpenSora-STDiT-v3) defining the architecture
-  --out       output directory (created if missing); files are written only when they change
-  --pab       default (the description's), off, or a JSON file in VideoSys PABConfig field names
-  --backend   cpu (default: the fp32 reference) or cuda (the GPU fast path, single rank)
-  --storage   fp32|bf16|fp16: the CUDA build's element of activations, caches and weights
-              (default: the family's dtype, as upstream runs it; fp32 matches the CPU closely)
-  --sp P      sequence-parallel degree; --cfg-parallel splits the CFG batch over 2 x P ranks
-  --quiet     no summary line]]
+  local lines = {
+    "usage: lua5.4 gen/main.lua --model models/FAMILY.lua --variant NAME --out DIR [options]",
+    "       lua5.4 gen/main.lua --model models/FAMILY.lua --config config.json --name NAME --height PX --width PX",
+    "                           --frames N --out DIR [options]",
+  }
+  for _, o in ipairs(OPTIONS) do
+    lines[#lines + 1] = string.format("  %-20s %s", "--" .. o[1] .. (o[2] and (" " .. o[2]) or ""), o[3])
+  end
+  return table.concat(lines, "\n")
 end
 
 local function parse(argv)
   local o = {}
   local i = 1
-  local flags = { quiet = true, help = true, ["cfg-parallel"] = true }
   while i <= #argv do
     local a = argv[i]
     local name = a:match("^%-%-([%w-]+)$")
-    if not name then util.fail(nil, "unexpected argument %q\n%s", a, usage()) end
-    if flags[name] then
+    if not name then util.fail(nil, "unexpected argument %q (see --help)", a) end
+    if not option[name] then util.fail(nil, "unknown option --%s (see --help)", name) end
+    if not option[name][2] then
       o[name] = true
       i = i + 1
     else
       local val = argv[i + 1]
-      if val == nil then util.fail(nil, "--%s needs a value", name) end
+      if val == nil then util.fail(nil, "--%s needs a value (%s)", name, option[name][3]) end
       o[name] = val
       i = i + 2
     end
@@ -67,9 +89,6 @@ local function num_opt(o, name)
   return n
 end
 
-local known = { ["text-len"] = 1, sp = 1, ["cfg-parallel"] = 1, model = 1, variant = 1, config = 1, name = 1, height = 1, width = 1, frames = 1, latent = 1,
-  steps = 1, cfg = 1, fps = 1, dtype = 1, pab = 1, out = 1, quiet = 1, help = 1, backend = 1, storage = 1 }
-
 -- FNV-1a 64 over the content of every file read: the "inputs hash" stamped on generated files.
 local function hash_files(paths)
   local h = 0xcbf29ce484222325
@@ -83,17 +102,44 @@ local function hash_files(paths)
   return string.format("%016x", h)
 end
 
+-- The pipeline dtype of --pipeline-dtype (or its old name --dtype, with a note), or nil.
+local function pipeline_dtype(o)
+  if o.dtype then
+    if o["pipeline-dtype"] then util.fail(nil, "--dtype is the old name of --pipeline-dtype: give one of them") end
+    util.note("--dtype is deprecated: it is --pipeline-dtype (the pipeline's rounding; --storage is what a CUDA build stores)")
+    o["pipeline-dtype"] = o.dtype
+  end
+  local d = o["pipeline-dtype"]
+  if d and d ~= "fp32" and d ~= "bf16" and d ~= "fp16" then
+    util.fail(nil, "--pipeline-dtype must be fp32, bf16 or fp16, got %q", d)
+  end
+  return d
+end
+
+-- --pab: the words default and off, else a file that must exist.
+local function pab_opt(o)
+  local p = o.pab
+  if p and p ~= "default" and p ~= "off" then
+    local f, err = io.open(p, "rb")
+    if not f then
+      util.fail(nil, "--pab takes default, off or a PAB config JSON file (VideoSys PABConfig names); %q is neither "
+        .. "(%s)", p, err)
+    end
+    f:close()
+  end
+  return p
+end
+
 local function run(argv)
   local started = os.clock()
   local o = parse(argv)
   if o.help then print(usage()); return end
-  for k in pairs(o) do
-    if not known[k] then util.fail(nil, "unknown option --%s\n%s", k, usage()) end
-  end
-  if not o.model then util.fail(nil, "--model is required\n%s", usage()) end
-  if not o.out then util.fail(nil, "--out is required\n%s", usage()) end
+  if o.quiet then util.quiet = true end
+  if not o.model then util.fail(nil, "--model is required (see --help)") end
+  if not o.out then util.fail(nil, "--out is required (see --help)") end
   local backend = o.backend or "cpu"
   if not emit.ext[backend] then util.fail(nil, "--backend must be cpu or cuda, got %q", backend) end
+  local dtype, pab_arg = pipeline_dtype(o), pab_opt(o)
 
   local fam = describe.load_family(o.model)
   local v, source_desc
@@ -107,24 +153,25 @@ local function run(argv)
     if o.latent then
       local t, h, w = o.latent:match("^(%d+),(%d+),(%d+)$")
       if not t then util.fail(nil, "--latent must be T,H,W, got %q", o.latent) end
-      latent = { tonumber(t) // 1, tonumber(h) // 1, tonumber(w) // 1 }
-    end
-    if o.dtype and o.dtype ~= "fp32" and o.dtype ~= "bf16" and o.dtype ~= "fp16" then
-      util.fail(nil, "--dtype must be fp32, bf16 or fp16")
+      latent = { math.tointeger(tonumber(t)), math.tointeger(tonumber(h)), math.tointeger(tonumber(w)) }
     end
     v = describe.from_config_json(fam, o.config, {
       name = o.name, height = int_opt(o, "height"), width = int_opt(o, "width"), num_frames = int_opt(o, "frames"),
       latent = latent, steps = int_opt(o, "steps"), cfg_scale = num_opt(o, "cfg"), fps = num_opt(o, "fps"),
-      dtype = o.dtype, pab = o.pab, text_len = int_opt(o, "text-len"), sp = int_opt(o, "sp"),
+      dtype = dtype, pab = pab_arg, text_len = int_opt(o, "text-len"), sp = int_opt(o, "sp"),
       cfg_parallel = o["cfg-parallel"] or nil,
     })
     source_desc = o.model .. " + " .. o.config
   else
-    if not o.variant then util.fail(nil, "--variant or --config is required\n%s", usage()) end
-    v = describe.named(fam, o.variant, { sp = int_opt(o, "sp"), pab = o.pab ~= "default" and o.pab or nil,
-      cfg_parallel = o["cfg-parallel"], name = o.name })
+    if not o.variant then util.fail(nil, "--variant or --config is required (see --help)") end
+    for _, k in ipairs({ "height", "width", "frames", "latent", "steps", "cfg", "fps", "text-len" }) do
+      if o[k] then util.fail(nil, "--%s applies to --config (a named variant sets it in the description)", k) end
+    end
+    v = describe.named(fam, o.variant, { sp = int_opt(o, "sp"), pab = pab_arg ~= "default" and pab_arg or nil,
+      cfg_parallel = o["cfg-parallel"], name = o.name, dtype = dtype })
     source_desc = o.model .. " (variant " .. o.variant .. (o.sp and (", --sp " .. o.sp) or "")
       .. (o["cfg-parallel"] and ", --cfg-parallel" or "")
+      .. (dtype and (", --pipeline-dtype " .. dtype) or "")
       .. (o.pab and (", --pab " .. o.pab) or "") .. ")"
   end
 
@@ -178,6 +225,7 @@ local function run(argv)
   local deps = { dir .. "/forward." .. ext .. ":" }
   for _, p in ipairs(util.reads) do deps[#deps + 1] = p end
   util.write_if_changed(dir .. "/gen.d", table.concat(deps, " \\\n  ") .. "\n")
+  util.flush_notes()
   if not o.quiet then
     print(string.format("gen: %s/%s: %d steps, %d PAB modules, arena %d bytes, %d weight tensors (%d elements); "
       .. "%d of %d files changed (%.2f s)", v.family, v.name, sched.K, #P.modules, plan.arena_bytes,
@@ -185,12 +233,16 @@ local function run(argv)
   end
 end
 
-local ok, err = pcall(run, arg)
+-- a user error is one line; anything else is a bug in gen/, reported with the traceback where it rose
+local ok, err = xpcall(run, function(e)
+  if type(e) == "table" and e.gen_error then return e end
+  return debug.traceback(tostring(e), 2)
+end, arg)
 if not ok then
-  if type(err) == "table" and err.gen_error then
+  if type(err) == "table" then
     io.stderr:write("gen: error: " .. err.gen_error .. "\n")
     os.exit(1)
   end
-  io.stderr:write("gen: internal error: " .. tostring(err) .. "\n" .. debug.traceback() .. "\n")
+  io.stderr:write("gen: internal error: " .. err .. "\n")
   os.exit(2)
 end

@@ -13,33 +13,40 @@ local function contains(list, x)
   return false
 end
 
-local function index_of(list, x)
-  for i, v in ipairs(list) do if v == x then return i end end
-end
-
 -- PAB is active iff one of the attention kinds broadcasts (enable_pab()).
 function M.active(cfg)
   return cfg.spatial.broadcast or cfg.temporal.broadcast or cfg.cross.broadcast
 end
 
--- Upstream's _is_t_in_skip_config: the first entry (list order) whose value range
--- all[idx(key) .. idx(key)+skip] contains tau. Returns the entry and the last value of its range.
-local function mlp_range(entries, all, tau, fail)
+-- Upstream's _is_t_in_skip_config for every call at once: the first entry (list order) whose value
+-- range all[idx(key) .. idx(key)+skip] contains tau, and the last value of that range (or the
+-- error upstream raises), per call i; computed once per dict, not per module.
+local function mlp_hits(entries, all)
+  local first = {}
+  for j = #all, 1, -1 do first[all[j]] = j end
+  local ranges = {}
   for _, e in ipairs(entries) do
-    local idx = index_of(all, e.key)
+    local idx = first[e.key]
     if idx then
-      local last = idx + e.skip_count
-      for j = idx, math.min(last, #all) do
-        if all[j] == tau then
-          if last > #all then
-            fail(string.format("MLP key %d with skip_count %d runs past the end of the %d-step schedule "
-              .. "(upstream raises IndexError here)", e.key, e.skip_count, #all))
-          end
-          return e, all[last]
+      local values = {}
+      for j = idx, math.min(idx + e.skip_count, #all) do values[all[j]] = true end
+      ranges[#ranges + 1] = { e = e, values = values, last = idx + e.skip_count }
+    end
+  end
+  local hits = {}
+  for i, tau in ipairs(all) do
+    for _, r in ipairs(ranges) do
+      if r.values[tau] then
+        hits[i] = { e = r.e, last_value = all[r.last] }
+        if r.last > #all then -- raised when a module asks, as upstream does
+          hits[i].err = string.format("MLP key %d with skip_count %d runs past the end of the %d-step schedule "
+            .. "(upstream raises IndexError here)", r.e.key, r.e.skip_count, #all)
         end
+        break
       end
     end
   end
+  return hits
 end
 
 -- cfg: the variant's PAB config; all: int timesteps of the run (tau per call); modules: list of
@@ -53,6 +60,12 @@ function M.bake(cfg, all, modules, steps, fail)
 
   -- 1. upstream's decisions
   local stores = { spatial = {}, temporal = {} } -- MLP stores keyed "key/block" -> saving step
+  local hits, own_of = {}, {}
+  for _, kind in ipairs({ "spatial", "temporal" }) do
+    local entries = cfg["mlp_" .. kind] or {}
+    hits[kind], own_of[kind] = mlp_hits(entries, all), {}
+    for _, e in ipairs(entries) do own_of[kind][e.key] = own_of[kind][e.key] or e end
+  end
   for i = 1, K do
     local tau, count = all[i], (i - 1) % steps   -- every module's counter: one call per step
     for m, mod in ipairs(modules) do
@@ -63,11 +76,11 @@ function M.bake(cfg, all, modules, steps, fail)
           d = "broadcast"
         end
       elseif on and cfg.mlp_broadcast then
-        local entries = (mod.block_kind == "temporal") and cfg.mlp_temporal or cfg.mlp_spatial
-        entries = entries or {}
-        local hit, last_value = mlp_range(entries, all, tau, fail)
-        local own
-        for _, e in ipairs(entries) do if e.key == tau then own = e break end end
+        local bk = mod.block_kind == "temporal" and "temporal" or "spatial"
+        local h = hits[bk][i]
+        if h and h.err then fail(h.err) end
+        local hit, last_value = h and h.e, h and h.last_value
+        local own = own_of[bk][tau]
         local store = stores[mod.block_kind]
         if own and contains(own.blocks, mod.block_idx) then
           d = "compute+save"

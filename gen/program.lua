@@ -17,10 +17,30 @@ M.STORAGE = {
   fp16 = { bytes = 2, macro = "DITC_STORAGE_F16", symbol = "ditc_cuda_storage_f16" },
 }
 
--- storage: a key of M.STORAGE (default fp32).
-function M.new(storage)
+-- The most bytes one buffer, the weights or the arena may take (1 TiB): sizes derived from a
+-- hostile description are refused before they overflow an integer.
+M.MAX_BYTES = 1 << 40
+
+local function tib(n) return string.format("%.3g TiB", n / 2^40) end
+
+-- Elements of a shape, refused (fail(message)) past max_bytes at `each` bytes an element; the
+-- product is checked in floating point first, so it cannot wrap around.
+function M.checked_elems(shape, each, what, fail)
+  local f = 1.0
+  for _, n in ipairs(shape) do f = f * n end
+  if f * each > M.MAX_BYTES then
+    fail(string.format("%s needs %s, more than the %s a buffer may hold (shape %s)", what, tib(f * each),
+      tib(M.MAX_BYTES), util.shape_str(shape)))
+  end
+  return util.prod(shape)
+end
+
+-- storage: a key of M.STORAGE (default fp32); fail(message): raises the user error of a size
+-- past MAX_BYTES (default: an internal error).
+function M.new(storage, fail)
   storage = storage or "fp32"
   return setmetatable({
+    fail = fail or error,
     storage = storage, st_bytes = M.STORAGE[storage].bytes,
     buffers = {}, buffer_list = {}, weights = {}, weight_list = {},
     ops = { prologue = {}, step = {} }, modules = {}, phase = "prologue", group = nil,
@@ -40,8 +60,9 @@ function M:buffer(name, shape, opt)
     dtype = opt.dtype or (opt.kind == "io" and "f32" or "st"),
     dims = opt.dims or "", -- shape in the dimension vocabulary, for comments
   }
-  b.elems = util.prod(shape)
-  b.bytes = b.elems * (b.dtype == "st" and self.st_bytes or 4)
+  local each = b.dtype == "st" and self.st_bytes or 4
+  b.elems = M.checked_elems(shape, each, "buffer " .. name, self.fail)
+  b.bytes = b.elems * each
   self.buffers[name] = b
   self.buffer_list[#self.buffer_list + 1] = b
   return name
@@ -54,7 +75,7 @@ function M:weight(name, shape)
     assert(table.concat(w.shape, ",") == table.concat(shape, ","), "program: weight shape conflict: " .. name)
     return name
   end
-  w = { name = name, shape = shape, elems = util.prod(shape) }
+  w = { name = name, shape = shape, elems = M.checked_elems(shape, self.st_bytes, "weight " .. name, self.fail) }
   self.weights[name] = w
   self.weight_list[#self.weight_list + 1] = w
   return name
@@ -124,6 +145,9 @@ function M:layout_weights()
     off = off + ((w.elems + 15) // 16) * 16
   end
   self.weight_elems = off
+  if off * self.st_bytes > M.MAX_BYTES then
+    self.fail(string.format("the weights need %s, more than the %s cap", tib(off * self.st_bytes), tib(M.MAX_BYTES)))
+  end
 end
 
 return M

@@ -14,27 +14,29 @@ local M = {}
 
 M.class_names = { "STDiT3" }
 M.config_fields = {
-  depth = S.int { min = 1 },
-  hidden_size = S.int { min = 4 },
-  num_heads = S.int { min = 1 },
-  mlp_ratio = S.num { gt = 0 },
-  patch_size = S.list(S.int { min = 1 }, { len = 3 }),
-  in_channels = S.int { min = 1 },
+  depth = S.int { min = 1, max = 256 },
+  hidden_size = S.int { min = 4, max = 65536 },
+  num_heads = S.int { min = 1, max = 1024 },
+  mlp_ratio = S.num { gt = 0, max = 64 },
+  patch_size = S.list(S.int { min = 1, max = 64 }, { len = 3 }),
+  in_channels = S.int { min = 1, max = 4096 },
   pred_sigma = S.bool(),
-  caption_channels = S.int { min = 1 },
-  model_max_length = S.int { min = 1 },
+  caption_channels = S.int { min = 1, max = 65536 },
+  model_max_length = S.int { min = 1, max = 65536 },
   qk_norm = S.bool(),
-  input_sq_size = S.int { min = 1 },
+  input_sq_size = S.int { min = 1, max = 65536 },
   skip_y_embedder = S.bool(),
 }
 M.config_required = { "caption_channels", "depth", "hidden_size", "in_channels", "input_sq_size", "mlp_ratio",
   "model_max_length", "num_heads", "patch_size", "pred_sigma", "qk_norm" }
--- config.json fields with no effect on inference
+-- config.json fields of upstream's STDiT3Config with no effect on inference: ignored with a note
 M.config_json_ignored = {
   input_size = true, class_dropout_prob = true, drop_path = true, enable_flash_attn = true,
-  enable_layernorm_kernel = true, only_train_temporal = true, freeze_y_embedder = true,
-  torch_dtype = true, transformers_version = true, architectures = true, model_type = true,
+  enable_layernorm_kernel = true, enable_sequence_parallelism = true, only_train_temporal = true,
+  freeze_y_embedder = true,
 }
+-- metadata of the export: skipped silently (model_type and architectures are checked)
+M.config_json_metadata = { torch_dtype = true, transformers_version = true, architectures = true, model_type = true }
 
 function M.check_config(c, fail)
   if c.skip_y_embedder then fail("skip_y_embedder", "true is not supported (the caption MLP is part of the model)") end
@@ -43,6 +45,7 @@ end
 -- Dims in the project vocabulary (runtime/README.md), after the checks the math needs.
 function M.dims(v, fail)
   local c = v.config
+  if not v.fps then fail({ "fps" }, "STDiT3 is conditioned on the frame rate: the description needs fps") end
   if c.hidden_size % c.num_heads ~= 0 then
     fail({ "config", "num_heads" }, string.format("hidden_size %d is not divisible by num_heads %d", c.hidden_size, c.num_heads))
   end
@@ -76,7 +79,7 @@ end
 function M.build(variant)
   local d = variant.dims
   local v = setmetatable({ t6 = "t_block", text_lens = "y.lens", rope = {}, loc = d.loc }, { __index = variant })
-  local P = Program.new(variant.storage)
+  local P = Program.new(variant.storage, variant.fail_size)
   local R = fp.rounder(v.dtype)
   local B, Bp, C, L = d.B, d.Bp, d.C, d.L
 

@@ -23,7 +23,49 @@ end
 function M.fail(where, fmt, ...)
   local msg = string.format(fmt, ...)
   if where then msg = where .. ": " .. msg end
+  -- one line, always: control characters that came in with a value are shown escaped
+  msg = msg:gsub("[%c]", function(c) return c == "\n" and "\\n" or string.format("\\%03d", c:byte()) end)
   error({ gen_error = msg }, 0)
+end
+
+-- Notes: things the user should know that are not errors (an ignored config.json field, a
+-- deprecated flag). Collected, each text once, and printed on stderr by flush_notes() after the
+-- files are written, so a run that fails prints its one error line and nothing else.
+M.quiet = false
+local notes, noted = {}, {}
+
+function M.note(fmt, ...)
+  local msg = string.format(fmt, ...)
+  if not noted[msg] then noted[msg] = true; notes[#notes + 1] = msg end
+end
+
+function M.flush_notes()
+  if not M.quiet then
+    for _, n in ipairs(notes) do io.stderr:write("note: " .. n .. "\n") end
+  end
+  notes, noted = {}, {}
+end
+
+-- The known name closest to a misspelt one (at most 2 edits away), or nil: for "did you mean".
+function M.closest(name, known)
+  local function dist(a, b)
+    local prev = {}
+    for j = 0, #b do prev[j] = j end
+    for i = 1, #a do
+      local cur = { [0] = i }
+      for j = 1, #b do
+        cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a:byte(i) == b:byte(j) and 0 or 1))
+      end
+      prev = cur
+    end
+    return prev[#b]
+  end
+  local best, best_d
+  for _, k in ipairs(known) do
+    local d = dist(name, k)
+    if d <= 2 and (not best_d or d < best_d or (d == best_d and k < best)) then best, best_d = k, d end
+  end
+  return best
 end
 
 -- Writes path only if its content differs (so ninja's restat sees unchanged outputs).

@@ -461,6 +461,121 @@ pab_json_error("unknown field", (pab_json:gsub('"spatial_range": 3', '"spatial_r
 pab_json_error("non-integer MLP key", (pab_json:gsub('"577"', '"t577"')), '"t577"')
 pab_json_error("range 0", (pab_json:gsub('"temporal_range": 3', '"temporal_range": 0')), '"temporal_range"')
 
+-- ---- hostile values (issue 9 item 14): one line at the field's line, never a traceback -------------
+
+local function json_error(what, model, base, text, key, sizes, want_msg)
+  local path = tmp .. "/hostile.json"
+  local f = assert(io.open(path, "wb"))
+  f:write(text)
+  f:close()
+  local line, i = 0, 0
+  for l in (text .. "\n"):gmatch("([^\n]*)\n") do
+    i = i + 1
+    if line == 0 and l:find(key, 1, true) then line = i end
+  end
+  os.execute("rm -rf " .. tmp .. "/hostile")
+  local rc, out = sh(string.format("lua5.4 gen/main.lua --model %s --config %s --name x %s --out %s/hostile", model,
+    path, sizes, tmp))
+  local want = line > 0 and string.format("gen: error: %s:%d: ", path, line) or string.format("gen: error: %s: ", path)
+  check(rc == 1 and out:sub(1, #want) == want and select(2, out:gsub("\n", "")) == 1
+    and (not want_msg or out:find(want_msg, 1, true)) and not io.open(tmp .. "/hostile/forward.c"),
+    string.format("config.json %s: one error line at %s, exit 1, nothing written", what,
+      line > 0 and ("the line of " .. key) or "the file"), out)
+end
+local os12_sizes = "--height 64 --width 96 --frames 17 --pipeline-dtype fp32"
+local latte_json = read("tests/data/latte-config.json")
+local osp_json = read("tests/data/osp-config.json")
+local latte_sizes = "--height 48 --width 80 --frames 3 --text-len 6 --steps 10"
+local osp_sizes = "--height 64 --width 48 --frames 13 --text-len 7 --steps 12"
+for _, c in ipairs({
+  { "mlp_ratio 2^63", "9223372036854775808", "must be <= 64" }, { "mlp_ratio 1e300", "1e300", "must be <= 64" },
+}) do
+  json_error(c[1], "models/opensora-v1.2.lua", "odd", (good_json:gsub('"mlp_ratio": 4.0', '"mlp_ratio": ' .. c[2])),
+    '"mlp_ratio"', os12_sizes, c[3])
+end
+json_error("model_max_length 2^53+1", "models/opensora-v1.2.lua", "odd",
+  (good_json:gsub('"model_max_length": 10', '"model_max_length": 9007199254740993')), '"model_max_length"', os12_sizes,
+  "must be <= 65536")
+json_error("depth 100000 (a bound, not minutes of generating)", "models/opensora-v1.2.lua", "odd",
+  (good_json:gsub('"depth": 3', '"depth": 100000')), '"depth"', os12_sizes, "must be <= 256")
+json_error("interpolation_scale_1d 1e300", "models/opensora-plan-v1.1.lua", "osp",
+  (osp_json:gsub('"interpolation_scale_1d": null', '"interpolation_scale_1d": 1e300')), '"interpolation_scale_1d"',
+  osp_sizes, "must be <= 65536")
+json_error("cross_attention_dim against heads * head dim (a cross-field check)", "models/latte.lua", "latte",
+  (latte_json:gsub('"num_attention_heads": 6', '"num_attention_heads": 5')), '"cross_attention_dim"', latte_sizes,
+  "must equal heads * head dim (40)")
+json_error("num_heads not dividing hidden_size (a cross-field check)", "models/opensora-v1.2.lua", "odd",
+  (good_json:gsub('"num_heads": 2', '"num_heads": 3')), '"num_heads"', os12_sizes, "not divisible by num_heads 3")
+json_error("a buffer past the 1 TiB cap (a derived size)", "models/opensora-v1.2.lua", "odd",
+  (good_json:gsub('"hidden_size": 64', '"hidden_size": 65536'):gsub('"num_heads": 2', '"num_heads": 256')), "no such key",
+  "--height 65536 --width 65536 --frames 17", "more than the 1 TiB a buffer may hold")
+
+-- ---- ignored upstream fields, PAB keys, flags (issue 15 items 6-8) -----------------------------
+
+do
+  local path = tmp .. "/sp.json"
+  local text = good_json:gsub('"drop_path": 0.0,', '"drop_path": 0.0,\n  "enable_sequence_parallelism": true,')
+  local f = assert(io.open(path, "wb"))
+  f:write(text)
+  f:close()
+  local cmd = string.format("lua5.4 gen/main.lua --model models/opensora-v1.2.lua --config %s --name x %s --out %s/ign",
+    path, os12_sizes, tmp)
+  local rc, out = sh("(" .. cmd .. " 2>&1 >/dev/null)")
+  local n = select(2, out:gsub("enable_sequence_parallelism", ""))
+  check(rc == 0 and n == 1 and out:find("note: " .. path .. ":9: enable_sequence_parallelism ignored (does not affect "
+    .. "inference)", 1, true), "config.json: enable_sequence_parallelism (an upstream field without effect on inference) "
+    .. "is a note at its line, printed once, not an error", out)
+  rc, out = sh(cmd .. " --quiet")
+  check(rc == 0 and out == "", "config.json: --quiet drops the notes on ignored fields", out)
+end
+
+pab_json_error("misspelt key spatial_treshold, at its own line",
+  (pab_json:gsub('"spatial_threshold"', '"spatial_treshold"')), '"spatial_treshold"')
+do
+  local rc, out = sh("lua5.4 gen/main.lua --model models/opensora-v1.2.lua --variant fixture --pab aggressive --name x "
+    .. "--out " .. tmp .. "/pabword")
+  check(rc == 1 and out:find("--pab takes default, off or a PAB config JSON file", 1, true)
+    and select(2, out:gsub("\n", "")) == 1, "--pab aggressive: says that --pab takes default, off or a JSON file", out)
+  rc, out = sh("lua5.4 gen/main.lua --model models/opensora-v1.2.lua --variant fixture --pab " .. tmp .. "/pab.json "
+    .. "--name x --out " .. tmp .. "/pabword")
+  check(out:find("spatial_treshold: unknown PABConfig field (did you mean 'spatial_threshold'?)", 1, true) ~= nil,
+    "PAB JSON: a misspelt key names the field it was meant to be", out)
+end
+
+do
+  local rc, out = sh("lua5.4 gen/main.lua --help")
+  local missing = {}
+  for _, o in ipairs({ "model", "variant", "config", "name", "height", "width", "frames", "latent", "steps", "cfg", "fps",
+    "text-len", "pipeline-dtype", "dtype", "pab", "backend", "storage", "sp", "cfg-parallel", "out", "quiet", "help" }) do
+    local n = select(2, out:gsub("\n  %-%-" .. o:gsub("%-", "%%-") .. "[ \n][^\n]*%S", ""))
+    if n ~= 1 then missing[#missing + 1] = o end
+  end
+  check(rc == 0 and #missing == 0, "gen --help describes every option on one line", table.concat(missing, ", "))
+  local base = "lua5.4 gen/main.lua --model models/opensora-v1.2.lua --config tests/data/stdit3-odd.json --name odd "
+    .. "--height 48 --width 56 --frames 17 --latent 3,6,7 --steps 12 "
+  local rc1 = sh(base .. "--pipeline-dtype bf16 --quiet --out " .. tmp .. "/pd1")
+  local rc2, out2 = sh("(" .. base .. "--dtype bf16 --out " .. tmp .. "/pd2 2>&1 >/dev/null)")
+  local same = read(tmp .. "/pd1/tables.c") and read(tmp .. "/pd1/tables.c") == read(tmp .. "/pd2/tables.c")
+  check(rc1 == 0 and rc2 == 0 and same and select(2, out2:gsub("note: %-%-dtype is deprecated", "")) == 1,
+    "--dtype is a deprecated alias of --pipeline-dtype: the same files, one note", out2)
+  local sched = read(tmp .. "/pd1/schedule.txt") or ""
+  check(sched:find("(pipeline dtype bf16)", 1, true) and sched:find("tau = int(timestep) in the pipeline dtype bf16", 1, true),
+    "schedule.txt names the pipeline dtype as such", sched:match("[^\n]*"))
+end
+
+-- ---- schedule.txt (issue 15 item 10) ------------------------------------------------------------
+
+do
+  local s = read("out/opensora-v1.2/480p-9x16-51f-sp8/schedule.txt") or ""
+  check(s:find("all-to-all): 13.08 GB per generation\n  the same metric without PAB (all 1680 all-to-alls): 23.08 GB "
+    .. "per generation\n", 1, true) ~= nil,
+    "480p-9x16-51f-sp8 schedule.txt: the PAB paper's volume with PAB (13.08 GB) and without (23.08 GB)")
+  local fx, agg = read("out/opensora-v1.2/fixture/schedule.txt") or "", read("out/opensora-v1.2/fixture-aggressive/schedule.txt") or ""
+  check(fx:find("note: no MLP spatial key (676, 788, 864) is a timestep of this schedule", 1, true)
+    and not agg:find("is a timestep of this schedule", 1, true),
+    "fixture schedule.txt: says its MLP keys match no timestep (the aggressive fixture's do, and says nothing)")
+end
+
 -- ---- determinism and freshness of out/ --------------------------------------------------------------
 
 local files = { "forward.c", "offsets.h", "tables.c", "entry.c", "schedule.txt", "plan.txt", "manifest.txt", "gen.d" }
