@@ -36,6 +36,7 @@ suite "the GPU tests' storage NMSE bound vs a numpy emulation (tests/ref/storage
 suite "end to end, CPU (tests/e2e.sh)" tests/e2e.sh
 suite "bad input (tests/bad_input.sh)" tests/bad_input.sh
 suite "sequence parallelism on thread ranks (tests/dsp.sh)" tests/dsp.sh
+suite "newcomer entry points: ./ditc.sh variant, the README's commands, GPU verbs skipping (tests/newcomer_test.sh)" tests/newcomer_test.sh
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
