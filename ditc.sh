@@ -5,17 +5,28 @@
 #   ./ditc.sh test    every CPU test, ending with "N passed, N failed"
 #   ./ditc.sh bench   time per step with PAB off/on, work skipped, arena size, generator time
 #   ./ditc.sh build   all binaries (bin/)
+#   ./ditc.sh variant [--debug] GEN_ARGS...
+#                     a variant of your own: runs the generator with GEN_ARGS (gen/main.lua's own
+#                     arguments, without --out) into build/variant/NAME/, compiles and links the
+#                     CPU binary bin/variant/NAME (--debug: bin/variant/debug/NAME, whose --dump
+#                     writes intermediates) and prints its path as the last line of stdout. NAME
+#                     is --name, else --variant. Built by ninja from a small file it writes next
+#                     to the sources (build/variant/NAME.ninja, which includes build.ninja).
+# The CUDA toolkit is optional: `test` builds the NCCL binary first where nvcc exists (the
+# NCCL checks of tests/dsp.sh need it) and says which checks it skips where it does not.
 # Not a build system: build.ninja is.
 set -eu
 cd "$(dirname "$0")"
 verb=${1:-}
 case "$verb" in
-  demo | test | bench | build) ;;
+  demo | test | bench | build | variant) ;;
   *)
     echo "usage: ./ditc.sh demo|test|bench|build" >&2
+    echo "       ./ditc.sh variant [--debug] GEN_ARGS...   (gen/main.lua's arguments without --out)" >&2
     exit 2
     ;;
 esac
+shift
 
 missing_apt=()
 command -v lua5.4 >/dev/null || missing_apt+=(lua5.4)
@@ -41,7 +52,73 @@ if [ ${#missing_apt[@]} -gt 0 ] || [ $need_numpy = 1 ]; then
   fi
 fi
 
+# ---- variant: generate, compile and link one variant of the user's -------------------------
+# ninja escaping of one word: $ -> $$, and the word shell-quoted for the command line
+ninja_word() { local q; q=$(printf '%q' "$1"); printf '%s' "${q//\$/\$\$}"; }
+variant() {
+  local debug=0 name="" args=() a prev=""
+  [ "${1:-}" = --debug ] && debug=1 && shift
+  for a in "$@"; do
+    case "$prev" in
+      --name) name=$a ;;
+      --variant) [ -n "$name" ] || name=$a ;;
+    esac
+    case "$a" in
+      --out) echo "ditc: variant: leave out --out (the sources go to build/variant/NAME/)" >&2; return 2 ;;
+      --backend) echo "ditc: variant builds the CPU binary; CUDA builds are in build.ninja (ninja cuda)" >&2; return 2 ;;
+    esac
+    prev=$a
+    args+=("$(ninja_word "$a")")
+  done
+  # --name wins over --variant wherever it stands
+  prev=""
+  for a in "$@"; do [ "$prev" = --name ] && name=$a; prev=$a; done
+  if [ -z "$name" ]; then
+    echo "usage: ./ditc.sh variant [--debug] --model models/F.lua (--variant V | --config J --name N ...) [...]" >&2
+    return 2
+  fi
+  case "$name" in
+    */* | .* | *[!A-Za-z0-9._-]*) echo "ditc: variant: NAME must be letters, digits, '.', '_' or '-', got '$name'" >&2; return 2 ;;
+  esac
+  local dir=build/variant/$name bin=bin/variant/$name extra=""
+  [ $debug = 1 ] && bin=bin/variant/debug/$name && extra=-DDITC_DUMP_ENABLED
+  mkdir -p build/variant
+  local f=build/variant/$name.ninja
+  cat >"$f.tmp" <<NINJA
+# written by ./ditc.sh variant (do not edit): the generator's arguments, then build.ninja's own
+# compile-and-link rule with the CPU backend and no NCCL, as for every shipped variant
+include build.ninja
+rule gen_user
+  command = \$lua gen/main.lua \$args --out \$dir --quiet
+  description = GEN \$dir
+  depfile = \$dir/gen.d
+  restat = 1
+build $dir/forward.c $dir/offsets.h $dir/tables.c $dir/entry.c $dir/schedule.txt $dir/plan.txt $dir/manifest.txt: gen_user
+  args = ${args[*]}
+  dir = $dir
+build $bin: variant $dir/forward.c $dir/tables.c $dir/entry.c | $dir/offsets.h rt_deps
+  dir = $dir
+  extra = $extra
+NINJA
+  if ! cmp -s "$f.tmp" "$f"; then mv "$f.tmp" "$f"; else rm -f "$f.tmp"; fi
+  ninja -f "$f" "$bin" >&2
+  echo "$bin"
+}
+
 case "$verb" in
   build) exec ninja ;;
+  variant) variant "$@" ;;
+  test)
+    # the NCCL binary is outside `all` (it needs the CUDA toolkit); tests/dsp.sh skips its checks
+    # without it, and says so
+    # (build.ninja's $cuda: /usr/local/cuda, with NCCL's header)
+    if [ -x /usr/local/cuda/bin/nvcc ] && [ -e /usr/local/cuda/include/nccl.h ]; then
+      ninja nccl
+    else
+      echo "ditc: no CUDA toolkit with NCCL at /usr/local/cuda: the NCCL binary is not built;" \
+        "tests/dsp.sh skips its NCCL checks" >&2
+    fi
+    exec ninja test
+    ;;
   *) exec ninja "$verb" ;;
 esac

@@ -132,8 +132,20 @@ fails() { # NAME SUBSTRING COMMAND...
 }
 fails "--ranks differs from the variant's degree" "built for 4 ranks (1 CFG x 4 sequence-parallel)" \
   build/tests/os12-fixture-sp4 --ranks 3 "${W[@]}" --quiet
-fails "NCCL binary without a launcher's environment" "RANK and WORLD_SIZE" \
-  env -u RANK -u WORLD_SIZE bin/nccl/opensora-v1.2-480p-9x16-51f-sp8 "${W[@]}" --comm nccl --quiet
+# the NCCL binary needs the CUDA toolkit (with NCCL) at build.ninja's $cuda: built here when missing
+# (./ditc.sh test builds it first), its check skipped, visibly, where the toolkit is absent
+NCCL_BIN=bin/nccl/opensora-v1.2-480p-9x16-51f-sp8
+if [ ! -x $NCCL_BIN ] && [ -x /usr/local/cuda/bin/nvcc ] && [ -e /usr/local/cuda/include/nccl.h ]; then
+  ninja nccl >"$tmp/nccl.log" 2>&1 || echo "not ok - building $NCCL_BIN (ninja nccl): $(tail -n 3 "$tmp/nccl.log" | tr '\n' ' ')"
+fi
+if [ -x $NCCL_BIN ]; then
+  fails "NCCL binary without a launcher's environment" "RANK and WORLD_SIZE" \
+    env -u RANK -u WORLD_SIZE $NCCL_BIN "${W[@]}" --comm nccl --quiet
+elif [ -x /usr/local/cuda/bin/nvcc ] && [ -e /usr/local/cuda/include/nccl.h ]; then
+  rc=1
+else
+  echo "# skipped: NCCL binary without a launcher's environment: no CUDA toolkit with NCCL at /usr/local/cuda"
+fi
 fails "--comm nccl in a binary built without NCCL" "built without NCCL" \
   env RANK=0 WORLD_SIZE=1 bin/opensora-v1.2-fixture "${W[@]}" --comm nccl --quiet
 

@@ -12,12 +12,23 @@
 #   - two runs bit-identical (graph replay is deterministic);
 #   - compute-sanitizer memcheck clean on every family's fixture (a forward, and a PAB sampling
 #     run through the captured graphs) when the tool exists.
-# Ends with "N passed, N failed".
+# It checks for a device and for the toolkit before it builds anything (`ninja cuda`), so a machine
+# without either skips in a second. Ends with "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.."
+# a device first, then the toolkit (build.ninja's $cuda), and only then the CUDA builds
 if ! command -v nvidia-smi >/dev/null 2>&1 || ! nvidia-smi -L 2>/dev/null | grep -q GPU; then
   echo "skipped: no CUDA device"
   exit 0
+fi
+if [ ! -x /usr/local/cuda/bin/nvcc ]; then
+  echo "skipped: no CUDA toolkit at /usr/local/cuda (a device, but nothing to build its binaries with)"
+  exit 0
+fi
+if ! ninja cuda build/tests/stcmp; then
+  echo "not ok - ninja cuda: the CUDA builds failed"
+  echo "0 passed, 1 failed"
+  exit 1
 fi
 CMP=build/tests/stcmp
 tmp=$(mktemp -d)

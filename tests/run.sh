@@ -15,7 +15,7 @@ suite() {
   local out rc
   out=$("$@" 2>&1)
   rc=$?
-  printf '%s\n' "$out" | grep -E '^(ok|not ok) - ' || true
+  printf '%s\n' "$out" | grep -E '^(ok|not ok) - |^# skipped' || true
   local p f
   p=$(printf '%s\n' "$out" | grep -c '^ok - ')
   f=$(printf '%s\n' "$out" | grep -c '^not ok - ')
@@ -40,6 +40,7 @@ suite "outputs and the command line (tests/output_test.sh)" tests/output_test.sh
 suite "loaders: reliability and fuzz seeds (tests/loader_test.sh)" tests/loader_test.sh
 suite "sequence parallelism on thread ranks (tests/dsp.sh)" tests/dsp.sh
 suite "ranks that fail or die, and the test hooks (tests/ranks_test.sh)" tests/ranks_test.sh
+suite "newcomer entry points: ./ditc.sh variant, the README's commands, GPU verbs skipping (tests/newcomer_test.sh)" tests/newcomer_test.sh
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

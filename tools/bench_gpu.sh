@@ -23,6 +23,11 @@ if ! command -v nvidia-smi >/dev/null 2>&1 || ! nvidia-smi -L 2>/dev/null | grep
   echo "skipped: no CUDA device"
   exit 0
 fi
+if [ ! -x /usr/local/cuda/bin/nvcc ] && ! { [ -x build/tools/gemm_rate ] && [ -x bin/cuda/opensora-v1.2-480p-9x16-51f ] &&
+  [ -x bin/cuda/latte-16x512x512 ]; }; then
+  echo "skipped: no CUDA toolkit at /usr/local/cuda and no CUDA binaries built"
+  exit 0
+fi
 PYTHON=${PYTHON:-python3}
 LIMIT=${DITC_BENCH_TIMEOUT:-1200} # seconds per command
 GEMM=build/tools/gemm_rate

@@ -10,8 +10,12 @@
 
 /* ---- helpers ----------------------------------------------------------------------------- */
 
-/* Work (multiply-adds) below which a loop runs on one thread: waking threads costs more. */
-#define PARALLEL_MIN (1 << 20)
+/* Work (multiply-adds) below which a loop runs on one thread (the `if` clause of each parallel
+ * loop): about a millisecond of one core. Below it, waking the team and the barrier at the end
+ * cost more than the split saves, and on a machine shared with other work a barrier can wait a
+ * whole scheduler slice for a descheduled thread. The split never changes a result: every loop
+ * computes whole rows, each in a fixed order, so any thread count gives the same bits. */
+#define PARALLEL_MIN (1 << 22)
 
 static float round_bf16(float x) {
   uint32_t b;

@@ -1,0 +1,28 @@
+out/opensora-v1.2/cpu-demo/forward.c: \
+  models/opensora-v1.2.lua \
+  templates/cpu/ops.c.in \
+  templates/cpu/forward.c.in \
+  templates/offsets.h.in \
+  templates/tables.c.in \
+  gen/bake.lua \
+  gen/ddim.lua \
+  gen/ddpm.lua \
+  gen/describe.lua \
+  gen/dsp.lua \
+  gen/emit.lua \
+  gen/fp.lua \
+  gen/json.lua \
+  gen/latte.lua \
+  gen/layers.lua \
+  gen/main.lua \
+  gen/pab.lua \
+  gen/plan.lua \
+  gen/pndm.lua \
+  gen/program.lua \
+  gen/report.lua \
+  gen/rflow.lua \
+  gen/schema.lua \
+  gen/stdit3.lua \
+  gen/strict.lua \
+  gen/template.lua \
+  gen/util.lua
