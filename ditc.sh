@@ -18,11 +18,32 @@
 set -eu
 cd "$(dirname "$0")"
 verb=${1:-}
+usage() {
+  cat <<'EOF'
+usage: ./ditc.sh VERB [ARGS...]
+  demo       sample the Open-Sora 1.2 demo model (cpu-demo: the fixture's weights at a 5x20x28
+             latent) for 30 steps with PAB off and on: progress, schedule summary, both times and
+             their ratio next to the ideal 1/(1-skip)
+  test       build and run every CPU test (the CI command); ends with "N passed, N failed"
+  bench      CPU time per step, PAB off/on and 1 thread vs the default, warmed up, interleaved and
+             repeated (median and spread, the ideal PAB speedup beside the measured one); then the
+             GPU bench where a device exists
+  build      all binaries (bin/)
+  variant [--debug] GEN_ARGS...
+             generate, compile and link a variant of your own from gen/main.lua's arguments
+             (without --out); prints the binary's path as the last line of stdout
+  --help     this text
+Installs what is missing first (lua5.4, ninja-build, gcc; numpy for the tests) when run as root.
+EOF
+}
 case "$verb" in
   demo | test | bench | build | variant) ;;
+  --help | -h | help)
+    usage
+    exit 0
+    ;;
   *)
-    echo "usage: ./ditc.sh demo|test|bench|build" >&2
-    echo "       ./ditc.sh variant [--debug] GEN_ARGS...   (gen/main.lua's arguments without --out)" >&2
+    usage >&2
     exit 2
     ;;
 esac

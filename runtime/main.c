@@ -244,13 +244,16 @@ static int error_exit(const char *prog, const ditc_err *err, ditc_model *m) {
 }
 
 static void info(const ditc_variant *v) {
-  printf("variant %s/%s (%s), ABI %d, inputs hash %s\n", v->family, v->name, v->dtype, v->abi_version, v->inputs_hash);
+  printf("variant %s/%s, ABI %d, inputs hash %s\n", v->family, v->name, v->abi_version, v->inputs_hash);
   printf("latent [%d, %d, %d, %d, %d], text [%d, %d, %d], sampler %s %d steps, cfg %g\n", v->Bp, v->Cin, v->Tx,
          v->Hx, v->Wx, v->Bp, v->L, v->Cc, v->sampler, v->steps, (double)v->cfg_scale);
   printf("weights %d tensors, %lld elements; arena %lld bytes; %d PAB modules\n", v->n_weights,
          (long long)v->weight_elems, (long long)v->arena_bytes, v->n_modules);
-  printf("storage %s (%d bytes an element); the host holds %lld arena bytes; %d distinct PAB rows\n", v->storage,
-         v->st_bytes, (long long)v->host_bytes, v->n_patterns);
+  printf("pipeline dtype %s: upstream's rounding of the timesteps, sizes and RoPE angles, baked into the tables\n",
+         v->dtype);
+  printf("storage %s: the element this build keeps activations, PAB caches and weights in (%d bytes); the host "
+         "holds %lld arena bytes; %d distinct PAB rows\n", v->storage, v->st_bytes, (long long)v->host_bytes,
+         v->n_patterns);
 }
 
 
@@ -273,14 +276,14 @@ int main(int argc, char **argv) {
    * average, rounded), shared by the ranks of a --ranks run, and at least one. More threads than
    * idle CPUs wait for each other at every op's barrier: on a 2-vCPU machine shared with other
    * work, 2 threads took 0.20 s a step against 0.08 s with one. */
-  if (o.threads > 0) omp_set_num_threads(o.threads);
-  else if (!getenv("OMP_NUM_THREADS")) {
+  if (o.threads <= 0 && !getenv("OMP_NUM_THREADS")) {
     double load = 0.0;
     int n = omp_get_num_procs();
     if (getloadavg(&load, 1) == 1) n -= (int)(load + 0.5);
     if (!o.comm && o.ranks > 1) n /= o.ranks;
-    omp_set_num_threads(n > 1 ? n : 1);
+    o.threads = n > 1 ? n : 1;
   }
+  if (o.threads > 0) omp_set_num_threads(o.threads); /* thread ranks set it again: it is per thread */
 #endif
   ditc_err err = {{0}};
   const int world = (v->cfg_parallel ? 2 : 1) * v->sp;

@@ -7,6 +7,9 @@
  * rank thread exits. Not here: the command line (main.c), the collectives (comm*.c) or the
  * fault injection of test builds (test_hooks.h). */
 #include <pthread.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,6 +113,9 @@ static ditc_status load_inputs(const rank_job *job, ditc_model *m, int global, f
 static void *rank_main(void *arg) {
   rank_job *job = arg;
   const options *o = job->o;
+#ifdef _OPENMP
+  if (o->threads > 0) omp_set_num_threads(o->threads); /* an ICV of each thread: main's does not carry over */
+#endif
   const ditc_variant *v = job->v;
   const int global = job->cfg_rank * v->sp + job->rank, world = (v->cfg_parallel ? 2 : 1) * v->sp;
   const int writer = global == 0;

@@ -183,4 +183,11 @@ for f in --weights --cond --noise --seed --out --pab --save-steps --allow-nonfin
   "$BIN" --help | grep -q -- "^  $f" || missing="$missing $f"
 done
 expect "--help has a line for each of the 21 flags${missing:+ (missing:$missing)}" test -z "$missing"
+h=$(./ditc.sh --help)
+missing=""
+for w in demo test bench build "variant \[--debug\]" --help; do grep -q -- " $w" <<<"$h" || missing="$missing $w"; done
+expect "./ditc.sh --help describes every verb${missing:+ (missing:$missing)}" test -z "$missing"
+tools/ditc-launch --help >"$T/launch.help"
+expect "tools/ditc-launch --help describes -n, --port and --help" bash -c "grep -q -- '-n N' '$T/launch.help' && \
+  grep -q -- '--port P' '$T/launch.help' && grep -q -- '--help' '$T/launch.help'"
 exit $rc
