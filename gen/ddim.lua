@@ -1,5 +1,5 @@
--- ddim.lua: diffusers' DDIMScheduler (eta 0, epsilon prediction) baked per step (spec
--- models.md §2.6): leading timesteps, and the four coefficients of
+-- ddim.lua: diffusers' DDIMScheduler (eta 0, epsilon prediction) baked per step (see
+-- docs/upstream.md#latte-1-ddim): leading timesteps, and the four coefficients of
 --   x0 = (z - sqrt(1 - a_t) e) / sqrt(a_t);  z = sqrt(a_prev) x0 + sqrt(1 - a_prev) e
 -- computed as upstream's 0-dim fp32 tensors. Not the loop (runtime/sampler.c).
 local ddpm = require("ddpm")

@@ -270,7 +270,7 @@ end
 
 -- ---- variant resolution ------------------------------------------------------------------------
 
--- The VAE's latent size for a pixel size (spec models.md §1.4, §2.4, §3.4).
+-- The VAE's latent size for a pixel size (docs/upstream.md#latent-sizes).
 local function vae_latent(vae, height, width, frames)
   local t = frames
   if vae.temporal == "opensora" then -- 17-frame micro-batches of 5 latent frames

@@ -1,5 +1,5 @@
 -- latte.lua: the LatteT2V class (Latte-1 as diffusers' LatteTransformer3DModel, and the
--- Open-Sora-Plan v1.1.0 variant of it; spec models.md §2-3) as an op program: per generation the
+-- Open-Sora-Plan v1.1.0 variant of it; docs/upstream.md#latte-1) as an op program: per generation the
 -- 2-D and temporal sin-cos tables, optional RoPE tables and the caption path; per step the
 -- adaLN-single timestep embedding, the per-frame patch embedding, spatial and temporal blocks
 -- from the model description with the temporal embedding added once before temporal block 0,
@@ -154,7 +154,7 @@ function M.build(variant)
       out = { buf = "temp_pos_embed" }, T = d.T, C = C, div = (v.temporal_pos == "osp") and scale1d or 0,
     }, {}, { "temp_pos_embed" })
   end
-  if c.use_rope then -- spec §3.2: 2-D split-half RoPE over [y | x] halves; 1-D over frames
+  if c.use_rope then -- docs/upstream.md#open-sora-plan-forward: 2-D split-half RoPE over [y | x] halves; 1-D over frames
     P:buffer("rope2d.cos", { d.S, d.D }, { dims = "S, D", dtype = "f32" })
     P:buffer("rope2d.sin", { d.S, d.D }, { dims = "S, D", dtype = "f32" })
     P:op("rope_table_neox", "rope2d", {
@@ -205,7 +205,7 @@ function M.build(variant)
 
   layers.final_layer(P, v, "adaln_single.1", "scale_shift_table", "norm_out", "proj_out", "proj_out")
 
-  P.inputs = { -- prompt and negative-prompt T5 outputs, optionally with their mask (spec §2.5)
+  P.inputs = { -- prompt and negative-prompt T5 outputs, optionally with their mask (docs/upstream.md#latte-1-text)
     { name = "prompt_embeds", role = "DITC_IN_TEXT", half = 0, optional = 0, buf = "in.y" },
     { name = "negative_prompt_embeds", role = "DITC_IN_TEXT", half = 1, optional = 0, buf = "in.y_neg" },
     { name = "mask", role = "DITC_IN_MASK", half = 0, optional = 1, buf = "in.mask" },

@@ -113,7 +113,7 @@ local function project_qkv(P, prefix, sub, src, rows, C, bufshape, dims)
   return { buf = out[1] }, { buf = out[2] }, { buf = out[3] }, C, out
 end
 
--- Resharding of sequence parallelism (spec pab-dsp.md §3.2): src [B, d1, d2, C] is cut into P
+-- Resharding of sequence parallelism (docs/upstream.md#dsp-all-to-all): src [B, d1, d2, C] is cut into P
 -- chunks along `dim` (zero-padded), exchanged by one all-to-all, and the received chunks are
 -- placed along the other dim of dst [B, e1, e2, C] (padding dropped).
 local function reshard(P, v, name, src, dst, d1, d2, dim, chunk_in, n, e1, e2, chunk_out)
@@ -132,7 +132,7 @@ end
 -- Modulated self-attention over the block's axis (spatial: the S tokens of a frame; temporal:
 -- the T frames of a spatial location), with optional qk RMSNorm and rotary embedding. Under
 -- sequence parallelism (rest: frames sharded) the temporal attention runs between two
--- all-to-alls, on all T frames of S/P spatial positions (spec pab-dsp.md §3.3, paper layout).
+-- all-to-alls, on all T frames of S/P spatial positions (docs/upstream.md#dsp-open-sora-layout, paper layout).
 function M.self_attention(P, v, prefix, blk, sub, block_prefix)
   local d, loc = v.dims, v.loc
   local B, C, H, D = d.B, d.C, d.H, d.D
@@ -256,7 +256,7 @@ end
 -- ---- sequence parallelism ----------------------------------------------------------------------
 
 -- Adds the sharding dims to d for sp ranks: frames sharded at rest (Tl per rank), S/P positions
--- in temporal attention (Sl), both padded with zeros at the end (spec pab-dsp.md §3.2-3.3).
+-- in temporal attention (Sl), both padded with zeros at the end (docs/upstream.md#dsp-open-sora-layout).
 function M.shard_dims(d, sp)
   d.sp = sp
   d.Tl, d.Sl = (d.T + sp - 1) // sp, (d.S + sp - 1) // sp
@@ -264,7 +264,7 @@ function M.shard_dims(d, sp)
   return { sp = sp, T = d.Tl, N = d.Nl, Tg = d.T, Sl = d.Sl } -- the blocks' view (v.loc)
 end
 
--- Before the final layer every rank gathers all frames of x (spec §3.3 step 5); returns the
+-- Before the final layer every rank gathers all frames of x (docs/upstream.md#dsp-open-sora-layout step 5); returns the
 -- buffer holding [B, N, C] ("x" itself when sp = 1).
 function M.gather_frames(P, v)
   local d = v.dims

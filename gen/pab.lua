@@ -1,5 +1,5 @@
 -- pab.lua: bakes Pyramid Attention Broadcast into static per-step tables, with upstream's exact
--- rule (videosys pab_mgr.py; spec pab-dsp.md §1.3-1.11): per-module counters aligned to the
+-- rule (videosys pab_mgr.py; docs/upstream.md#pab): per-module counters aligned to the
 -- global step and wrapping at `steps`, strict thresholds on int(timestep), MLP broadcast keyed
 -- by timestep values with first-match dict order. Produces both upstream's decisions (for trace
 -- comparison) and the executable ops: COMPUTE, WRITE (compute and keep: a later call reuses it)

@@ -1,5 +1,5 @@
--- pndm.lua: diffusers' PNDMScheduler with Runge-Kutta warm-up (skip_prk_steps False; spec
--- models.md §3.6) baked per model call: N steps make N + 9 calls (12 Runge-Kutta calls over the
+-- pndm.lua: diffusers' PNDMScheduler with Runge-Kutta warm-up (skip_prk_steps False; see
+-- docs/upstream.md#open-sora-plan-pndm) baked per model call: N steps make N + 9 calls (12 Runge-Kutta calls over the
 -- last 4 leading timesteps, then linear multistep). Per call: the timestep the model sees, the
 -- phase (0..3 Runge-Kutta, 4 multistep) and _get_prev_sample's three coefficients as upstream's
 -- 0-dim fp32 tensors. PAB counters wrap at N (upstream's update_steps), not at N + 9.

@@ -1,4 +1,4 @@
--- stdit3.lua: the STDiT3 (Open-Sora 1.2) forward pass as an op program (spec models.md §1.2):
+-- stdit3.lua: the STDiT3 (Open-Sora 1.2) forward pass as an op program (docs/upstream.md#open-sora-12-forward):
 -- embeddings and caption path once per generation, then per step the timestep conditioning,
 -- patch embedding, the interleaved spatial/temporal blocks described by the model file, the final
 -- layer and unpatchify. Sub-layers come from layers.lua; this file only composes them.
@@ -154,7 +154,7 @@ function M.build(variant)
   layers.final_layer(P, v, "t", "final_layer.scale_shift_table", "final_layer.norm_final", "final_layer.linear",
     "final_layer")
 
-  P.inputs = { -- the --cond file: T5 output and its mask (spec §1.5)
+  P.inputs = { -- the --cond file: T5 output and its mask (docs/upstream.md#open-sora-12-text)
     { name = "y", role = "DITC_IN_TEXT", half = 0, optional = 0, buf = "in.y" },
     { name = "mask", role = "DITC_IN_MASK", half = 0, optional = 0, buf = "in.mask" },
   }

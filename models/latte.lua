@@ -1,6 +1,6 @@
 -- models/latte.lua: Latte-1 (maxin-cn/Latte-1, diffusers LatteTransformer3DModel; class LatteT2V)
 -- as data: architecture defaults, checkpoint structure, DDIM sampler, default PAB config and
--- named variants. Not code: gen/ reads and validates this table (spec: shared/spec/models.md §2).
+-- named variants. Not code: gen/ reads and validates this table (docs/upstream.md#latte-1).
 
 -- Sub-layers with diffusers' module names; `mod` gives the rows of scale_shift_table [6, C].
 local attn1 = { layer = "self_attention", name = "attn1", pab = "attn", norm_eps = 1e-6, mod = { 0, 1, 2 },
@@ -10,7 +10,7 @@ local attn2 = { layer = "cross_attention", name = "attn2", pab = "cross", q = "t
 local ff = { layer = "mlp", name = "ff", pab = "mlp", norm_eps = 1e-6, mod = { 3, 4, 5 },
   fc1 = "net.0.proj", fc2 = "net.2", act = "gelu_tanh" }
 
--- LattePABConfig() (spec §2.7)
+-- LattePABConfig() (docs/upstream.md#latte-1-pab)
 local function mlp_keys(keys, blocks)
   local out = {}
   for i, k in ipairs(keys) do out[i] = { key = k, blocks = blocks, skip_count = 2 } end
@@ -22,7 +22,7 @@ return {
   class = "LatteT2V",
   symbol = "latte",
 
-  -- maxin-cn/Latte-1 transformer/config.json (spec §2.1), plus video_length 16
+  -- maxin-cn/Latte-1 transformer/config.json (docs/upstream.md#latte-1-config), plus video_length 16
   config = {
     num_attention_heads = 16, attention_head_dim = 72, in_channels = 4, out_channels = 8, num_layers = 28,
     cross_attention_dim = 1152, attention_bias = true, sample_size = 64, patch_size = 2,
@@ -38,14 +38,14 @@ return {
   },
   temporal_pos = "latte", -- 1-D sin-cos of the frame index, added once before temporal block 0
 
-  -- DDIMScheduler with LatteConfig's overrides (spec §2.6)
+  -- DDIMScheduler with LatteConfig's overrides (docs/upstream.md#latte-1-ddim)
   sampler = {
     kind = "ddim", steps = 50, num_train_timesteps = 1000, beta_start = 0.0001, beta_end = 0.02,
     beta_schedule = "linear", timestep_spacing = "leading", steps_offset = 0, set_alpha_to_one = true,
     eta = 0, cfg_scale = 7.5, cfg_order = "uncond_first",
   },
   dtype = "fp16",
-  vae = { spatial = 8, temporal = "none" }, -- 8x spatial, frames kept (spec §2.4)
+  vae = { spatial = 8, temporal = "none" }, -- 8x spatial, frames kept (docs/upstream.md#latent-sizes)
   text_len = 120,                            -- T5 max_length; the mask marks the prompt's tokens
 
   pab = {

@@ -1,7 +1,7 @@
 -- models/opensora-plan-v1.1.lua: Open-Sora-Plan v1.1.0 (LanguageBind/Open-Sora-Plan-v1.1.0,
 -- "LatteT2V-XL/122"; class LatteT2V) as data: Latte's structure with RoPE (spatial 2-D over
 -- [y | x] halves, temporal 1-D, linear scaling), the scaled temporal embedding, PNDM with its
--- Runge-Kutta warm-up, and OpenSoraPlanV110PABConfig. Not code (spec: shared/spec/models.md §3).
+-- Runge-Kutta warm-up, and OpenSoraPlanV110PABConfig. Not code (docs/upstream.md#open-sora-plan-v110).
 
 local attn1 = { layer = "self_attention", name = "attn1", pab = "attn", norm_eps = 1e-6, mod = { 0, 1, 2 },
   q = "to_q", k = "to_k", v = "to_v", proj = "to_out.0" }
@@ -10,7 +10,7 @@ local attn2 = { layer = "cross_attention", name = "attn2", pab = "cross", q = "t
 local ff = { layer = "mlp", name = "ff", pab = "mlp", norm_eps = 1e-6, mod = { 3, 4, 5 },
   fc1 = "net.0.proj", fc2 = "net.2", act = "gelu_tanh" }
 
--- OpenSoraPlanV110PABConfig(): MLP keys 738, 714, ..., 426 (24 apart), blocks 0-6 (spec §3.7)
+-- OpenSoraPlanV110PABConfig(): MLP keys 738, 714, ..., 426 (24 apart), blocks 0-6 (docs/upstream.md#open-sora-plan-pab)
 local function v110_mlp()
   local out = {}
   for k = 738, 426, -24 do out[#out + 1] = { key = k, blocks = { 0, 1, 2, 3, 4, 5, 6 }, skip_count = 2 } end
@@ -22,7 +22,7 @@ return {
   class = "LatteT2V",
   symbol = "osp11",
 
-  -- LatteT2V_XL_122 (spec §3.1; the released config.json is UNVERIFIED upstream: use_rope true is
+  -- LatteT2V_XL_122 (docs/upstream.md#open-sora-plan-config; the released config.json is UNVERIFIED upstream: use_rope true is
   -- the fixtures' reading of the release, see golden/README.md)
   config = {
     num_attention_heads = 16, attention_head_dim = 72, in_channels = 4, out_channels = 8, num_layers = 28,
@@ -40,7 +40,7 @@ return {
   -- in the checkpoint, unused by inference (CaptionProjection's null caption buffer)
   extra_weights = { { name = "caption_projection.y_embedding", shape = { 120, "caption_channels" } } },
 
-  -- PNDMScheduler() defaults: 150 steps = 159 model calls; PAB counters wrap at 150 (spec §3.6-3.7)
+  -- PNDMScheduler() defaults: 150 steps = 159 model calls; PAB counters wrap at 150 (docs/upstream.md#open-sora-plan-pndm)
   sampler = {
     kind = "pndm", steps = 150, num_train_timesteps = 1000, beta_start = 0.0001, beta_end = 0.02,
     beta_schedule = "linear", timestep_spacing = "leading", steps_offset = 0, set_alpha_to_one = false,

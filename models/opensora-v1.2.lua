@@ -1,6 +1,6 @@
 -- models/opensora-v1.2.lua: Open-Sora 1.2 (class STDiT3, hpcai-tech/OpenSora-STDiT-v3) as data:
 -- architecture defaults, checkpoint structure, sampler, default PAB config and named variants.
--- Not code: gen/ reads and validates this table (spec: shared/spec/models.md §1).
+-- Not code: gen/ reads and validates this table (docs/upstream.md#open-sora-12).
 -- STDiT3Block sub-layers in execution order, shared by spatial and temporal blocks; `mod` gives
 -- the rows of scale_shift_table [6, C] (shift, scale, gate) each sub-layer uses.
 local stdit3_block = {
@@ -15,7 +15,7 @@ return {
   class = "STDiT3",
   symbol = "os12", -- prefix of generated C symbols
 
-  -- hpcai-tech/OpenSora-STDiT-v3 config.json (spec §1.1). A config.json may override these.
+  -- hpcai-tech/OpenSora-STDiT-v3 config.json (docs/upstream.md#open-sora-12-config). A config.json may override these.
   config = {
     depth = 28,
     hidden_size = 1152,
@@ -30,7 +30,7 @@ return {
     input_sq_size = 512,
   },
 
-  -- Module structure, with checkpoint names exactly as upstream (spec §1.3). Blocks run
+  -- Module structure, with checkpoint names exactly as upstream (docs/upstream.md#open-sora-12-checkpoint). Blocks run
   -- interleaved per depth in this order; `axis` is the self-attention axis, `pab` the
   -- attention kind PAB uses for the block's self-attention, `layers` its sub-layers.
   blocks = {
@@ -38,7 +38,7 @@ return {
     { prefix = "temporal_blocks", axis = "temporal", pab = "temporal", rope = true, layers = stdit3_block },
   },
 
-  -- RFLOW (spec §1.6): rectified flow with the resolution/length timestep transform.
+  -- RFLOW (docs/upstream.md#open-sora-12-rflow): rectified flow with the resolution/length timestep transform.
   sampler = {
     kind = "rflow",
     steps = 30,
@@ -50,13 +50,13 @@ return {
   },
 
   -- The pipeline dtype: it rounds the size tensors of the timestep transform, the timesteps PAB
-  -- sees, the pos-embed scale and the RoPE angles (spec §1.6-1.7, pab-dsp §1.6).
+  -- sees, the pos-embed scale and the RoPE angles (docs/upstream.md#open-sora-12-timesteps).
   dtype = "bf16",
   fps = 24,
-  -- OpenSoraVAE_V1_2: 8x spatial; 17-frame micro-batches of 5 latent frames (spec §1.4)
+  -- OpenSoraVAE_V1_2: 8x spatial; 17-frame micro-batches of 5 latent frames (docs/upstream.md#latent-sizes)
   vae = { spatial = 8, temporal = "opensora" },
 
-  -- OpenSoraPABConfig() (spec §1.8). MLP dicts are ordered lists: upstream's first-match rule
+  -- OpenSoraPABConfig() (docs/upstream.md#open-sora-12-pab). MLP dicts are ordered lists: upstream's first-match rule
   -- follows dict insertion order.
   pab = {
     spatial = { broadcast = true, threshold = { 450, 930 }, range = 2 },
@@ -80,7 +80,7 @@ return {
   variants = {
     ["480p-9x16-51f"] = { height = 480, width = 854, num_frames = 51 },
     ["480p-9x16-102f"] = { height = 480, width = 854, num_frames = 102 },
-    -- the PAB paper's 8-GPU setting: sequence parallelism over 8 ranks (spec pab-dsp.md §3)
+    -- the PAB paper's 8-GPU setting: sequence parallelism over 8 ranks (docs/upstream.md#dsp)
     ["480p-9x16-51f-sp8"] = { height = 480, width = 854, num_frames = 51, sp = 8 },
 
     -- The golden fixture's tiny model (tests/golden/opensora-v1.2), run in fp32 like the fixture.

@@ -1,9 +1,9 @@
 /* sampler.c: the sampler loop over baked per-call coefficients, with classifier-free guidance
  * on the first Cin output channels (the learned-sigma half is dropped; guidance is elementwise, so
  * before or after the split is the same):
- *   RFLOW (Open-Sora, spec models.md §1.6): z += v * dt, unless x_mask discards the step;
- *   DDIM (Latte, §2.6, eta 0): x0 = (z - sqrt(1-a_t) e) / sqrt(a_t); z = sqrt(a_p) x0 + sqrt(1-a_p) e;
- *   PNDM (Open-Sora-Plan, §3.6): Runge-Kutta warm-up calls, then 4th-order linear multistep,
+ *   RFLOW (Open-Sora, docs/upstream.md#open-sora-12-rflow): z += v * dt, unless x_mask discards the step;
+ *   DDIM (Latte, docs/upstream.md#latte-1-ddim, eta 0): x0 = (z - sqrt(1-a_t) e) / sqrt(a_t); z = sqrt(a_p) x0 + sqrt(1-a_p) e;
+ *   PNDM (Open-Sora-Plan, docs/upstream.md#open-sora-plan-pndm): Runge-Kutta warm-up calls, then 4th-order linear multistep,
  *   each through diffusers' _get_prev_sample with baked coefficients.
  * Formula order follows upstream's tensor expressions so fp32 rounding matches. A backend with a
  * device sampler (CUDA: cuda/sampler.cu, the same formulas) keeps the latent on the device and

@@ -4,7 +4,7 @@
  * plus the storage conversions against a host implementation and a determinism check. Compiled
  * once per storage (-DDITC_STORAGE, linked with that ops library): inputs in storage are rounded to it on the host first, so the CPU reference sees the
  * same values, and tolerances add the storage's unit roundoff U once per rounding the GPU makes
- * that the CPU does not (STYLE.md rule 27: derived, and declared next to each check). One line per
+ * that the CPU does not (docs/style.md#tolerances: derived, and declared next to each check). One line per
  * check ("ok - ..." / "not ok - ...", with the worst index, both values and the share of the
  * budget used), then "N passed, N failed"; exit status 1 on any failure. Without a GPU it prints
  * "skipped: no CUDA device" and exits 0. Not a benchmark; not a test of generated code. */

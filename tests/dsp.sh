@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/dsp.sh: sequence parallelism (spec pab-dsp.md §3) on thread ranks, CPU only: P = 2, 3,
+# tests/dsp.sh: sequence parallelism (docs/upstream.md#dsp) on thread ranks, CPU only: P = 2, 3,
 # 4, 8 ranks against one rank on the Open-Sora fixture (frames 5: never divisible, and P > frames
 # at P = 8) and on a config.json shape whose tokens per frame (12) are not divisible by 8, with
 # PAB off, default and aggressive; every step's latent must be bit-identical (the CPU kernels are
@@ -105,7 +105,7 @@ for v in fixture-sp8 aggressive-sp3 odd-sp8; do
   fi
 done
 
-# ---- the PAB paper's communication volume (480p 9:16, 51 frames, P = 8; spec §1.12, §3.6) ----------
+# ---- the PAB paper's communication volume (480p 9:16, 51 frames, P = 8; docs/upstream.md#pab-worked-example, #dsp-and-pab) ----------
 mkdir -p "$tmp/g-off" "$tmp/g-on"
 lua5.4 gen/main.lua --model models/opensora-v1.2.lua --variant 480p-9x16-51f --sp 8 --pab off --name off \
   --out "$tmp/g-off" --quiet

@@ -1,6 +1,6 @@
--- tests/gen_test.lua: generator unit tests: timesteps with upstream rounding (fixtures, spec
--- models.md §1.7, pab-dsp.md Appendix A), PAB tables against an independent stateful emulation
--- of upstream's pab_mgr on random configs (spec §6.2 item 1), neutral configs (item 3),
+-- tests/gen_test.lua: generator unit tests: timesteps with upstream rounding (fixtures,
+-- docs/upstream.md#open-sora-12-timesteps), PAB tables against an independent stateful emulation
+-- of upstream's pab_mgr on random configs (docs/upstream.md#testing-against-upstream item 1), neutral configs (item 3),
 -- invariants and the memory-plan overlap checker for every named variant, description errors
 -- with file:line, and deterministic, fresh generated files in out/.
 -- Run from the repository root: lua5.4 tests/gen_test.lua. Prints ok / not ok lines.
@@ -67,7 +67,7 @@ do
   check(dt_ok, "fixture: dt[i] = f32(f32(t[i] - t[i+1]) / 1000)")
 end
 
-do -- pab-dsp.md Appendix A: bf16 pipeline, 30 steps, 9:16
+do -- docs/upstream.md#open-sora-12-timesteps: bf16 pipeline, 30 steps, 9:16
   local presets = {
     { 480, 854, 51, 4.84375, "1000 992 984 976 968 960 952 940 932 920 908 892 880 864 848 828 808 788 764 736 708 676 636 596 548 492 426 350 258 143" },
     { 480, 854, 102, 6.84375, "1000 996 988 984 980 972 964 956 948 940 932 924 912 900 888 872 856 840 820 800 772 744 712 676 632 576 512 432 328 191" },

@@ -1,7 +1,7 @@
 -- tests/pab_trace_test.lua: the generator's PAB tables against upstream, decision by decision:
 -- the pab_trace.json of every golden fixture (both PAB runs: what VideoSys computed, broadcast or
 -- saved, per call, block and attention kind), and the released presets' published tables
--- (spec pab-dsp.md §1.12 for Open-Sora 1.2, models.md §2.7 for Latte, §3.7 for Open-Sora-Plan).
+-- (docs/upstream.md#pab-worked-example, #latte-1-pab, #open-sora-plan-pab).
 -- Run from the repository root: lua5.4 tests/pab_trace_test.lua. Prints ok / not ok lines.
 package.path = "gen/?.lua;" .. package.path
 require("strict")
@@ -96,10 +96,10 @@ local function reuse_count(t, P, kind, K)
   return n
 end
 
-do -- Open-Sora 1.2, 480p 9:16, 51 frames, 30 steps, bf16 (pab-dsp.md §1.12, models.md §1.7)
+do -- Open-Sora 1.2, 480p 9:16, 51 frames, 30 steps, bf16 (docs/upstream.md#pab-worked-example, #open-sora-12-timesteps)
   local _, s, P, t = bake("models/opensora-v1.2.lua", "480p-9x16-51f")
   local want_tau = "1000 992 984 976 968 960 952 940 932 920 908 892 880 864 848 828 808 788 764 736 708 676 636 596 548 492 426 350 258 143"
-  check(table.concat(s.tau, " ") == want_tau, "Open-Sora 480p-9x16-51f: int(bf16(t)) equals models.md §1.7", table.concat(s.tau, " "))
+  check(table.concat(s.tau, " ") == want_tau, "Open-Sora 480p-9x16-51f: int(bf16(t)) equals docs/upstream.md#open-sora-12-timesteps", table.concat(s.tau, " "))
   local want = {
     spatial = "CCCCCCCCWRWRWRWRWRWRWRWRWRCCCC",
     temporal = "CCCCCCCCWRRRWRRRWRRRWRRRWRCCCC",
@@ -107,7 +107,7 @@ do -- Open-Sora 1.2, 480p 9:16, 51 frames, 30 steps, bf16 (pab-dsp.md §1.12, mo
   }
   for kind, w in pairs(want) do
     local got = letters(t, P, kind, s.K)
-    check(got == w, "Open-Sora 480p-9x16-51f: " .. kind .. " ops equal pab-dsp.md §1.12", got)
+    check(got == w, "Open-Sora 480p-9x16-51f: " .. kind .. " ops equal docs/upstream.md#pab-worked-example", got)
   end
   check(reuse_count(t, P, "spatial", s.K) == 9 * 28 and reuse_count(t, P, "temporal", s.K) == 13 * 28
     and reuse_count(t, P, "cross", s.K) == 14 * 56, "Open-Sora 480p-9x16-51f: reused spatial 9/30, temporal 13/30, cross 14/30 per module")
@@ -129,7 +129,7 @@ do -- Open-Sora 1.2, 480p 9:16, 51 frames, 30 steps, bf16 (pab-dsp.md §1.12, mo
   check(#bad == 0, "Open-Sora 480p-9x16-51f: MLP save at steps 13/17/21, reuse 14-15/18-19/22-23, blocks 0-4 only", table.concat(bad, "; "))
 end
 
-do -- Latte-1, 16x512x512, 50 DDIM steps (models.md §2.7)
+do -- Latte-1, 16x512x512, 50 DDIM steps (docs/upstream.md#latte-1-pab)
   local _, s, P, t = bake("models/latte.lua", "16x512x512")
   local table27 = "CCC CCC CCC CCC CCC CCC CCC CCC CCC CCC CBB BBB CCC BBB CBB BCB CBB BBB CCC BBB CBB BCB CBB BBB CCC "
     .. "BBB CBB BCB CBB BBB CCC BBB CBB BCB CBB BBB CCC BBB CBB BCB CBB BBB CCC BBB CCC CCC CCC CCC CCC CCC"
@@ -145,12 +145,12 @@ do -- Latte-1, 16x512x512, 50 DDIM steps (models.md §2.7)
     end
     got[i] = cell
   end
-  check(table.concat(got, " ") == table27, "Latte 16x512x512: spatial/temporal/cross decisions equal models.md §2.7", table.concat(got, " "))
+  check(table.concat(got, " ") == table27, "Latte 16x512x512: spatial/temporal/cross decisions equal docs/upstream.md#latte-1-pab", table.concat(got, " "))
   check(reuse_count(t, P, "spatial", s.K) == 17 * 28 and reuse_count(t, P, "temporal", s.K) == 23 * 28
     and reuse_count(t, P, "cross", s.K) == 28 * 28, "Latte 16x512x512: reused spatial 17/50, temporal 23/50, cross 28/50 per module")
 end
 
-do -- Open-Sora-Plan v1.1, 65x512x512, PNDM 150 steps = 159 calls (models.md §3.6-3.7)
+do -- Open-Sora-Plan v1.1, 65x512x512, PNDM 150 steps = 159 calls (docs/upstream.md#open-sora-plan-pab)
   local _, s, P, t = bake("models/opensora-plan-v1.1.lua", "65x512x512")
   check(s.K == 159 and table.concat(s.tau, " "):sub(1, 59) == "894 891 891 888 888 885 885 882 882 879 879 876 876 870 864",
     "Open-Sora-Plan 65x512x512: 159 model calls starting 894 891 891 888 ... 876 876 870 864")

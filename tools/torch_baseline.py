@@ -7,8 +7,8 @@ CFG batch (2 rows: conditional and unconditional), the guidance combine and the 
 (N(0, 0.5), every token valid, like ditc's --random-weights --bench). Two modes:
   upstream  VideoSys' own model class (STDiT3, LatteT2V) imported at run time from .upstream/VideoSys
             (tools/fetch_upstream.sh), called the way VideoSys' pipelines call it;
-  own       a self-contained forward of the same math written here (spec: shared/spec/models.md
-            sections 1-2), with the checkpoint's tensor names, using torch's scaled_dot_product_attention.
+  own       a self-contained forward of the same math written here (docs/upstream.md,
+            Open-Sora 1.2 and Latte-1), with the checkpoint's tensor names, using torch's scaled_dot_product_attention.
 --mode auto (default) tries upstream and falls back to own, saying why. Sizes come from the model
 description (models/<family>.lua: the architecture) and the ditc binary's --info (latent, text,
 steps, cfg), so both sides run the same shapes. Prints one line per run:

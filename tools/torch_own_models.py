@@ -1,6 +1,6 @@
 """tools/torch_own_models.py: the self-contained PyTorch forward of STDiT3 (Open-Sora 1.2) and
 LatteT2V (Latte-1) that tools/torch_baseline.py runs when VideoSys' own classes do not import
-(its "own" mode): the same math as shared/spec/models.md sections 1-2, the checkpoint's tensor
+(its "own" mode): the same math as docs/upstream.md#open-sora-12 and #latte-1, the checkpoint's tensor
 names, torch's scaled_dot_product_attention. Not a reference for ditc's tests (tests/ref is), and
 no PAB: the baseline is the all-compute forward.
 """

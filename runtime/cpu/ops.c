@@ -1,5 +1,5 @@
 /* cpu/ops.c: fp32 reference implementations of the op kinds in cpu/ops.h. Written to be read
- * next to spec/models.md §0.1 and §1.2: formula order follows upstream's where it matters for
+ * next to docs/upstream.md#shared-building-blocks and #open-sora-12-forward: formula order follows upstream's where it matters for
  * rounding (embedding tables, modulation); reductions over a row run in a fixed order, so the
  * result does not depend on the number of OpenMP threads. Not here: attention kernels for
  * GPUs, or anything that allocates. */

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Independent NumPy reference ("oracle") for the Open-Sora 1.2 STDiT3 transformer forward pass.
 
-Written from the spec (/work/shared/spec/models.md §0-§1), not from upstream code.  No torch.
+Written from docs/upstream.md#open-sora-12 and #shared-building-blocks, not from upstream code.  No torch.
 
 Precision choice: the oracle computes in float64 throughout, so its own rounding error is negligible
 against the float32 implementations it judges.  The only places where the float32 *formula order* is
@@ -228,7 +228,7 @@ def load_config(path):
 
 
 def param_shapes(cfg):
-    """All upstream state-dict names and shapes (spec §1.3)."""
+    """All upstream state-dict names and shapes (docs/upstream.md#open-sora-12-checkpoint)."""
     C, Cin, Cc = cfg["hidden_size"], cfg["in_channels"], cfg["caption_channels"]
     D, M = C // cfg["num_heads"], int(C * cfg["mlp_ratio"])
     pt, ph, pw = cfg["patch_size"]
