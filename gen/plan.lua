@@ -4,11 +4,14 @@
 --               packed greedily so slots with disjoint step ranges share bytes;
 --   transient:  activations, live from their first to their last op within a phase; the
 --               prologue and the step phase never run at the same time and share this part.
--- Offsets are bytes, 64-byte aligned. check() is the overlap checker the tests run.
+-- Offsets are bytes, 256-byte aligned: cuBLASLt's heuristics assume 256-byte aligned operands
+-- unless told otherwise, and a device arena starts 256-byte aligned. check() is the overlap
+-- checker the tests run.
 -- Not here: what the buffers mean (program.lua) or how they are addressed (emit.lua).
 local M = {}
 
-local ALIGN = 64
+local ALIGN = 256
+M.ALIGN = ALIGN
 local function align(n) return ((n + ALIGN - 1) // ALIGN) * ALIGN end
 
 -- items: { size, first, last, name }; places each at the lowest offset that does not collide
@@ -111,11 +114,12 @@ function M.check(P, plan)
   local function clash(a, b) return a.offset < b.offset + b.bytes and b.offset < a.offset + a.bytes end
   local all = {}
   for _, b in ipairs(P.buffer_list) do
-    if b.offset % ALIGN ~= 0 then return b.name .. " is not aligned" end
+    if b.offset % ALIGN ~= 0 then return b.name .. " is not aligned to " .. ALIGN .. " bytes" end
     if b.offset + b.bytes > plan.arena_bytes then return b.name .. " runs past the arena" end
     all[#all + 1] = b
   end
   for _, it in ipairs(plan.slot_items) do
+    if it.offset % ALIGN ~= 0 then return it.name .. " is not aligned to " .. ALIGN .. " bytes" end
     all[#all + 1] = { name = it.name, offset = it.offset, bytes = it.size, region = "cache", first = it.first, last = it.last }
   end
   local function live_together(a, b)

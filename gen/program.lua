@@ -136,13 +136,17 @@ function M:linear_ops(phase)
   return out
 end
 
+-- Weights start at multiples of this many elements: 256 bytes in 16-bit storage (512 in fp32),
+-- the alignment cuBLASLt's heuristics assume of an operand.
+M.WEIGHT_ALIGN = 128
+
 -- Weight offsets (elements of the storage type) in the backend's weight buffer, each aligned to
--- 16 elements.
+-- WEIGHT_ALIGN elements.
 function M:layout_weights()
-  local off = 0
+  local off, a = 0, M.WEIGHT_ALIGN
   for _, w in ipairs(self.weight_list) do
     w.offset = off
-    off = off + ((w.elems + 15) // 16) * 16
+    off = off + ((w.elems + a - 1) // a) * a
   end
   self.weight_elems = off
   if off * self.st_bytes > M.MAX_BYTES then

@@ -49,12 +49,12 @@ ditc_status model_init_weights(ditc_model *m, const ditc_variant *v, int with_ar
     return ditc_fail(err, DITC_EINVAL, "variant %s was generated for ABI %d, this runtime is ABI %d",
                      v->name, v->abi_version, DITC_ABI_VERSION);
   m->v = v;
-  const size_t wbytes = ((size_t)v->weight_elems * sizeof(float) + 63) / 64 * 64;
-  const size_t abytes = with_arena ? ((size_t)v->host_bytes + 63) / 64 * 64 : 0;
+  const size_t wbytes = ((size_t)v->weight_elems * sizeof(float) + 255) / 256 * 256;
+  const size_t abytes = with_arena ? ((size_t)v->host_bytes + 255) / 256 * 256 : 0;
   const double avail = available_bytes(); /* refuse what would end in the OOM killer during the memset */
   if (avail >= 0 && (double)wbytes + (double)abytes > avail) return no_memory(v, wbytes, abytes, -1, err);
-  m->weights = aligned_alloc(64, wbytes ? wbytes : 64);
-  m->arena = with_arena ? aligned_alloc(64, abytes ? abytes : 64) : NULL;
+  m->weights = aligned_alloc(256, wbytes ? wbytes : 256);
+  m->arena = with_arena ? aligned_alloc(256, abytes ? abytes : 256) : NULL;
   if (!m->weights || (with_arena && !m->arena)) {
     model_free(m);
     return no_memory(v, wbytes, abytes, -1, err);
@@ -71,9 +71,9 @@ ditc_status model_init_rank(ditc_model *m, const ditc_variant *v, const float *w
                             struct ditc_comm *comm, int cfg_rank, struct ditc_comm *cfg_comm, ditc_err *err) {
   memset(m, 0, sizeof *m);
   m->v = v;
-  const size_t abytes = ((size_t)v->host_bytes + 63) / 64 * 64;
+  const size_t abytes = ((size_t)v->host_bytes + 255) / 256 * 256;
   const double avail = available_bytes();
-  m->arena = avail >= 0 && (double)abytes > avail ? NULL : aligned_alloc(64, abytes ? abytes : 64);
+  m->arena = avail >= 0 && (double)abytes > avail ? NULL : aligned_alloc(256, abytes ? abytes : 256);
   if (!m->arena) return no_memory(v, 0, abytes, cfg_rank * v->sp + rank, err);
   memset(m->arena, 0, abytes);
   m->weights = (float *)weights; /* shared, never written */

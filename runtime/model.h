@@ -11,7 +11,7 @@
 typedef struct {
   const ditc_variant *v;
   float *weights;        /* [weight_elems] fp32 */
-  unsigned char *arena;  /* [host_bytes] of the arena (all of it on the CPU), 64-byte aligned, zeroed */
+  unsigned char *arena;  /* [host_bytes] of the arena (all of it on the CPU), 256-byte aligned, zeroed */
   int owns_weights;
   ditc_exec ex;
 } ditc_model;

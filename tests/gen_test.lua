@@ -342,6 +342,38 @@ for _, model in ipairs({ "models/opensora-v1.2.lua", "models/latte.lua", "models
   end
 end
 
+-- cuBLASLt alignment: in every named variant's CUDA plan (its family's storage) every buffer and
+-- cache slot starts on a 256-byte boundary and every weight on a 128-element one (256 bytes in
+-- 16-bit storage), the alignment cuBLASLt's heuristics assume of an operand.
+for _, model in ipairs({ "models/opensora-v1.2.lua", "models/latte.lua", "models/opensora-plan-v1.1.lua" }) do
+  local fam = describe.load_family(model)
+  local names = {}
+  for n in pairs(fam.variants) do names[#names + 1] = n end
+  table.sort(names)
+  local bad, count = nil, 0
+  for _, name in ipairs(names) do
+    local v = describe.named(fam, name)
+    if v.sp == 1 and not v.cfg_parallel then -- CUDA builds are single-rank
+      v.backend, v.storage = "cuda", v.dtype == "fp32" and "bf16" or v.dtype
+      local b = bakery.variant(fam, v, fam.path)
+      for _, buf in ipairs(b.program.buffer_list) do
+        count = count + 1
+        if buf.offset % 256 ~= 0 then bad = bad or (name .. ": buffer " .. buf.name .. " at " .. buf.offset) end
+      end
+      for _, it in ipairs(b.plan.slot_items) do
+        count = count + 1
+        if it.offset % 256 ~= 0 then bad = bad or (name .. ": cache " .. it.name .. " at " .. it.offset) end
+      end
+      for _, w in ipairs(b.program.weight_list) do
+        count = count + 1
+        if w.offset % 128 ~= 0 then bad = bad or (name .. ": weight " .. w.name .. " at element " .. w.offset) end
+      end
+    end
+  end
+  check(bad == nil and count > 0, string.format("%s: every buffer, cache slot and weight of every CUDA plan is 256-byte "
+    .. "aligned (%d checked)", fam.family, count), bad)
+end
+
 -- A CUDA variant in bf16 storage plans storage buffers and caches at 2 bytes an element, keeps
 -- io buffers and tables in fp32, and holds cuBLASLt's workspace in the persistent region.
 do
