@@ -87,7 +87,7 @@ done
 for v in fixture-sp8 aggressive-sp3 odd-sp8; do
   bin=build/tests/os12-$v
   p=${v##*sp}
-  sched=build/gen/$v/schedule.txt
+  sched=build/gen/os12-$v/schedule.txt
   want_n=$(sed -n 's/.*all-to-alls per rank per generation: \([0-9]*\) of.*/\1/p' "$sched")
   want_a2a=$(sed -n 's/.*(all-to-all \([0-9]*\) + final all_gather.*/\1/p' "$sched")
   want_g=$(sed -n 's/.*final all_gather \([0-9]*\) x \([0-9]*\) steps.*/\1 \2/p' "$sched" | awk '{print $1 * $2}')

@@ -4,8 +4,8 @@
 # size and every buffer's offset, size and name, against the digests taken before the redesign
 # (tests/data/pre-redesign.sums). The committed out/ is what the generator writes (the freshness
 # tests and CI check that), so comparing out/ compares the generator. On a difference it shows the
-# diff against the file as committed at the digests' commit when git history is at hand. Prints
-# ok / not ok lines.
+# diff against the file as committed at the digests' commit when git history is at hand. Also: the
+# generated per-variant build statements (out/variants.ninja) are fresh. Prints ok / not ok lines.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 . tests/lib.sh
@@ -32,4 +32,7 @@ while read -r v s m p; do
   done
 done <"$sums"
 expect "every shipped variant is in the digests ($n of $(ls -d out/*/*/ | wc -l))" test "$n" = "$(ls -d out/*/*/ | wc -l)"
+expect "out/variants.ninja (the per-variant build statements) is what gen/buildgen.lua writes" \
+  lua5.4 gen/buildgen.lua --check
+expect "build.ninja holds no per-variant statement (they are generated)" bash -c "! grep -qE '^build (bin|out)/' build.ninja"
 exit $rc

@@ -1,0 +1,44 @@
+-- tests/variants.lua: the variants the tests build besides the shipped ones, as data for
+-- gen/buildgen.lua: each is generated into build/gen/<name>/ and linked as build/tests/<name>.
+-- args: gen/main.lua's arguments (without --out); hooks: link the fault-injection hooks of the
+-- rank tests (runtime/test_hooks.c). Not code: no logic here.
+local os12, latte, osp = "models/opensora-v1.2.lua", "models/latte.lua", "models/opensora-plan-v1.1.lua"
+local odd = "--config tests/data/stdit3-odd.json --height 48 --width 56 --frames 17 --latent 3,6,7 --steps 12 "
+  .. "--pipeline-dtype fp32"
+local function m(model) return "--model " .. model .. " " end
+return {
+  -- defined by an upstream-format config.json
+  { name = "os12-odd", model = os12, args = m(os12) .. odd .. " --name odd" },
+  { name = "os12-odd2", model = os12, args = m(os12) .. "--config tests/data/stdit3-odd2.json --name odd2 --height 40 "
+    .. "--width 72 --frames 34 --latent 3,5,9 --steps 8 --cfg 4.5 --pipeline-dtype fp32" },
+  { name = "latte-cfg", model = latte, args = m(latte) .. "--config tests/data/latte-config.json --name cfg --height 48 "
+    .. "--width 80 --frames 3 --text-len 6 --steps 10 --pipeline-dtype fp32" },
+  { name = "osp-cfg", model = osp, args = m(osp) .. "--config tests/data/osp-config.json --name cfg --height 64 "
+    .. "--width 48 --frames 13 --text-len 7 --steps 12 --pipeline-dtype fp32" },
+  -- sequence parallelism on thread ranks
+  { name = "os12-fixture-sp2", model = os12, args = m(os12) .. "--variant fixture --sp 2 --name fixture-sp2" },
+  { name = "os12-fixture-sp3", model = os12, args = m(os12) .. "--variant fixture --sp 3 --name fixture-sp3" },
+  { name = "os12-fixture-sp4", model = os12, args = m(os12) .. "--variant fixture --sp 4 --name fixture-sp4", hooks = true },
+  { name = "os12-fixture-sp8", model = os12, args = m(os12) .. "--variant fixture --sp 8 --name fixture-sp8" },
+  { name = "os12-aggressive-sp3", model = os12, args = m(os12) .. "--variant fixture-aggressive --sp 3 --name aggressive-sp3" },
+  { name = "os12-aggressive-sp8", model = os12, args = m(os12) .. "--variant fixture-aggressive --sp 8 --name aggressive-sp8" },
+  { name = "os12-odd-sp3", model = os12, args = m(os12) .. odd .. " --sp 3 --name odd-sp3" },
+  { name = "os12-odd-sp8", model = os12, args = m(os12) .. odd .. " --sp 8 --name odd-sp8" },
+  { name = "latte-fixture-sp3", model = latte, args = m(latte) .. "--variant fixture --sp 3 --name fixture-sp3" },
+  { name = "latte-fixture-aggressive-sp8", model = latte, args = m(latte) .. "--variant fixture-aggressive --sp 8 "
+    .. "--name fixture-aggressive-sp8" },
+  { name = "osp11-fixture-sp2", model = osp, args = m(osp) .. "--variant fixture --sp 2 --name fixture-sp2" },
+  { name = "osp11-fixture-aggressive-sp8", model = osp, args = m(osp) .. "--variant fixture-aggressive --sp 8 "
+    .. "--name fixture-aggressive-sp8" },
+  -- CFG parallelism (2 x sp ranks)
+  { name = "os12-fixture-cfgp-sp1", model = os12, args = m(os12) .. "--variant fixture --sp 1 --cfg-parallel "
+    .. "--name fixture-cfgp-sp1", hooks = true },
+  { name = "os12-fixture-cfgp-sp2", model = os12, args = m(os12) .. "--variant fixture --sp 2 --cfg-parallel "
+    .. "--name fixture-cfgp-sp2", hooks = true },
+  { name = "os12-fixture-aggressive-cfgp-sp3", model = os12, args = m(os12) .. "--variant fixture-aggressive --sp 3 "
+    .. "--cfg-parallel --name fixture-aggressive-cfgp-sp3" },
+  { name = "latte-fixture-cfgp-sp2", model = latte, args = m(latte) .. "--variant fixture --sp 2 --cfg-parallel "
+    .. "--name fixture-cfgp-sp2" },
+  { name = "osp11-fixture-cfgp-sp1", model = osp, args = m(osp) .. "--variant fixture --sp 1 --cfg-parallel "
+    .. "--name fixture-cfgp-sp1" },
+}
