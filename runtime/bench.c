@@ -4,7 +4,9 @@
  * same noise, in an order that rotates from round to round (so no configuration is always
  * first or last); per configuration the median loop time and its spread (min..max); the PAB
  * speedup as the median of each round's off/on ratio next to its ideal bound 1/(1 - skipped
- * share). Not here: choosing the ranks or loading inputs (ranks.c). */
+ * share); then the final latent's max|z|, mean, std and NaN/Inf count. Not here: choosing the ranks
+ * or loading inputs (ranks.c). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,6 +82,24 @@ static double loop(ditc_model *m, const float *z0, int64_t latent, int pab_on, i
   return t;
 }
 
+/* One line on the final latent z [n] of the last loop: max|z|, mean and std of its finite values,
+ * and how many are NaN or Inf (random weights at real sizes can overflow: a NaN storm must not
+ * pass as a timing). */
+static void latent_stats(const float *z, int64_t n) {
+  double mx = 0.0, sum = 0.0, sq = 0.0;
+  int64_t nan = 0, inf = 0, fin = 0;
+  for (int64_t k = 0; k < n; k++) {
+    const double x = z[k];
+    if (isnan(x)) nan++;
+    else if (isinf(x)) inf++;
+    else fin++, sum += x, sq += x * x, mx = fmax(mx, fabs(x));
+  }
+  const double mean = fin ? sum / (double)fin : 0.0, var = fin ? sq / (double)fin - mean * mean : 0.0;
+  printf("  final latent (last loop): max|z| %.6g, mean %.6g, std %.6g, NaN %lld, Inf %lld (of %lld values)%s\n", mx,
+         mean, sqrt(var > 0.0 ? var : 0.0), (long long)nan, (long long)inf, (long long)n,
+         nan || inf ? ": NOT FINITE, these timings are of a broken run" : "");
+}
+
 int bench(ditc_model *m, int print) {
   const ditc_variant *v = m->v;
   const int64_t latent = (int64_t)v->Bp * v->Cin * v->Tx * v->Hx * v->Wx;
@@ -126,6 +146,7 @@ int bench(ditc_model *m, int print) {
     const double tr = median(ratio, rounds, &lo, &hi);
     printf("  threads: default (%d) vs 1: %.3fx faster (median of %d rounds, min %.3f, max %.3f)\n", threads, tr,
            rounds, lo, hi);
+    latent_stats((const float *)(const void *)(m->arena + v->off_z), latent);
     const int64_t dev = ditc_backend()->device_bytes(m);
     if (dev > 0) printf("  peak device memory: %lld bytes (%.2f GiB)\n", (long long)dev, (double)dev / 1073741824.0);
   }

@@ -199,24 +199,46 @@ ditc_status model_load_weights(ditc_model *m, const char *path, ditc_err *err) {
   return s;
 }
 
+/* Random weights: weight i is sample k of Philox stream seed * 1000003 + i (rng.h), scaled by
+ * its fan-in; norm weights 1 + 0.1 z; a rotary frequency table its fixed function of the head
+ * dim. Every value depends only on (seed, i, k), so the fill runs as chunks of RW_CHUNK elements
+ * over all weights on any number of OpenMP threads and gives the same bits. */
+enum { RW_CHUNK = 1 << 14 }; /* 16384 elements: a fixture matrix spans several, a 480p one hundreds */
+
+/* Elements [k0, k0 + n) of weight w (index i) into dst[n]. */
+static void random_chunk(float *dst, const ditc_weight_spec *w, int i, int64_t k0, int64_t n, uint64_t seed) {
+  const size_t len = strlen(w->name);
+  if (len >= 5 && strcmp(w->name + len - 5, "freqs") == 0) { /* rotary frequencies: a fixed function of the head dim */
+    for (int64_t k = k0; k < k0 + n; k++) dst[k - k0] = 1.0f / powf(10000.0f, (float)(2 * k) / (float)(2 * w->elems));
+    return;
+  }
+  rng_normal_range(dst, k0, n, seed * 1000003u + (uint64_t)i);
+  const int norm = len >= 11 && strstr(w->name, "norm.weight") != NULL;
+  int64_t fan_in = 1;
+  for (int k = 1; k < w->ndim; k++) fan_in *= w->shape[k];
+  const float std = w->ndim >= 2 ? fminf(0.2f, fmaxf(0.02f, 1.0f / sqrtf((float)fan_in))) : 0.02f;
+  for (int64_t k = 0; k < n; k++) dst[k] = norm ? 1.0f + 0.1f * dst[k] : std * dst[k];
+}
+
 void model_random_weights(ditc_model *m, uint64_t seed) {
   const ditc_variant *v = m->v;
-  for (int i = 0; i < v->n_weights; i++) {
-    const ditc_weight_spec *w = &v->weights[i];
-    float *dst = m->weights + w->offset;
-    const size_t len = strlen(w->name);
-    const int is_freqs = len >= 5 && strcmp(w->name + len - 5, "freqs") == 0;
-    if (is_freqs) { /* rotary frequency table: a fixed function of the head dim */
-      for (int64_t k = 0; k < w->elems; k++) dst[k] = 1.0f / powf(10000.0f, (float)(2 * k) / (float)(2 * w->elems));
-      continue;
+  int64_t *first = malloc(((size_t)v->n_weights + 1) * sizeof *first); /* [n_weights + 1]: first chunk of weight i */
+  DITC_CHECK(first);
+  first[0] = 0;
+  for (int i = 0; i < v->n_weights; i++) first[i + 1] = first[i] + (v->weights[i].elems + RW_CHUNK - 1) / RW_CHUNK;
+#pragma omp parallel for schedule(dynamic, 4) if (first[v->n_weights] > 1)
+  for (int64_t c = 0; c < first[v->n_weights]; c++) {
+    int lo = 0, hi = v->n_weights - 1; /* the weight whose chunks hold c: first[lo] <= c < first[lo + 1] */
+    while (lo < hi) {
+      const int mid = (lo + hi + 1) / 2;
+      if (first[mid] <= c) lo = mid;
+      else hi = mid - 1;
     }
-    rng_normal(dst, w->elems, seed * 1000003u + (uint64_t)i);
-    const int norm = len >= 11 && strstr(w->name, "norm.weight") != NULL;
-    int64_t fan_in = 1;
-    for (int k = 1; k < w->ndim; k++) fan_in *= w->shape[k];
-    const float std = w->ndim >= 2 ? fminf(0.2f, fmaxf(0.02f, 1.0f / sqrtf((float)fan_in))) : 0.02f;
-    for (int64_t k = 0; k < w->elems; k++) dst[k] = norm ? 1.0f + 0.1f * dst[k] : std * dst[k];
+    const ditc_weight_spec *w = &v->weights[lo];
+    const int64_t k0 = (c - first[lo]) * RW_CHUNK, n = w->elems - k0 < RW_CHUNK ? w->elems - k0 : RW_CHUNK;
+    random_chunk(m->weights + w->offset + k0, w, lo, k0, n, seed);
   }
+  free(first);
 }
 
 /* ---- inputs ------------------------------------------------------------------------------- */

@@ -12,4 +12,8 @@ void rng_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t ou
 /* out[i] = N(0, 1) sample i of stream `seed`, for i in [0, n). */
 void rng_normal(float *out, int64_t n, uint64_t seed);
 
+/* out[k] = N(0, 1) sample i0 + k of stream `seed`, for k in [0, n): any slice of rng_normal's
+ * stream, so chunks drawn on different threads join into the same values. */
+void rng_normal_range(float *out, int64_t i0, int64_t n, uint64_t seed);
+
 #endif

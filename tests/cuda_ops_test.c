@@ -7,9 +7,14 @@
  * that the CPU does not (docs/style.md#tolerances: derived, and declared next to each check). One line per
  * check ("ok - ..." / "not ok - ...", with the worst index, both values and the share of the
  * budget used), then "N passed, N failed"; exit status 1 on any failure. Without a GPU it prints
- * "skipped: no CUDA device" and exits 0. Not a benchmark; not a test of generated code. */
+ * "skipped: no CUDA device" and exits 0. Also: GELU's tanh form told apart from the erf form,
+ * a GEMM at the plan's 256-byte offsets (and a 64-byte negative control, run last), and the
+ * production shapes (16 heads of dim 72); `--only-dims D` runs only those, at head dim D, for
+ * compute-sanitizer (tests/gpu.sh). Not a benchmark; not a test of generated code. */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cuda_test.h"
@@ -147,6 +152,160 @@ static void test_linear(void) {
   linear_case("linear 64x256 -> 96, no bias", 64, 256, 96, 0, DITC_ACT_NONE, 0);
   linear_case("linear 301x72 -> 216 (qkv), bias", 301, 72, 216, 1, DITC_ACT_NONE, 0);
   linear_case("linear 515x384 -> 1536 (MLP fc1), bias, GELU", 515, 384, 1536, 1, DITC_ACT_GELU_TANH, 0);
+  release();
+}
+
+/* The GEMM's GELU is the tanh form, not the erf form: every bf16 value x in [-5, 5] through a K = 1
+ * GEMM (w = 1, zero bias: cuBLASLt's GELU_BIAS epilogue in 16-bit storage, the GELU kernel in
+ * fp32). Elementwise against the CPU's tanh form: the output rounded once to storage (U of it,
+ * counted twice for slack), the two fp32 evaluations of tanh apart by ulps (1e-5) and by the
+ * cancellation in 1 + tanh near x = -5 (3.3e-7 at most: atol 1e-6). The erf form 0.5x(1 +
+ * erf(x/sqrt 2)) differs by up to 4.7e-4, and by over 10% of the value for x < -2: the same
+ * budget must reject it (a numpy emulation rejects 151 values in bf16, 278 in fp16, 1002 in
+ * fp32, while the tanh form uses at most half its budget). */
+static void test_gelu_forms(void) {
+  float *x = hf(1 << 16);
+  int64_t M = 0;
+  for (uint32_t b = 0; b < (1u << 16); b++) {
+    const uint32_t u = b << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    if (isfinite(f) && fabsf(f) <= 5.0f) x[M++] = f;
+  }
+  const int N = 8; /* 8 identical columns: an output row of 16 bytes or more */
+  float *w = hf(N), *bias = hf(N), *r = hf(M * N), *g = hf(M * N), *e = hf(M * N);
+  for (int j = 0; j < N; j++) w[j] = 1.0f;
+  ditc_st *dx = dputs(x, M), *dw = dputs(w, N), *db = dputs(bias, N), *d = dzeros(M * N);
+  cpu_linear(r, x, w, bias, M, 1, N, DITC_ACT_GELU_TANH);
+  cuda_linear(&ctx, d, dx, dw, db, M, 1, N, DITC_ACT_GELU_TANH);
+  gets(g, d, M * N);
+  for (int64_t i = 0; i < M * N; i++) {
+    const double xi = x[i / N];
+    e[i] = (float)(0.5 * xi * (1.0 + erf(xi / sqrt(2.0))));
+  }
+  const double rtol = 1e-5 + 2.0 * U, atol = 1e-6;
+  char nm[112];
+  snprintf(nm, sizeof nm, "gelu: all %lld bf16 values in [-5, 5] through a K=1 GEMM, elementwise vs the tanh form",
+           (long long)M);
+  check_close(nm, g, r, M * N, rtol, atol);
+  double worst;
+  int64_t wi;
+  const int64_t bad = count_outside(g, e, NULL, M * N, rtol, atol, &worst, &wi);
+  result(bad > 0, "gelu: the same check against the erf form fails", "%lld of %lld outside; worst at x = %.9g: got "
+         "%.9g, erf form %.9g, %.3g%% of budget", (long long)bad, (long long)(M * N), x[wi / N], g[wi], e[wi],
+         100.0 * worst);
+  release();
+}
+
+/* ---- operands at the plan's offsets ------------------------------------------------------- */
+
+/* A [rows, cols] storage copy of h (rounded in place) at byte offset off of the device buffer base. */
+static ditc_st *place(unsigned char *base, size_t off, float *h, int64_t n) {
+  ditc_st *tmp = dputs(h, n), *at = (ditc_st *)(void *)(base + off);
+  CK(cudaMemcpy(at, tmp, (size_t)n * sizeof(ditc_st), cudaMemcpyDeviceToDevice));
+  return at;
+}
+
+enum { LIN_M = 77, LIN_K = 1152, LIN_N = 384 };
+
+/* cuda_linear [LIN_M, LIN_K] -> LIN_N with src, bias and out one after the other in one arena
+ * buffer, each at the smallest odd multiple of 256 bytes past the one before, plus `skew` bytes,
+ * and w in a weight buffer at 128 elements times 5, plus `skew` bytes (the generator plans arena
+ * buffers at 256 bytes and weights at 128 elements: gen/plan.lua, gen/program.lua). */
+static void linear_at(const char *name, size_t skew) {
+  const int64_t M = LIN_M;
+  const int K = LIN_K, N = LIN_N;
+  const size_t st = sizeof(ditc_st), a = 256;
+#define ODD256(from) ((((from) + a - 1) / a) | 1) * a /* the smallest odd multiple of 256 >= from */
+  const size_t off_src = 3 * a + skew, off_b = ODD256(off_src + (size_t)M * K * st) + skew;
+  const size_t off_out = ODD256(off_b + (size_t)N * st) + skew, off_w = 5 * 128 * st + skew;
+#undef ODD256
+  float *x = randn(M * K, 0.0f, 1.0f), *w = randn((int64_t)N * K, 0.0f, (float)(1.0 / sqrt(K)));
+  float *b = randn(N, 0.0f, 0.5f), *r = hf(M * N), *g = hf(M * N);
+  unsigned char *arena = dput(NULL, off_out + (size_t)M * N * st), *weights = dput(NULL, off_w + (size_t)N * K * st);
+  ditc_st *dx = place(arena, off_src, x, M * K), *db = place(arena, off_b, b, N);
+  ditc_st *dw = place(weights, off_w, w, (int64_t)N * K), *d = (ditc_st *)(void *)(arena + off_out);
+  cpu_linear(r, x, w, b, M, K, N, DITC_ACT_NONE);
+  cuda_linear(&ctx, d, dx, dw, db, M, K, N, DITC_ACT_NONE);
+  gets(g, d, M * N);
+  const uintptr_t ps[4] = {(uintptr_t)dx, (uintptr_t)d, (uintptr_t)db, (uintptr_t)dw};
+  unsigned lowest = 1u << 20; /* the largest power of two every pointer is a multiple of */
+  for (int i = 0; i < 4; i++)
+    while (ps[i] % lowest) lowest >>= 1;
+  char nm[200];
+  snprintf(nm, sizeof nm, "%s: src, bias, out, w at bytes %zu, %zu, %zu, %zu (pointers %u-byte aligned, no more)",
+           name, off_src, off_b, off_out, off_w, lowest);
+  check_rel(nm, g, r, M * N, rel_st(1e-4, 1), nmse_st(1, 1e-10)); /* as linear_case */
+}
+
+static void test_linear_offsets(void) {
+  linear_at("linear 77x1152 -> 384 at the plan's alignment (odd multiples of 256 bytes)", 0);
+  release();
+}
+
+/* The negative control: every operand 64 bytes past those offsets, below what cuBLASLt's default
+ * preference assumes (256 bytes); the op must still compute it right (by asking cuBLASLt for
+ * algorithms that accept the pointers' real alignment). Run last: if cuBLASLt refuses, the op
+ * aborts after every other result is printed. */
+static void test_linear_misaligned(void) {
+  linear_at("linear 77x1152 -> 384 at 64-byte offsets (negative control)", 64);
+  release();
+}
+
+/* ---- production shapes -------------------------------------------------------------------- */
+
+/* The shapes of the shipped variants at head dim D (16 heads, C = 16 D: Open-Sora 1.2, Latte and
+ * Open-Sora-Plan all run D = 72, C = 1152) on fewer tokens, so compute-sanitizer's memcheck and
+ * racecheck (tests/gpu.sh, `--only-dims 72`) see the kernels and tile tails production runs:
+ * the qkv GEMM, fused qk RMSNorm + RoPE, spatial and temporal attention, and cross-attention to
+ * 300 text tokens with key counts above L (clamped) and below 0. */
+static void test_production(int D) {
+  const int H = 16, C = H * D, B = 2, T = 3, S = 50;
+  const int64_t rows = (int64_t)B * T * S, ld = 3 * C;
+  char nm[128];
+  snprintf(nm, sizeof nm, "production D%d: linear qkv %lldx%d -> %d, bias", D, (long long)rows, C, 3 * C);
+  linear_case(nm, rows, C, 3 * C, 1, DITC_ACT_NONE, 0);
+  release();
+
+  float *buf = randn(rows * ld, 0.0f, 1.5f), *wq = randn(D, 1.0f, 0.1f), *wk = randn(D, 1.0f, 0.1f);
+  float *cs = randn((int64_t)T * D, 0.0f, 0.6f), *sn = randn((int64_t)T * D, 0.0f, 0.6f), *g = hf(rows * ld);
+  ditc_st *d = dputs(buf, rows * ld), *dwq = dputs(wq, D), *dwk = dputs(wk, D);
+  float *r = dup(buf, rows * ld);
+  cpu_qk_rmsnorm(r, r + C, ld, wq, wk, rows, H, D, 1e-6f);
+  cpu_rope(r, r + C, ld, cs, sn, B, T, S, H, D, 0, 0);
+  cuda_qk_rmsnorm_rope(&ctx, d, d + C, ld, dwq, dwk, 1e-6f, dputf(cs, (int64_t)T * D), dputf(sn, (int64_t)T * D), B,
+                       T, S, H, D, 0, 0);
+  gets(g, d, rows * ld);
+  snprintf(nm, sizeof nm, "production D%d: qk_rmsnorm_rope B%d T%d S%d H%d", D, B, T, S, H);
+  check_rel(nm, g, r, rows * ld, rel_st(1e-4, 2), nmse_st(2, 1e-10)); /* as test_qk_rmsnorm_rope */
+  release();
+
+  for (int temporal = 0; temporal < 2; temporal++) { /* spatial: len 300 (1 frame); temporal: len 15 */
+    const int aT = temporal ? 15 : 1, aS = temporal ? 20 : 300, len = temporal ? aT : aS, inner = temporal ? aS : aT;
+    const int64_t n = (int64_t)aT * aS, outer = n, inner_stride = temporal ? 1 : aS, tok = temporal ? aS : 1;
+    const float scale = (float)(1.0 / sqrt(D));
+    float *qkv = randn(n * ld, 0.0f, 1.0f), *ra = hf(n * C), *ga = hf(n * C);
+    ditc_st *dq = dputs(qkv, n * ld), *da = dzeros(n * C);
+    cpu_attention(ra, qkv, qkv + C, qkv + 2 * C, ld, 1, inner, outer, inner_stride, tok, len, H, D, scale);
+    cuda_attention(&ctx, da, dq, dq + C, dq + 2 * C, ld, 1, inner, outer, inner_stride, tok, len, H, D, scale);
+    gets(ga, da, n * C);
+    snprintf(nm, sizeof nm, "production D%d: attention %s T%d S%d H%d (len %d)", D, temporal ? "temporal" : "spatial",
+             aT, aS, H, len);
+    check_rel(nm, ga, ra, n * C, rel_st(1e-4, 5), nmse_st(5, 1e-10)); /* as cuda_attention_test.c */
+    release();
+  }
+
+  const int cB = 3, N = 150, L = 300;
+  const int32_t lens[3] = {L + 50, 120, -1}; /* above L: all L keys; below 0: none (zeros) */
+  const int64_t kld = 2 * C, nq = (int64_t)cB * N * C;
+  const float scale = (float)(1.0 / sqrt(D));
+  float *q = randn(nq, 0.0f, 1.0f), *kv = randn((int64_t)cB * L * kld, 0.0f, 1.0f), *rc = hf(nq), *gc = hf(nq);
+  ditc_st *dq = dputs(q, nq), *dkv = dputs(kv, (int64_t)cB * L * kld), *dc = dzeros(nq);
+  cpu_cross_attention(rc, q, kv, kv + C, kld, lens, cB, N, L, H, D, scale);
+  cuda_cross_attention(&ctx, dc, dq, dkv, dkv + C, kld, dput(lens, sizeof lens), cB, N, L, H, D, scale);
+  gets(gc, dc, nq);
+  snprintf(nm, sizeof nm, "production D%d: cross_attention B3 N150 L300 H%d, lens L+50, 120, -1 (clamped)", D, H);
+  check_rel(nm, gc, rc, nq, rel_st(1e-4, 5), nmse_st(5, 1e-10));
   release();
 }
 
@@ -345,14 +504,15 @@ static void test_residuals(void) {
   for (int st = 0; st < 2; st++) {
     float *rx = dup(x, n), *gx = hf(n), *rs = hf(n), *gs = hf(n);
     ditc_st *dx = dputs(dup(x, n), n), *ds = dzeros(n);
-    cpu_gate_residual(rx, src, t, table, chunk, nchunk, B, R, C, st ? rs : NULL);
+    cpu_gate_residual(rx, src, t, table, chunk, nchunk, B, R, C, rs); /* rs: the gated term g, for the budget */
     cuda_gate_residual(&ctx, dx, dsrc, dt, dtab, chunk, nchunk, B, R, C, st ? ds : NULL);
     gets(gx, dx, n);
     gets(gs, ds, n);
     /* (table + t) * src, then x += g; the GPU rounds the product like the CPU: equal up to
-     * contraction. Storage: g is rounded (and x adds the rounded g), then x: two roundings */
-    check_st(st ? "gate_residual B2 R29 C45 chunk 2/6, x" : "gate_residual B2 R29 C45 chunk 2/6, no store, x", gx,
-             rx, n, 1e-5, 1e-6, 2);
+     * contraction. Storage: g is rounded (and x adds the rounded g), then x: two roundings, each
+     * of at most U of |x| + |g| (x and g may cancel) */
+    check_st_scaled(st ? "gate_residual B2 R29 C45 chunk 2/6, x" : "gate_residual B2 R29 C45 chunk 2/6, no store, x",
+                    gx, rx, rs, n, 1e-5, 1e-6, 2);
     if (st) check_st("gate_residual B2 R29 C45 chunk 2/6, store", gs, rs, n, 1e-5, 1e-6, 1);
   }
   for (int st = 0; st < 2; st++) {
@@ -469,7 +629,13 @@ static void test_storage(void) {
 
 /* ---- main ----------------------------------------------------------------------------------- */
 
-int main(void) {
+int main(int argc, char **argv) {
+  int only_dims = 0; /* --only-dims D: only the production-shape cases at head dim D (for the sanitizers) */
+  if (argc == 3 && strcmp(argv[1], "--only-dims") == 0) only_dims = atoi(argv[2]);
+  if (argc != 1 && !(only_dims == 64 || only_dims == 72 || only_dims == 96)) {
+    fprintf(stderr, "usage: %s [--only-dims 64|72|96]\n", argv[0]);
+    return 2;
+  }
   int ndev = 0;
   if (cudaGetDeviceCount(&ndev) != cudaSuccess || ndev <= 0) {
     printf("skipped: no CUDA device\n");
@@ -483,11 +649,20 @@ int main(void) {
   ctx.workspace_bytes = 32u << 20; /* what the generated plan gives cuBLASLt */
   CK(cudaMalloc(&ctx.workspace, ctx.workspace_bytes));
   void *workspace = ctx.workspace;
+  if (only_dims) {
+    printf("# only the production shapes at head dim %d\n", only_dims);
+    test_production(only_dims);
+    cuda_ctx_free(&ctx);
+    CK(cudaFree(workspace));
+    return summary();
+  }
   test_storage();
   test_pos_embed();
   test_rope_tables();
   test_fill_add_silu();
   test_linear();
+  test_gelu_forms();
+  test_linear_offsets();
   test_text();
   test_video_tokens();
   test_ln_modulate();
@@ -497,6 +672,8 @@ int main(void) {
   test_attention();
   test_residuals();
   test_dsp();
+  test_production(72);
+  test_linear_misaligned(); /* last: see there */
   cuda_ctx_free(&ctx);
   cuda_ctx_free(&ctx); /* safe on a freed context */
   result(!ctx.stream && !ctx.lt, "cuda_ctx_free clears the context (twice)", "stream and handle NULL");

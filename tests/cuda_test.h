@@ -45,6 +45,14 @@ void check_bits(const char *name, const float *a, const float *b, int64_t n);
 void check_int(const char *name, const int32_t *got, const int32_t *ref, int64_t n);
 void check_st(const char *name, const float *got, const float *ref, int64_t n, double rtol32, double atol32,
               int roundings);
+/* As check_close / check_st with a budget relative to |ref| + |scale[i]| (scale: an intermediate). */
+void check_close_scaled(const char *name, const float *got, const float *ref, const float *scale, int64_t n,
+                        double rtol, double atol);
+void check_st_scaled(const char *name, const float *got, const float *ref, const float *scale, int64_t n,
+                     double rtol32, double atol32, int roundings);
+/* Counts (prints nothing) the entries outside check_close_scaled's budget; worst share and index. */
+int64_t count_outside(const float *got, const float *ref, const float *scale, int64_t n, double rtol, double atol,
+                      double *worst, int64_t *wi);
 /* "N passed, N failed"; returns the exit status. */
 int summary(void);
 

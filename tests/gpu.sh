@@ -9,9 +9,13 @@
 #     calls and every step's latent with PAB off, default and aggressive within an NMSE bound of
 #     upstream's fp32 fixture (declared below with its reason), and PAB on differing from PAB off
 #     at the steps where upstream's does (the same decisions as the CPU);
-#   - two runs bit-identical (graph replay is deterministic);
+#   - two runs bit-identical (graph replay is deterministic), and every graph's replay
+#     bit-identical to the eager step it was captured from (tests/cuda_replay_test.c, a bf16 and
+#     an fp16 fixture);
 #   - compute-sanitizer memcheck clean on every family's fixture (a forward, and a PAB sampling
-#     run through the captured graphs) when the tool exists.
+#     run through the captured graphs), and memcheck and racecheck clean on the op test's
+#     production shapes (head dim 72, 16 heads, bf16: `cuda_ops_test_bf16 --only-dims 72`), when
+#     the tool exists.
 # It checks for a device and for the toolkit before it builds anything (`ninja cuda`), so a machine
 # without either skips in a second. Ends with "N passed, N failed".
 set -u
@@ -59,6 +63,16 @@ for st in fp32 bf16 fp16; do
   [ -n "$ops" ] || ops="0 passed, 1 failed" # the op test died before its summary
   pass=$((pass + $(echo "$ops" | sed -n 's/^\([0-9]*\) passed.*/\1/p')))
   fail=$((fail + $(echo "$ops" | sed -n 's/.* \([0-9]*\) failed.*/\1/p')))
+done
+
+# ---- eager steps vs their graphs (each run prints its own ok lines and summary) --------------
+for t in os12 latte; do
+  rep_out=$(build/tests/cuda_replay_test_$t 2>&1)
+  printf '%s\n' "$rep_out" | grep -v ' passed, '
+  rep=$(printf '%s\n' "$rep_out" | grep -E '^[0-9]+ passed, [0-9]+ failed' | tail -n 1)
+  [ -n "$rep" ] || rep="0 passed, 1 failed" # it died before its summary
+  pass=$((pass + $(echo "$rep" | sed -n 's/^\([0-9]*\) passed.*/\1/p')))
+  fail=$((fail + $(echo "$rep" | sed -n 's/.* \([0-9]*\) failed.*/\1/p')))
 done
 
 # sample BIN OUT [--pab on|off]: a full sampling run of a fixture, every step's latent saved
@@ -130,6 +144,10 @@ done
 # ---- compute-sanitizer ------------------------------------------------------------------------
 if command -v compute-sanitizer >/dev/null 2>&1 || [ -x /usr/local/cuda/bin/compute-sanitizer ]; then
   san=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+  for tool in memcheck racecheck; do
+    runs "compute-sanitizer $tool: op test at production shapes (bf16, head dim 72)" "$san" --tool $tool \
+      --error-exitcode 9 build/tests/cuda_ops_test_bf16 --only-dims 72
+  done
   for fam in opensora-v1.2 latte opensora-plan-v1.1; do
     g=tests/golden/$fam
     runs "compute-sanitizer memcheck: $fam fixture forward" "$san" --tool memcheck --error-exitcode 9 \

@@ -31,6 +31,9 @@ suite() {
 suite "generator (tests/gen_test.lua)" lua5.4 tests/gen_test.lua
 suite "PAB tables vs upstream traces (tests/pab_trace_test.lua)" lua5.4 tests/pab_trace_test.lua
 suite "the generator with hostile inputs (tests/gen_fuzz.lua)" lua5.4 tests/gen_fuzz.lua --count 150
+suite "random weights: any thread count, the same bits (tests/random_weights_test.c)" build/tests/random_weights_test
+suite "cross-attention key counts clamped to [0, L] (tests/cross_attention_test.c)" build/tests/cross_attention_test
+suite "--bench reports the final latent's statistics (tests/bench_test.sh)" tests/bench_test.sh
 suite "safetensors (tests/st_test.c)" build/tests/st_test tests/golden/opensora-v1.2/weights.safetensors
 suite "numpy reference vs upstream fixtures (tests/ref)" python3 tests/ref/stdit3_ref.py check-golden tests/golden/opensora-v1.2
 suite "the GPU tests' storage NMSE bound vs a numpy emulation (tests/ref/storage_bound.py)" python3 tests/ref/storage_bound.py

@@ -390,8 +390,9 @@ void cpu_cross_attention(float *out, const float *q, const float *k, const float
     float p[L > 0 ? L : 1];
     const int b = (int)(row / N);
     const int64_t off = (int64_t)b * L * ld;
+    const int len = lens[b] < 0 ? 0 : lens[b] > L ? L : lens[b]; /* a bad count never reads past row b's L keys */
     for (int h = 0; h < H; h++)
-      attend(out + row * C + h * D, q + row * C + h * D, k + off + h * D, v + off + h * D, ld, lens[b], D, scale, p);
+      attend(out + row * C + h * D, q + row * C + h * D, k + off + h * D, v + off + h * D, ld, len, D, scale, p);
   }
 }
 

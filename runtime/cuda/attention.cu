@@ -34,6 +34,12 @@ static __device__ void seq_rows(const attn_args &a, int64_t s, int64_t *qbase, i
   *kbase = o * a.kv_outer + in * a.inner_stride;
 }
 
+/* The keys of sequence s: lens[s] clamped to [0, nk] (a bad count never reads past the sequence's
+ * nk key rows, as cpu_cross_attention), or nk. */
+static __device__ int seq_keys(const attn_args &a, int64_t s) {
+  return a.lens ? min(max(a.lens[s], 0), a.nk) : a.nk;
+}
+
 #if DITC_STORAGE == DITC_STORAGE_F32
 /* ---- fp32 storage: tiled fp32 kernel ----------------------------------------------------- */
 
@@ -64,7 +70,7 @@ static __global__ void __launch_bounds__(ATT_WARPS * 32) attention_kernel(attn_a
   const int64_t s = blockIdx.x;
   int64_t qbase, kbase;
   seq_rows(a, s, &qbase, &kbase);
-  const int nk = a.lens ? a.lens[s] : a.nk, D = a.D, col = h * D;
+  const int nk = seq_keys(a, s), D = a.D, col = h * D;
 
   for (int r = warp; r < ATT_BQ; r += ATT_WARPS) /* Q tile, zero past nq and D */
     for (int d = lane; d < D4; d += 32)
@@ -250,7 +256,7 @@ static __global__ void __launch_bounds__(MMA_WARPS * 32) attention_mma_kernel(at
   const int i0 = (int)(blockIdx.x % t.qtiles) * (int)(blockDim.x / 2) + warp * 16; /* 16 * warps per tile */
   int64_t qbase, kbase;
   seq_rows(a, s, &qbase, &kbase);
-  const int nk = a.lens ? a.lens[s] : a.nk, D = a.D, col = h * D, r = lane >> 1, hf = lane & 1;
+  const int nk = seq_keys(a, s), D = a.D, col = h * D, r = lane >> 1, hf = lane & 1;
   st_t *ks = (st_t *)smem, *vs = ks + t.bk * t.ldh;                        /* K, V [bk, ldh] */
   float *sw = (float *)(vs + t.bk * t.ldh) + warp * 16 * (t.ldw + t.ldp / 2); /* scratch [16, ldw] */
   st_t *pw = (st_t *)(sw + 16 * t.ldw);                                       /* P [16, ldp] */
@@ -395,7 +401,7 @@ static __global__ void attention_naive_kernel(attn_args a, int64_t n) {
     const int64_t s = e / a.H / a.nq, kstep = a.tok_stride * a.kv_ld;
     int64_t qbase, kbase;
     seq_rows(a, s, &qbase, &kbase);
-    const int nk = a.lens ? a.lens[s] : a.nk;
+    const int nk = seq_keys(a, s);
     const int64_t qrow = qbase + (int64_t)i * a.tok_stride;
     const st_t *q = a.q + qrow * a.q_ld + h * D;
     const st_t *k = a.k + kbase * a.kv_ld + h * D, *v = a.v + kbase * a.kv_ld + h * D; /* key/value 0 */

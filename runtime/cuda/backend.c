@@ -2,8 +2,8 @@
  * weight buffer in the build's storage (the host's fp32 weights converted once, staged through
  * the arena), the device arena (which holds cuBLASLt's workspace), the stream and cuBLASLt
  * handle, and one CUDA graph per distinct PAB row pattern of the variant plus one for the
- * all-compute row (PAB off), each captured once from the generated step function. A step then
- * is one graph launch. Also the io copies between the host arena and the device, and the
+ * all-compute row (PAB off), each captured once from the generated step function after a
+ * warm-up (the prologue and one eager all-compute step). A step then is one graph launch. Also the io copies between the host arena and the device, and the
  * sampler's work on the device (cuda/sampler.cu) with the variant's coefficients. Not here:
  * kernels (the .cu files beside this one). */
 #include <cuda_runtime_api.h>
@@ -106,11 +106,20 @@ static ditc_status cuda_attach(ditc_model *m, ditc_err *err) {
   m->ex.arena = s->arena;
   m->ex.backend = &s->ctx;
 
-  /* one graph per pattern, captured from the first step that has it, and the all-compute row */
+  /* warm-up: the prologue and one eager all-compute step on the zeroed arena, before any capture,
+   * so what runs once on first use (lazy module loading, cuBLASLt's heuristics and kernels,
+   * attention's shared-memory attributes) happens outside the graphs, and every PAB cache a
+   * reuse row reads holds finite values when its graph is captured */
   s->n_graphs = v->n_patterns + 1;
   s->graphs = calloc((size_t)s->n_graphs, sizeof *s->graphs);
   unsigned char *zeros = calloc((size_t)(v->n_modules > 0 ? v->n_modules : 1), 1);
   DITC_CHECK(s->graphs && zeros);
+  v->prologue(&m->ex);
+  v->step(&m->ex, zeros);
+  CUDA_CHECK(cudaStreamSynchronize((cudaStream_t)s->ctx.stream));
+  CUDA_CHECK(cudaGetLastError());
+
+  /* one graph per pattern, captured from the first step that has it, and the all-compute row */
   for (int i = 0; i < v->steps; i++) {
     const int p = v->pab_pattern[i];
     if (!s->graphs[p]) s->graphs[p] = capture(s, v, &m->ex, v->pab_table + (int64_t)i * v->n_modules);
