@@ -467,6 +467,10 @@ static void test_storage(void) {
   release();
 }
 
+/* ---- the memory-bound chain at model sizes: tests/cuda_block_test.c -------------------------- */
+
+void test_block_chain(void);
+
 /* ---- main ----------------------------------------------------------------------------------- */
 
 int main(void) {
@@ -496,6 +500,7 @@ int main(void) {
   test_rope();
   test_attention();
   test_residuals();
+  test_block_chain();
   test_dsp();
   cuda_ctx_free(&ctx);
   cuda_ctx_free(&ctx); /* safe on a freed context */
