@@ -315,6 +315,69 @@ function M.final_layer(P, v, t, table_name, norm_name, linear, name)
     pt = d.pt, ph = d.ph, pw = d.pw, Tx = d.Tx, Hx = d.Hx, Wx = d.Wx,
   }, { name }, { out })
   gather()
+  if v.backend == "cuda" then M.fuse_residual_norms(P) end -- the step phase is complete here
+end
+
+-- ---- CUDA fusion: a residual and the next LayerNorm + modulate in one pass over x ------------------
+
+-- The op of a step-phase item that runs first (a group: the first of its compute branch).
+local function first_op(item) return item.group and item.compute[1] or item end
+
+-- The residual kinds that can take the next ln_modulate, and the fused kind each becomes.
+local FUSED = { gate_residual = "gate_residual_ln_modulate", residual_store = "residual_ln_modulate",
+  pab_reuse = "pab_reuse_ln_modulate" }
+
+-- Fuses every residual into x that is directly followed, in the step phase, by an ln_modulate of
+-- x (CUDA backend only; the CPU program keeps the two ops). Pairs: a gated sub-layer's residual
+-- (self-attention, MLP) and the next sub-layer's or the final layer's norm; the cross-attention
+-- residual and the MLP's norm. Across PAB modules A (the residual) and B (the norm): the norm
+-- moves into A and is fused with A's last op in both of A's branches (compute: the residual;
+-- reuse: the cache added), so x and the norm's output are right whichever branch each module
+-- takes; B's compute branch starts after its norm. When B reuses, the norm's output goes unread
+-- (one write of [B, N, C] that the unfused program does not make); when B computes, the fused
+-- pass saves a read of x. Returns the number of pairs fused.
+function M.fuse_residual_norms(P)
+  local items, n = P.ops.step, 0
+  local i = 1
+  while i < #items do
+    local a, b = items[i], items[i + 1]
+    local lasts = a.group and { a.compute[#a.compute], a.reuse[#a.reuse] } or { a }
+    local norm = first_op(b)
+    local ok = norm and norm.kind == "ln_modulate" and norm.args.x.buf == "x" and not norm.dump
+    for _, op in ipairs(lasts) do
+      ok = ok and op and FUSED[op.kind] and op.args.x.buf == "x" and not op.dump
+    end
+    if ok then
+      local na = norm.args
+      for _, op in ipairs(lasts) do
+        local r, args = op.args, {}
+        assert(r.B == nil or (r.B == na.B and r.R == na.R and r.C == na.C), "fuse: the residual and the norm differ in shape")
+        assert(r.n == nil or r.n == na.B * na.R * na.C, "fuse: the residual and the norm differ in size")
+        for k, val in pairs(r) do args[k] = val end
+        args.n = nil
+        for _, k in ipairs({ "out", "t_stride", "t_shift", "t_scale", "shift", "scale", "B", "R", "C", "eps" }) do
+          args[k] = na[k]
+        end
+        if op.kind == "gate_residual" then args.ln_t, args.ln_table = na.t, na.table
+        else args.t, args.table = na.t, na.table end
+        local reads = { table.unpack(op.reads) }
+        for _, buf in ipairs(norm.reads) do
+          local seen = false
+          for _, r0 in ipairs(reads) do seen = seen or r0 == buf end
+          if not seen then reads[#reads + 1] = buf end
+        end
+        op.kind, op.args, op.reads = FUSED[op.kind], args, reads
+        op.writes = { table.unpack(op.writes) }
+        op.writes[#op.writes + 1] = na.out.buf
+        op.name = op.name .. "+" .. norm.name
+      end
+      if b.group then table.remove(b.compute, 1) else table.remove(items, i + 1) end
+      n = n + 1
+    end
+    i = i + 1
+  end
+  P.fused_norms = n
+  return n
 end
 
 -- The first patch frame of this rank (a C expression when frames are sharded).

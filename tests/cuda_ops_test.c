@@ -627,6 +627,10 @@ static void test_storage(void) {
   release();
 }
 
+/* ---- the memory-bound chain at model sizes: tests/cuda_block_test.c -------------------------- */
+
+void test_block_chain(void);
+
 /* ---- main ----------------------------------------------------------------------------------- */
 
 int main(int argc, char **argv) {
@@ -671,6 +675,7 @@ int main(int argc, char **argv) {
   test_rope();
   test_attention();
   test_residuals();
+  test_block_chain();
   test_dsp();
   test_production(72);
   test_linear_misaligned(); /* last: see there */

@@ -681,6 +681,49 @@ do
   end
 end
 
+-- ---- CUDA: a residual fused with the next LayerNorm + modulate (issue 13 item 7) ---------------------
+
+do
+  local fam = describe.load_family("models/opensora-v1.2.lua")
+  local function kinds(be)
+    local v = describe.named(fam, "480p-9x16-51f")
+    v.backend, v.storage = be, be == "cuda" and "bf16" or "fp32"
+    local b = bakery.variant(fam, v, fam.path)
+    local c, groups = {}, {}
+    for _, op in ipairs(b.program:linear_ops("step")) do c[op.kind] = (c[op.kind] or 0) + 1 end
+    for _, item in ipairs(b.program.ops.step) do if item.group then groups[#groups + 1] = item end end
+    return c, b, v.dims.depth, groups
+  end
+  local cpu, bcpu, depth = kinds("cpu")
+  local cuda, bcuda, _, groups = kinds("cuda")
+  local n = 4 * depth -- per block: cross-attention -> MLP norm, MLP -> next norm (the last: the final layer's)
+  check(cuda.gate_residual_ln_modulate == 2 * depth and cuda.residual_ln_modulate == 2 * depth
+    and cuda.pab_reuse_ln_modulate == n and bcuda.program.fused_norms == n and cuda.ln_modulate == 1,
+    string.format("opensora-v1.2/480p-9x16-51f cuda: %d residual + LayerNorm pairs fused (%d gated, %d cross-attention; "
+      .. "each PAB module's reuse branch too), the first block's norm alone (%s, %s, %s, %s)", n, 2 * depth, 2 * depth,
+      tostring(cuda.gate_residual_ln_modulate), tostring(cuda.residual_ln_modulate), tostring(cuda.pab_reuse_ln_modulate),
+      tostring(cuda.ln_modulate)))
+  check(cpu.gate_residual_ln_modulate == nil and cpu.residual_ln_modulate == nil and cpu.pab_reuse_ln_modulate == nil
+    and bcpu.program.fused_norms == nil and cpu.ln_modulate == n + 1,
+    "opensora-v1.2/480p-9x16-51f cpu: no pair fused (" .. tostring(cpu.ln_modulate) .. " ln_modulate ops)")
+  -- the fused norm's output is what the next module's compute branch reads first, whichever branch
+  -- its own module takes; its residual keeps writing the PAB cache
+  local bad
+  for i, g in ipairs(groups) do
+    local last, reuse = g.compute[#g.compute], g.reuse[#g.reuse]
+    if last.kind:find("_ln_modulate$") then
+      local nxt = groups[i + 1]
+      local out = last.args.out.buf
+      if reuse.kind ~= "pab_reuse_ln_modulate" or reuse.args.out.buf ~= out then bad = bad or (g.name .. ": reuse branch") end
+      if nxt and nxt.compute[1].reads[1] ~= out then bad = bad or (g.name .. ": next module does not read " .. out) end
+      if last.writes[1] ~= "x" or last.writes[2] ~= out then bad = bad or (g.name .. ": writes") end
+    end
+  end
+  check(bad == nil and plan.check(bcuda.program, bcuda.plan) == nil,
+    "opensora-v1.2/480p-9x16-51f cuda: both branches of a fused module write the next module's norm input, and the "
+    .. "plan passes the overlap checker", bad or plan.check(bcuda.program, bcuda.plan))
+end
+
 os.execute("rm -rf " .. tmp)
 print(string.format("# gen_test: %d failed", failed))
 os.exit(failed == 0 and 0 or 1)

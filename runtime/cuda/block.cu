@@ -1,203 +1,418 @@
 /* cuda/block.cu: the CUDA ops of cuda/ops.h inside a DiT block, the memory-bound chains around
- * the GEMMs and attention: LayerNorm + modulate in one pass, qk RMSNorm (+ RoPE in the same pass),
- * RoPE, gate + residual (writing the PAB cache in the same pass on COMPUTE+WRITE steps; a REUSE
- * step adds the cache with residual_store), and the resharding copies of sequence parallelism.
- * Activations are storage elements (ld()/to_st(), fp32 math); with fp32 storage the formulas
- * follow cpu/ops.c term by term (double-precision row statistics, __fmul_rn where the CPU
- * rounds a product). Not here: GEMMs (cuda/linear.cu), attention (cuda/attention.cu). */
+ * the GEMMs and attention: LayerNorm + modulate (alone, or fused behind the residual that
+ * precedes it: gate + residual, the cross-attention residual, a PAB reuse), qk RMSNorm (+ RoPE in
+ * the same pass), RoPE, gate + residual (writing the PAB cache in the same pass on COMPUTE+WRITE
+ * steps; a REUSE step adds the cache with residual_store), and the resharding copies of sequence
+ * parallelism. Activations are storage elements (ld()/to_st(), fp32 math); rows move in 16-byte
+ * vectors (VEC elements, cuda/common.cuh) when their length and alignment allow, else one element
+ * at a time; index math is 32-bit, with at most a division per row or per vector. Row statistics
+ * are fp32 (two passes over a row held in registers); products the CPU rounds are __fmul_rn, so
+ * fp32 storage follows cpu/ops.c up to the statistics' summation order. Not here: GEMMs
+ * (cuda/linear.cu), attention (cuda/attention.cu). */
+#include <limits.h>
 #include <math.h>
 
 #include "cuda/common.cuh"
 
 /* ---- reductions ------------------------------------------------------------------------------ */
 
-template <typename F>
-static __device__ F warp_sum(F v) {
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+/* Sum over the aligned groups of G lanes of a warp (G a power of two, every lane of the warp
+ * calling); each lane gets its group's sum. */
+static __device__ __forceinline__ float group_sum(float v, int G) {
+  for (int o = G / 2; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
   return v;
 }
 
-/* Sum over the block (every thread gets the same value, added in warp order); red [32]. */
-static __device__ double block_sum(double v, double *red) {
-  v = warp_sum(v);
-  __syncthreads(); /* red may still be read by the previous call */
-  if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
-  __syncthreads();
-  double s = 0.0;
-  for (unsigned w = 0; w < blockDim.x / 32; w++) s += red[w];
-  return s;
+/* ---- LayerNorm + modulate, and the residual in front of it ---------------------------------- */
+
+/* Bytes per element of x [B, R, C] (E: the storage element, 2 in bf16), from DRAM at best; the
+ * rows of t and the tables are C elements each, read once per row and kept in cache:
+ *   ln_modulate                   read x, write out                        2E
+ *   gate_residual (+ cache)       read x, src, write x (+ store)           3E (4E)
+ *   residual_store (+ cache)      read x, src, write x (+ store)           3E (4E)
+ *   pair gate_residual, ln_mod.   unfused 5E (6E)  ->  gate_residual_ln_modulate  4E (5E)
+ *   pair residual_store, ln_mod.  unfused 5E (6E)  ->  residual_ln_modulate       4E (5E)
+ *   pair pab reuse, ln_modulate   unfused 5E       ->  residual_ln_modulate       4E
+ * The fused ops save the LayerNorm's read of x (the row is still in registers). The unfused
+ * ln_modulate before this file's rewrite read each row three times (L1/L2 hits past the first):
+ * same DRAM bytes, three times the load instructions, one 256-thread block per row. */
+
+/* What precedes the LayerNorm of a row:
+ *   RES_NONE: nothing (ln_modulate; x is only read);
+ *   RES_ADD:  store = src; x += src (the cross-attention residual; a PAB reuse adds its cache);
+ *   RES_GATE: g = (gtable[chunk] + gt[b, chunk]) * src rounded to storage; store = g; x += g. */
+enum { RES_NONE, RES_ADD, RES_GATE };
+
+/* The operands of the row ops (no __restrict__: in-place callers may alias x, src and store). */
+struct row_args {
+  st_t *x;                 /* [B, R, C] */
+  const st_t *src;         /* [B, R, C] */
+  st_t *store;             /* [B, R, C] or NULL: the PAB cache slot */
+  const st_t *gt, *gtable; /* gate: t [B, nchunk, C], table [nchunk, C] */
+  int chunk, nchunk;
+  st_t *out;               /* [B, R, C]: LN(x) * (1 + scale) + shift */
+  const st_t *t, *table;   /* modulation: t [B, t_stride], table [rows, C] */
+  int t_stride, t_shift, t_scale, shift, scale;
+  int rows, R, C; /* rows = B * R */
+  float eps;
+};
+
+enum { ROW_CAP = 40 }; /* fp32 values of its row a lane keeps in registers: C up to 32 * 40 = 1280 */
+
+/* The residual MODE on the V elements at column c of the row at element offset off (sample b):
+ * xv = the new x as stored (rounded to storage), written back (and the cache) unless RES_NONE. */
+template <int V, int MODE>
+static __device__ __forceinline__ void row_residual(float (&xv)[V], const row_args &a, int64_t off, int b, int c) {
+  ld_st<V>(xv, a.x + off);
+  if constexpr (MODE != RES_NONE) {
+    float s[V];
+    ld_st<V>(s, a.src + off);
+    if constexpr (MODE == RES_GATE) {
+      float gw[V], gt[V];
+      ld_st<V>(gw, a.gtable + (int64_t)a.chunk * a.C + c);
+      ld_st<V>(gt, a.gt + ((int64_t)b * a.nchunk + a.chunk) * a.C + c);
+#pragma unroll
+      for (int i = 0; i < V; i++) s[i] = ld(to_st(__fmul_rn(gw[i] + gt[i], s[i]))); /* g as stored */
+    }
+    if (a.store) st_st<V>(a.store + off, s); /* the cache holds what x adds, so a reuse adds the same */
+#pragma unroll
+    for (int i = 0; i < V; i++) xv[i] = ld(to_st(xv[i] + s[i]));
+    st_st<V>(a.x + off, xv);
+  }
 }
 
-/* ---- block --------------------------------------------------------------------------------- */
+/* out = (x - mean) * rstd * (1 + scale) + shift on the V elements at column c of a row (its
+ * sample's t row tb); scale and shift: the table row plus the t row, added in fp32 as the CPU. */
+template <int V>
+static __device__ __forceinline__ void row_modulate(const row_args &a, const float (&xv)[V], float mean, float rstd,
+                                                    const st_t *tb, int64_t base, int c) {
+  float o[V], ws[V], ts[V], wc[V], tc[V];
+  ld_st<V>(ws, a.table + a.shift * a.C + c);
+  ld_st<V>(ts, tb + a.t_shift + c);
+  ld_st<V>(wc, a.table + a.scale * a.C + c);
+  ld_st<V>(tc, tb + a.t_scale + c);
+#pragma unroll
+  for (int i = 0; i < V; i++) o[i] = __fmul_rn((xv[i] - mean) * rstd, 1.0f + (wc[i] + tc[i])) + (ws[i] + ts[i]);
+  st_st<V>(a.out + base + c, o);
+}
 
-/* One block per row of x[B*R, C]: mean and variance in double (two passes, as the CPU), then
- * out = (x - mean) * rstd * (1 + scale) + shift. */
-static __global__ void ln_modulate_kernel(st_t *__restrict__ out, const st_t *__restrict__ x,
-                                          const st_t *__restrict__ t, int64_t t_stride, int64_t t_shift,
-                                          int64_t t_scale, const st_t *__restrict__ table, int shift, int scale,
-                                          int64_t rows, int64_t R, int C, float eps) {
-  __shared__ double red[32];
-  for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
-    const st_t *xr = x + row * C;
-    const st_t *tb = t + (row / R) * t_stride;
-    double s = 0.0;
-    for (int c = threadIdx.x; c < C; c += blockDim.x) s += ld(xr[c]);
-    const double mean = block_sum(s, red) / C;
-    double v = 0.0;
-    for (int c = threadIdx.x; c < C; c += blockDim.x) v += (ld(xr[c]) - mean) * (ld(xr[c]) - mean);
-    const double var = block_sum(v, red) / C;
-    const float m = (float)mean, rstd = (float)(1.0 / sqrt(var + eps));
-    st_t *o = out + row * C;
-    for (int c = threadIdx.x; c < C; c += blockDim.x) {
-      const float sh = ld(table[shift * C + c]) + ld(tb[t_shift + c]);
-      const float sc = ld(table[scale * C + c]) + ld(tb[t_scale + c]);
-      o[c] = to_st(__fmul_rn((ld(xr[c]) - m) * rstd, 1.0f + sc) + sh);
+/* One warp per row of x [B*R, C]: the residual MODE, mean and variance in fp32 over the row as
+ * stored (held in registers, ROW_CAP values a lane; longer rows are read again), then out = (x -
+ * mean) * rstd * (1 + scale) + shift. Lane l owns the vectors l, l + 32, ... of the row. */
+template <int V, int MODE>
+static __global__ void __launch_bounds__(BLOCK) row_ln_kernel(const row_args a) {
+  constexpr int K = ROW_CAP / V; /* vectors kept in registers */
+  const int lane = threadIdx.x & 31, C = a.C, nk = (C / V + 31) / 32;
+  for (int row = blockIdx.x * (BLOCK / 32) + (threadIdx.x >> 5); row < a.rows; row += gridDim.x * (BLOCK / 32)) {
+    const int b = row / a.R;
+    const int64_t base = (int64_t)row * C;
+    float xs[K][V], sum = 0.0f;
+#pragma unroll
+    for (int k = 0; k < K; k++) {
+      const int c = (lane + 32 * k) * V;
+      if (c < C) {
+        row_residual<V, MODE>(xs[k], a, base + c, b, c);
+#pragma unroll
+        for (int i = 0; i < V; i++) sum += xs[k][i];
+      }
+    }
+    for (int k = K; k < nk; k++) { /* past ROW_CAP: this lane's own stores are read back below */
+      const int c = (lane + 32 * k) * V;
+      float xv[V];
+      if (c < C) {
+        row_residual<V, MODE>(xv, a, base + c, b, c);
+#pragma unroll
+        for (int i = 0; i < V; i++) sum += xv[i];
+      }
+    }
+    const float mean = group_sum(sum, 32) / C;
+    float var = 0.0f;
+#pragma unroll
+    for (int k = 0; k < K; k++) {
+      if ((lane + 32 * k) * V < C) {
+#pragma unroll
+        for (int i = 0; i < V; i++) var += (xs[k][i] - mean) * (xs[k][i] - mean);
+      }
+    }
+    for (int k = K; k < nk; k++) {
+      const int c = (lane + 32 * k) * V;
+      float xv[V];
+      if (c < C) {
+        ld_st<V>(xv, a.x + base + c);
+#pragma unroll
+        for (int i = 0; i < V; i++) var += (xv[i] - mean) * (xv[i] - mean);
+      }
+    }
+    const float rstd = 1.0f / sqrtf(group_sum(var, 32) / C + a.eps);
+    const st_t *tb = a.t + (int64_t)b * a.t_stride;
+#pragma unroll
+    for (int k = 0; k < K; k++) {
+      const int c = (lane + 32 * k) * V;
+      if (c < C) row_modulate<V>(a, xs[k], mean, rstd, tb, base, c);
+    }
+    for (int k = K; k < nk; k++) {
+      const int c = (lane + 32 * k) * V;
+      float xv[V];
+      if (c < C) {
+        ld_st<V>(xv, a.x + base + c);
+        row_modulate<V>(a, xv, mean, rstd, tb, base, c);
+      }
     }
   }
+}
+
+/* a's pointers and offsets allow 16-byte vectors: every row and column block starts aligned. */
+static bool row_vec_ok(const row_args &a) {
+  return a.C % VEC == 0 && a.t_stride % VEC == 0 && a.t_shift % VEC == 0 && a.t_scale % VEC == 0 && vec_ok(a.x) &&
+         vec_ok(a.src) && vec_ok(a.store) && vec_ok(a.gt) && vec_ok(a.gtable) && vec_ok(a.out) && vec_ok(a.t) &&
+         vec_ok(a.table);
+}
+
+/* The row_args of B*R rows of C from the modulation arguments of cuda_ln_modulate. */
+static row_args row_init(ditc_st *out, const ditc_st *t, int64_t t_stride, int64_t t_shift, int64_t t_scale,
+                         const ditc_st *table, int shift, int scale, int B, int64_t R, int C, float eps) {
+  OPS_CHECK((int64_t)B * R < (1 << 30) && C > 0 && t_stride < INT_MAX && t_shift < INT_MAX && t_scale < INT_MAX);
+  row_args a = {};
+  a.out = st_ptr(out), a.t = st_ptr(t), a.table = st_ptr(table);
+  a.t_stride = (int)t_stride, a.t_shift = (int)t_shift, a.t_scale = (int)t_scale, a.shift = shift, a.scale = scale;
+  a.rows = (int)((int64_t)B * R), a.R = (int)R, a.C = C, a.eps = eps;
+  return a;
+}
+
+template <int MODE>
+static void row_ln_launch(const cuda_ctx *ctx, const row_args &a) {
+  if (a.rows <= 0) return;
+  const int64_t blocks = ((int64_t)a.rows + BLOCK / 32 - 1) / (BLOCK / 32);
+  const unsigned grid = (unsigned)(blocks < MAX_GRID ? blocks : MAX_GRID);
+  if (row_vec_ok(a)) LAUNCH((row_ln_kernel<VEC, MODE>), grid, BLOCK, 0, stream_of(ctx), a);
+  else LAUNCH((row_ln_kernel<1, MODE>), grid, BLOCK, 0, stream_of(ctx), a);
 }
 
 void cuda_ln_modulate(const cuda_ctx *ctx, ditc_st *out, const ditc_st *x, const ditc_st *t, int64_t t_stride,
                       int64_t t_shift, int64_t t_scale, const ditc_st *table, int shift, int scale, int B,
                       int64_t R, int C, float eps) {
-  const int64_t rows = (int64_t)B * R;
-  if (rows <= 0 || C <= 0) return;
-  LAUNCH(ln_modulate_kernel, (unsigned)(rows < MAX_GRID ? rows : MAX_GRID), BLOCK, 0, stream_of(ctx), st_ptr(out),
-         st_ptr(x), st_ptr(t), t_stride, t_shift, t_scale, st_ptr(table), shift, scale, rows, R, C, eps);
+  if ((int64_t)B * R <= 0 || C <= 0) return;
+  row_args a = row_init(out, t, t_stride, t_shift, t_scale, table, shift, scale, B, R, C, eps);
+  a.x = const_cast<st_t *>(st_ptr(x)); /* RES_NONE only reads it */
+  row_ln_launch<RES_NONE>(ctx, a);
 }
 
-/* The rotated pair (i, j) of pair p < D/2: interleaved (2p, 2p+1) when half == 0, else split-half
- * (i, i + half) inside section p / half (NeoX; 2-D RoPE has two sections). */
-static __device__ __forceinline__ void rope_pair(int p, int half, int *i, int *j) {
-  *i = half == 0 ? 2 * p : (p / half) * 2 * half + p % half;
-  *j = half == 0 ? *i + 1 : *i + half;
+void cuda_gate_residual_ln_modulate(const cuda_ctx *ctx, ditc_st *x, const ditc_st *src, const ditc_st *t,
+                                    const ditc_st *table, int chunk, int nchunk, ditc_st *store, ditc_st *out,
+                                    const ditc_st *ln_t, int64_t t_stride, int64_t t_shift, int64_t t_scale,
+                                    const ditc_st *ln_table, int shift, int scale, int B, int64_t R, int C,
+                                    float eps) {
+  if ((int64_t)B * R <= 0 || C <= 0) return;
+  row_args a = row_init(out, ln_t, t_stride, t_shift, t_scale, ln_table, shift, scale, B, R, C, eps);
+  a.x = st_ptr(x), a.src = st_ptr(src), a.store = st_ptr(store), a.gt = st_ptr(t), a.gtable = st_ptr(table);
+  a.chunk = chunk, a.nchunk = nchunk;
+  row_ln_launch<RES_GATE>(ctx, a);
 }
 
-/* The RoPE table row of token tok of [B, T, S]: its frame (axis 0) or spatial index (axis 1). */
-static __device__ __forceinline__ int64_t rope_row(int64_t tok, int T, int S, int axis) {
-  return axis == 0 ? tok / S % T : tok % S;
+void cuda_residual_ln_modulate(const cuda_ctx *ctx, ditc_st *x, const ditc_st *src, ditc_st *store, ditc_st *out,
+                               const ditc_st *t, int64_t t_stride, int64_t t_shift, int64_t t_scale,
+                               const ditc_st *table, int shift, int scale, int B, int64_t R, int C, float eps) {
+  if ((int64_t)B * R <= 0 || C <= 0) return;
+  row_args a = row_init(out, t, t_stride, t_shift, t_scale, table, shift, scale, B, R, C, eps);
+  a.x = st_ptr(x), a.src = st_ptr(src), a.store = st_ptr(store);
+  row_ln_launch<RES_ADD>(ctx, a);
 }
 
-enum { HEAD_MAX = 128 }; /* head dims the one-warp-per-head kernels hold in shared memory */
+/* ---- residuals alone ----------------------------------------------------------------------- */
 
-/* One warp per (row r, part q/k, head h) of q, k [R, ld]: sum of squares in double, then
- * v = w[d] * (v * inv); with cos_t != NULL the normalized head is then rotated (RoPE) from a
- * per-warp copy in shared memory ([warps][HEAD_MAX] fp32), before it is stored. */
-static __global__ void qk_norm_rope_kernel(st_t *__restrict__ q, st_t *__restrict__ k, int64_t ld_qk,
-                                           const st_t *__restrict__ wq, const st_t *__restrict__ wk, int64_t R,
-                                           int H, int D, float eps, const float *__restrict__ cos_t,
-                                           const float *__restrict__ sin_t, int T, int S, int axis, int half) {
-  __shared__ float head[BLOCK / 32][HEAD_MAX];
-  const int lane = threadIdx.x & 31;
-  float *hv = head[threadIdx.x >> 5];
-  const int64_t nvec = R * 2 * H;
-  for (int64_t vi = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) / 32; vi < nvec;
-       vi += (int64_t)gridDim.x * blockDim.x / 32) {
-    const int h = (int)(vi % H), part = (int)(vi / H % 2);
-    const int64_t r = vi / H / 2;
-    const st_t *wt = part ? wk : wq;
-    st_t *v = (part ? k : q) + r * ld_qk + (int64_t)h * D;
-    double ss = 0.0;
-    for (int d = lane; d < D; d += 32) ss += (double)ld(v[d]) * ld(v[d]);
-    ss = warp_sum(ss);
-    const float inv = (float)(1.0 / sqrt(ss / D + eps));
-    if (!cos_t) {
-      for (int d = lane; d < D; d += 32) v[d] = to_st(ld(wt[d]) * (ld(v[d]) * inv));
-      continue;
-    }
-    /* the normalized head rounded to storage, as the unfused ops would store it, then rotated */
-    for (int d = lane; d < D; d += 32) hv[d] = ld(to_st(ld(wt[d]) * (ld(v[d]) * inv)));
-    __syncwarp();
-    const int64_t row = rope_row(r, T, S, axis);
-    const float *cs = cos_t + row * D, *sn = sin_t + row * D;
-    for (int p = lane; p < D / 2; p += 32) {
-      int i, j;
-      rope_pair(p, half, &i, &j);
-      v[i] = to_st(__fmul_rn(hv[i], cs[i]) - __fmul_rn(hv[j], sn[i]));
-      v[j] = to_st(__fmul_rn(hv[j], cs[j]) + __fmul_rn(hv[i], sn[j]));
-    }
-    __syncwarp(); /* hv is read before the next head overwrites it */
-  }
-}
-
-void cuda_qk_rmsnorm(const cuda_ctx *ctx, ditc_st *q, ditc_st *k, int64_t ld, const ditc_st *wq,
-                     const ditc_st *wk, int64_t R, int H, int D, float eps) {
-  const int64_t nvec = R * 2 * H;
-  if (nvec <= 0 || D <= 0) return;
-  LAUNCH(qk_norm_rope_kernel, grid_for(nvec * 32), BLOCK, 0, stream_of(ctx), st_ptr(q), st_ptr(k), ld,
-         st_ptr(wq), st_ptr(wk), R, H, D, eps, (const float *)NULL, (const float *)NULL, 1, 1, 0, 0);
-}
-
-void cuda_qk_rmsnorm_rope(const cuda_ctx *ctx, ditc_st *q, ditc_st *k, int64_t ld, const ditc_st *wq,
-                          const ditc_st *wk, float eps, const float *cos_t, const float *sin_t, int B, int T,
-                          int S, int H, int D, int axis, int half) {
-  const int64_t R = (int64_t)B * T * S, nvec = R * 2 * H;
-  if (nvec <= 0 || D <= 0) return;
-  OPS_CHECK(D <= HEAD_MAX && cos_t && sin_t);
-  OPS_CHECK(half == 0 ? D % 2 == 0 : half > 0 && D % (2 * half) == 0);
-  LAUNCH(qk_norm_rope_kernel, grid_for(nvec * 32), BLOCK, 0, stream_of(ctx), st_ptr(q), st_ptr(k), ld,
-         st_ptr(wq), st_ptr(wk), R, H, D, eps, cos_t, sin_t, T, S, axis, half);
-}
-
-/* One thread per rotated pair (token, part q/k, head h, pair p < D/2) of q, k [B*T*S, ld]; the
- * token's table row is its frame (axis 0) or spatial index (axis 1) in cos, sin [rows, D]. */
-static __global__ void rope_kernel(st_t *__restrict__ q, st_t *__restrict__ k, int64_t ld_qk,
-                                   const float *__restrict__ cos_t, const float *__restrict__ sin_t, int64_t ntok,
-                                   int T, int S, int H, int D, int axis, int half) {
-  const int np = D / 2;
-  GRID_LOOP(e, ntok * 2 * H * np) {
-    const int p = (int)(e % np), h = (int)(e / np % H), part = (int)(e / np / H % 2);
-    const int64_t tok = e / np / H / 2;
-    const int64_t row = rope_row(tok, T, S, axis);
-    const float *cs = cos_t + row * D, *sn = sin_t + row * D;
-    st_t *v = (part ? k : q) + tok * ld_qk + (int64_t)h * D;
-    int i, j;
-    rope_pair(p, half, &i, &j);
-    const float x0 = ld(v[i]), x1 = ld(v[j]);
-    v[i] = to_st(__fmul_rn(x0, cs[i]) - __fmul_rn(x1, sn[i]));
-    v[j] = to_st(__fmul_rn(x1, cs[j]) + __fmul_rn(x0, sn[j]));
-  }
-}
-
-void cuda_rope(const cuda_ctx *ctx, ditc_st *q, ditc_st *k, int64_t ld, const float *cos_t, const float *sin_t,
-               int B, int T, int S, int H, int D, int axis, int half) {
-  const int64_t ntok = (int64_t)B * T * S, n = ntok * 2 * H * (D / 2);
-  if (n <= 0) return;
-  OPS_CHECK(half == 0 ? D % 2 == 0 : half > 0 && D % (2 * half) == 0);
-  LAUNCH(rope_kernel, grid_for(n), BLOCK, 0, stream_of(ctx), st_ptr(q), st_ptr(k), ld, cos_t, sin_t, ntok, T, S, H,
-         D, axis, half);
-}
-
-/* One thread per element of x[B, R, C]: g = (table[chunk] + t[b, chunk]) * src; store = g; x += g
- * (no __restrict__ on x, src, store: in-place callers may alias them). */
-static __global__ void gate_residual_kernel(st_t *x, const st_t *src, const st_t *__restrict__ t,
-                                            const st_t *__restrict__ table, int chunk, int nchunk, int64_t R,
-                                            int C, int64_t n, st_t *store) {
-  GRID_LOOP(e, n) {
-    const int c = (int)(e % C);
-    const int64_t b = e / C / R;
-    const st_t g = to_st(__fmul_rn(ld(table[chunk * C + c]) + ld(t[(b * nchunk + chunk) * C + c]), ld(src[e])));
-    if (store) store[e] = g; /* the cache holds the gated output as stored, so a reuse adds the same */
-    x[e] = to_st(ld(x[e]) + ld(g));
+/* One thread per vector of V elements of x [B*R, C] (C / V vectors a row; two 32-bit divisions
+ * per vector): the gated residual (and the cache). */
+template <int V>
+static __global__ void gate_residual_kernel(const row_args a, unsigned n) {
+  const unsigned nr = (unsigned)(a.C / V);
+  for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+    const unsigned row = i / nr, c = (i - row * nr) * V;
+    float xv[V];
+    row_residual<V, RES_GATE>(xv, a, (int64_t)row * a.C + c, (int)(row / (unsigned)a.R), (int)c);
   }
 }
 
 void cuda_gate_residual(const cuda_ctx *ctx, ditc_st *x, const ditc_st *src, const ditc_st *t,
                         const ditc_st *table, int chunk, int nchunk, int B, int64_t R, int C, ditc_st *store) {
   const int64_t n = (int64_t)B * R * C;
-  LAUNCH_N(ctx, gate_residual_kernel, n, st_ptr(x), st_ptr(src), st_ptr(t), st_ptr(table), chunk, nchunk, R, C, n,
-           st_ptr(store));
+  if (n <= 0) return;
+  OPS_CHECK(n <= INT_MAX);
+  row_args a = {};
+  a.x = st_ptr(x), a.src = st_ptr(src), a.store = st_ptr(store), a.gt = st_ptr(t), a.gtable = st_ptr(table);
+  a.chunk = chunk, a.nchunk = nchunk, a.rows = (int)((int64_t)B * R), a.R = (int)R, a.C = C;
+  if (row_vec_ok(a)) LAUNCH(gate_residual_kernel<VEC>, grid_for(n / VEC), BLOCK, 0, stream_of(ctx), a, (unsigned)(n / VEC));
+  else LAUNCH(gate_residual_kernel<1>, grid_for(n), BLOCK, 0, stream_of(ctx), a, (unsigned)n);
 }
 
-/* One thread per element: store = src (if store); x += src. */
-static __global__ void residual_store_kernel(st_t *x, const st_t *src, int64_t n, st_t *store) {
-  GRID_LOOP(i, n) {
-    if (store) store[i] = src[i];
-    x[i] = to_st(ld(x[i]) + ld(src[i]));
+/* One thread per vector of V elements of the n = nv * V + tail elements: store = src (if store);
+ * x += src; the tail (fewer than V elements) by the first threads, one element each. */
+template <int V>
+static __global__ void residual_store_kernel(const row_args a, unsigned nv, unsigned tail) {
+  const unsigned i0 = blockIdx.x * blockDim.x + threadIdx.x;
+  for (unsigned i = i0; i < nv; i += gridDim.x * blockDim.x) {
+    float xv[V];
+    row_residual<V, RES_ADD>(xv, a, (int64_t)i * V, 0, 0);
+  }
+  if (i0 < tail) {
+    float xv[1];
+    row_residual<1, RES_ADD>(xv, a, (int64_t)nv * V + i0, 0, 0);
   }
 }
 
 void cuda_residual_store(const cuda_ctx *ctx, ditc_st *x, const ditc_st *src, int64_t n, ditc_st *store) {
-  LAUNCH_N(ctx, residual_store_kernel, n, st_ptr(x), st_ptr(src), n, st_ptr(store));
+  if (n <= 0) return;
+  OPS_CHECK(n <= INT_MAX);
+  row_args a = {};
+  a.x = st_ptr(x), a.src = st_ptr(src), a.store = st_ptr(store);
+  if (vec_ok(a.x) && vec_ok(a.src) && vec_ok(a.store)) {
+    const unsigned nv = (unsigned)(n / VEC), tail = (unsigned)(n % VEC);
+    LAUNCH(residual_store_kernel<VEC>, grid_for(nv > 0 ? nv : 1), BLOCK, 0, stream_of(ctx), a, nv, tail);
+  } else {
+    LAUNCH(residual_store_kernel<1>, grid_for(n), BLOCK, 0, stream_of(ctx), a, (unsigned)n, 0u);
+  }
+}
+
+/* ---- qk RMSNorm and RoPE ----------------------------------------------------------------------- */
+
+enum { HEAD_MAX = 128 }; /* head dims of the qk kernels (a head is one group's registers) */
+
+struct qk_args {
+  st_t *q, *k;                /* rows of q and k [R, ld] (columns h*D .. h*D + D-1 of head h) */
+  const st_t *wq, *wk;        /* [D] each, or NULL: no RMSNorm */
+  const float *cos_t, *sin_t; /* [rows, D] each, or NULL: no RoPE */
+  int ld, R, H, D, T, S, axis, half, G; /* G: lanes a head (a power of two) */
+  float eps;
+};
+
+/* A group of G lanes per (row r, part q/k, head h) of q, k [R, ld] (32/G heads a warp); lane l of
+ * the group holds the V-element vectors l, l + G, ... (NPL of them) of the head. RMSNorm: sum of
+ * squares in fp32 over the group, v = w[d] * (v * inv), rounded to storage as the unfused op
+ * stores it. RoPE: the head goes to a per-warp copy in shared memory, and each element is
+ * rotated with its pair partner: interleaved (2p, 2p+1) when half == 0, else split-half (i, i +
+ * half) inside sections of 2*half (NeoX; 2-D RoPE has two); the token's table row is its frame
+ * (axis 0) or spatial index (axis 1) of [B, T, S]. */
+template <int V, int NPL>
+static __global__ void __launch_bounds__(BLOCK) qk_norm_rope_kernel(const qk_args a) {
+  __shared__ float heads[BLOCK / 32][32 * NPL * V];
+  const int lane = threadIdx.x & 31, G = a.G, gl = lane & (G - 1), per_warp = 32 / G, nh = a.R * 2 * a.H;
+  float *hs = heads[threadIdx.x >> 5] + (lane - gl) * NPL * V; /* this group's head */
+  for (int w = (blockIdx.x * BLOCK + threadIdx.x) >> 5; w * per_warp < nh; w += gridDim.x * (BLOCK / 32)) {
+    const int hi = w * per_warp + lane / G;
+    const bool live = hi < nh; /* idle groups still join the shuffles */
+    const int h = hi % a.H, part = hi / a.H & 1, r = hi / (2 * a.H);
+    st_t *v = (part ? a.k : a.q) + (int64_t)r * a.ld + h * a.D;
+    float xv[NPL][V];
+    float ss = 0.0f;
+#pragma unroll
+    for (int j = 0; j < NPL; j++) {
+      const int e = (gl + G * j) * V;
+      if (live && e < a.D) {
+        ld_st<V>(xv[j], v + e);
+#pragma unroll
+        for (int i = 0; i < V; i++) ss += xv[j][i] * xv[j][i];
+      }
+    }
+    if (a.wq) {
+      const float inv = 1.0f / sqrtf(group_sum(ss, G) / a.D + a.eps);
+      const st_t *wt = part ? a.wk : a.wq;
+#pragma unroll
+      for (int j = 0; j < NPL; j++) {
+        const int e = (gl + G * j) * V;
+        float wv[V];
+        if (live && e < a.D) {
+          ld_st<V>(wv, wt + e);
+#pragma unroll
+          for (int i = 0; i < V; i++) xv[j][i] = ld(to_st(wv[i] * (xv[j][i] * inv)));
+        }
+      }
+    }
+    if (!a.cos_t) {
+#pragma unroll
+      for (int j = 0; j < NPL; j++) {
+        const int e = (gl + G * j) * V;
+        if (live && e < a.D) st_st<V>(v + e, xv[j]);
+      }
+      continue;
+    }
+#pragma unroll
+    for (int j = 0; j < NPL; j++) {
+      const int e = (gl + G * j) * V;
+      if (live && e < a.D) {
+#pragma unroll
+        for (int i = 0; i < V; i++) hs[e + i] = xv[j][i];
+      }
+    }
+    __syncwarp();
+    const int trow = a.axis == 0 ? r / a.S % a.T : r % a.S, sec = 2 * a.half;
+    const float *cs = a.cos_t + (int64_t)trow * a.D, *sn = a.sin_t + (int64_t)trow * a.D;
+#pragma unroll
+    for (int j = 0; j < NPL; j++) {
+      const int e = (gl + G * j) * V;
+      if (!live || e >= a.D) continue;
+      float c4[V], s4[V], o[V];
+      ld_f32<V>(c4, cs + e);
+      ld_f32<V>(s4, sn + e);
+      int pos = sec ? e % sec : 0; /* e + i's place in its section */
+#pragma unroll
+      for (int i = 0; i < V; i++) {
+        const int d = e + i;
+        const bool first = sec ? pos < a.half : (d & 1) == 0;
+        const int p = sec ? (first ? d + a.half : d - a.half) : d ^ 1;
+        const float rot = __fmul_rn(hs[p], s4[i]);
+        o[i] = first ? __fmul_rn(xv[j][i], c4[i]) - rot : __fmul_rn(xv[j][i], c4[i]) + rot;
+        if (sec && ++pos == sec) pos = 0;
+      }
+      st_st<V>(v + e, o);
+    }
+    __syncwarp(); /* hs is read before the next head overwrites it */
+  }
+}
+
+static void qk_launch(const cuda_ctx *ctx, qk_args a) {
+  const int64_t nh = (int64_t)a.R * 2 * a.H;
+  if (nh <= 0 || a.D <= 0) return;
+  OPS_CHECK(a.D <= HEAD_MAX && nh < (1 << 30));
+  const bool vec = a.D % VEC == 0 && a.ld % VEC == 0 && vec_ok(a.q) && vec_ok(a.k) && vec_ok(a.wq) &&
+                   vec_ok(a.wk) && vec_ok(a.cos_t) && vec_ok(a.sin_t);
+  const int nv = vec ? a.D / VEC : 32; /* D / VEC <= 32: one vector a lane */
+  a.G = 1;
+  while (a.G < nv) a.G *= 2;
+  const int64_t warps = (nh + 32 / a.G - 1) / (32 / a.G), blocks = (warps + BLOCK / 32 - 1) / (BLOCK / 32);
+  const unsigned grid = (unsigned)(blocks < MAX_GRID ? blocks : MAX_GRID);
+  if (vec) LAUNCH((qk_norm_rope_kernel<VEC, 1>), grid, BLOCK, 0, stream_of(ctx), a);
+  else LAUNCH((qk_norm_rope_kernel<1, HEAD_MAX / 32>), grid, BLOCK, 0, stream_of(ctx), a);
+}
+
+static qk_args qk_init(ditc_st *q, ditc_st *k, int64_t ld, int64_t R, int H, int D) {
+  OPS_CHECK(ld < INT_MAX && R < INT_MAX);
+  qk_args a = {};
+  a.q = st_ptr(q), a.k = st_ptr(k), a.ld = (int)ld, a.R = (int)R, a.H = H, a.D = D, a.T = 1, a.S = 1;
+  return a;
+}
+
+void cuda_qk_rmsnorm(const cuda_ctx *ctx, ditc_st *q, ditc_st *k, int64_t ld, const ditc_st *wq,
+                     const ditc_st *wk, int64_t R, int H, int D, float eps) {
+  qk_args a = qk_init(q, k, ld, R, H, D);
+  a.wq = st_ptr(wq), a.wk = st_ptr(wk), a.eps = eps;
+  qk_launch(ctx, a);
+}
+
+void cuda_qk_rmsnorm_rope(const cuda_ctx *ctx, ditc_st *q, ditc_st *k, int64_t ld, const ditc_st *wq,
+                          const ditc_st *wk, float eps, const float *cos_t, const float *sin_t, int B, int T,
+                          int S, int H, int D, int axis, int half) {
+  OPS_CHECK(cos_t && sin_t && (half == 0 ? D % 2 == 0 : half > 0 && D % (2 * half) == 0));
+  qk_args a = qk_init(q, k, ld, (int64_t)B * T * S, H, D);
+  a.wq = st_ptr(wq), a.wk = st_ptr(wk), a.eps = eps;
+  a.cos_t = cos_t, a.sin_t = sin_t, a.T = T, a.S = S, a.axis = axis, a.half = half;
+  qk_launch(ctx, a);
+}
+
+void cuda_rope(const cuda_ctx *ctx, ditc_st *q, ditc_st *k, int64_t ld, const float *cos_t, const float *sin_t,
+               int B, int T, int S, int H, int D, int axis, int half) {
+  OPS_CHECK(half == 0 ? D % 2 == 0 : half > 0 && D % (2 * half) == 0);
+  qk_args a = qk_init(q, k, ld, (int64_t)B * T * S, H, D);
+  a.cos_t = cos_t, a.sin_t = sin_t, a.T = T, a.S = S, a.axis = axis, a.half = half;
+  qk_launch(ctx, a);
 }
 
 /* ---- sequence parallelism ------------------------------------------------------------------- */

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cuda/ops.h"
 
@@ -85,6 +86,61 @@ static __device__ __forceinline__ st_t to_st(float x) {
 #else
   return __float2half_rn(x);
 #endif
+}
+
+
+/* ---- 16-byte vectors of storage elements --------------------------------------------------- */
+
+/* VEC elements make 16 bytes (8 in 16-bit storage, 4 in fp32): one ld.global.v4 / st.global.v4.
+ * A kernel takes the vector path when every row it touches starts 16-byte aligned (the row length
+ * and every offset a multiple of VEC, the base pointers aligned), else it runs with V = 1 (the
+ * scalar path). ld_st<V> / st_st<V> move V elements at p (aligned to V elements) as fp32. */
+constexpr int VEC = 16 / (int)sizeof(st_t);
+
+static inline bool vec_ok(const void *p) { return p == NULL || ((uintptr_t)p & 15u) == 0; }
+
+template <int V>
+static __device__ __forceinline__ void ld_st(float (&f)[V], const st_t *p) {
+  if constexpr (V == 1) {
+    f[0] = ld(*p);
+  } else {
+    static_assert(V == VEC, "a vector is 16 bytes");
+    const uint4 u = *reinterpret_cast<const uint4 *>(p);
+    st_t e[V];
+    memcpy(e, &u, 16);
+#pragma unroll
+    for (int i = 0; i < V; i++) f[i] = ld(e[i]);
+  }
+}
+
+/* Rounds V fp32 values to storage (to_st) and stores them at p (aligned to V elements). */
+template <int V>
+static __device__ __forceinline__ void st_st(st_t *p, const float (&f)[V]) {
+  if constexpr (V == 1) {
+    *p = to_st(f[0]);
+  } else {
+    st_t e[V];
+#pragma unroll
+    for (int i = 0; i < V; i++) e[i] = to_st(f[i]);
+    uint4 u;
+    memcpy(&u, e, 16);
+    *reinterpret_cast<uint4 *>(p) = u;
+  }
+}
+
+/* V fp32 values at p (aligned to V floats; V = 1 or 4: one float4). */
+template <int V>
+static __device__ __forceinline__ void ld_f32(float (&f)[V], const float *p) {
+  if constexpr (V % 4 == 0) {
+#pragma unroll
+    for (int i = 0; i < V; i += 4) {
+      const float4 u = *reinterpret_cast<const float4 *>(p + i);
+      f[i] = u.x, f[i + 1] = u.y, f[i + 2] = u.z, f[i + 3] = u.w;
+    }
+  } else {
+#pragma unroll
+    for (int i = 0; i < V; i++) f[i] = p[i];
+  }
 }
 
 #endif

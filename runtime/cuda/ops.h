@@ -142,6 +142,20 @@ void cuda_cross_attention_naive(const cuda_ctx *ctx, ditc_st *out, const ditc_st
 void cuda_gate_residual(const cuda_ctx *ctx, ditc_st *x, const ditc_st *src, const ditc_st *t,
                         const ditc_st *table, int chunk, int nchunk, int B, int64_t R, int C, ditc_st *store);
 void cuda_residual_store(const cuda_ctx *ctx, ditc_st *x, const ditc_st *src, int64_t n, ditc_st *store);
+/* CUDA only (no cpu_ twin; the generator fuses these pairs for the CUDA backend): a residual
+ * then the next sub-layer's ln_modulate of the updated x, in one pass over x [B, R, C].
+ * gate_residual_ln_modulate: cuda_gate_residual(x, src, t, table, chunk, nchunk, store), then
+ * cuda_ln_modulate(out, x, ln_t, t_stride, t_shift, t_scale, ln_table, shift, scale, eps).
+ * residual_ln_modulate: cuda_residual_store(x, src, B*R*C, store) (the cross-attention
+ * residual, or a PAB reuse: src = the cache, store = NULL), then the same ln_modulate. */
+void cuda_gate_residual_ln_modulate(const cuda_ctx *ctx, ditc_st *x, const ditc_st *src, const ditc_st *t,
+                                    const ditc_st *table, int chunk, int nchunk, ditc_st *store, ditc_st *out,
+                                    const ditc_st *ln_t, int64_t t_stride, int64_t t_shift, int64_t t_scale,
+                                    const ditc_st *ln_table, int shift, int scale, int B, int64_t R, int C,
+                                    float eps);
+void cuda_residual_ln_modulate(const cuda_ctx *ctx, ditc_st *x, const ditc_st *src, ditc_st *store, ditc_st *out,
+                               const ditc_st *t, int64_t t_stride, int64_t t_shift, int64_t t_scale,
+                               const ditc_st *table, int shift, int scale, int B, int64_t R, int C, float eps);
 
 /* ---- sequence parallelism ------------------------------------------------------------------- */
 void cuda_dsp_pack(const cuda_ctx *ctx, ditc_st *send, const ditc_st *src, int B, int d1, int d2, int C, int dim,
