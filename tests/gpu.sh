@@ -25,11 +25,12 @@ if ! command -v nvidia-smi >/dev/null 2>&1 || ! nvidia-smi -L 2>/dev/null | grep
   echo "skipped: no CUDA device"
   exit 0
 fi
-if [ ! -x /usr/local/cuda/bin/nvcc ]; then
+# DITC_PREBUILT=1 (tools/device-check.sh): the binaries were built elsewhere and carried; no ninja
+if [ "${DITC_PREBUILT:-0}" != 1 ] && [ ! -x /usr/local/cuda/bin/nvcc ]; then
   echo "skipped: no CUDA toolkit at /usr/local/cuda (a device, but nothing to build its binaries with)"
   exit 0
 fi
-if ! ninja cuda build/tests/stcmp; then
+if [ "${DITC_PREBUILT:-0}" != 1 ] && ! ninja cuda build/tests/stcmp; then
   echo "not ok - ninja cuda: the CUDA builds failed"
   echo "0 passed, 1 failed"
   exit 1
@@ -141,8 +142,10 @@ for fam in opensora-v1.2 latte opensora-plan-v1.1; do
   runs "$fam $st: two CUDA runs are bit-identical" cmp "$tmp/$fam-$st-on.safetensors" "$tmp/$fam-$st-on2.safetensors"
 done
 
-# ---- compute-sanitizer ------------------------------------------------------------------------
-if command -v compute-sanitizer >/dev/null 2>&1 || [ -x /usr/local/cuda/bin/compute-sanitizer ]; then
+# ---- compute-sanitizer (DITC_GPU_SANITIZE=0: left to the device check's own stage) -------------
+if [ "${DITC_GPU_SANITIZE:-1}" = 0 ]; then
+  echo "# skipped: compute-sanitizer (DITC_GPU_SANITIZE=0)"
+elif command -v compute-sanitizer >/dev/null 2>&1 || [ -x /usr/local/cuda/bin/compute-sanitizer ]; then
   san=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
   for tool in memcheck racecheck; do
     runs "compute-sanitizer $tool: op test at production shapes (bf16, head dim 72)" "$san" --tool $tool \

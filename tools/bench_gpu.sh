@@ -98,10 +98,10 @@ row() {
   local fam=$1 var=$2 st=$3 rate=$4 d="ditc-$1" b="base-$1"
   awk -v fam="$fam" -v var="$var" -v st="$st" -v rate="$rate" \
     -v gflop="$(get "$d" "s/^bench .*, $num GFLOP per all-compute step.*/\1/p")" \
-    -v off_s="$(get "$d" "s/^  pab off: $num s per step.*/\1/p")" \
-    -v off_l="$(get "$d" "s/^  pab off: .* per step (mean of [0-9]*), $num s loop.*/\1/p")" \
+    -v off_s="$(get "$d" "s/^  pab off *: $num s per step.*/\1/p")" \
+    -v off_l="$(get "$d" "s/^  pab off *: .* per step, loop median $num s.*/\1/p")" \
     -v on_s="$(get "$d" "s/^  pab on *: $num s per step.*/\1/p")" \
-    -v on_l="$(get "$d" "s/^  pab on *: .* per step (mean of [0-9]*), $num s loop.*/\1/p")" \
+    -v on_l="$(get "$d" "s/^  pab on *: .* per step, loop median $num s.*/\1/p")" \
     -v skip="$(get "$d" "s/^  pab skips $num% of step FLOPs.*/\1/p")" \
     -v d_peak="$(get "$d" "s/.*peak device memory: \([0-9]*\) bytes.*/\1/p")" \
     -v d_smi="$(smi_peak "$d")" \

@@ -152,7 +152,7 @@ bench_stage() {
 gpu_tests_stage() {
   need bin/cuda/opensora-v1.2-fixture bin/cuda-fp32/opensora-v1.2-fixture bin/opensora-v1.2-fixture \
     build/tests/stcmp build/tests/cuda_ops_test_bf16 || return
-  DITC_PREBUILT=1 tests/gpu.sh
+  DITC_PREBUILT=1 DITC_GPU_SANITIZE=0 tests/gpu.sh # the sanitizers are stage 6
 }
 sanitizer_stage() {
   need build/tests/cuda_ops_test_bf16 || return
@@ -163,6 +163,10 @@ sanitizer_stage() {
     echo "== compute-sanitizer --tool $tool, bf16 op tests at head dim 72"
     "$san" --tool "$tool" --error-exitcode 9 build/tests/cuda_ops_test_bf16 --only-dims 72 || rc=1
   done
+  echo "== compute-sanitizer --tool memcheck, the bf16 fixture sampling through its graphs"
+  "$san" --tool memcheck --error-exitcode 9 bin/cuda/opensora-v1.2-fixture \
+    --weights tests/golden/opensora-v1.2/weights.safetensors --cond tests/golden/opensora-v1.2/sample_nopab.safetensors \
+    --noise tests/golden/opensora-v1.2/sample_nopab.safetensors --quiet --out "${TMPDIR:-/tmp}/devcheck-san.safetensors" || rc=1
   return $rc
 }
 extra_stage() {

@@ -80,6 +80,14 @@ static __global__ void gelu_kernel(st_t *out, int64_t n) {
   }
 }
 
+/* The alignment of a pointer in bytes (the largest power of two dividing it), at most 256. */
+static uint32_t alignment_of(const void *p) {
+  const uintptr_t a = (uintptr_t)p;
+  uint32_t n = 256;
+  while (n > 1 && a % n) n /= 2;
+  return n;
+}
+
 /* Row-major out[M, N] = src[M, K] w[N, K]^T is, column-major, out^T [N, M] = op_T(w as [K, N]) *
  * src^T [K, M]; the bias has one entry per row of that column-major result (N), as cuBLASLt's
  * BIAS epilogue expects. Descriptors are made per call: host work only, so the call is legal
@@ -109,6 +117,13 @@ void cuda_linear(const cuda_ctx *ctx, ditc_st *out, const ditc_st *src, const di
   LT_CHECK(cublasLtMatmulPreferenceCreate(&pref));
   const uint64_t ws = ctx->workspace_bytes;
   LT_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws));
+  /* the operands' real alignment: the heuristic otherwise assumes 256 bytes (the plan aligns
+   * buffers and weights so, but a column block of a row, e.g. qkv's k, starts inside one) */
+  const uint32_t align_a = alignment_of(w), align_b = alignment_of(src), align_c = alignment_of(out);
+  LT_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &align_a, sizeof align_a));
+  LT_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &align_b, sizeof align_b));
+  LT_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &align_c, sizeof align_c));
+  LT_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &align_c, sizeof align_c));
   cublasLtMatmulHeuristicResult_t algo;
   int found = 0;
   LT_CHECK(cublasLtMatmulAlgoGetHeuristic((cublasLtHandle_t)ctx->lt, op, la, lb, ld_out, ld_out, pref, 1, &algo,
