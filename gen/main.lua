@@ -33,6 +33,7 @@ local OPTIONS = {
   { "pab", "P", "default (the description's config), off, or a JSON file in VideoSys PABConfig field names" },
   { "backend", "B", "cpu (default: the fp32 reference) or cuda (the GPU fast path, single rank)" },
   { "storage", "S", "fp32|bf16|fp16: what a CUDA build stores tensors in (default: the family's; the CPU: fp32)" },
+  { "attention", "A", "own (default: ditc's kernels) or cudnn (cuDNN's fused SDPA; CUDA, 16-bit storage): the attention kernels" },
   { "sp", "P", "sequence-parallel degree: P ranks share the frames" },
   { "cfg-parallel", nil, "split the CFG batch over 2 x P ranks" },
   { "out", "DIR", "output directory (created if missing); files are written only when they change" },
@@ -161,7 +162,7 @@ local function run(argv)
       dtype = dtype, pab = pab_arg, text_len = int_opt(o, "text-len"), sp = int_opt(o, "sp"),
       cfg_parallel = o["cfg-parallel"] or nil,
     })
-    source_desc = o.model .. " + " .. o.config
+    source_desc = o.model .. " + " .. o.config .. (o.attention and (" (--attention " .. o.attention .. ")") or "")
   else
     if not o.variant then util.fail(nil, "--variant or --config is required (see --help)") end
     for _, k in ipairs({ "height", "width", "frames", "latent", "steps", "cfg", "fps", "text-len" }) do
@@ -172,7 +173,7 @@ local function run(argv)
     source_desc = o.model .. " (variant " .. o.variant .. (o.sp and (", --sp " .. o.sp) or "")
       .. (o["cfg-parallel"] and ", --cfg-parallel" or "")
       .. (dtype and (", --pipeline-dtype " .. dtype) or "")
-      .. (o.pab and (", --pab " .. o.pab) or "") .. ")"
+      .. (o.pab and (", --pab " .. o.pab) or "") .. (o.attention and (", --attention " .. o.attention) or "") .. ")"
   end
 
   -- storage: fp32 on the CPU (the reference); on CUDA the family's dtype unless --storage says
@@ -180,6 +181,13 @@ local function run(argv)
   if o.storage and not Program.STORAGE[o.storage] then util.fail(nil, "--storage must be fp32, bf16 or fp16, got %q", o.storage) end
   v.backend = backend
   v.storage = backend == "cuda" and (o.storage or fam.dtype) or "fp32"
+  -- attention kernels: the own ones, or cuDNN's fused SDPA (CUDA, 16-bit storage: cuDNN has no fp32 SDPA)
+  local attention = o.attention or "own"
+  if attention ~= "own" and attention ~= "cudnn" then util.fail(nil, "--attention must be own or cudnn, got %q", attention) end
+  if o.attention and backend ~= "cuda" then util.fail(nil, "--attention applies to --backend cuda only") end
+  if attention == "cudnn" and v.storage == "fp32" then
+    util.fail(nil, "--attention cudnn needs 16-bit storage (cuDNN's SDPA has no fp32 path): --storage bf16 or fp16")
+  end
   local baked = bake.variant(fam, v, o.config and "command line: --frames" or fam.where({ "variants", v.name, "num_frames" }))
   local sched, P, tables, plan = baked.sched, baked.program, baked.pab, baked.plan
   if backend == "cuda" and (v.dims.sp > 1 or v.dims.cfgp > 1) then
@@ -201,7 +209,7 @@ local function run(argv)
 
   local ctx = {
     variant = v, sched = sched, program = P, pab = tables, plan = plan, source_desc = source_desc, comm = baked.comm,
-    hash = hash_files(util.reads), pab_comment = report.pab_params(v, " * "),
+    hash = hash_files(util.reads), pab_comment = report.pab_params(v, " * "), attention = attention,
   }
   ctx.schedule_txt = report.schedule_txt(ctx)
   local files = {

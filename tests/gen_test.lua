@@ -724,6 +724,34 @@ do
     .. "plan passes the overlap checker", bad or plan.check(bcuda.program, bcuda.plan))
 end
 
+-- ---- gen --attention (cuDNN's fused SDPA on the CUDA backend) -----------------------------------
+do
+  local base = "lua5.4 gen/main.lua --model models/opensora-v1.2.lua --variant fixture --quiet"
+  local rc, out = sh(base .. " --attention cudnn --out " .. tmp .. "/at0")
+  check(rc ~= 0 and out:find("--attention applies to --backend cuda only", 1, true),
+    "gen: --attention cudnn without --backend cuda is an error", out)
+  rc, out = sh(base .. " --backend cuda --storage fp32 --attention cudnn --out " .. tmp .. "/at1")
+  check(rc ~= 0 and out:find("--attention cudnn needs 16-bit storage", 1, true),
+    "gen: --attention cudnn with fp32 storage is an error (cuDNN's SDPA has no fp32 path)", out)
+  rc, out = sh(base .. " --backend cuda --attention flash --out " .. tmp .. "/at2")
+  check(rc ~= 0 and out:find("--attention must be own or cudnn", 1, true), "gen: an unknown --attention is an error", out)
+  local fwd = {}
+  for _, a in ipairs({ "own", "cudnn" }) do
+    rc, out = sh(base .. " --backend cuda --attention " .. a .. " --out " .. tmp .. "/at-" .. a)
+    fwd[a] = rc == 0 and read(tmp .. "/at-" .. a .. "/forward.cu") or ""
+  end
+  local function count(s, pat) return select(2, s:gsub(pat, "")) end
+  local own_self, own_cross = count(fwd.own, "cuda_attention%("), count(fwd.own, "cuda_cross_attention%(")
+  check(own_self > 0 and own_cross > 0 and count(fwd.own, "_cudnn%(") == 0
+    and count(fwd.cudnn, "cuda_attention_cudnn%(") == own_self and count(fwd.cudnn, "cuda_cross_attention_cudnn%(") == own_cross
+    and count(fwd.cudnn, "cuda_attention%(") == 0 and count(fwd.cudnn, "cuda_cross_attention%(") == 0
+    and fwd.cudnn:find("Attention kernels: cudnn", 1, true) and fwd.own:find("Attention kernels: own", 1, true),
+    string.format("gen --backend cuda --attention cudnn: every attention (%d self, %d cross) calls the cuDNN entry, "
+      .. "and the default calls the own kernels", own_self, own_cross))
+  local strip = function(s) return (s:gsub("_cudnn%(", "("):gsub("[^\n]*Attention kernels[^\n]*", ""):gsub("^[^\n]*\n", "")) end
+  check(strip(fwd.cudnn) == strip(fwd.own), "gen --attention cudnn: the forward differs from the default in the attention calls only")
+end
+
 os.execute("rm -rf " .. tmp)
 print(string.format("# gen_test: %d failed", failed))
 os.exit(failed == 0 and 0 or 1)

@@ -56,14 +56,21 @@ static void upload_weights(cuda_state *s, const ditc_variant *v, const float *ho
   CUDA_CHECK(cudaStreamSynchronize((cudaStream_t)s->ctx.stream));
 }
 
-/* Captures the generated step function for one PAB row into an executable graph. */
+/* Captures the generated step function for one PAB row into an executable graph. A cuDNN
+ * attention (--attention cudnn) whose plan does not exist yet runs the own kernel inside the
+ * capture and leaves the plan pending; the plans are then built outside it and the row captured
+ * once more, now with cuDNN's kernels. */
 static cudaGraphExec_t capture(cuda_state *s, const ditc_variant *v, const ditc_exec *ex, const unsigned char *row) {
   cudaStream_t st = (cudaStream_t)s->ctx.stream;
   cudaGraph_t g = NULL;
   cudaGraphExec_t exec = NULL;
-  CUDA_CHECK(cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal));
-  v->step(ex, row);
-  CUDA_CHECK(cudaStreamEndCapture(st, &g));
+  for (int pass = 0;; pass++) {
+    CUDA_CHECK(cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal));
+    v->step(ex, row);
+    CUDA_CHECK(cudaStreamEndCapture(st, &g));
+    if (pass > 0 || cuda_dnn_build_pending(&s->ctx) == 0) break;
+    CUDA_CHECK(cudaGraphDestroy(g));
+  }
   CUDA_CHECK(cudaGraphInstantiate(&exec, g, 0));
   CUDA_CHECK(cudaGraphDestroy(g));
   return exec;
@@ -76,6 +83,7 @@ static void free_state(cuda_state *s) {
   free(s->graphs);
   cudaFree(s->weights);
   cudaFree(s->arena);
+  cuda_dnn_free(&s->ctx);
   cuda_ctx_free(&s->ctx);
   free(s);
 }
@@ -91,6 +99,10 @@ static ditc_status cuda_attach(ditc_model *m, ditc_err *err) {
   if (cuda_ctx_init(&s->ctx) != 0) {
     free(s);
     return ditc_fail(err, DITC_EINVAL, "cannot create a CUDA stream and cuBLASLt handle");
+  }
+  if (cuda_dnn_init(&s->ctx) != 0) { /* an empty cuDNN plan cache: no cuDNN call until a plan */
+    free_state(s);
+    return ditc_fail(err, DITC_ENOMEM, "out of host memory");
   }
   const size_t wbytes = (size_t)v->weight_elems * (size_t)v->st_bytes, abytes = (size_t)v->arena_bytes;
   if (cudaMalloc(&s->weights, wbytes ? wbytes : 64) != cudaSuccess ||

@@ -49,6 +49,7 @@ typedef struct {
   void *lt;        /* cublasLtHandle_t */
   void *workspace; /* device bytes for cuBLASLt */
   size_t workspace_bytes;
+  void *dnn;       /* cuDNN attention's handle and plan cache (cuda_dnn_init); NULL: none */
 } cuda_ctx;
 
 /* The storage this ops library was compiled for (DITC_STORAGE); generated code references the
@@ -139,6 +140,26 @@ void cuda_attention_naive(const cuda_ctx *ctx, ditc_st *out, const ditc_st *q, c
 void cuda_cross_attention_naive(const cuda_ctx *ctx, ditc_st *out, const ditc_st *q, const ditc_st *k,
                                 const ditc_st *v, int64_t ld, const int32_t *lens, int B, int N, int L, int H,
                                 int D, float scale);
+/* The same two through cuDNN's fused attention (cuda/attention_cudnn.cu; generated code calls them
+ * for --attention cudnn): same arguments, results up to rounding. fp32 storage, a layout cuDNN
+ * cannot express, a shape with no cuDNN engine, or a call inside a stream capture before its plan
+ * is built run cuda_attention / cuda_cross_attention instead. Plans are cached in ctx->dnn, one
+ * per distinct shape, and built outside captures. */
+void cuda_attention_cudnn(const cuda_ctx *ctx, ditc_st *out, const ditc_st *q, const ditc_st *k, const ditc_st *v,
+                          int64_t ld, int nseq, int inner, int64_t outer_stride, int64_t inner_stride,
+                          int64_t tok_stride, int len, int H, int D, float scale);
+void cuda_cross_attention_cudnn(const cuda_ctx *ctx, ditc_st *out, const ditc_st *q, const ditc_st *k,
+                                const ditc_st *v, int64_t ld, const int32_t *lens, int B, int N, int L, int H, int D,
+                                float scale);
+/* ctx->dnn: an empty plan cache (no cuDNN call until the first plan): 0, or -1 (out of memory). */
+int cuda_dnn_init(cuda_ctx *c);
+/* Builds the plans that calls inside a stream capture asked for (they ran the own kernel), each
+ * warmed up once on its first call's buffers; returns how many were built: recapture if > 0. */
+int cuda_dnn_build_pending(const cuda_ctx *c);
+/* cuDNN SDPA executions so far on ctx (a test tells the cuDNN path from the fallback). */
+int64_t cuda_dnn_executions(const cuda_ctx *c);
+/* Destroys the plans, their buffers and the handle (after the stream's work); safe on NULL. */
+void cuda_dnn_free(cuda_ctx *c);
 void cuda_gate_residual(const cuda_ctx *ctx, ditc_st *x, const ditc_st *src, const ditc_st *t,
                         const ditc_st *table, int chunk, int nchunk, int B, int64_t R, int C, ditc_st *store);
 void cuda_residual_store(const cuda_ctx *ctx, ditc_st *x, const ditc_st *src, int64_t n, ditc_st *store);
