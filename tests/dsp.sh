@@ -9,12 +9,8 @@
 # (ranks that fail or die: tests/ranks_test.sh). Prints ok / not ok lines.
 set -u
 cd "$(dirname "$0")/.."
-G=tests/golden/opensora-v1.2
-CMP=build/tests/stcmp
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 . tests/lib.sh
-W=(--weights $G/weights.safetensors --cond $G/sample_nopab.safetensors --noise $G/sample_nopab.safetensors)
+os12_fixture
 
 # ---- P ranks == 1 rank, bit for bit ---------------------------------------------------------------
 expect "fixture, 1 rank, PAB on" bin/opensora-v1.2-fixture "${W[@]}" --save-steps --quiet --out "$tmp/on1.safetensors"

@@ -12,3 +12,12 @@ expect() {
     rc=1
   fi
 }
+# os12_fixture: what the suites on the Open-Sora fixture share: its folder G, the comparison tool
+# CMP, a scratch folder tmp (removed on exit) and W, the flags of its weights, conditioning and noise.
+os12_fixture() {
+  G=tests/golden/opensora-v1.2
+  CMP=build/tests/stcmp
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' EXIT
+  W=(--weights $G/weights.safetensors --cond $G/sample_nopab.safetensors --noise $G/sample_nopab.safetensors)
+}

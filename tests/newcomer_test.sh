@@ -6,12 +6,8 @@
 # skipping in a second, before building anything, without a device. Prints ok / not ok lines.
 set -u
 cd "$(dirname "$0")/.."
-G=tests/golden/opensora-v1.2
-CMP=build/tests/stcmp
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 . tests/lib.sh
-W=(--weights $G/weights.safetensors --cond $G/sample_nopab.safetensors --noise $G/sample_nopab.safetensors)
+os12_fixture
 
 # ---- ./ditc.sh variant ----------------------------------------------------------------------
 # variant NAME ARGS...: runs the verb, sets $bin to the last line of its stdout

@@ -8,12 +8,9 @@
 # test binaries built with them (build.ninja's hooks_obj), never in bin/. Prints ok / not ok lines.
 set -u
 cd "$(dirname "$0")/.."
-G=tests/golden/opensora-v1.2
-CMP=build/tests/stcmp
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 . tests/lib.sh
-W=(--weights $G/weights.safetensors --cond $G/sample_nopab.safetensors --noise $G/sample_nopab.safetensors --quiet)
+os12_fixture
+W+=(--quiet)
 missing=$tmp/missing/cond.safetensors
 
 # fails NAME MAX_SECONDS LINE_REGEX COMMAND...: exit 1 within MAX_SECONDS, exactly one stderr line
