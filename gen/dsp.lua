@@ -25,11 +25,11 @@ function M.schedule(P, tables, v)
     if item.group then
       local n = 0
       for _, op in ipairs(item.compute) do
-        if op.kind == "all_to_all" then n, s.a2a_bytes = n + 1, (d.sp - 1) * op.args.bytes end
+        if op.kind == "all_to_all" then n, s.a2a_bytes = n + 1, (d.sp - 1) * op.args.chunk end
       end
       per_module[item.module.index] = n
     elseif item.kind == "all_to_all" then
-      s.always, s.a2a_bytes = s.always + 1, (d.sp - 1) * item.args.bytes
+      s.always, s.a2a_bytes = s.always + 1, (d.sp - 1) * item.args.chunk
     elseif item.kind == "all_gather" then
       s.gather_bytes = s.gather_bytes + (d.sp - 1) * item.args.bytes
     end

@@ -3,6 +3,7 @@
 -- earlier stage. Not here: writing files (main.lua) or human reports (report.lua).
 local fp = require("fp")
 local pab = require("pab")
+local registry = require("registry")
 local Program = require("program")
 local template = require("template")
 local util = require("util")
@@ -41,8 +42,8 @@ local function banner(P, op)
   return s
 end
 
--- The template section of an op: attention kinds have a `<kind>_cudnn` section in the CUDA
--- templates, used for --attention cudnn.
+-- The registry's kind an op is rendered as: attention kinds have a `<kind>_cudnn` twin (CUDA
+-- only), used for --attention cudnn.
 local ATTENTION_KINDS = { attention = true, cross_attention = true }
 local function section(T, op)
   if T.attention == "cudnn" and ATTENTION_KINDS[op.kind] then return op.kind .. "_cudnn" end
@@ -53,7 +54,7 @@ local function render_op(T, P, op, in_group, indent)
   local values = { banner = banner(P, op) }
   for k, v in pairs(op.args) do values[k] = arg_expr(P, v) end
   values.store = in_group and "pab_store" or "NULL"
-  local text = template.render(T, "banner", values) .. "\n" .. template.render(T, section(T, op), values)
+  local text = template.render(T, "banner", values) .. "\n" .. registry.render(section(T, op), T.backend, values)
   if op.dump then
     local buf = P.buffers[op.dump_buf or op.writes[#op.writes]]
     local shape = op.dump_shape or buf.shape
@@ -135,7 +136,7 @@ M.ext = { cpu = "c", cuda = "cu" }
 function M.forward_c(ctx, backend)
   local T = template.load("templates/" .. backend .. "/ops." .. M.ext[backend] .. ".in")
   local F = template.load("templates/" .. backend .. "/forward." .. M.ext[backend] .. ".in")
-  T = setmetatable({ attention = ctx.attention or "own" }, { __index = T }) -- the sections this variant uses
+  T = setmetatable({ attention = ctx.attention or "own", backend = backend }, { __index = T }) -- what this variant uses
   local values = common(ctx)
   values.attention = ctx.attention or "own"
   values.slot_tables = slot_tables(ctx.program, ctx.pab)

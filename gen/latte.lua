@@ -158,12 +158,12 @@ function M.build(variant)
     P:buffer("rope2d.cos", { d.S, d.D }, { dims = "S, D", dtype = "f32" })
     P:buffer("rope2d.sin", { d.S, d.D }, { dims = "S, D", dtype = "f32" })
     P:op("rope_table_neox", "rope2d", {
-      cos = { buf = "rope2d.cos" }, sin = { buf = "rope2d.sin" }, rows = d.S, Wp = d.Wp, D = d.D, nsec = 2, div = interp2d,
+      cos_t = { buf = "rope2d.cos" }, sin_t = { buf = "rope2d.sin" }, rows = d.S, Wp = d.Wp, D = d.D, nsec = 2, div = interp2d,
     }, {}, { "rope2d.cos", "rope2d.sin" })
     P:buffer("rope1d.cos", { d.T, d.D }, { dims = "T, D", dtype = "f32" })
     P:buffer("rope1d.sin", { d.T, d.D }, { dims = "T, D", dtype = "f32" })
     P:op("rope_table_neox", "rope1d", {
-      cos = { buf = "rope1d.cos" }, sin = { buf = "rope1d.sin" }, rows = d.T, Wp = 1, D = d.D, nsec = 1, div = scale1d,
+      cos_t = { buf = "rope1d.cos" }, sin_t = { buf = "rope1d.sin" }, rows = d.T, Wp = 1, D = d.D, nsec = 1, div = scale1d,
     }, {}, { "rope1d.cos", "rope1d.sin" })
     v.rope.spatial = { cos = "rope2d.cos", sin = "rope2d.sin", half = d.D // 4 }
     v.rope.temporal = { cos = "rope1d.cos", sin = "rope1d.sin", half = d.D // 2 }

@@ -34,7 +34,7 @@ function M.timestep_embedder(P, prefix, src, B, C, opt)
   local names = opt.names or { "mlp.0", "mlp.2" }
   local out = opt.out or prefix
   local freq = P:buffer(prefix .. ".freq", { B, 256 }, { dims = "B, 256" })
-  P:op("sinusoid", prefix .. ".freq", { out = { buf = freq }, src = { buf = src }, B = B, dim = 256 }, { src }, { freq })
+  P:op("sinusoid", prefix .. ".freq", { out = { buf = freq }, t = { buf = src }, B = B, dim = 256 }, { src }, { freq })
   local h = P:buffer(prefix .. ".h", { B, C }, { dims = "B, C" })
   M.linear(P, prefix .. "." .. names[1], freq, h, B, 256, C)
   P:op("silu", prefix .. ".silu", { out = { buf = h }, src = { buf = h }, n = B * C }, { h }, { h })
@@ -123,7 +123,7 @@ local function reshard(P, v, name, src, dst, d1, d2, dim, chunk_in, n, e1, e2, c
   local recv = P:buffer(name .. ".recv", { loc.sp, d.B, c1, c2, d.C }, { dims = "P, B, chunk, C" })
   P:op("dsp_pack", name .. ".pack", { send = { buf = send }, src = { buf = src }, B = d.B, d1 = d1, d2 = d2, C = d.C,
     dim = dim, chunk = chunk_in, n = n, P = loc.sp }, { src }, { send })
-  P:op("all_to_all", name, { send = { buf = send }, recv = { buf = recv }, bytes = P.buffers[send].bytes // loc.sp },
+  P:op("all_to_all", name, { send = { buf = send }, recv = { buf = recv }, chunk = P.buffers[send].bytes // loc.sp },
     { send }, { recv })
   P:op("dsp_unpack", name .. ".unpack", { dst = { buf = dst }, recv = { buf = recv }, B = d.B, d1 = e1, d2 = e2, C = d.C,
     dim = 3 - dim, chunk = chunk_out, P = loc.sp }, { recv }, { dst })
@@ -158,11 +158,11 @@ function M.self_attention(P, v, prefix, blk, sub, block_prefix)
   end
   if blk.rope and v.rope[blk.axis] then -- the class builds the tables when RoPE is on
     local r = v.rope[blk.axis]
-    rope = { cos = { buf = r.cos }, sin = { buf = r.sin }, B = B, T = T, S = S, axis = blk.axis == "temporal" and 0 or 1,
+    rope = { cos_t = { buf = r.cos }, sin_t = { buf = r.sin }, B = B, T = T, S = S, axis = blk.axis == "temporal" and 0 or 1,
       half = r.half }
   end
   local reads = { table.unpack(bufs) }
-  if rope then reads[#reads + 1], reads[#reads + 2] = rope.cos.buf, rope.sin.buf end
+  if rope then reads[#reads + 1], reads[#reads + 2] = rope.cos_t.buf, rope.sin_t.buf end
   local function qk_op(kind, name, parts)
     local args = { q = q, k = k, ld = ld, H = H, D = D }
     for _, part in ipairs(parts) do

@@ -3,6 +3,7 @@
 -- (`prologue`: once per generation; `step`: every sampler step), with PAB modules as groups of
 -- ops that have a compute branch and a reuse branch. Class files (stdit3.lua, latte.lua) build it through
 -- this API; plan.lua and emit.lua read it. Not here: any backend syntax.
+local registry = require("registry")
 local util = require("util")
 
 local M = {}
@@ -83,11 +84,12 @@ end
 
 function M:set_phase(phase) self.phase = phase end
 
--- Appends an op: kind selects the backend template; args maps hole names to values:
---   { buf = name } a buffer, { w = name } a weight, numbers, booleans, or strings;
+-- Appends an op: kind is one of registry.lua's, which declares its arguments; args maps their
+-- names to values: { buf = name } a buffer, { w = name } a weight, numbers, or C expressions;
 -- reads/writes list buffer names for liveness; dump names an intermediate after the op.
 function M:op(kind, name, args, reads, writes, opt)
   opt = opt or {}
+  registry.check(kind, name, args)
   for _, b in ipairs(reads) do assert(self.buffers[b], "program: op " .. name .. " reads unknown buffer " .. b) end
   for _, b in ipairs(writes) do assert(self.buffers[b], "program: op " .. name .. " writes unknown buffer " .. b) end
   local op = {

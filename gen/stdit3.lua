@@ -108,7 +108,7 @@ function M.build(variant)
     P:buffer("rope.cos", { d.T, d.D }, { dims = "T, D", dtype = "f32" })
     P:buffer("rope.sin", { d.T, d.D }, { dims = "T, D", dtype = "f32" })
     P:op("rope_table", "rope", {
-      cos = { buf = "rope.cos" }, sin = { buf = "rope.sin" }, freqs = { w = "rope.freqs" },
+      cos_t = { buf = "rope.cos" }, sin_t = { buf = "rope.sin" }, freqs = { w = "rope.freqs" },
       T = d.T, D = d.D, bf16 = (v.dtype == "bf16") and 1 or 0,
     }, {}, { "rope.cos", "rope.sin" })
     v.rope.temporal = { cos = "rope.cos", sin = "rope.sin", half = 0 } -- interleaved pairs

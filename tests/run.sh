@@ -30,6 +30,7 @@ suite() {
 
 suite "generator (tests/gen_test.lua)" lua5.4 tests/gen_test.lua
 suite "PAB tables vs upstream traces (tests/pab_trace_test.lua)" lua5.4 tests/pab_trace_test.lua
+suite "the op registry against the C prototypes (tests/registry_test.lua)" lua5.4 tests/registry_test.lua
 suite "the generator with hostile inputs (tests/gen_fuzz.lua)" lua5.4 tests/gen_fuzz.lua --count 150
 suite "random weights: any thread count, the same bits (tests/random_weights_test.c)" build/tests/random_weights_test
 suite "cross-attention key counts clamped to [0, L] (tests/cross_attention_test.c)" build/tests/cross_attention_test

@@ -19,6 +19,7 @@ out/latte/16x512x512/forward.c: \
   gen/plan.lua \
   gen/pndm.lua \
   gen/program.lua \
+  gen/registry.lua \
   gen/report.lua \
   gen/rflow.lua \
   gen/schema.lua \

@@ -19,6 +19,7 @@ out/opensora-plan-v1.1/fixture-aggressive/forward.c: \
   gen/plan.lua \
   gen/pndm.lua \
   gen/program.lua \
+  gen/registry.lua \
   gen/report.lua \
   gen/rflow.lua \
   gen/schema.lua \

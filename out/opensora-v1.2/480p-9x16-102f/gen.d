@@ -19,6 +19,7 @@ out/opensora-v1.2/480p-9x16-102f/forward.c: \
   gen/plan.lua \
   gen/pndm.lua \
   gen/program.lua \
+  gen/registry.lua \
   gen/report.lua \
   gen/rflow.lua \
   gen/schema.lua \

@@ -1,0 +1,138 @@
+-- registry.lua: every op kind of the op program, declared once: its arguments in order, each
+-- with a name and a type, and the call each backend makes (by default `cpu_<kind>(args)` and
+-- `cuda_<kind>(CTX, args)`, the C functions of runtime/cpu/ops.h and runtime/cuda/ops.h). The
+-- emitter renders calls from here, the program checks each op's arguments against it when the op
+-- is added, and a test holds every call against the C prototypes. Not here: what an op computes
+-- (runtime/) or where an op goes (the family and layer files).
+local M = {}
+
+-- Argument types: buf, an arena buffer; w, a weight (or NULL); bw, either (Open-Sora's null
+-- caption is a weight where Latte's negative prompt is an input buffer); int, an integer or a C integer
+-- expression (a constant such as DITC_ACT_NONE, or ex->cfg_rank); num, a float; store, the PAB
+-- cache slot the emitter supplies inside a PAB module (pab_store, or NULL outside one).
+M.TYPES = { buf = true, w = true, bw = true, int = true, num = true, store = true }
+
+-- A call: "function arg arg ..." where an argument that is not one of the kind's argument names
+-- is C text as it stands (CTX, pab_slot, NULL, ex->comm).
+local kinds, order = {}, {}
+
+local function kind(name, spec, calls)
+  local args, types = {}, {}
+  for a, t in spec:gmatch("([%w_]+):(%a+)") do
+    assert(M.TYPES[t], "registry: " .. name .. ": unknown type " .. t)
+    args[#args + 1] = a
+    types[a] = t
+  end
+  calls = calls or {}
+  local plain = table.concat(args, " ")
+  if calls.cpu == nil then calls.cpu = { "cpu_" .. name .. " " .. plain } end
+  if calls.cuda == nil then calls.cuda = { "cuda_" .. name .. " CTX " .. plain } end
+  kinds[name] = { name = name, args = args, types = types, calls = calls }
+  order[#order + 1] = name
+end
+
+-- the collectives: the same call on every backend (runtime/comm.h)
+local function comm(fn, group, last)
+  local call = { fn .. " ex->" .. group .. " send recv " .. last }
+  return { cpu = call, cuda = call }
+end
+
+-- position tables and embeddings
+kind("pos_embed_2d", "out:buf Hp:int Wp:int C:int scale:num mul_h:num mul_w:num")
+kind("rope_table", "cos_t:buf sin_t:buf freqs:w T:int D:int bf16:int")
+kind("pos_embed_2d_f64", "out:buf Hp:int Wp:int C:int div_h:num div_w:num interp:num")
+kind("pos_embed_1d_f64", "out:buf T:int C:int div:num")
+kind("rope_table_neox", "cos_t:buf sin_t:buf rows:int Wp:int D:int nsec:int div:num")
+kind("add_frame_pos", "x:buf tp:buf B:int T:int S:int C:int t0:int Tg:int")
+kind("fill", "out:buf n:int value:num")
+kind("sinusoid", "out:buf t:buf B:int dim:int")
+kind("patch_embed3d", "out:buf src:buf w:w b:w B:int Cin:int Tx:int Hx:int Wx:int pt:int ph:int pw:int C:int t0:int Tn:int")
+kind("add_pos", "x:buf pe:buf BT:int S:int C:int")
+kind("unpatchify", "out:buf src:buf B:int Cout:int T:int Hp:int Wp:int pt:int ph:int pw:int Tx:int Hx:int Wx:int")
+-- dense and elementwise
+kind("linear", "out:buf src:buf w:w b:w M:int K:int N:int act:int")
+kind("silu", "out:buf src:buf n:int")
+kind("add", "out:buf a:buf b:buf n:int")
+-- the caption path
+local cfg_text = "out:buf cond:buf uncond:bw uncond_per_prompt:int Bp:int L:int Cc:int cond_first:int half:int"
+kind("cfg_text", cfg_text)
+kind("cfg_text_io", cfg_text, { cpu = { "cpu_cfg_text out cond uncond uncond_per_prompt Bp L Cc cond_first half" } })
+kind("text_mask", "lens:buf idx:buf mask:buf Bp:int L:int B:int")
+kind("text_pack", "out:buf src:buf idx:buf lens:buf B:int L:int C:int")
+-- the block: norms, rotary embeddings, attention, residuals
+kind("ln_modulate", "out:buf x:buf t:buf t_stride:int t_shift:int t_scale:int table:w shift:int scale:int B:int R:int "
+  .. "C:int eps:num")
+kind("qk_rmsnorm", "q:buf k:buf ld:int wq:w wk:w R:int H:int D:int eps:num")
+kind("rope", "q:buf k:buf ld:int cos_t:buf sin_t:buf B:int T:int S:int H:int D:int axis:int half:int")
+kind("qk_rmsnorm_rope", "q:buf k:buf ld:int wq:w wk:w eps:num cos_t:buf sin_t:buf B:int T:int S:int H:int D:int "
+  .. "axis:int half:int R:int", { cpu = { "cpu_qk_rmsnorm q k ld wq wk R H D eps",
+  "cpu_rope q k ld cos_t sin_t B T S H D axis half" },
+  cuda = { "cuda_qk_rmsnorm_rope CTX q k ld wq wk eps cos_t sin_t B T S H D axis half" } })
+local attention = "out:buf q:buf k:buf v:buf ld:int nseq:int inner:int outer_stride:int inner_stride:int tok_stride:int "
+  .. "len:int H:int D:int scale:num"
+local cross = "out:buf q:buf k:buf v:buf ld:int lens:buf B:int N:int L:int H:int D:int scale:num"
+kind("attention", attention)
+kind("cross_attention", cross)
+kind("attention_cudnn", attention, { cpu = false }) -- gen --attention cudnn: cuDNN's fused SDPA
+kind("cross_attention_cudnn", cross, { cpu = false })
+kind("gate_residual", "x:buf src:buf t:buf table:w chunk:int nchunk:int B:int R:int C:int store:store")
+kind("residual_store", "x:buf src:buf n:int store:store")
+kind("pab_reuse", "x:buf n:int", { cpu = { "cpu_residual_store x pab_slot n NULL" },
+  cuda = { "cuda_residual_store CTX x pab_slot n NULL" } })
+-- CUDA only: a residual fused with the next LayerNorm + modulate (gen/layers.lua places them)
+kind("gate_residual_ln_modulate", "x:buf src:buf t:buf table:w chunk:int nchunk:int store:store out:buf ln_t:buf "
+  .. "t_stride:int t_shift:int t_scale:int ln_table:w shift:int scale:int B:int R:int C:int eps:num", { cpu = false })
+local res_ln = "out:buf t:buf t_stride:int t_shift:int t_scale:int table:w shift:int scale:int B:int R:int C:int eps:num"
+kind("residual_ln_modulate", "x:buf src:buf store:store " .. res_ln, { cpu = false })
+kind("pab_reuse_ln_modulate", "x:buf " .. res_ln, { cpu = false, cuda = { "cuda_residual_ln_modulate CTX x pab_slot "
+  .. "NULL out t t_stride t_shift t_scale table shift scale B R C eps" } })
+-- sequence parallelism
+kind("dsp_pack", "send:buf src:buf B:int d1:int d2:int C:int dim:int chunk:int n:int P:int")
+kind("dsp_unpack", "dst:buf recv:buf B:int d1:int d2:int C:int dim:int chunk:int P:int")
+kind("all_to_all", "send:buf recv:buf chunk:int", comm("ditc_comm_all_to_all", "comm", "chunk"))
+kind("all_gather", "send:buf recv:buf bytes:int", comm("ditc_comm_all_gather", "comm", "bytes"))
+kind("cfg_gather", "send:buf recv:buf bytes:int", comm("ditc_comm_all_gather", "cfg_comm", "bytes"))
+
+M.kinds, M.order = kinds, order
+
+-- The kind `name`, or an error naming it (a bug in a family or layer file).
+function M.get(name)
+  return kinds[name] or error("registry: no op kind " .. tostring(name), 2)
+end
+
+-- Checks the arguments `args` of an op `opname` of kind `name`: every declared argument but the
+-- emitter's store is given, with a value of its type, and nothing else is.
+function M.check(name, opname, args)
+  local k = M.get(name)
+  for _, a in ipairs(k.args) do
+    local t, v = k.types[a], args[a]
+    local ok = t == "store" and v == nil
+      or t == "buf" and type(v) == "table" and v.buf ~= nil
+      or t == "w" and (type(v) == "table" and v.w ~= nil or v == "NULL")
+      or t == "bw" and type(v) == "table" and (v.buf ~= nil or v.w ~= nil)
+      or t == "int" and (math.type(v) == "integer" or type(v) == "string")
+      or t == "num" and type(v) == "number"
+    if not ok then error(string.format("op %s (%s): argument %s: %s is not a %s", opname, name, a, tostring(v), t), 3) end
+  end
+  for a in pairs(args) do
+    if not k.types[a] then error(string.format("op %s (%s): no argument %s", opname, name, a), 3) end
+  end
+end
+
+-- The C text of an op of kind `name` on `backend` ("cpu" or "cuda"): one statement per call, each
+-- argument replaced by values[arg] (the emitter's C expressions).
+function M.render(name, backend, values)
+  local k = M.get(name)
+  local calls = k.calls[backend]
+  if not calls then error("registry: op kind " .. name .. " has no " .. backend .. " call", 2) end
+  local lines = {}
+  for i, call in ipairs(calls) do
+    local fn, rest = call:match("^(%S+)%s*(.*)$")
+    local out = {}
+    for tok in rest:gmatch("%S+") do out[#out + 1] = k.types[tok] and assert(values[tok], tok) or tok end
+    lines[i] = "  " .. fn .. "(" .. table.concat(out, ", ") .. ");"
+  end
+  return table.concat(lines, "\n")
+end
+
+return M

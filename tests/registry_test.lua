@@ -1,0 +1,79 @@
+-- tests/registry_test.lua: the op registry (gen/registry.lua) against the C prototypes. Every call
+-- a backend makes for an op kind names a function declared in runtime/cpu/ops.h,
+-- runtime/cuda/ops.h or runtime/comm.h, with the same number of parameters, and each argument the
+-- registry passes by name stands where the prototype has a parameter of that name (literal C text
+-- such as CTX or NULL only fills a position). A planted mismatch must be caught. Prints ok / not
+-- ok lines. Run from the repository root: lua5.4 tests/registry_test.lua.
+package.path = "gen/?.lua;" .. package.path
+require("strict")
+local registry = require("registry")
+
+local failed = 0
+local function check(ok, what, detail)
+  if ok then print("ok - " .. what) else
+    failed = failed + 1
+    print("not ok - " .. what .. (detail and (": " .. detail) or ""))
+  end
+end
+
+-- name -> list of parameter names, from every `void name(...);` prototype of the headers
+local protos = {}
+for _, path in ipairs({ "runtime/cpu/ops.h", "runtime/cuda/ops.h", "runtime/comm.h" }) do
+  local text = assert(io.open(path)):read("a"):gsub("/%*.-%*/", " ")
+  for name, params in text:gmatch("void%s+([%w_]+)%s*(%b())%s*;") do
+    local list = {}
+    for p in params:sub(2, -2):gmatch("[^,]+") do list[#list + 1] = p:match("([%w_]+)%s*$") end
+    protos[name] = list
+  end
+end
+
+-- problems of one backend call of kind k against the prototypes, or nil
+local function mismatch(k, call, protos_)
+  local fn, rest = call:match("^(%S+)%s*(.*)$")
+  local params = protos_[fn]
+  if not params then return fn .. " has no prototype" end
+  local toks = {}
+  for t in rest:gmatch("%S+") do toks[#toks + 1] = t end
+  if #toks ~= #params then return string.format("%s takes %d parameters, the registry passes %d", fn, #params, #toks) end
+  for i, t in ipairs(toks) do
+    if k.types[t] and t ~= params[i] then
+      return string.format("%s: parameter %d is %s, the registry passes %s there", fn, i, params[i], t)
+    end
+  end
+  return nil
+end
+
+local calls, bad = 0, {}
+for _, name in ipairs(registry.order) do
+  local k = registry.kinds[name]
+  for _, backend in ipairs({ "cpu", "cuda" }) do
+    for _, call in ipairs(k.calls[backend] or {}) do
+      calls = calls + 1
+      local m = mismatch(k, call, protos)
+      if m then bad[#bad + 1] = name .. " (" .. backend .. "): " .. m end
+    end
+  end
+end
+check(#bad == 0, string.format("%d calls of %d op kinds match the C prototypes by name and position", calls,
+  #registry.order), table.concat(bad, "; "))
+
+-- the check must fail on a planted mismatch: cpu_linear's M and K swapped, and a missing function
+local k = registry.kinds.linear
+check(mismatch(k, "cpu_linear out src w b K M N act", protos) ~= nil and
+  mismatch(k, "cpu_linear_nope out src w b M K N act", protos) ~= nil and
+  mismatch(k, "cpu_linear out src w b M K N", protos) ~= nil,
+  "a swapped, a missing and a short call are caught")
+
+-- every argument an op passes is declared, with a value of its type
+local ok1 = pcall(registry.check, "linear", "t", { out = { buf = "a" }, src = { buf = "b" }, w = { w = "w" }, b = "NULL",
+  M = 2, K = 3, N = 4, act = "DITC_ACT_NONE" })
+local ok2 = pcall(registry.check, "linear", "t", { out = { buf = "a" }, src = { buf = "b" }, w = { w = "w" }, b = "NULL",
+  M = 2, K = 3, N = 4 })
+local ok3 = pcall(registry.check, "linear", "t", { out = { buf = "a" }, src = { buf = "b" }, w = { w = "w" }, b = "NULL",
+  M = 2, K = 3, N = 4, act = 0, extra = 1 })
+local ok4 = pcall(registry.check, "linear", "t", { out = { w = "a" }, src = { buf = "b" }, w = { w = "w" }, b = "NULL",
+  M = 2, K = 3, N = 4, act = 0 })
+check(ok1 and not ok2 and not ok3 and not ok4, "an op's arguments are checked: missing, undeclared and mistyped ones fail")
+
+print(string.format("# registry_test: %d failed", failed))
+os.exit(failed == 0 and 0 or 1)
