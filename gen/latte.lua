@@ -189,7 +189,7 @@ function M.build(variant)
     out = { buf = "x" }, src = { buf = "in.x" }, w = { w = w }, b = { w = b },
     B = B, Cin = d.Cin, Tx = d.Tx, Hx = d.Hx, Wx = d.Wx, pt = 1, ph = d.ph, pw = d.pw, C = C,
     t0 = layers.first_frame(d), Tn = d.Tl,
-  }, { "in.x" }, { "x" }, { flops = 2 * B * d.Nl * C * d.Cin * d.ph * d.pw })
+  }, { "in.x" }, { "x" })
   P:op("add_pos", "pos_embed", { x = { buf = "x" }, pe = { buf = "pos_embed.table" }, BT = B * d.Tl, S = d.S, C = C },
     { "x", "pos_embed.table" }, { "x" }, { dump = "pos_embed" })
 

@@ -16,7 +16,7 @@ function M.linear(P, wprefix, src, out, Mrows, K, N, opt)
   return P:op("linear", wprefix, {
     out = { buf = out }, src = { buf = src }, w = { w = w }, b = b and { w = b } or "NULL",
     M = Mrows, K = K, N = N, act = opt.act == "gelu_tanh" and "DITC_ACT_GELU_TANH" or "DITC_ACT_NONE",
-  }, { src }, { out }, { dump = opt.dump, dump_shape = opt.dump_shape, flops = 2 * Mrows * K * N })
+  }, { src }, { out }, { dump = opt.dump, dump_shape = opt.dump_shape })
 end
 
 -- names[1] -> GELU(tanh) -> names[2] (timm Mlp with approx_gelu, PixArt's caption projection).
@@ -184,7 +184,7 @@ function M.self_attention(P, v, prefix, blk, sub, block_prefix)
     out = { buf = o }, q = q, k = k, v = vv, ld = ld, nseq = seq.nseq, inner = seq.inner, outer_stride = seq.outer_stride,
     inner_stride = seq.inner_stride, tok_stride = seq.tok_stride, len = seq.len, H = H, D = D,
     scale = fp.f32(1 / math.sqrt(D)),
-  }, bufs, { o }, { flops = 4 * B * N * seq.len * C })
+  }, bufs, { o })
   local proj = P:buffer(prefix .. ".proj", { B, loc.N, C }, { dims = "B, N, C" })
   if switched then
     local proj_t = P:buffer(prefix .. ".proj_t", { B, T, S, C }, { dims = "B, T, S/P, C" })
@@ -231,7 +231,7 @@ function M.cross_attention(P, v, prefix, sub)
   P:op("cross_attention", prefix .. ".sdpa", {
     out = { buf = o }, q = { buf = q }, k = k, v = vv, ld = ld, lens = { buf = v.text_lens },
     B = B, N = N, L = d.L, H = d.H, D = d.D, scale = fp.f32(1 / math.sqrt(d.D)),
-  }, reads, { o }, { flops = 4 * B * N * d.L * C })
+  }, reads, { o })
   M.linear(P, prefix .. "." .. sub.proj, o, proj, B * N, C, C)
   P:op("residual_store", prefix .. ".residual", { x = { buf = "x" }, src = { buf = proj }, n = B * N * C },
     { "x", proj }, { "x" })

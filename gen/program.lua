@@ -94,7 +94,7 @@ function M:op(kind, name, args, reads, writes, opt)
   for _, b in ipairs(writes) do assert(self.buffers[b], "program: op " .. name .. " writes unknown buffer " .. b) end
   local op = {
     kind = kind, name = name, args = args, reads = reads, writes = writes, phase = self.phase,
-    dump = opt.dump, dump_shape = opt.dump_shape, flops = opt.flops or 0,
+    dump = opt.dump, dump_shape = opt.dump_shape, flops = registry.flops(kind, args),
   }
   if self.group then
     local list = self.group[self.group.branch]

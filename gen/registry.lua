@@ -12,11 +12,20 @@ local M = {}
 -- cache slot the emitter supplies inside a PAB module (pab_store, or NULL outside one).
 M.TYPES = { buf = true, w = true, bw = true, int = true, num = true, store = true }
 
+-- The FLOP rules (multiply-adds count 2; elementwise kinds count none): the benchmarks' and the
+-- schedule's FLOP shares come from them.
+local function gemm(a) return 2 * a.M * a.K * a.N end
+local function sdpa(a) return 4 * (a.nseq * a.inner * a.len) * a.len * (a.H * a.D) end -- QK^T and PV
+local function cross_sdpa(a) return 4 * a.B * a.N * a.L * (a.H * a.D) end
+local function patchify(a) -- a GEMM per token (frames x padded rows x padded columns): Cin*pt*ph*pw in, C out
+  return 2 * a.B * (a.Tn * -(-a.Hx // a.ph) * -(-a.Wx // a.pw)) * a.C * a.Cin * a.pt * a.ph * a.pw
+end
+
 -- A call: "function arg arg ..." where an argument that is not one of the kind's argument names
 -- is C text as it stands (CTX, pab_slot, NULL, ex->comm).
 local kinds, order = {}, {}
 
-local function kind(name, spec, calls)
+local function kind(name, spec, calls, flops)
   local args, types = {}, {}
   for a, t in spec:gmatch("([%w_]+):(%a+)") do
     assert(M.TYPES[t], "registry: " .. name .. ": unknown type " .. t)
@@ -27,7 +36,7 @@ local function kind(name, spec, calls)
   local plain = table.concat(args, " ")
   if calls.cpu == nil then calls.cpu = { "cpu_" .. name .. " " .. plain } end
   if calls.cuda == nil then calls.cuda = { "cuda_" .. name .. " CTX " .. plain } end
-  kinds[name] = { name = name, args = args, types = types, calls = calls }
+  kinds[name] = { name = name, args = args, types = types, calls = calls, flops = flops }
   order[#order + 1] = name
 end
 
@@ -46,11 +55,12 @@ kind("rope_table_neox", "cos_t:buf sin_t:buf rows:int Wp:int D:int nsec:int div:
 kind("add_frame_pos", "x:buf tp:buf B:int T:int S:int C:int t0:int Tg:int")
 kind("fill", "out:buf n:int value:num")
 kind("sinusoid", "out:buf t:buf B:int dim:int")
-kind("patch_embed3d", "out:buf src:buf w:w b:w B:int Cin:int Tx:int Hx:int Wx:int pt:int ph:int pw:int C:int t0:int Tn:int")
+kind("patch_embed3d", "out:buf src:buf w:w b:w B:int Cin:int Tx:int Hx:int Wx:int pt:int ph:int pw:int C:int t0:int "
+  .. "Tn:int", nil, patchify)
 kind("add_pos", "x:buf pe:buf BT:int S:int C:int")
 kind("unpatchify", "out:buf src:buf B:int Cout:int T:int Hp:int Wp:int pt:int ph:int pw:int Tx:int Hx:int Wx:int")
 -- dense and elementwise
-kind("linear", "out:buf src:buf w:w b:w M:int K:int N:int act:int")
+kind("linear", "out:buf src:buf w:w b:w M:int K:int N:int act:int", nil, gemm)
 kind("silu", "out:buf src:buf n:int")
 kind("add", "out:buf a:buf b:buf n:int")
 -- the caption path
@@ -71,10 +81,10 @@ kind("qk_rmsnorm_rope", "q:buf k:buf ld:int wq:w wk:w eps:num cos_t:buf sin_t:bu
 local attention = "out:buf q:buf k:buf v:buf ld:int nseq:int inner:int outer_stride:int inner_stride:int tok_stride:int "
   .. "len:int H:int D:int scale:num"
 local cross = "out:buf q:buf k:buf v:buf ld:int lens:buf B:int N:int L:int H:int D:int scale:num"
-kind("attention", attention)
-kind("cross_attention", cross)
-kind("attention_cudnn", attention, { cpu = false }) -- gen --attention cudnn: cuDNN's fused SDPA
-kind("cross_attention_cudnn", cross, { cpu = false })
+kind("attention", attention, nil, sdpa)
+kind("cross_attention", cross, nil, cross_sdpa)
+kind("attention_cudnn", attention, { cpu = false }, sdpa) -- gen --attention cudnn: cuDNN's fused SDPA
+kind("cross_attention_cudnn", cross, { cpu = false }, cross_sdpa)
 kind("gate_residual", "x:buf src:buf t:buf table:w chunk:int nchunk:int B:int R:int C:int store:store")
 kind("residual_store", "x:buf src:buf n:int store:store")
 kind("pab_reuse", "x:buf n:int", { cpu = { "cpu_residual_store x pab_slot n NULL" },
@@ -117,6 +127,12 @@ function M.check(name, opname, args)
   for a in pairs(args) do
     if not k.types[a] then error(string.format("op %s (%s): no argument %s", opname, name, a), 3) end
   end
+end
+
+-- The FLOPs of an op of kind `name` with arguments `args` (checked ones).
+function M.flops(name, args)
+  local rule = M.get(name).flops
+  return rule and rule(args) or 0
 end
 
 -- The C text of an op of kind `name` on `backend` ("cpu" or "cuda"): one statement per call, each

@@ -140,7 +140,7 @@ function M.build(variant)
     out = { buf = "x" }, src = { buf = "in.x" }, w = { w = wname }, b = { w = bname },
     B = B, Cin = d.Cin, Tx = d.Tx, Hx = d.Hx, Wx = d.Wx, pt = d.pt, ph = d.ph, pw = d.pw, C = C,
     t0 = layers.first_frame(d), Tn = d.Tl,
-  }, { "in.x" }, { "x" }, { dump = "x_embedder", flops = 2 * B * d.Nl * C * d.Cin * d.pt * d.ph * d.pw })
+  }, { "in.x" }, { "x" }, { dump = "x_embedder" })
   P:op("add_pos", "x.pos", { x = { buf = "x" }, pe = { buf = "pos_embed" }, BT = B * d.Tl, S = d.S, C = C },
     { "x", "pos_embed" }, { "x" })
 

@@ -75,5 +75,11 @@ local ok4 = pcall(registry.check, "linear", "t", { out = { w = "a" }, src = { bu
   M = 2, K = 3, N = 4, act = 0 })
 check(ok1 and not ok2 and not ok3 and not ok4, "an op's arguments are checked: missing, undeclared and mistyped ones fail")
 
+-- the FLOP rules: a GEMM counts 2 per multiply-add, attention 4 (QK^T and PV), elementwise nothing
+check(registry.flops("linear", { M = 2, K = 3, N = 4 }) == 48
+  and registry.flops("attention", { nseq = 2, inner = 1, len = 5, H = 3, D = 4 }) == 4 * 10 * 5 * 12
+  and registry.flops("cross_attention", { B = 2, N = 5, L = 7, H = 3, D = 4 }) == 4 * 2 * 5 * 7 * 12
+  and registry.flops("silu", { n = 100 }) == 0, "FLOP rules: GEMM 2MKN, attention 4 x queries x keys x C, elementwise 0")
+
 print(string.format("# registry_test: %d failed", failed))
 os.exit(failed == 0 and 0 or 1)
