@@ -3,9 +3,10 @@
  * the arena), the device arena (which holds cuBLASLt's workspace), the stream and cuBLASLt
  * handle, and one CUDA graph per distinct PAB row pattern of the variant plus one for the
  * all-compute row (PAB off), each captured once from the generated step function after a
- * warm-up (the prologue and one eager all-compute step). A step then is one graph launch. Also the io copies between the host arena and the device, and the
- * sampler's work on the device (cuda/sampler.cu) with the variant's coefficients. Not here:
- * kernels (the .cu files beside this one). */
+ * warm-up (the prologue and one eager all-compute step). A step then is one graph launch. Also
+ * the io copies between the host arena and the device, and the sampler's work on the device
+ * (cuda/sampler.cu) with the variant's coefficients. Not here: kernels (the .cu files beside
+ * this one). */
 #include <cuda_runtime_api.h>
 #include <stddef.h>
 #include <stdio.h>
