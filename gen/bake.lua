@@ -21,7 +21,7 @@ function M.variant(fam, v, where)
   local P = fam.cls.build(v)
   local d = v.dims
   if sched.n_state > 0 then -- the sampler's own state (PNDM history, guided output), latent-sized
-    P:buffer("sampler.state", { sched.n_state, d.Bp, d.Cin, d.Tx, d.Hx, d.Wx }, { kind = "io", dims = "state, Bp, Cin, Tx, Hx, Wx" })
+    P:buffer("sampler.state", { sched.n_state, d.Bp, d.Cin, d.Tx, d.Hx, d.Wx }, { kind = "io", role = "state", dims = "state, Bp, Cin, Tx, Hx, Wx" })
   end
   for k, w in ipairs(v.extra_weights) do -- in the checkpoint but not read by inference
     local shape = {}

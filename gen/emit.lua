@@ -269,6 +269,16 @@ function M.tables_c(ctx)
   end
   values.n_weights, values.weights = #P.weight_list, table.concat(ws, "\n")
   values.schedule_text = c_string_lines(ctx.schedule_txt)
+  local io = {}
+  for _, b in ipairs(P.buffer_list) do
+    if b.kind == "io" then
+      local sh = {}
+      for i, n in ipairs(b.shape) do sh[i] = tostring(n) end
+      io[#io + 1] = string.format('  { "%s", DITC_IO_%s, DITC_DT_%s, %d, { %s }, "%s", %s, %d },', b.name, b.role:upper(),
+        b.dtype:upper(), #b.shape, table.concat(sh, ", "), b.dims, off_name(b.name), b.bytes)
+    end
+  end
+  values.n_io, values.io = #io, table.concat(io, "\n")
   local ins = {}
   for _, inp in ipairs(P.inputs) do
     ins[#ins + 1] = string.format('  { "%s", %s, %d, %d, %s },', inp.name, inp.role, inp.half, inp.optional, off_name(inp.buf))

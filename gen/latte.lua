@@ -130,12 +130,12 @@ function M.build(variant)
   local c = v.config
   local B, Bp, C, L = d.B, d.Bp, d.C, d.L
 
-  P:buffer("in.x", { B, d.Cin, d.Tx, d.Hx, d.Wx }, { kind = "io", dims = "B, Cin, Tx, Hx, Wx" })
-  P:buffer("in.t", { B }, { kind = "io", dims = "B" })
-  P:buffer("in.y", { Bp, L, d.Cc }, { kind = "io", dims = "Bp, L, Cc" })
-  P:buffer("in.y_neg", { Bp, L, d.Cc }, { kind = "io", dims = "Bp, L, Cc" })
-  P:buffer("in.mask", { Bp, L }, { kind = "io", dtype = "i32", dims = "Bp, L" })
-  P:buffer("sampler.z", { Bp, d.Cin, d.Tx, d.Hx, d.Wx }, { kind = "io", dims = "Bp, Cin, Tx, Hx, Wx" })
+  P:buffer("in.x", { B, d.Cin, d.Tx, d.Hx, d.Wx }, { kind = "io", role = "input", dims = "B, Cin, Tx, Hx, Wx" })
+  P:buffer("in.t", { B }, { kind = "io", role = "input", dims = "B" })
+  P:buffer("in.y", { Bp, L, d.Cc }, { kind = "io", role = "input", dims = "Bp, L, Cc" })
+  P:buffer("in.y_neg", { Bp, L, d.Cc }, { kind = "io", role = "input", dims = "Bp, L, Cc" })
+  P:buffer("in.mask", { Bp, L }, { kind = "io", role = "input", dtype = "i32", dims = "Bp, L" })
+  P:buffer("sampler.z", { Bp, d.Cin, d.Tx, d.Hx, d.Wx }, { kind = "io", role = "state", dims = "Bp, Cin, Tx, Hx, Wx" })
 
   -- ---- prologue --------------------------------------------------------------------------------
   P:set_phase("prologue")

@@ -283,7 +283,7 @@ end
 -- Returns the buffer unpatchify writes.
 function M.model_output(P, v)
   local d = v.dims
-  P:buffer("out", { 2 * d.Bp, d.Cout, d.Tx, d.Hx, d.Wx }, { kind = "io", dims = "2 Bp, Cout, Tx, Hx, Wx" })
+  P:buffer("out", { 2 * d.Bp, d.Cout, d.Tx, d.Hx, d.Wx }, { kind = "io", role = "output", dims = "2 Bp, Cout, Tx, Hx, Wx" })
   if d.cfgp == 1 then return "out", function() end end
   local half = P:buffer("out.half", { d.B, d.Cout, d.Tx, d.Hx, d.Wx }, { dims = "Bp, Cout, Tx, Hx, Wx", dtype = "f32" })
   return half, function()

@@ -49,15 +49,17 @@ function M.new(storage, fail)
 end
 
 -- Declares a buffer. kind: "act" (transient within a phase), "io" (persistent, written or read by
--- the runtime), "device" (persistent, used by the device backend only: never on the host), or
+-- the runtime, with a role: "input" it writes, "output" it reads, "state" it keeps between calls;
+-- the io table of the descriptor lists them), "device" (persistent, used by the device backend only: never on the host), or
 -- inferred "persist" when a step reads what the prologue wrote. dtype: "st" (the
 -- storage element: activations; the default), "f32" (io buffers, which the host reads and
 -- writes, and the position/RoPE tables) or "i32".
 function M:buffer(name, shape, opt)
   opt = opt or {}
   assert(not self.buffers[name], "program: buffer declared twice: " .. name)
+  assert((opt.kind == "io") == (opt.role ~= nil), "program: io buffers (and only they) have a role: " .. name)
   local b = {
-    name = name, shape = shape, kind = opt.kind or "act",
+    name = name, shape = shape, kind = opt.kind or "act", role = opt.role, -- role: input | output | state
     dtype = opt.dtype or (opt.kind == "io" and "f32" or "st"),
     dims = opt.dims or "", -- shape in the dimension vocabulary, for comments
   }

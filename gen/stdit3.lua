@@ -84,11 +84,11 @@ function M.build(variant)
   local B, Bp, C, L = d.B, d.Bp, d.C, d.L
 
   -- io buffers (runtime-visible, persistent)
-  P:buffer("in.x", { B, d.Cin, d.Tx, d.Hx, d.Wx }, { kind = "io", dims = "B, Cin, Tx, Hx, Wx" })
-  P:buffer("in.t", { B }, { kind = "io", dims = "B" })
-  P:buffer("in.y", { Bp, L, d.Cc }, { kind = "io", dims = "Bp, L, Cc" })
-  P:buffer("in.mask", { Bp, L }, { kind = "io", dtype = "i32", dims = "Bp, L" })
-  P:buffer("sampler.z", { Bp, d.Cin, d.Tx, d.Hx, d.Wx }, { kind = "io", dims = "Bp, Cin, Tx, Hx, Wx" })
+  P:buffer("in.x", { B, d.Cin, d.Tx, d.Hx, d.Wx }, { kind = "io", role = "input", dims = "B, Cin, Tx, Hx, Wx" })
+  P:buffer("in.t", { B }, { kind = "io", role = "input", dims = "B" })
+  P:buffer("in.y", { Bp, L, d.Cc }, { kind = "io", role = "input", dims = "Bp, L, Cc" })
+  P:buffer("in.mask", { Bp, L }, { kind = "io", role = "input", dtype = "i32", dims = "Bp, L" })
+  P:buffer("sampler.z", { Bp, d.Cin, d.Tx, d.Hx, d.Wx }, { kind = "io", role = "state", dims = "Bp, Cin, Tx, Hx, Wx" })
 
   -- ---- prologue: once per generation ----------------------------------------------------------
   P:set_phase("prologue")

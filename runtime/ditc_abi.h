@@ -8,7 +8,7 @@
 
 #include <stdint.h>
 
-#define DITC_ABI_VERSION 3
+#define DITC_ABI_VERSION 4
 
 /* A PAB table cell: low 2 bits the op, the rest the cache slot index of the module. */
 enum { DITC_PAB_COMPUTE = 0, DITC_PAB_WRITE = 1, DITC_PAB_REUSE = 2 };
@@ -24,6 +24,23 @@ typedef struct {
   int64_t offset;
   int64_t elems;
 } ditc_weight_spec;
+
+/* The io table: every tensor the runtime writes into or reads out of the arena, by name (the
+ * program's buffer name), role, element type and shape. input: the runtime writes it before a
+ * call; output: it reads it after one; state: it lives across calls (the sampler's latent and its
+ * history). */
+enum { DITC_IO_INPUT = 0, DITC_IO_OUTPUT = 1, DITC_IO_STATE = 2 };
+enum { DITC_DT_F32 = 0, DITC_DT_I32 = 1 };
+#define DITC_IO_MAX_DIMS 8
+typedef struct {
+  const char *name;
+  int role;                        /* DITC_IO_* */
+  int dtype;                       /* DITC_DT_* */
+  int ndim;
+  int64_t shape[DITC_IO_MAX_DIMS];
+  const char *dims;                /* the shape in the dimension vocabulary, e.g. "Bp, Cin, Tx, Hx, Wx" */
+  int64_t off, bytes;              /* arena byte offset and size */
+} ditc_io;
 
 /* A conditioning input read from the --cond file into the arena. */
 enum { DITC_IN_TEXT = 0, DITC_IN_MASK = 1 };
@@ -111,7 +128,9 @@ typedef struct {
   int n_weights;
   const ditc_weight_spec *weights;
 
-  /* arena byte offsets of the io buffers */
+  /* the io table (by name), and the denoiser's io buffers as offsets */
+  int n_io;
+  const ditc_io *io;
   int64_t off_x, off_t, off_out, off_z, off_state;
 
   /* conditioning inputs (--cond), and the tensor names of a --forward fixture (fwd_mask may
@@ -128,6 +147,16 @@ typedef struct {
 
 /* The variant a binary was built for (defined by the generated entry.c). */
 const ditc_variant *ditc_variant_get(void);
+
+/* The names of a denoiser's io tensors (gen/stdit3.lua, gen/latte.lua, gen/layers.lua declare
+ * them): the model's input latents and timesteps, its output, the sampler's latent. */
+#define DITC_IO_X "in.x"
+#define DITC_IO_T "in.t"
+#define DITC_IO_OUT "out"
+#define DITC_IO_LATENT "sampler.z"
+
+/* The io table's entry of that name, or NULL (runtime/model.c). */
+const ditc_io *ditc_io_find(const ditc_variant *v, const char *name);
 
 /* Dump hook for intermediates; compiled in only with -DDITC_DUMP_ENABLED. */
 void ditc_dump_tensor(const ditc_exec *ex, const char *name, const void *data, int ndim,

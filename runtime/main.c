@@ -249,6 +249,17 @@ static void info(const ditc_variant *v) {
          v->Hx, v->Wx, v->Bp, v->L, v->Cc, v->sampler, v->steps, (double)v->cfg_scale);
   printf("weights %d tensors, %lld elements; arena %lld bytes; %d PAB modules\n", v->n_weights,
          (long long)v->weight_elems, (long long)v->arena_bytes, v->n_modules);
+  for (int i = 0; i < v->n_io; i++) {
+    static const char *const roles[] = {"input", "output", "state"};
+    const ditc_io *e = &v->io[i];
+    char shape[160];
+    int o = snprintf(shape, sizeof shape, "[");
+    for (int d = 0; d < e->ndim; d++) o += snprintf(shape + o, sizeof shape - (size_t)o, "%s%lld", d ? ", " : "",
+                                                  (long long)e->shape[d]);
+    snprintf(shape + o, sizeof shape - (size_t)o, "]");
+    printf("io %-16s %-6s %s %s = [%s], arena offset %lld\n", e->name, roles[e->role], e->dtype ? "i32" : "f32", shape,
+           e->dims, (long long)e->off);
+  }
   printf("pipeline dtype %s: upstream's rounding of the timesteps, sizes and RoPE angles, baked into the tables\n",
          v->dtype);
   printf("storage %s: the element this build keeps activations, PAB caches and weights in (%d bytes); the host "
@@ -317,8 +328,7 @@ int main(int argc, char **argv) {
     if (model_load_forward(&m, o.forward, o.call, &err)) return error_exit(prog, &err, &m);
     sampler_forward_once(&m);
     st_out_tensor t[257];
-    t[0] = (st_out_tensor){.name = "out", .dtype = ST_F32, .ndim = 5,
-                           .shape = {v->B, v->Cout, v->Tx, v->Hx, v->Wx}, .data = m.arena + v->off_out};
+    t[0] = model_io_tensor(&m, DITC_IO_OUT, "out");
     const int n = 1 + (d ? dump_tensors(d, "inter.", t + 1, 256) : 0);
     if (d && n == 1) {
       dump_free(d);

@@ -367,15 +367,36 @@ ditc_status model_load_cond(ditc_model *m, const char *path, ditc_err *err) {
   return load_file(m, path, NULL, load_inputs, err);
 }
 
+const ditc_io *ditc_io_find(const ditc_variant *v, const char *name) {
+  for (int i = 0; i < v->n_io; i++)
+    if (!strcmp(v->io[i].name, name)) return &v->io[i];
+  return NULL;
+}
+
+/* The io entry `name`, which the variant must have (a float tensor): a bug otherwise. */
+static const ditc_io *io_f32(const ditc_variant *v, const char *name) {
+  const ditc_io *e = ditc_io_find(v, name);
+  DITC_CHECK(e != NULL && e->dtype == DITC_DT_F32);
+  return e;
+}
+
+st_out_tensor model_io_tensor(const ditc_model *m, const char *io_name, const char *out_name) {
+  const ditc_io *e = io_f32(m->v, io_name);
+  DITC_CHECK(e->ndim <= ST_MAX_DIMS);
+  st_out_tensor t = {.name = out_name, .dtype = ST_F32, .ndim = e->ndim, .data = m->arena + e->off};
+  for (int i = 0; i < e->ndim; i++) t.shape[i] = e->shape[i];
+  return t;
+}
+
+/* The noise file's z0 into the sampler's latent, by the io table's shape. */
 static ditc_status load_noise(void *arg, ditc_err *err) {
   const load_ctx *c = arg;
-  const ditc_variant *v = c->m->v;
+  const ditc_io *z = io_f32(c->m->v, DITC_IO_LATENT);
   ditc_status s = DITC_OK;
   const st_tensor *t = need(c->f, "z0", c->path, err, &s);
-  const int64_t shape[5] = {v->Bp, v->Cin, v->Tx, v->Hx, v->Wx};
-  if (!s) s = expect_shape(t, 5, shape, c->path, err);
+  if (!s) s = expect_shape(t, z->ndim, z->shape, c->path, err);
   if (!s) s = check_float(t, c->path, err);
-  if (!s) copy_float(F32(c->m, v->off_z), t, 0, t->numel);
+  if (!s) copy_float(F32(c->m, z->off), t, 0, t->numel);
   return s;
 }
 
@@ -389,20 +410,19 @@ static ditc_status load_forward(void *arg, ditc_err *err) {
   char name[256];
   ditc_status s = DITC_OK;
   snprintf(name, sizeof name, "%s%s", c->prefix, v->fwd_x);
+  const ditc_io *xi = io_f32(v, DITC_IO_X), *ti = io_f32(v, DITC_IO_T);
   const st_tensor *x = need(c->f, name, c->path, err, &s);
-  const int64_t xs[5] = {v->B, v->Cin, v->Tx, v->Hx, v->Wx};
-  if (!s) s = expect_shape(x, 5, xs, c->path, err);
+  if (!s) s = expect_shape(x, xi->ndim, xi->shape, c->path, err);
   if (!s) s = check_float(x, c->path, err);
   snprintf(name, sizeof name, "%s%s", c->prefix, v->fwd_t);
   const st_tensor *t = s ? NULL : need(c->f, name, c->path, err, &s);
-  const int64_t ts[1] = {v->B};
-  if (!s) s = expect_shape(t, 1, ts, c->path, err);
-  for (int b = 0; !s && b < v->B; b++) /* float or integer timesteps (diffusers schedulers pass int64) */
+  if (!s) s = expect_shape(t, ti->ndim, ti->shape, c->path, err);
+  for (int64_t b = 0; !s && b < ti->shape[0]; b++) /* float or integer timesteps (diffusers passes int64) */
     if (!isfinite((float)st_get(t, b))) s = not_finite(t, b, c->path, err);
   if (!s) s = load_inputs(arg, err);
   if (s) return s;
-  copy_float(F32(c->m, v->off_x), x, 0, x->numel);
-  for (int b = 0; b < v->B; b++) F32(c->m, v->off_t)[b] = (float)st_get(t, b);
+  copy_float(F32(c->m, xi->off), x, 0, x->numel);
+  for (int64_t b = 0; b < ti->shape[0]; b++) F32(c->m, ti->off)[b] = (float)st_get(t, b);
   return DITC_OK;
 }
 

@@ -7,6 +7,7 @@
 
 #include "ditc_abi.h"
 #include "ditc_status.h"
+#include "safetensors.h"
 
 typedef struct {
   const ditc_variant *v;
@@ -39,6 +40,10 @@ void model_random_weights(ditc_model *m, uint64_t seed);
 ditc_status model_load_cond(ditc_model *m, const char *path, ditc_err *err);
 /* Initial noise: tensor z0 [Bp, Cin, Tx, Hx, Wx] into the sampler's latent. */
 ditc_status model_load_noise(ditc_model *m, const char *path, ditc_err *err);
+/* An output tensor named `out_name` holding the host arena's copy of io entry `io_name` (its
+ * shape from the io table). */
+st_out_tensor model_io_tensor(const ditc_model *m, const char *io_name, const char *out_name);
+
 /* One upstream model call from a fixture (PREFIX + the variant's fwd_* names): model inputs of
  * the whole CFG batch; the text's cond (and uncond) rows become the conditioning inputs. */
 ditc_status model_load_forward(ditc_model *m, const char *path, const char *prefix, ditc_err *err);

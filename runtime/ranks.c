@@ -183,12 +183,11 @@ static void *rank_main(void *arg) {
     fprintf(stderr, "warning: the latent holds NaN/Inf from step %d on (written: --allow-nonfinite)\n",
             health.bad_step + 1);
   if (writer) {
-    st_out_tensor t[2] = {
-        {.name = "final", .dtype = ST_F32, .ndim = 5, .shape = {v->Bp, v->Cin, v->Tx, v->Hx, v->Wx},
-         .data = m.arena + v->off_z},
-        {.name = "latents", .dtype = ST_F32, .ndim = 6, .shape = {v->steps, v->Bp, v->Cin, v->Tx, v->Hx, v->Wx},
-         .data = latents},
-    };
+    st_out_tensor t[2];
+    t[0] = model_io_tensor(&m, DITC_IO_LATENT, "final");
+    t[1] = (st_out_tensor){.name = "latents", .dtype = ST_F32, .ndim = t[0].ndim + 1, .shape = {v->steps},
+                           .data = latents}; /* [K, latent]: the latent after every step */
+    for (int i = 0; i < t[0].ndim; i++) t[1].shape[i + 1] = t[0].shape[i];
     provenance prov;
     provenance_make(&prov, v, o, "sample");
     if ((s = st_write_meta(o->out, t, latents ? 2 : 1, prov.meta, prov.n, err))) {

@@ -752,6 +752,34 @@ do
   check(strip(fwd.cudnn) == strip(fwd.own), "gen --attention cudnn: the forward differs from the default in the attention calls only")
 end
 
+-- ---- the io table: every tensor the runtime writes or reads, by name, role, type and shape ------
+do
+  local bad, n = nil, 0
+  for _, model in ipairs({ "models/opensora-v1.2.lua", "models/latte.lua", "models/opensora-plan-v1.1.lua" }) do
+    local fam = describe.load_family(model)
+    local b = bakery.variant(fam, describe.named(fam, "fixture"), fam.path)
+    local want = { ["in.x"] = "input", ["in.t"] = "input", ["sampler.z"] = "state", out = "output" }
+    local ios = 0
+    for _, buf in ipairs(b.program.buffer_list) do
+      if buf.kind == "io" then
+        ios = ios + 1
+        local role = want[buf.name] or (buf.name:match("^in%.") and "input") or (buf.name:match("^sampler%.") and "state")
+        if buf.role ~= role then bad = bad or (fam.family .. ": " .. buf.name .. " has role " .. tostring(buf.role)) end
+        want[buf.name] = nil
+      elseif buf.role then bad = bad or (fam.family .. ": " .. buf.name .. " is not io but has a role") end
+    end
+    if next(want) then bad = bad or (fam.family .. ": no io buffer " .. next(want)) end
+    local tab = read("out/" .. fam.family .. "/fixture/tables.c") or ""
+    local listed = select(2, tab:gsub('\n  { "[%w._]+", DITC_IO_', ""))
+    if not tab:find("static const ditc_io io%[" .. ios .. "%]") or listed ~= ios then
+      bad = bad or string.format("%s: tables.c lists %d of %d io buffers", fam.family, listed, ios)
+    end
+    n = n + ios
+  end
+  check(bad == nil, string.format("the io table of every family's fixture lists its %d io buffers with their roles (inputs "
+    .. "in.*, the sampler's state, the output)", n), bad)
+end
+
 os.execute("rm -rf " .. tmp)
 print(string.format("# gen_test: %d failed", failed))
 os.exit(failed == 0 and 0 or 1)

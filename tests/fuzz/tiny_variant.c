@@ -14,6 +14,15 @@ static const ditc_input_spec tiny_inputs[2] = {
     {"mask", DITC_IN_MASK, 0, 1, 256},
 };
 
+static const ditc_io tiny_io[6] = {
+    {"in.x", DITC_IO_INPUT, DITC_DT_F32, 5, {2, 2, 1, 2, 2}, "B, Cin, Tx, Hx, Wx", 0, 64},
+    {"in.t", DITC_IO_INPUT, DITC_DT_F32, 1, {2}, "B", 64, 8},
+    {"sampler.z", DITC_IO_STATE, DITC_DT_F32, 5, {1, 2, 1, 2, 2}, "Bp, Cin, Tx, Hx, Wx", 128, 32},
+    {"in.y", DITC_IO_INPUT, DITC_DT_F32, 3, {1, 3, 2}, "Bp, L, Cc", 192, 24},
+    {"in.mask", DITC_IO_INPUT, DITC_DT_I32, 2, {1, 3}, "Bp, L", 256, 12},
+    {"out", DITC_IO_OUTPUT, DITC_DT_F32, 5, {2, 2, 1, 2, 2}, "2 Bp, Cout, Tx, Hx, Wx", 320, 64},
+};
+
 const ditc_variant tiny_variant = {
     .abi_version = DITC_ABI_VERSION,
     .family = "tiny", .name = "fuzz", .symbol = "tiny", .dtype = "fp32", .inputs_hash = "0",
@@ -22,6 +31,7 @@ const ditc_variant tiny_variant = {
     .storage = "fp32", .st_bytes = 4,
     .arena_bytes = 512, .host_bytes = 512,
     .weight_elems = 12, .n_weights = 2, .weights = tiny_weights,
+    .n_io = 6, .io = tiny_io,
     .off_x = 0, .off_t = 64, .off_out = 320, .off_z = 128, .off_state = 384,
     .n_inputs = 2, .inputs = tiny_inputs,
     .fwd_x = "x", .fwd_t = "timestep", .fwd_text = "y", .fwd_mask = "mask",
