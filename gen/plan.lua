@@ -1,9 +1,10 @@
 -- plan.lua: the static memory plan. One arena, three parts:
---   persistent: io buffers and prologue results the steps read (live for the whole run);
+--   persistent: io buffers and what more than one phase touches (a denoiser: the prologue's
+--               results the steps read), live for the whole run;
 --   caches:     PAB cache slots, live from their first WRITE step to their last REUSE step,
 --               packed greedily so slots with disjoint step ranges share bytes;
---   transient:  activations, live from their first to their last op within a phase; the
---               prologue and the step phase never run at the same time and share this part.
+--   transient:  activations, live from their first to their last op within a phase; phases
+--               (the program's list) never run at the same time and share this part.
 -- Offsets are bytes, 256-byte aligned: cuBLASLt's heuristics assume 256-byte aligned operands
 -- unless told otherwise, and a device arena starts 256-byte aligned. check() is the overlap
 -- checker the tests run.
@@ -45,7 +46,7 @@ end
 function M.build(P, pab)
   local plan = { buffers = {}, slots = {}, order = {} }
   local touch = {}
-  for _, phase in ipairs({ "prologue", "step" }) do
+  for _, phase in ipairs(P.phases) do
     for i, op in ipairs(P:linear_ops(phase)) do
       for _, list in ipairs({ op.reads, op.writes }) do
         for _, name in ipairs(list) do
@@ -61,15 +62,18 @@ function M.build(P, pab)
 
   -- persistent part
   local off = 0
-  local persist, trans = {}, { prologue = {}, step = {} }
+  local persist, trans = {}, {}
+  for _, phase in ipairs(P.phases) do trans[phase] = {} end
   for _, b in ipairs(P.buffer_list) do
-    local t = touch[b.name] or {}
-    if b.kind == "io" or b.kind == "device" or (t.prologue and t.step) then
+    local t, phase, n = touch[b.name] or {}, nil, 0
+    for _, ph in ipairs(P.phases) do -- the first phase that touches it, and how many do
+      if t[ph] then phase, n = phase or ph, n + 1 end
+    end
+    if b.kind == "io" or b.kind == "device" or n > 1 then -- what the runtime or a later phase reads
       b.region = "persistent"
       persist[#persist + 1] = b
-    elseif t.prologue or t.step then
+    elseif n == 1 then
       b.region = "transient"
-      local phase = t.prologue and "prologue" or "step"
       b.phase, b.first, b.last = phase, t[phase].first, t[phase].last
       trans[phase][#trans[phase] + 1] = { size = b.bytes, first = b.first, last = b.last, name = b.name, buf = b }
     else
@@ -95,9 +99,9 @@ function M.build(P, pab)
   plan.cache_bytes = cache_top - off
   plan.slot_items = items
 
-  -- transient part (both phases from the same base)
+  -- transient part (every phase from the same base: phases never run at the same time)
   local top = cache_top
-  for _, phase in ipairs({ "prologue", "step" }) do
+  for _, phase in ipairs(P.phases) do
     local t = greedy(trans[phase], cache_top)
     for _, it in ipairs(trans[phase]) do it.buf.offset = it.offset end
     top = math.max(top, t)

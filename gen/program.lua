@@ -37,14 +37,19 @@ function M.checked_elems(shape, each, what, fail)
 end
 
 -- storage: a key of M.STORAGE (default fp32); fail(message): raises the user error of a size
--- past MAX_BYTES (default: an internal error).
-function M.new(storage, fail)
+-- past MAX_BYTES (default: an internal error); phases: the program's phases in the order they
+-- first run (default: a denoiser's `prologue`, once per generation, and `step`, once per model
+-- call). Phases never run at the same time: a buffer one phase alone touches is transient there.
+function M.new(storage, fail, phases)
   storage = storage or "fp32"
+  phases = phases or { "prologue", "step" }
+  local ops = {}
+  for _, ph in ipairs(phases) do ops[ph] = {} end
   return setmetatable({
     fail = fail or error,
     storage = storage, st_bytes = M.STORAGE[storage].bytes,
     buffers = {}, buffer_list = {}, weights = {}, weight_list = {},
-    ops = { prologue = {}, step = {} }, modules = {}, phase = "prologue", group = nil,
+    phases = phases, ops = ops, modules = {}, phase = phases[1], group = nil,
   }, M)
 end
 
@@ -84,7 +89,10 @@ function M:weight(name, shape)
   return name
 end
 
-function M:set_phase(phase) self.phase = phase end
+function M:set_phase(phase)
+  assert(self.ops[phase], "program: no phase " .. tostring(phase))
+  self.phase = phase
+end
 
 -- Appends an op: kind is one of registry.lua's, which declares its arguments; args maps their
 -- names to values: { buf = name } a buffer, { w = name } a weight, numbers, or C expressions;
