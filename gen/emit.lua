@@ -140,8 +140,12 @@ function M.forward_c(ctx, backend)
   local values = common(ctx)
   values.attention = ctx.attention or "own"
   values.slot_tables = slot_tables(ctx.program, ctx.pab)
-  values.prologue = render_phase(T, ctx.program, ctx.pab, "prologue")
-  values.step = render_phase(T, ctx.program, ctx.pab, "step")
+  local fns = {}
+  for _, ph in ipairs(ctx.program.phases) do
+    fns[#fns + 1] = template.render(F, "phase", { symbol = values.symbol, name = ph, doc = Program.PHASE_DOC[ph] or ph,
+      body = render_phase(T, ctx.program, ctx.pab, ph) })
+  end
+  values.phases = table.concat(fns, "\n\n")
   return template.render(F, "file", values) .. "\n"
 end
 
@@ -284,6 +288,12 @@ function M.tables_c(ctx)
     ins[#ins + 1] = string.format('  { "%s", %s, %d, %d, %s },', inp.name, inp.role, inp.half, inp.optional, off_name(inp.buf))
   end
   values.n_inputs, values.inputs = #P.inputs, table.concat(ins, "\n")
+  local decls, phases = {}, {}
+  for _, ph in ipairs(P.phases) do
+    decls[#decls + 1] = string.format("void %s_%s(const ditc_exec *ex, const unsigned char *row);", v.symbol, ph)
+    phases[#phases + 1] = string.format('  { "%s", %s_%s },', ph, v.symbol, ph)
+  end
+  values.phase_decls, values.n_phases, values.phases = table.concat(decls, "\n"), #phases, table.concat(phases, "\n")
   for _, k in ipairs({ "x", "t", "text", "mask" }) do
     values["fwd_" .. k] = P.fwd[k] and ('"' .. P.fwd[k] .. '"') or "NULL"
   end

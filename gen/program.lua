@@ -40,9 +40,15 @@ end
 -- past MAX_BYTES (default: an internal error); phases: the program's phases in the order they
 -- first run (default: a denoiser's `prologue`, once per generation, and `step`, once per model
 -- call). Phases never run at the same time: a buffer one phase alone touches is transient there.
+M.DENOISER_PHASES = { "prologue", "step" }
+M.PHASE_DOC = { -- what each phase of a denoiser does, for the generated code's comments
+  prologue = "Once per generation: position tables, fps embedding, caption path, cross-attention K/V.",
+  step = "One sampler step; row is this step's PAB table row ([n_modules] cells).",
+}
+
 function M.new(storage, fail, phases)
   storage = storage or "fp32"
-  phases = phases or { "prologue", "step" }
+  phases = phases or M.DENOISER_PHASES
   local ops = {}
   for _, ph in ipairs(phases) do ops[ph] = {} end
   return setmetatable({

@@ -9,7 +9,7 @@ static ditc_status cpu_attach(ditc_model *m, ditc_err *err) {
 static void cpu_copy(ditc_model *m, int64_t off, size_t bytes) { (void)m, (void)off, (void)bytes; }
 static void cpu_step(ditc_model *m, int pattern, const unsigned char *row) {
   (void)pattern;
-  m->v->step(&m->ex, row);
+  m->step(&m->ex, row);
 }
 static int64_t cpu_device_bytes(ditc_model *m) {
   (void)m;

@@ -1,7 +1,8 @@
 /* ditc_abi.h: the one versioned interface between generated code (out/<family>/<variant>/) and
  * the runtime. A variant exports one `const ditc_variant <symbol>_variant`; the runtime reads
- * its dims, baked sampler and PAB tables, weight manifest and arena plan, and calls its
- * prologue (once per generation) and step (once per sampler step) functions.
+ * its weight manifest, arena plan and io table (tensors by name, role and shape), calls its
+ * generated functions by phase name, and for a denoiser its dims and baked sampler and PAB
+ * tables (the prologue phase once per generation, the step phase once per model call).
  * Dimension vocabulary: runtime/README.md. Not here: op signatures (runtime/cpu/ops.h). */
 #ifndef DITC_ABI_H
 #define DITC_ABI_H
@@ -42,6 +43,19 @@ typedef struct {
   int64_t off, bytes;              /* arena byte offset and size */
 } ditc_io;
 
+/* A phase of the generated code: a function over the arena that the runtime calls by name (a
+ * denoiser has "prologue", once per generation, and "step", once per model call with its PAB
+ * row; an encoder has one phase; a chunked decoder one called per chunk). row: the phase's table
+ * row, or NULL. */
+typedef struct ditc_exec ditc_exec;
+typedef void (*ditc_phase_fn)(const ditc_exec *ex, const unsigned char *row);
+typedef struct ditc_phase {
+  const char *name;
+  ditc_phase_fn run;
+} ditc_phase;
+#define DITC_PHASE_PROLOGUE "prologue"
+#define DITC_PHASE_STEP "step"
+
 /* A conditioning input read from the --cond file into the arena. */
 enum { DITC_IN_TEXT = 0, DITC_IN_MASK = 1 };
 typedef struct {
@@ -64,7 +78,7 @@ struct ditc_comm;
 /* What generated code runs against: the weight buffer, the planned arena, this rank and its
  * communicator (sequence-parallel variants; NULL when sp = 1), and an optional
  * intermediate-dump sink (only used when built with DITC_DUMP_ENABLED). */
-typedef struct {
+struct ditc_exec {
   const void *weights;        /* weight_elems storage elements (fp32 on the CPU backend) */
   unsigned char *arena;
   int rank;                   /* in the sequence-parallel group */
@@ -73,7 +87,7 @@ typedef struct {
   struct ditc_comm *cfg_comm; /* the two ranks sharing a sequence-parallel rank (or NULL) */
   struct ditc_dump *dump;
   void *backend;              /* the device backend's context (CUDA: stream and cuBLAS handle) */
-} ditc_exec;
+};
 
 typedef struct {
   int abi_version;
@@ -141,8 +155,9 @@ typedef struct {
 
   const char *schedule_text;  /* schedule.txt, for --print-schedule */
 
-  void (*prologue)(const ditc_exec *ex);
-  void (*step)(const ditc_exec *ex, const unsigned char *row);
+  /* the generated functions, one per phase, by name (a denoiser: DITC_PHASE_PROLOGUE, _STEP) */
+  int n_phases;
+  const struct ditc_phase *phases;
 } ditc_variant;
 
 /* The variant a binary was built for (defined by the generated entry.c). */
@@ -154,6 +169,9 @@ const ditc_variant *ditc_variant_get(void);
 #define DITC_IO_T "in.t"
 #define DITC_IO_OUT "out"
 #define DITC_IO_LATENT "sampler.z"
+
+/* The phase of that name's function, or NULL (runtime/model.c). */
+ditc_phase_fn ditc_phase_find(const ditc_variant *v, const char *name);
 
 /* The io table's entry of that name, or NULL (runtime/model.c). */
 const ditc_io *ditc_io_find(const ditc_variant *v, const char *name);

@@ -49,6 +49,8 @@ ditc_status model_init_weights(ditc_model *m, const ditc_variant *v, int with_ar
     return ditc_fail(err, DITC_EINVAL, "variant %s was generated for ABI %d, this runtime is ABI %d",
                      v->name, v->abi_version, DITC_ABI_VERSION);
   m->v = v;
+  m->prologue = ditc_phase_find(v, DITC_PHASE_PROLOGUE);
+  m->step = ditc_phase_find(v, DITC_PHASE_STEP);
   const size_t wbytes = ((size_t)v->weight_elems * sizeof(float) + 255) / 256 * 256;
   const size_t abytes = with_arena ? ((size_t)v->host_bytes + 255) / 256 * 256 : 0;
   const double avail = available_bytes(); /* refuse what would end in the OOM killer during the memset */
@@ -71,6 +73,8 @@ ditc_status model_init_rank(ditc_model *m, const ditc_variant *v, const float *w
                             struct ditc_comm *comm, int cfg_rank, struct ditc_comm *cfg_comm, ditc_err *err) {
   memset(m, 0, sizeof *m);
   m->v = v;
+  m->prologue = ditc_phase_find(v, DITC_PHASE_PROLOGUE);
+  m->step = ditc_phase_find(v, DITC_PHASE_STEP);
   const size_t abytes = ((size_t)v->host_bytes + 255) / 256 * 256;
   const double avail = available_bytes();
   m->arena = avail >= 0 && (double)abytes > avail ? NULL : aligned_alloc(256, abytes ? abytes : 256);
@@ -365,6 +369,12 @@ static ditc_status load_file(ditc_model *m, const char *path, const char *prefix
 
 ditc_status model_load_cond(ditc_model *m, const char *path, ditc_err *err) {
   return load_file(m, path, NULL, load_inputs, err);
+}
+
+ditc_phase_fn ditc_phase_find(const ditc_variant *v, const char *name) {
+  for (int i = 0; i < v->n_phases; i++)
+    if (!strcmp(v->phases[i].name, name)) return v->phases[i].run;
+  return NULL;
 }
 
 const ditc_io *ditc_io_find(const ditc_variant *v, const char *name) {

@@ -15,6 +15,7 @@ typedef struct {
   unsigned char *arena;  /* [host_bytes] of the arena (all of it on the CPU), 256-byte aligned, zeroed */
   int owns_weights;
   ditc_exec ex;
+  ditc_phase_fn prologue, step; /* the denoiser's phases (ditc_phase_find) */
 } ditc_model;
 
 /* Allocates the weight buffer and the arena (the only allocations of a run). */

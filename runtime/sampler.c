@@ -187,7 +187,8 @@ void sampler_run(ditc_model *m, const sampler_opts *o) {
   const double start = now();
   inputs_to_device(m);
   if (be->update) be->to_device(m, v->off_z, zbytes); /* the latent lives on the device from here */
-  v->prologue(&m->ex);
+  DITC_CHECK(m->prologue && m->step); /* a denoiser variant: both phases are generated */
+  m->prologue(&m->ex, NULL);
   for (int i = 0; i < v->steps; i++) {
     if ((o->stop_before && i == o->stop_before - 1) || comm_failed(m)) return;
     const double t0 = now();
@@ -225,6 +226,7 @@ void sampler_forward_once(ditc_model *m) {
   unsigned char all_compute[v->n_modules > 0 ? v->n_modules : 1];
   memset(all_compute, 0, sizeof all_compute);
   inputs_to_device(m);
-  v->prologue(&m->ex);
+  DITC_CHECK(m->prologue && m->step); /* a denoiser variant: both phases are generated */
+  m->prologue(&m->ex, NULL);
   forward(m, v->n_patterns, all_compute);
 }

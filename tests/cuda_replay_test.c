@@ -37,7 +37,7 @@ static void step(ditc_model *m, int eager, int pattern, const unsigned char *row
   const ditc_backend_ops *be = ditc_backend();
   be->to_device(m, v->off_x, (size_t)v->B * v->Cin * v->Tx * v->Hx * v->Wx * sizeof(float));
   be->to_device(m, v->off_t, (size_t)v->B * sizeof(float));
-  if (eager) v->step(&m->ex, row);
+  if (eager) m->step(&m->ex, row);
   else be->step(m, pattern, row);
 }
 
@@ -64,7 +64,7 @@ int main(void) {
   for (int i = 0; i < v->n_inputs; i++)
     be->to_device(&m, v->inputs[i].off,
                   (size_t)v->Bp * v->L * (v->inputs[i].role == DITC_IN_TEXT ? v->Cc : 1) * sizeof(float));
-  v->prologue(&m.ex);
+  m.prologue(&m.ex, NULL);
   const int64_t n_out = (int64_t)2 * v->Bp * v->Cout * v->Tx * v->Hx * v->Wx;
   float *eager = malloc((size_t)n_out * sizeof(float)), *replay = malloc((size_t)n_out * sizeof(float));
   unsigned char *zeros = calloc((size_t)(v->n_modules > 0 ? v->n_modules : 1), 1);

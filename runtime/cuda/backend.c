@@ -61,13 +61,13 @@ static void upload_weights(cuda_state *s, const ditc_variant *v, const float *ho
  * attention (--attention cudnn) whose plan does not exist yet runs the own kernel inside the
  * capture and leaves the plan pending; the plans are then built outside it and the row captured
  * once more, now with cuDNN's kernels. */
-static cudaGraphExec_t capture(cuda_state *s, const ditc_variant *v, const ditc_exec *ex, const unsigned char *row) {
+static cudaGraphExec_t capture(cuda_state *s, const ditc_model *m, const unsigned char *row) {
   cudaStream_t st = (cudaStream_t)s->ctx.stream;
   cudaGraph_t g = NULL;
   cudaGraphExec_t exec = NULL;
   for (int pass = 0;; pass++) {
     CUDA_CHECK(cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal));
-    v->step(ex, row);
+    m->step(&m->ex, row);
     CUDA_CHECK(cudaStreamEndCapture(st, &g));
     if (pass > 0 || cuda_dnn_build_pending(&s->ctx) == 0) break;
     CUDA_CHECK(cudaGraphDestroy(g));
@@ -127,17 +127,17 @@ static ditc_status cuda_attach(ditc_model *m, ditc_err *err) {
   s->graphs = calloc((size_t)s->n_graphs, sizeof *s->graphs);
   unsigned char *zeros = calloc((size_t)(v->n_modules > 0 ? v->n_modules : 1), 1);
   DITC_CHECK(s->graphs && zeros);
-  v->prologue(&m->ex);
-  v->step(&m->ex, zeros);
+  m->prologue(&m->ex, NULL);
+  m->step(&m->ex, zeros);
   CUDA_CHECK(cudaStreamSynchronize((cudaStream_t)s->ctx.stream));
   CUDA_CHECK(cudaGetLastError());
 
   /* one graph per pattern, captured from the first step that has it, and the all-compute row */
   for (int i = 0; i < v->steps; i++) {
     const int p = v->pab_pattern[i];
-    if (!s->graphs[p]) s->graphs[p] = capture(s, v, &m->ex, v->pab_table + (int64_t)i * v->n_modules);
+    if (!s->graphs[p]) s->graphs[p] = capture(s, m, v->pab_table + (int64_t)i * v->n_modules);
   }
-  s->graphs[v->n_patterns] = capture(s, v, &m->ex, zeros);
+  s->graphs[v->n_patterns] = capture(s, m, zeros);
   free(zeros);
   for (int p = 0; p < s->n_graphs; p++) DITC_CHECK(s->graphs[p] != NULL); /* the table names every pattern */
   CUDA_CHECK(cudaDeviceSynchronize());
