@@ -83,9 +83,10 @@ static long long online_cpus(void) {
 }
 
 /* A tensor shape as "[a, b, c]". */
-static const char *dims(char *buf, size_t cap, int n, const long long *d) {
+static const char *dims(char *buf, size_t cap, int n, const int64_t *d) {
   int o = snprintf(buf, cap, "[");
-  for (int i = 0; i < n && o < (int)cap; i++) o += snprintf(buf + o, cap - (size_t)o, "%s%lld", i ? ", " : "", d[i]);
+  for (int i = 0; i < n && o < (int)cap; i++)
+    o += snprintf(buf + o, cap - (size_t)o, "%s%lld", i ? ", " : "", (long long)d[i]);
   if (o < (int)cap) snprintf(buf + o, cap - (size_t)o, "]");
   return buf;
 }
@@ -115,15 +116,16 @@ static void usage(FILE *f, const char *prog, const ditc_variant *v) {
     const ditc_input_spec *in = &v->inputs[i];
     if (in->role == DITC_IN_TEXT)
       fprintf(f, "  --cond   %-22s float %s = [Bp, L, Cc] (or [Bp, 1, L, Cc])\n", in->name,
-              dims(b1, sizeof b1, 3, (long long[]){v->Bp, v->L, v->Cc}));
+              dims(b1, sizeof b1, 3, (int64_t[]){v->Bp, v->L, v->Cc}));
     else
       fprintf(f, "  --cond   %-22s 0/1 integer or bool %s = [Bp, L]%s\n", in->name,
-              dims(b1, sizeof b1, 2, (long long[]){v->Bp, v->L}), in->optional ? ", optional (all valid)" : "");
+              dims(b1, sizeof b1, 2, (int64_t[]){v->Bp, v->L}), in->optional ? ", optional (all valid)" : "");
   }
-  const long long lat[5] = {v->Bp, v->Cin, v->Tx, v->Hx, v->Wx};
-  fprintf(f, "  --noise  %-22s float %s = [Bp, C, T, H, W]\n", "z0", dims(b1, sizeof b1, 5, lat));
+  const ditc_io *z = ditc_io_find(v, DITC_IO_LATENT);
+  DITC_CHECK(z != NULL);
+  fprintf(f, "  --noise  %-22s float %s = [%s]\n", "z0", dims(b1, sizeof b1, z->ndim, z->shape), z->dims);
   fprintf(f, "  --out    %-22s F32 %s; 'latents' [K = %d, ...] with --save-steps\n", "final",
-          dims(b1, sizeof b1, 5, lat), v->steps);
+          dims(b1, sizeof b1, z->ndim, z->shape), v->steps);
   fprintf(f, "  --forward  PREFIX + %s, %s, %s%s%s\n", v->fwd_x, v->fwd_t, v->fwd_text, v->fwd_mask ? ", " : "",
           v->fwd_mask ? v->fwd_mask : "");
 }
@@ -253,12 +255,8 @@ static void info(const ditc_variant *v) {
     static const char *const roles[] = {"input", "output", "state"};
     const ditc_io *e = &v->io[i];
     char shape[160];
-    int o = snprintf(shape, sizeof shape, "[");
-    for (int d = 0; d < e->ndim; d++) o += snprintf(shape + o, sizeof shape - (size_t)o, "%s%lld", d ? ", " : "",
-                                                  (long long)e->shape[d]);
-    snprintf(shape + o, sizeof shape - (size_t)o, "]");
-    printf("io %-16s %-6s %s %s = [%s], arena offset %lld\n", e->name, roles[e->role], e->dtype ? "i32" : "f32", shape,
-           e->dims, (long long)e->off);
+    printf("io %-16s %-6s %s %s = [%s], arena offset %lld\n", e->name, roles[e->role], e->dtype ? "i32" : "f32",
+           dims(shape, sizeof shape, e->ndim, e->shape), e->dims, (long long)e->off);
   }
   printf("pipeline dtype %s: upstream's rounding of the timesteps, sizes and RoPE angles, baked into the tables\n",
          v->dtype);

@@ -451,17 +451,22 @@ description_error("duplicate MLP key", "{ key = 788, blocks = { 0, 1, 2, 3, 4 },
 description_error("num_heads not dividing hidden_size", "depth = 2, hidden_size = 96, num_heads = 4,",
   "depth = 2, hidden_size = 96, num_heads = 5,", "num_heads = 5")
 
-local function config_error(what, text, key)
-  local path = tmp .. "/config.json"
+-- Writes text to tmp/NAME and returns that path and the line where key first stands (0: none).
+local function write_with_line(name, text, key)
+  local path = tmp .. "/" .. name
   local f = assert(io.open(path, "wb"))
   f:write(text)
   f:close()
-  local line = 0
-  local i = 0
+  local line, i = 0, 0
   for l in (text .. "\n"):gmatch("([^\n]*)\n") do
     i = i + 1
     if line == 0 and l:find(key, 1, true) then line = i end
   end
+  return path, line
+end
+
+local function config_error(what, text, key)
+  local path, line = write_with_line("config.json", text, key)
   local rc, out = sh(string.format("lua5.4 gen/main.lua --model models/opensora-v1.2.lua --config %s --name x "
     .. "--height 64 --width 96 --frames 17 --out %s/out", path, tmp))
   local want = string.format("gen: error: %s:%d:", path, line)
@@ -474,15 +479,7 @@ config_error("trailing comma", (good_json:gsub('"transformers_version": "4.36.2"
 config_error("skip_y_embedder true", (good_json:gsub('"skip_y_embedder": false', '"skip_y_embedder": true')), "skip_y_embedder")
 
 local function pab_json_error(what, text, key)
-  local path = tmp .. "/pab.json"
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-  local line, i = 0, 0
-  for l in (text .. "\n"):gmatch("([^\n]*)\n") do
-    i = i + 1
-    if line == 0 and l:find(key, 1, true) then line = i end
-  end
+  local path, line = write_with_line("pab.json", text, key)
   local rc, out = sh(string.format("lua5.4 gen/main.lua --model models/opensora-v1.2.lua --variant fixture --pab %s "
     .. "--name x --out %s/out", path, tmp))
   local want = string.format("gen: error: %s:%d:", path, line)
@@ -496,15 +493,7 @@ pab_json_error("range 0", (pab_json:gsub('"temporal_range": 3', '"temporal_range
 -- ---- hostile values (issue 9 item 14): one line at the field's line, never a traceback -------------
 
 local function json_error(what, model, base, text, key, sizes, want_msg)
-  local path = tmp .. "/hostile.json"
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-  local line, i = 0, 0
-  for l in (text .. "\n"):gmatch("([^\n]*)\n") do
-    i = i + 1
-    if line == 0 and l:find(key, 1, true) then line = i end
-  end
+  local path, line = write_with_line("hostile.json", text, key)
   os.execute("rm -rf " .. tmp .. "/hostile")
   local rc, out = sh(string.format("lua5.4 gen/main.lua --model %s --config %s --name x %s --out %s/hostile", model,
     path, sizes, tmp))

@@ -49,8 +49,8 @@ bad() {
   shift
   rm -f "$T/out.safetensors"
   timeout -k 5 60 "$@" --out "$T/out.safetensors" >"$T/stdout" 2>"$T/stderr"
-  local rc=$?
-  [ "$rc" -ne 1 ] && p="$p; exit status $rc, expected 1"
+  local code=$?
+  [ "$code" -ne 1 ] && p="$p; exit status $code, expected 1"
   [ "$(wc -l <"$T/stderr")" -ne 1 ] && p="$p; stderr has $(wc -l <"$T/stderr") lines, expected 1"
   [ "$(tr -d '\n' <"$T/stderr" | LC_ALL=C tr -d '\040-\176' | wc -c)" -ne 0 ] &&
     p="$p; stderr holds control or non-ASCII bytes"
@@ -59,7 +59,6 @@ bad() {
   [ -e "$T/out.safetensors" ] && p="$p; an output file was written"
   if [ -z "$p" ]; then echo "ok - $what"; else
     echo "not ok - $what: ${p#; } -- stderr: $(head -c 300 "$T/stderr" | cat -v | tr '\n' ' ')"
-    rc=1
   fi
   [ -z "$p" ]
 }

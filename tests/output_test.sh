@@ -24,13 +24,13 @@ ARGS=(--weights "$T/w.safetensors" --cond "$T/c.safetensors" --seed 1 --quiet)
 refused() {
   local name=$1 sub=$2
   shift 2
-  local rc lines
+  local code lines
   timeout -k 2 20 "$@" >"$T/so" 2>"$T/se"
-  rc=$?
+  code=$?
   lines=$(wc -l <"$T/se")
-  if [ $rc -eq 1 ] && [ "$lines" -eq 1 ] && grep -qF -- "$sub" "$T/se"; then echo "ok - $name"; else
-    echo "not ok - $name: exit $rc, $lines stderr lines, wanted '$sub': $(head -c 300 "$T/se" | tr '\n' ' ')"
-    rc=1
+  if [ $code -eq 1 ] && [ "$lines" -eq 1 ] && grep -qF -- "$sub" "$T/se"; then echo "ok - $name"; else
+    echo "not ok - $name: exit $code, $lines stderr lines, wanted '$sub': $(head -c 300 "$T/se" | tr '\n' ' ')"
+    rc=1 # the suite's status (tests/lib.sh)
   fi
 }
 sum() { sha256sum "$1" | cut -d' ' -f1; }
