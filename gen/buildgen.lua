@@ -17,6 +17,7 @@ local MODELS = { "models/opensora-v1.2.lua", "models/latte.lua", "models/opensor
 -- The released sizes the GPU bench (tools/bench_gpu.sh) and the device check run.
 local CUDA_RELEASED = { ["opensora-v1.2"] = "480p-9x16-51f", latte = "16x512x512" }
 local GEN_FILES = { "forward.c", "offsets.h", "tables.c", "entry.c", "schedule.txt", "plan.txt", "manifest.txt" }
+local NETWORK_FILES = { "forward.c", "offsets.h", "tables.c", "entry.c", "plan.txt", "manifest.txt" } -- no schedule
 local CUDA_FILES = { "forward.cu", "offsets.h", "tables.c", "entry.c" }
 
 local lines = {}
@@ -36,11 +37,12 @@ local function gen(dir, model, args, list, extra_inputs)
 end
 
 -- One CPU binary (rule variant) from a generated dir; extra: the compile flags, hooks: the test
--- hooks object, comm: the NCCL object and libraries.
+-- hooks object, comm: the NCCL object and libraries, network: a network's command line
+-- (runtime/network_main.c) instead of the sampler's.
 local function cpu_bin(bin, dir, opt)
   opt = opt or {}
-  put("build %s: variant %s | %s/offsets.h rt_deps%s", bin, files(dir, { "forward.c", "tables.c", "entry.c" }), dir,
-    opt.comm and " build/rt/comm_nccl.o" or "")
+  put("build %s: variant %s%s | %s/offsets.h rt_deps%s", bin, files(dir, { "forward.c", "tables.c", "entry.c" }),
+    opt.network and " build/rt/network_main.o" or "", dir, opt.comm and " build/rt/comm_nccl.o" or "")
   put("  dir = %s", dir)
   if opt.extra then put("  extra = %s", opt.extra) end
   if opt.hooks then put("  hooks_obj = build/rt/test_hooks.o") end
@@ -102,11 +104,18 @@ end
 put("")
 put("# ---- test variants (tests/variants.lua; generated into build/gen/, not committed) ----")
 local tests = dofile(root .. "tests/variants.lua")
+local kinds = {} -- model file -> its class's kind
 for _, t in ipairs(tests) do
+  kinds[t.model] = kinds[t.model] or describe.load_family(t.model).cls.kind
+  local network = kinds[t.model] == "network"
   local dir, bin = "build/gen/" .. t.name, "build/tests/" .. t.name
-  gen(dir, t.model, t.args, GEN_FILES, t.args:match("%-%-config (%S+)"))
-  cpu_bin(bin, dir, { hooks = t.hooks })
+  gen(dir, t.model, t.args, network and NETWORK_FILES or GEN_FILES, t.args:match("%-%-config (%S+)"))
+  cpu_bin(bin, dir, { hooks = t.hooks, network = network })
   add("tests", bin)
+  if t.debug then
+    cpu_bin(bin .. "-debug", dir, { network = network, extra = "-DDITC_DUMP_ENABLED" })
+    add("tests", bin .. "-debug")
+  end
 end
 
 put("")

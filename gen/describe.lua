@@ -12,7 +12,10 @@ local M = {}
 
 -- Model classes: each owns its config fields (the upstream config.json names), their checks and
 -- the dims they imply, plus its op-program builder.
-local classes = { STDiT3 = require("stdit3"), LatteT2V = require("latte") }
+-- A class's kind: "denoiser" (the default: a sampler, cache tables, sequence parallelism on top
+-- of its graph) or "network" (a graph with named io and no sampler: an encoder, a decoder).
+local classes = { STDiT3 = require("stdit3"), LatteT2V = require("latte"), ToyMLP = require("toy_mlp") }
+for _, cls in pairs(classes) do cls.kind = cls.kind or "denoiser" end
 local class_names = util.sorted_keys(classes)
 
 -- Limits shared by every class: sizes are positive integers with a cap far above any released
@@ -150,7 +153,24 @@ local vae_schema = S.record({
   spatial = S.int { min = 1, max = 64 }, temporal = S.str { enum = { "none", "opensora", "causal4" } },
 }, { required = { "spatial", "temporal" } })
 
+-- A network's description: its config, its variants (the class's own fields plus config
+-- overrides) and an optional dtype; nothing of a denoiser.
+local function network_variant_schema(cls)
+  local fields = util.copy(cls.variant_fields)
+  fields.config = S.record(cls.config_fields)
+  return S.record(fields, { required = cls.variant_required })
+end
+
+local function network_schema(cls)
+  return S.record({
+    family = name_str, class = S.str { enum = class_names }, symbol = name_str,
+    config = S.record(cls.config_fields, { required = cls.config_required }), dtype = dtype_schema,
+    variants = S.map(network_variant_schema(cls)),
+  }, { required = { "family", "class", "symbol", "config", "variants" } })
+end
+
 local function family_schema(cls)
+  if cls.kind == "network" then return network_schema(cls) end
   local config_required = {}
   for _, k in ipairs(cls.config_required) do config_required[#config_required + 1] = k end
   return S.record({
@@ -194,6 +214,15 @@ function M.load_family(path)
   local cls = classes[fam.class]
   family_schema(cls)(fam, {}, fail)
   if cls.check_config then cls.check_config(fam.config, function(k, msg) fail({ "config", k }, msg) end) end
+  if not fam.symbol:match("^[a-z][a-z0-9_]*$") then fail({ "symbol" }, "must be a C identifier in lower case") end
+  fam.path, fam.where, fam.fail, fam.cls = path, where, fail, cls
+  if cls.kind == "denoiser" then M.check_denoiser(fam, cls, fail) end
+  return fam
+end
+
+-- What a denoiser's description must also hold together: its sampler's fields, unique block
+-- and layer names, extra weights shaped by config fields.
+function M.check_denoiser(fam, cls, fail)
   local needs = { table.unpack(SAMPLER_FIELDS[fam.sampler.kind]) }
   if fam.sampler.kind == "rflow" and fam.sampler.use_timestep_transform then needs[#needs + 1] = "transform_scale" end
   for _, k in ipairs(needs) do
@@ -210,7 +239,6 @@ function M.load_family(path)
       seen[layer.name] = true
     end
   end
-  if not fam.symbol:match("^[a-z][a-z0-9_]*$") then fail({ "symbol" }, "must be a C identifier in lower case") end
   for i, w in ipairs(fam.extra_weights or {}) do
     for j, x in ipairs(w.shape) do
       if type(x) == "string" and not cls.config_fields[x] then
@@ -218,8 +246,6 @@ function M.load_family(path)
       end
     end
   end
-  fam.path, fam.where, fam.fail, fam.cls = path, where, fail, cls
-  return fam
 end
 
 -- Maps an upstream config.json (the class's own format) onto config fields: known fields are
@@ -288,9 +314,10 @@ function M.resolve(fam, name, spec, where, source)
   local function fail(p, msg)
     util.fail(where(p), "%s: %s", #p > 0 and S.path_str(p) or ("variant " .. S.path_str({ name })), msg)
   end
+  if fam.cls.kind == "network" then return M.resolve_network(fam, name, spec, fail, source) end
   variant_schema(fam.cls)(spec, {}, fail)
   local v = {
-    family = fam.family, class = fam.class, name = name, source = source, fam = fam,
+    family = fam.family, class = fam.class, kind = "denoiser", name = name, source = source, fam = fam,
     config = util.merge(fam.config, spec.config or {}),
     blocks = fam.blocks,
     sampler = util.copy(fam.sampler),
@@ -324,6 +351,22 @@ function M.resolve(fam, name, spec, where, source)
   return v
 end
 
+-- A network's variant: its config, its class's fields (copied onto the variant) and dims.
+function M.resolve_network(fam, name, spec, fail, source)
+  network_variant_schema(fam.cls)(spec, {}, fail)
+  if not name:match("^[a-z0-9][a-z0-9._-]*$") then fail({}, "the name must be lower-case [a-z0-9._-]") end
+  local v = {
+    family = fam.family, class = fam.class, kind = "network", name = name, source = source, fam = fam,
+    config = util.merge(fam.config, spec.config or {}), dtype = fam.dtype or "fp32",
+    symbol = fam.symbol .. "_" .. util.ident(name),
+  }
+  for k in pairs(fam.cls.variant_fields) do v[k] = spec[k] end
+  if fam.cls.check_config then fam.cls.check_config(v.config, function(k, msg) fail({ "config", k }, msg) end) end
+  v.dims = fam.cls.dims(v, fail)
+  v.fail_size = function(msg) fail({}, msg) end
+  return v
+end
+
 -- A named variant; over (optional): { sp = P, pab = "off", name = NAME } derives a variant from
 -- it with another sequence-parallel degree or PAB off (the command line's --sp / --pab off,
 -- which then need --name).
@@ -339,6 +382,10 @@ function M.named(fam, name, over)
     return fam.where(full)
   end
   if over and (over.sp or over.pab or over.cfg_parallel or over.dtype) then
+    if fam.cls.kind == "network" then
+      util.fail(nil, "--sp, --pab, --cfg-parallel and --pipeline-dtype apply to denoisers; %s (class %s) is a network",
+        fam.family, fam.class)
+    end
     if not over.name then
       util.fail(nil, "--sp, --pab, --cfg-parallel or --pipeline-dtype with --variant needs --name for the derived variant")
     end

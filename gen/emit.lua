@@ -139,10 +139,10 @@ function M.forward_c(ctx, backend)
   T = setmetatable({ attention = ctx.attention or "own", backend = backend }, { __index = T }) -- what this variant uses
   local values = common(ctx)
   values.attention = ctx.attention or "own"
-  values.slot_tables = slot_tables(ctx.program, ctx.pab)
+  values.slot_tables = ctx.pab and slot_tables(ctx.program, ctx.pab) or ""
   local fns = {}
   for _, ph in ipairs(ctx.program.phases) do
-    fns[#fns + 1] = template.render(F, "phase", { symbol = values.symbol, name = ph, doc = Program.PHASE_DOC[ph] or ph,
+    fns[#fns + 1] = template.render(F, "phase", { symbol = values.symbol, name = ph, doc = ctx.program.phase_doc[ph] or ph,
       body = render_phase(T, ctx.program, ctx.pab, ph) })
   end
   values.phases = table.concat(fns, "\n\n")
@@ -202,11 +202,12 @@ local function c_string_lines(text)
   return table.concat(out, "\n")
 end
 
-function M.tables_c(ctx)
+-- The denoiser part of tables.c: sampler schedule, PAB tables, communication schedule,
+-- conditioning inputs and the denoiser descriptor.
+local function denoiser_tables(ctx, T)
   local v, P, sched, tables = ctx.variant, ctx.program, ctx.sched, ctx.pab
-  local T = template.load("templates/tables.c.in")
   local d = v.dims
-  local values = common(ctx)
+  local values = {}
   for _, k in ipairs({ "Bp", "B", "Cin", "Cout", "Tx", "Hx", "Wx", "L", "Cc" }) do values[k] = d[k] end
   values.K, values.M = sched.K, #P.modules
   values.sampler, values.sampler_kind, values.n_state = sched.kind, sched.kind_id, sched.n_state
@@ -255,6 +256,27 @@ function M.tables_c(ctx)
   end
   values.pab_rows = table.concat(rows, "\n")
   values.n_patterns, values.pab_pattern = tables.n_patterns, int_list(tables.pattern, 30)
+  values.schedule_text = c_string_lines(ctx.schedule_txt)
+  local ins = {}
+  for _, inp in ipairs(P.inputs) do
+    ins[#ins + 1] = string.format('  { "%s", %s, %d, %d, %s },', inp.name, inp.role, inp.half, inp.optional, off_name(inp.buf))
+  end
+  values.n_inputs, values.inputs = #P.inputs, table.concat(ins, "\n")
+  for _, k in ipairs({ "x", "t", "text", "mask" }) do
+    values["fwd_" .. k] = P.fwd[k] and ('"' .. P.fwd[k] .. '"') or "NULL"
+  end
+  return template.render(T, "denoiser", values) .. "\n"
+end
+
+function M.tables_c(ctx)
+  local v, P = ctx.variant, ctx.program
+  local T = template.load("templates/tables.c.in")
+  local values = common(ctx)
+  values.kind = ctx.sched and "denoiser" or "network"
+  values.tables_doc = ctx.sched and "Baked sampler schedule, PAB tables, weight manifest and the ditc_variant descriptor."
+    or "Weight manifest, io table, phases and the ditc_variant descriptor (a network: no sampler, no PAB)."
+  values.denoiser = ctx.sched and denoiser_tables(ctx, T) or ""
+  values.denoiser_ref = ctx.sched and "&denoiser" or "NULL"
   values.host_bytes = ctx.plan.arena_bytes
   if ctx.variant.backend == "cuda" then -- the host holds the io buffers only
     values.host_bytes = 0
@@ -272,7 +294,6 @@ function M.tables_c(ctx)
     ws[#ws + 1] = string.format('  { "%s", %d, { %s }, %s, %d },', w.name, #w.shape, table.concat(sh, ", "), wt_name(w.name), w.elems)
   end
   values.n_weights, values.weights = #P.weight_list, table.concat(ws, "\n")
-  values.schedule_text = c_string_lines(ctx.schedule_txt)
   local io = {}
   for _, b in ipairs(P.buffer_list) do
     if b.kind == "io" then
@@ -283,20 +304,12 @@ function M.tables_c(ctx)
     end
   end
   values.n_io, values.io = #io, table.concat(io, "\n")
-  local ins = {}
-  for _, inp in ipairs(P.inputs) do
-    ins[#ins + 1] = string.format('  { "%s", %s, %d, %d, %s },', inp.name, inp.role, inp.half, inp.optional, off_name(inp.buf))
-  end
-  values.n_inputs, values.inputs = #P.inputs, table.concat(ins, "\n")
   local decls, phases = {}, {}
   for _, ph in ipairs(P.phases) do
     decls[#decls + 1] = string.format("void %s_%s(const ditc_exec *ex, const unsigned char *row);", v.symbol, ph)
     phases[#phases + 1] = string.format('  { "%s", %s_%s },', ph, v.symbol, ph)
   end
   values.phase_decls, values.n_phases, values.phases = table.concat(decls, "\n"), #phases, table.concat(phases, "\n")
-  for _, k in ipairs({ "x", "t", "text", "mask" }) do
-    values["fwd_" .. k] = P.fwd[k] and ('"' .. P.fwd[k] .. '"') or "NULL"
-  end
   return template.render(T, "file", values) .. "\n"
 end
 

@@ -19,6 +19,13 @@ function M.linear(P, wprefix, src, out, Mrows, K, N, opt)
   }, { src }, { out }, { dump = opt.dump, dump_shape = opt.dump_shape })
 end
 
+-- out[R, C] = RMSNorm(src) * weight (T5's LayerNorm: no mean, no bias), weight `<prefix>.weight`.
+function M.rms_norm(P, prefix, src, out, R, C, eps, opt)
+  local w = P:weight(prefix .. ".weight", { C })
+  return P:op("rms_norm", prefix, { out = { buf = out }, src = { buf = src }, w = { w = w }, R = R, C = C, eps = eps },
+    { src }, { out }, { dump = opt and opt.dump })
+end
+
 -- names[1] -> GELU(tanh) -> names[2] (timm Mlp with approx_gelu, PixArt's caption projection).
 function M.mlp2(P, prefix, names, src, rows, cin, hidden, cout, out, opt)
   local h = P:buffer(prefix .. ".h", { rows, hidden }, { dims = "rows, hidden" })

@@ -190,7 +190,8 @@ local function run(argv)
   end
   local baked = bake.variant(fam, v, o.config and "command line: --frames" or fam.where({ "variants", v.name, "num_frames" }))
   local sched, P, tables, plan = baked.sched, baked.program, baked.pab, baked.plan
-  if backend == "cuda" and (v.dims.sp > 1 or v.dims.cfgp > 1) then
+  local denoiser = v.kind == "denoiser"
+  if denoiser and backend == "cuda" and (v.dims.sp > 1 or v.dims.cfgp > 1) then
     util.fail(nil, "--backend cuda runs single-rank variants for now (device-resident collectives are not built yet)")
   end
 
@@ -209,18 +210,18 @@ local function run(argv)
 
   local ctx = {
     variant = v, sched = sched, program = P, pab = tables, plan = plan, source_desc = source_desc, comm = baked.comm,
-    hash = hash_files(util.reads), pab_comment = report.pab_params(v, " * "), attention = attention,
+    hash = hash_files(util.reads), pab_comment = denoiser and report.pab_params(v, " * "), attention = attention,
   }
-  ctx.schedule_txt = report.schedule_txt(ctx)
+  ctx.schedule_txt = denoiser and report.schedule_txt(ctx)
   local files = {
     { "forward." .. ext, emit.forward_c(ctx, backend) },
     { "offsets.h", emit.offsets_h(ctx) },
     { "tables.c", emit.tables_c(ctx) },
     { "entry.c", emit.entry_c(ctx) },
-    { "schedule.txt", ctx.schedule_txt },
     { "plan.txt", report.plan_txt(ctx) },
     { "manifest.txt", report.manifest_txt(ctx) },
   }
+  if denoiser then table.insert(files, 5, { "schedule.txt", ctx.schedule_txt }) end
   local dir = o.out:gsub("/$", "")
   if not os.rename(dir, dir) then -- create the output directory (one call, the path quoted for sh)
     local ok = os.execute("mkdir -p '" .. dir:gsub("'", "'\\''") .. "'")
@@ -235,8 +236,10 @@ local function run(argv)
   util.write_if_changed(dir .. "/gen.d", table.concat(deps, " \\\n  ") .. "\n")
   util.flush_notes()
   if not o.quiet then
-    print(string.format("gen: %s/%s: %d steps, %d PAB modules, arena %d bytes, %d weight tensors (%d elements); "
-      .. "%d of %d files changed (%.2f s)", v.family, v.name, sched.K, #P.modules, plan.arena_bytes,
+    local what = denoiser and string.format("%d steps, %d PAB modules", sched.K, #P.modules)
+      or string.format("a network, %d phase%s", #P.phases, #P.phases == 1 and "" or "s")
+    print(string.format("gen: %s/%s: %s, arena %d bytes, %d weight tensors (%d elements); "
+      .. "%d of %d files changed (%.2f s)", v.family, v.name, what, plan.arena_bytes,
       #P.weight_list, P.weight_elems, written, #files, os.clock() - started))
   end
 end

@@ -42,7 +42,7 @@ local function greedy(items, base)
   return top
 end
 
--- P: program; pab: pab tables (slots per module). Returns the plan.
+-- P: program; pab: pab tables (slots per module), or nil (no caches). Returns the plan.
 function M.build(P, pab)
   local plan = { buffers = {}, slots = {}, order = {} }
   local touch = {}
@@ -89,7 +89,7 @@ function M.build(P, pab)
   -- PAB cache slots
   local items = {}
   local slot_bytes = P.cache_bytes
-  for m, slots in ipairs(pab.slots) do
+  for m, slots in ipairs(pab and pab.slots or {}) do
     for k, s in ipairs(slots) do
       items[#items + 1] = { size = slot_bytes, first = s.first, last = s.last, name = s.name, slot = s, module = m, index = k }
     end

@@ -46,7 +46,8 @@ M.PHASE_DOC = { -- what each phase of a denoiser does, for the generated code's 
   step = "One sampler step; row is this step's PAB table row ([n_modules] cells).",
 }
 
-function M.new(storage, fail, phases)
+-- phase_doc: what each phase does, for the generated code's comments (default: a denoiser's).
+function M.new(storage, fail, phases, phase_doc)
   storage = storage or "fp32"
   phases = phases or M.DENOISER_PHASES
   local ops = {}
@@ -55,7 +56,7 @@ function M.new(storage, fail, phases)
     fail = fail or error,
     storage = storage, st_bytes = M.STORAGE[storage].bytes,
     buffers = {}, buffer_list = {}, weights = {}, weight_list = {},
-    phases = phases, ops = ops, modules = {}, phase = phases[1], group = nil,
+    phases = phases, phase_doc = phase_doc or M.PHASE_DOC, ops = ops, modules = {}, phase = phases[1], group = nil,
   }, M)
 end
 

@@ -63,6 +63,7 @@ kind("unpatchify", "out:buf src:buf B:int Cout:int T:int Hp:int Wp:int pt:int ph
 kind("linear", "out:buf src:buf w:w b:w M:int K:int N:int act:int", nil, gemm)
 kind("silu", "out:buf src:buf n:int")
 kind("add", "out:buf a:buf b:buf n:int")
+kind("rms_norm", "out:buf src:buf w:w R:int C:int eps:num")
 -- the caption path
 local cfg_text = "out:buf cond:buf uncond:bw uncond_per_prompt:int Bp:int L:int Cc:int cond_first:int half:int"
 kind("cfg_text", cfg_text)

@@ -20,7 +20,7 @@ typedef struct {
   void (*to_device)(ditc_model *m, int64_t off, size_t bytes);
   /* device -> host arena, waiting for the stream */
   void (*to_host)(ditc_model *m, int64_t off, size_t bytes);
-  /* one step with PAB row `row` of pattern `pattern` (v->pab_pattern; v->n_patterns is the
+  /* one step with PAB row `row` of pattern `pattern` (v->denoiser->pab_pattern; v->denoiser->n_patterns is the
    * all-compute row of a PAB-off run), in stream order */
   void (*step)(ditc_model *m, int pattern, const unsigned char *row);
   /* device bytes in use now (CUDA: all of it was allocated at attach, so this is the peak); 0 on

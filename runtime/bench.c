@@ -36,10 +36,10 @@ static const bench_conf CONF[N_CONF] = {
 
 static double skipped_share(const ditc_variant *v) {
   double skipped = 0.0;
-  for (int i = 0; i < v->steps; i++)
-    for (int k = 0; k < v->n_modules; k++)
-      if (DITC_PAB_OP(v->pab_table[(int64_t)i * v->n_modules + k]) == DITC_PAB_REUSE) skipped += v->module_flops[k];
-  return skipped / (v->step_flops * v->steps);
+  for (int i = 0; i < v->denoiser->steps; i++)
+    for (int k = 0; k < v->denoiser->n_modules; k++)
+      if (DITC_PAB_OP(v->denoiser->pab_table[(int64_t)i * v->denoiser->n_modules + k]) == DITC_PAB_REUSE) skipped += v->denoiser->module_flops[k];
+  return skipped / (v->denoiser->step_flops * v->denoiser->steps);
 }
 
 static double now(void) {
@@ -73,7 +73,7 @@ static double loop(ditc_model *m, const float *z0, int64_t latent, int pab_on, i
 #else
   (void)threads;
 #endif
-  memcpy(m->arena + v->off_z, z0, (size_t)latent * sizeof(float));
+  memcpy(m->arena + v->denoiser->off_z, z0, (size_t)latent * sizeof(float));
   sampler_opts so = {.pab_on = pab_on};
   const double t0 = now();
   sampler_run(m, &so);
@@ -104,11 +104,11 @@ static void latent_stats(const float *z, int64_t n) {
 
 int bench(ditc_model *m, int print) {
   const ditc_variant *v = m->v;
-  const int64_t latent = (int64_t)v->Bp * v->Cin * v->Tx * v->Hx * v->Wx;
+  const int64_t latent = (int64_t)v->denoiser->Bp * v->denoiser->Cin * v->denoiser->Tx * v->denoiser->Hx * v->denoiser->Wx;
   float *z0 = malloc((size_t)latent * sizeof(float));
   DITC_CHECK(z0);
-  memcpy(z0, m->arena + v->off_z, (size_t)latent * sizeof(float));
-  const int rounds = v->step_flops * v->steps > 20e9 ? 3 : MAX_REPEATS;
+  memcpy(z0, m->arena + v->denoiser->off_z, (size_t)latent * sizeof(float));
+  const int rounds = v->denoiser->step_flops * v->denoiser->steps > 20e9 ? 3 : MAX_REPEATS;
   const int n_conf = ditc_backend()->update ? 2 : N_CONF; /* a device sampler: no thread comparison */
   int threads = 1;
 #ifdef _OPENMP
@@ -118,7 +118,7 @@ int bench(ditc_model *m, int print) {
     printf("bench %s/%s: %d steps, %.3f GFLOP per all-compute step, arena %.2f MiB, weights %.2f MiB\n"
            "  backend %s, default threads: %d; 1 warm-up loop, then %d rounds of the %d configurations below, in "
            "rotating order\n",
-           v->family, v->name, v->steps, v->step_flops / 1e9, (double)v->arena_bytes / 1048576.0,
+           v->family, v->name, v->denoiser->steps, v->denoiser->step_flops / 1e9, (double)v->arena_bytes / 1048576.0,
            (double)v->weight_elems * v->st_bytes / 1048576.0, ditc_backend()->name, threads, rounds, n_conf);
   /* every rank runs the same sequence (the collectives pair up); only rank 0 reports */
   (void)loop(m, z0, latent, 1, 0);
@@ -134,8 +134,8 @@ int bench(ditc_model *m, int print) {
       double lo, hi;
       med[c] = median(sec[c], rounds, &lo, &hi);
       printf("  %-24s: %.4f s per step, loop median %.3f s (min %.3f, max %.3f, spread %.1f%%), %.2f GFLOP/s\n",
-             CONF[c].name, med[c] / v->steps, med[c], lo, hi, 100.0 * (hi - lo) / med[c],
-             v->step_flops * v->steps * (1.0 - (CONF[c].pab_on ? skipped_share(v) : 0.0)) / med[c] / 1e9);
+             CONF[c].name, med[c] / v->denoiser->steps, med[c], lo, hi, 100.0 * (hi - lo) / med[c],
+             v->denoiser->step_flops * v->denoiser->steps * (1.0 - (CONF[c].pab_on ? skipped_share(v) : 0.0)) / med[c] / 1e9);
     }
     double ratio[MAX_REPEATS], lo, hi;
     for (int r = 0; r < rounds; r++) ratio[r] = sec[0][r] / sec[1][r];
@@ -151,7 +151,7 @@ int bench(ditc_model *m, int print) {
       printf("  threads: default (%d) vs 1: %.3fx faster (median of %d rounds, min %.3f, max %.3f)\n", threads, tr,
              rounds, lo, hi);
     }
-    latent_stats((const float *)(const void *)(m->arena + v->off_z), latent);
+    latent_stats((const float *)(const void *)(m->arena + v->denoiser->off_z), latent);
     const int64_t dev = ditc_backend()->device_bytes(m);
     if (dev > 0) printf("  peak device memory: %lld bytes (%.2f GiB)\n", (long long)dev, (double)dev / 1073741824.0);
   }

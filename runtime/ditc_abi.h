@@ -9,7 +9,7 @@
 
 #include <stdint.h>
 
-#define DITC_ABI_VERSION 4
+#define DITC_ABI_VERSION 5
 
 /* A PAB table cell: low 2 bits the op, the rest the cache slot index of the module. */
 enum { DITC_PAB_COMPUTE = 0, DITC_PAB_WRITE = 1, DITC_PAB_REUSE = 2 };
@@ -89,10 +89,10 @@ struct ditc_exec {
   void *backend;              /* the device backend's context (CUDA: stream and cuBLAS handle) */
 };
 
-typedef struct {
-  int abi_version;
-  const char *family, *name, *symbol, *dtype, *inputs_hash;
-
+/* The denoiser part of a variant (NULL for a network that is not one: an encoder, a decoder):
+ * the dims the sampler and the input loaders read, the baked sampler and cache tables, sequence
+ * parallelism, and the denoiser's io buffers as offsets. */
+typedef struct ditc_denoiser {
   /* dims: B = the batch one rank runs (2 * Bp with CFG; Bp under CFG parallelism), latent
    * [Bp, Cin, Tx, Hx, Wx], model output [2 * Bp, Cout, Tx, Hx, Wx], text [Bp, L, Cc] */
   int Bp, B, Cin, Cout, Tx, Hx, Wx, L, Cc;
@@ -114,7 +114,7 @@ typedef struct {
   /* PAB: n_modules broadcastable modules in execution order; table [K][n_modules] */
   int n_modules;
   const char *const *module_names;
-  const char *const *module_kinds; /* "spatial" | "temporal" | "cross" | "mlp" */
+  const char *const *module_kinds; /* the family's cache kinds, e.g. "spatial" | "temporal" | "cross" | "mlp" */
   const double *module_flops;      /* [n_modules] FLOPs one compute of the module costs */
   double step_flops;               /* FLOPs of one all-compute step */
   const unsigned char *pab_table;
@@ -129,6 +129,25 @@ typedef struct {
   int64_t a2a_bytes;                  /* per all-to-all, per rank */
   int64_t gather_bytes;               /* per step (the final all_gather), per rank */
 
+  /* the denoiser's io buffers as offsets (the io table has them by name too) */
+  int64_t off_x, off_t, off_out, off_z, off_state;
+
+  /* conditioning inputs (--cond), and the tensor names of a --forward fixture (fwd_mask may
+   * be NULL: no mask in the fixture) */
+  int n_inputs;
+  const ditc_input_spec *inputs;
+  const char *fwd_x, *fwd_t, *fwd_text, *fwd_mask;
+
+  const char *schedule_text;  /* schedule.txt, for --print-schedule */
+} ditc_denoiser;
+
+/* A generated variant: what every network has (weights, arena plan, io table, phases), and
+ * the denoiser part where the family has one. */
+typedef struct {
+  int abi_version;
+  const char *family, *name, *symbol, *dtype, *inputs_hash;
+  const char *kind;           /* the family's kind: "denoiser" or "network" */
+
   /* memory and weights: storage is the element of activations, caches and weights ("fp32" on
    * the CPU backend; a CUDA build's DITC_STORAGE), st_bytes its size; the CUDA backend's
    * cuBLASLt workspace is a persistent arena buffer (0 bytes elsewhere) */
@@ -142,22 +161,15 @@ typedef struct {
   int n_weights;
   const ditc_weight_spec *weights;
 
-  /* the io table (by name), and the denoiser's io buffers as offsets */
+  /* the io table, by name */
   int n_io;
   const ditc_io *io;
-  int64_t off_x, off_t, off_out, off_z, off_state;
-
-  /* conditioning inputs (--cond), and the tensor names of a --forward fixture (fwd_mask may
-   * be NULL: no mask in the fixture) */
-  int n_inputs;
-  const ditc_input_spec *inputs;
-  const char *fwd_x, *fwd_t, *fwd_text, *fwd_mask;
-
-  const char *schedule_text;  /* schedule.txt, for --print-schedule */
 
   /* the generated functions, one per phase, by name (a denoiser: DITC_PHASE_PROLOGUE, _STEP) */
   int n_phases;
   const struct ditc_phase *phases;
+
+  const ditc_denoiser *denoiser; /* NULL: not a denoiser */
 } ditc_variant;
 
 /* The variant a binary was built for (defined by the generated entry.c). */

@@ -93,7 +93,7 @@ static const char *dims(char *buf, size_t cap, int n, const int64_t *d) {
 
 /* The usage of this binary: its modes, every flag, and its own inputs with names and shapes. */
 static void usage(FILE *f, const char *prog, const ditc_variant *v) {
-  fprintf(f, "%s: %s/%s, %s %d steps (ditc, ABI %d)\n", prog, v->family, v->name, v->sampler, v->steps,
+  fprintf(f, "%s: %s/%s, %s %d steps (ditc, ABI %d)\n", prog, v->family, v->name, v->denoiser->sampler, v->denoiser->steps,
           v->abi_version);
   fprintf(f, "usage: %s --weights FILE --cond FILE [--noise FILE | --seed N] --out FILE [--pab on|off]\n"
              "          [--save-steps] [--allow-nonfinite] [--quiet] [--threads N]\n"
@@ -101,9 +101,9 @@ static void usage(FILE *f, const char *prog, const ditc_variant *v) {
              "       %s (--weights FILE | --random-weights SEED) [--cond FILE] --bench\n"
              "       %s --print-schedule | --info | --help\n",
           prog, prog, prog, prog);
-  if (v->sp * (v->cfg_parallel ? 2 : 1) > 1)
+  if (v->denoiser->sp * (v->denoiser->cfg_parallel ? 2 : 1) > 1)
     fprintf(f, "       (built for %d ranks: add --ranks %d, or --comm nccl under a launcher)\n",
-            v->sp * (v->cfg_parallel ? 2 : 1), v->sp * (v->cfg_parallel ? 2 : 1));
+            v->denoiser->sp * (v->denoiser->cfg_parallel ? 2 : 1), v->denoiser->sp * (v->denoiser->cfg_parallel ? 2 : 1));
   fprintf(f, "flags:\n");
   for (int i = 0; i < N_FLAGS; i++) {
     char lhs[40];
@@ -111,23 +111,23 @@ static void usage(FILE *f, const char *prog, const ditc_variant *v) {
     fprintf(f, "  %-22s %s\n", lhs, FLAGS[i].help);
   }
   char b1[96];
-  fprintf(f, "this binary's inputs (Bp %d prompts, L %d text tokens, Cc %d caption channels):\n", v->Bp, v->L, v->Cc);
-  for (int i = 0; i < v->n_inputs; i++) {
-    const ditc_input_spec *in = &v->inputs[i];
+  fprintf(f, "this binary's inputs (Bp %d prompts, L %d text tokens, Cc %d caption channels):\n", v->denoiser->Bp, v->denoiser->L, v->denoiser->Cc);
+  for (int i = 0; i < v->denoiser->n_inputs; i++) {
+    const ditc_input_spec *in = &v->denoiser->inputs[i];
     if (in->role == DITC_IN_TEXT)
       fprintf(f, "  --cond   %-22s float %s = [Bp, L, Cc] (or [Bp, 1, L, Cc])\n", in->name,
-              dims(b1, sizeof b1, 3, (int64_t[]){v->Bp, v->L, v->Cc}));
+              dims(b1, sizeof b1, 3, (int64_t[]){v->denoiser->Bp, v->denoiser->L, v->denoiser->Cc}));
     else
       fprintf(f, "  --cond   %-22s 0/1 integer or bool %s = [Bp, L]%s\n", in->name,
-              dims(b1, sizeof b1, 2, (int64_t[]){v->Bp, v->L}), in->optional ? ", optional (all valid)" : "");
+              dims(b1, sizeof b1, 2, (int64_t[]){v->denoiser->Bp, v->denoiser->L}), in->optional ? ", optional (all valid)" : "");
   }
   const ditc_io *z = ditc_io_find(v, DITC_IO_LATENT);
   DITC_CHECK(z != NULL);
   fprintf(f, "  --noise  %-22s float %s = [%s]\n", "z0", dims(b1, sizeof b1, z->ndim, z->shape), z->dims);
   fprintf(f, "  --out    %-22s F32 %s; 'latents' [K = %d, ...] with --save-steps\n", "final",
-          dims(b1, sizeof b1, z->ndim, z->shape), v->steps);
-  fprintf(f, "  --forward  PREFIX + %s, %s, %s%s%s\n", v->fwd_x, v->fwd_t, v->fwd_text, v->fwd_mask ? ", " : "",
-          v->fwd_mask ? v->fwd_mask : "");
+          dims(b1, sizeof b1, z->ndim, z->shape), v->denoiser->steps);
+  fprintf(f, "  --forward  PREFIX + %s, %s, %s%s%s\n", v->denoiser->fwd_x, v->denoiser->fwd_t, v->denoiser->fwd_text, v->denoiser->fwd_mask ? ", " : "",
+          v->denoiser->fwd_mask ? v->denoiser->fwd_mask : "");
 }
 
 static int fail_usage(const char *prog, const char *fmt, const char *arg) {
@@ -247,10 +247,10 @@ static int error_exit(const char *prog, const ditc_err *err, ditc_model *m) {
 
 static void info(const ditc_variant *v) {
   printf("variant %s/%s, ABI %d, inputs hash %s\n", v->family, v->name, v->abi_version, v->inputs_hash);
-  printf("latent [%d, %d, %d, %d, %d], text [%d, %d, %d], sampler %s %d steps, cfg %g\n", v->Bp, v->Cin, v->Tx,
-         v->Hx, v->Wx, v->Bp, v->L, v->Cc, v->sampler, v->steps, (double)v->cfg_scale);
+  printf("latent [%d, %d, %d, %d, %d], text [%d, %d, %d], sampler %s %d steps, cfg %g\n", v->denoiser->Bp, v->denoiser->Cin, v->denoiser->Tx,
+         v->denoiser->Hx, v->denoiser->Wx, v->denoiser->Bp, v->denoiser->L, v->denoiser->Cc, v->denoiser->sampler, v->denoiser->steps, (double)v->denoiser->cfg_scale);
   printf("weights %d tensors, %lld elements; arena %lld bytes; %d PAB modules\n", v->n_weights,
-         (long long)v->weight_elems, (long long)v->arena_bytes, v->n_modules);
+         (long long)v->weight_elems, (long long)v->arena_bytes, v->denoiser->n_modules);
   for (int i = 0; i < v->n_io; i++) {
     static const char *const roles[] = {"input", "output", "state"};
     const ditc_io *e = &v->io[i];
@@ -262,17 +262,18 @@ static void info(const ditc_variant *v) {
          v->dtype);
   printf("storage %s: the element this build keeps activations, PAB caches and weights in (%d bytes); the host "
          "holds %lld arena bytes; %d distinct PAB rows\n", v->storage, v->st_bytes, (long long)v->host_bytes,
-         v->n_patterns);
+         v->denoiser->n_patterns);
 }
 
 
 int main(int argc, char **argv) {
   const char *prog = argv[0];
   const ditc_variant *v = ditc_variant_get();
+  DITC_CHECK(v->denoiser != NULL); /* a network links network_main.c */
   options o;
   if (parse(argc, argv, &o, v) || check_flags(&o, prog)) return 1;
   if (o.print_schedule) {
-    fputs(v->schedule_text, stdout);
+    fputs(v->denoiser->schedule_text, stdout);
     return 0;
   }
   if (o.info) {
@@ -295,19 +296,19 @@ int main(int argc, char **argv) {
   if (o.threads > 0) omp_set_num_threads(o.threads); /* thread ranks set it again: it is per thread */
 #endif
   ditc_err err = {{0}};
-  const int world = (v->cfg_parallel ? 2 : 1) * v->sp;
+  const int world = (v->denoiser->cfg_parallel ? 2 : 1) * v->denoiser->sp;
   if (o.forward && world > 1)
     return fail_usage(prog, "%s", "--forward runs single-rank variants (this one is built for several ranks)");
   if (!o.comm && !o.forward && (o.ranks ? o.ranks : 1) != world) {
     fprintf(stderr, "%s: error: %s/%s is built for %d rank%s (%d CFG x %d sequence-parallel): run it with --ranks %d\n",
-            prog, v->family, v->name, world, world == 1 ? "" : "s", v->cfg_parallel ? 2 : 1, v->sp, world);
+            prog, v->family, v->name, world, world == 1 ? "" : "s", v->denoiser->cfg_parallel ? 2 : 1, v->denoiser->sp, world);
     return 1;
   }
   if (o.out) { /* before anything is loaded: an output that is an input, a non-file or unwritable */
     const out_input inputs[] = {{"--weights", o.weights}, {"--cond", o.cond}, {"--noise", o.noise},
                                 {"--forward", o.forward}};
-    const int64_t latent = (int64_t)v->Bp * v->Cin * v->Tx * v->Hx * v->Wx * 4;
-    const int64_t bytes = o.forward ? 2 * latent * v->Cout / v->Cin : latent * (1 + (o.save_steps ? v->steps : 0));
+    const int64_t latent = (int64_t)v->denoiser->Bp * v->denoiser->Cin * v->denoiser->Tx * v->denoiser->Hx * v->denoiser->Wx * 4;
+    const int64_t bytes = o.forward ? 2 * latent * v->denoiser->Cout / v->denoiser->Cin : latent * (1 + (o.save_steps ? v->denoiser->steps : 0));
     if (out_check("--out", o.out, inputs, 4, bytes + 65536, &err)) return error_exit(prog, &err, NULL);
   }
   ditc_comm *nccl = NULL; /* joined before the (possibly large) checkpoint is read */

@@ -78,7 +78,7 @@ ditc_status model_init_rank(ditc_model *m, const ditc_variant *v, const float *w
   const size_t abytes = ((size_t)v->host_bytes + 255) / 256 * 256;
   const double avail = available_bytes();
   m->arena = avail >= 0 && (double)abytes > avail ? NULL : aligned_alloc(256, abytes ? abytes : 256);
-  if (!m->arena) return no_memory(v, 0, abytes, cfg_rank * v->sp + rank, err);
+  if (!m->arena) return no_memory(v, 0, abytes, cfg_rank * v->denoiser->sp + rank, err);
   memset(m->arena, 0, abytes);
   m->weights = (float *)weights; /* shared, never written */
   m->ex.weights = weights;
@@ -287,10 +287,10 @@ static const st_tensor *need(const st_file *f, const char *name, const char *pat
 static ditc_status load_text(ditc_model *m, const st_tensor *t, int rows, int row0, int64_t dst_off,
                              const char *path, ditc_err *err) {
   const ditc_variant *v = m->v;
-  const int64_t s4[4] = {rows, 1, v->L, v->Cc}, s3[3] = {rows, v->L, v->Cc};
+  const int64_t s4[4] = {rows, 1, v->denoiser->L, v->denoiser->Cc}, s3[3] = {rows, v->denoiser->L, v->denoiser->Cc};
   ditc_status s = expect_shape(t, t->ndim == 3 ? 3 : 4, t->ndim == 3 ? s3 : s4, path, err);
   if (!s) s = check_float(t, path, err);
-  if (!s) copy_float(F32(m, dst_off), t, (int64_t)row0 * v->L * v->Cc, (int64_t)v->Bp * v->L * v->Cc);
+  if (!s) copy_float(F32(m, dst_off), t, (int64_t)row0 * v->denoiser->L * v->denoiser->Cc, (int64_t)v->denoiser->Bp * v->denoiser->L * v->denoiser->Cc);
   return s;
 }
 
@@ -299,20 +299,20 @@ static ditc_status load_mask(ditc_model *m, const st_tensor *t, int64_t dst_off,
   const ditc_variant *v = m->v;
   int32_t *dst = (int32_t *)(void *)(m->arena + dst_off);
   if (!t) {
-    for (int64_t i = 0; i < (int64_t)v->Bp * v->L; i++) dst[i] = 1;
+    for (int64_t i = 0; i < (int64_t)v->denoiser->Bp * v->denoiser->L; i++) dst[i] = 1;
     return DITC_OK;
   }
-  const int64_t shape[2] = {v->Bp, v->L};
+  const int64_t shape[2] = {v->denoiser->Bp, v->denoiser->L};
   ditc_status s = expect_shape(t, 2, shape, path, err);
   if (s) return s;
   char nb[DITC_SHOWN_MAX];
   if (is_float(t->dtype))
     return ditc_fail(err, DITC_EINVAL, "%s: tensor '%s' has dtype %s, expected an integer or bool mask", path,
                      SHOWN(nb, t->name), st_dtype_name(t->dtype));
-  for (int b = 0; b < v->Bp; b++) {
+  for (int b = 0; b < v->denoiser->Bp; b++) {
     int valid = 0;
-    for (int j = 0; j < v->L; j++) {
-      const double x = st_get(t, (int64_t)b * v->L + j);
+    for (int j = 0; j < v->denoiser->L; j++) {
+      const double x = st_get(t, (int64_t)b * v->denoiser->L + j);
       if (x != 0.0 && x != 1.0)
         return ditc_fail(err, DITC_EINVAL, "%s: tensor '%s' must hold 0/1, has %g at [%d, %d]", path,
                          SHOWN(nb, t->name), x, b, j);
@@ -321,7 +321,7 @@ static ditc_status load_mask(ditc_model *m, const st_tensor *t, int64_t dst_off,
     if (!valid)
       return ditc_fail(err, DITC_EINVAL, "%s: tensor '%s' row %d has no valid token", path, SHOWN(nb, t->name), b);
   }
-  for (int64_t i = 0; i < (int64_t)v->Bp * v->L; i++) dst[i] = (int32_t)st_get(t, i);
+  for (int64_t i = 0; i < (int64_t)v->denoiser->Bp * v->denoiser->L; i++) dst[i] = (int32_t)st_get(t, i);
   return DITC_OK;
 }
 
@@ -335,21 +335,21 @@ static ditc_status load_inputs(void *arg, ditc_err *err) {
   const char *prefix = c->prefix, *path = c->path;
   char name[256], nb[DITC_SHOWN_MAX];
   ditc_status s = DITC_OK;
-  for (int i = 0; i < v->n_inputs && !s; i++) {
-    const ditc_input_spec *in = &v->inputs[i];
-    const char *base = !prefix ? in->name : in->role == DITC_IN_TEXT ? v->fwd_text : v->fwd_mask;
+  for (int i = 0; i < v->denoiser->n_inputs && !s; i++) {
+    const ditc_input_spec *in = &v->denoiser->inputs[i];
+    const char *base = !prefix ? in->name : in->role == DITC_IN_TEXT ? v->denoiser->fwd_text : v->denoiser->fwd_mask;
     const st_tensor *t = NULL;
     if (base) {
       snprintf(name, sizeof name, "%s%s", prefix ? prefix : "", base);
       t = st_find(c->f, name);
     }
-    if (!t && !(in->role == DITC_IN_MASK && (in->optional || (prefix && !v->fwd_mask))))
+    if (!t && !(in->role == DITC_IN_MASK && (in->optional || (prefix && !v->denoiser->fwd_mask))))
       return ditc_fail(err, DITC_EINVAL, "%s: missing tensor '%s'", path, SHOWN(nb, base ? name : in->name));
     if (in->role == DITC_IN_MASK) s = load_mask(m, t, in->off, path, err);
-    else if (!prefix) s = load_text(m, t, v->Bp, 0, in->off, path, err);
+    else if (!prefix) s = load_text(m, t, v->denoiser->Bp, 0, in->off, path, err);
     else { /* the fixture's batch: [cond; uncond] or [uncond; cond] */
-      const int first_half = in->half == (v->cond_first ? 0 : 1);
-      s = load_text(m, t, v->B, first_half ? 0 : v->Bp, in->off, path, err);
+      const int first_half = in->half == (v->denoiser->cond_first ? 0 : 1);
+      s = load_text(m, t, v->denoiser->B, first_half ? 0 : v->denoiser->Bp, in->off, path, err);
     }
   }
   return s;
@@ -391,9 +391,10 @@ static const ditc_io *io_f32(const ditc_variant *v, const char *name) {
 }
 
 st_out_tensor model_io_tensor(const ditc_model *m, const char *io_name, const char *out_name) {
-  const ditc_io *e = io_f32(m->v, io_name);
-  DITC_CHECK(e->ndim <= ST_MAX_DIMS);
-  st_out_tensor t = {.name = out_name, .dtype = ST_F32, .ndim = e->ndim, .data = m->arena + e->off};
+  const ditc_io *e = ditc_io_find(m->v, io_name);
+  DITC_CHECK(e != NULL && e->ndim <= ST_MAX_DIMS);
+  st_out_tensor t = {.name = out_name, .dtype = e->dtype == DITC_DT_I32 ? ST_I32 : ST_F32, .ndim = e->ndim,
+                     .data = m->arena + e->off};
   for (int i = 0; i < e->ndim; i++) t.shape[i] = e->shape[i];
   return t;
 }
@@ -410,6 +411,45 @@ static ditc_status load_noise(void *arg, ditc_err *err) {
   return s;
 }
 
+/* Every input of the io table from c->f, by its name: the shape exactly the table's; an F32
+ * entry takes any float dtype (finite as a float), an I32 entry any integer dtype whose values
+ * fit int32. All are checked before any is copied. */
+static ditc_status load_io_inputs(void *arg, ditc_err *err) {
+  const load_ctx *c = arg;
+  const ditc_variant *v = c->m->v;
+  char nb[DITC_SHOWN_MAX];
+  ditc_status s = DITC_OK;
+  for (int pass = 0; pass < 2 && !s; pass++) /* pass 0 checks, pass 1 copies */
+    for (int i = 0; i < v->n_io && !s; i++) {
+      const ditc_io *e = &v->io[i];
+      if (e->role != DITC_IO_INPUT) continue;
+      const st_tensor *t = need(c->f, e->name, c->path, err, &s);
+      if (!s && pass == 0) s = expect_shape(t, e->ndim, e->shape, c->path, err);
+      if (s) break;
+      if (e->dtype == DITC_DT_F32) {
+        if (pass == 0) s = check_float(t, c->path, err);
+        else copy_float(F32(c->m, e->off), t, 0, t->numel);
+        continue;
+      }
+      if (pass == 0 && is_float(t->dtype))
+        s = ditc_fail(err, DITC_EINVAL, "%s: tensor '%s' has dtype %s, expected an integer tensor", c->path,
+                      SHOWN(nb, t->name), st_dtype_name(t->dtype));
+      int32_t *dst = (int32_t *)(void *)(c->m->arena + e->off);
+      for (int64_t k = 0; k < t->numel && !s; k++) {
+        const double x = st_get(t, k);
+        if (pass == 1) dst[k] = (int32_t)x;
+        else if (x < -2147483648.0 || x > 2147483647.0)
+          s = ditc_fail(err, DITC_EINVAL, "%s: tensor '%s' holds %.0f at element %lld, outside int32", c->path,
+                        SHOWN(nb, t->name), x, (long long)k);
+      }
+    }
+  return s;
+}
+
+ditc_status model_load_io(ditc_model *m, const char *path, ditc_err *err) {
+  return load_file(m, path, NULL, load_io_inputs, err);
+}
+
 ditc_status model_load_noise(ditc_model *m, const char *path, ditc_err *err) {
   return load_file(m, path, NULL, load_noise, err);
 }
@@ -419,12 +459,12 @@ static ditc_status load_forward(void *arg, ditc_err *err) {
   const ditc_variant *v = c->m->v;
   char name[256];
   ditc_status s = DITC_OK;
-  snprintf(name, sizeof name, "%s%s", c->prefix, v->fwd_x);
+  snprintf(name, sizeof name, "%s%s", c->prefix, v->denoiser->fwd_x);
   const ditc_io *xi = io_f32(v, DITC_IO_X), *ti = io_f32(v, DITC_IO_T);
   const st_tensor *x = need(c->f, name, c->path, err, &s);
   if (!s) s = expect_shape(x, xi->ndim, xi->shape, c->path, err);
   if (!s) s = check_float(x, c->path, err);
-  snprintf(name, sizeof name, "%s%s", c->prefix, v->fwd_t);
+  snprintf(name, sizeof name, "%s%s", c->prefix, v->denoiser->fwd_t);
   const st_tensor *t = s ? NULL : need(c->f, name, c->path, err, &s);
   if (!s) s = expect_shape(t, ti->ndim, ti->shape, c->path, err);
   for (int64_t b = 0; !s && b < ti->shape[0]; b++) /* float or integer timesteps (diffusers passes int64) */

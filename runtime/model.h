@@ -41,8 +41,10 @@ void model_random_weights(ditc_model *m, uint64_t seed);
 ditc_status model_load_cond(ditc_model *m, const char *path, ditc_err *err);
 /* Initial noise: tensor z0 [Bp, Cin, Tx, Hx, Wx] into the sampler's latent. */
 ditc_status model_load_noise(ditc_model *m, const char *path, ditc_err *err);
+/* Every input of the io table from a safetensors file, by name and shape (a network's inputs). */
+ditc_status model_load_io(ditc_model *m, const char *path, ditc_err *err);
 /* An output tensor named `out_name` holding the host arena's copy of io entry `io_name` (its
- * shape from the io table). */
+ * shape and element type from the io table). */
 st_out_tensor model_io_tensor(const ditc_model *m, const char *io_name, const char *out_name);
 
 /* One upstream model call from a fixture (PREFIX + the variant's fwd_* names): model inputs of

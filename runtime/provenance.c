@@ -26,8 +26,8 @@ void provenance_make(provenance *p, const ditc_variant *v, const options *o, con
     put(p, "forward_call", "%s", o->call);
     return;
   }
-  put(p, "sampler", "%s", v->sampler);
-  put(p, "steps", "%d", v->steps);
+  put(p, "sampler", "%s", v->denoiser->sampler);
+  put(p, "steps", "%d", v->denoiser->steps);
   put(p, "pab", "%s", o->pab_on ? "on" : "off");
   if (o->noise) put(p, "noise", "file %s", o->noise);
   else put(p, "noise", "seed %llu", o->seed);

@@ -26,15 +26,15 @@
 /* Synthetic conditioning for benchmarks without --cond: N(0, 0.5) text, every token valid. */
 static void synthetic_cond(ditc_model *m) {
   const ditc_variant *v = m->v;
-  for (int i = 0; i < v->n_inputs; i++) {
-    const ditc_input_spec *in = &v->inputs[i];
+  for (int i = 0; i < v->denoiser->n_inputs; i++) {
+    const ditc_input_spec *in = &v->denoiser->inputs[i];
     if (in->role == DITC_IN_TEXT) {
       float *y = (float *)(void *)(m->arena + in->off);
-      rng_normal(y, (int64_t)v->Bp * v->L * v->Cc, 12345u + (uint64_t)i);
-      for (int64_t k = 0; k < (int64_t)v->Bp * v->L * v->Cc; k++) y[k] *= 0.5f;
+      rng_normal(y, (int64_t)v->denoiser->Bp * v->denoiser->L * v->denoiser->Cc, 12345u + (uint64_t)i);
+      for (int64_t k = 0; k < (int64_t)v->denoiser->Bp * v->denoiser->L * v->denoiser->Cc; k++) y[k] *= 0.5f;
     } else {
       int32_t *mask = (int32_t *)(void *)(m->arena + in->off);
-      for (int64_t k = 0; k < (int64_t)v->Bp * v->L; k++) mask[k] = 1;
+      for (int64_t k = 0; k < (int64_t)v->denoiser->Bp * v->denoiser->L; k++) mask[k] = 1;
     }
   }
 }
@@ -59,10 +59,10 @@ typedef struct {
 /* A 64-bit hash of everything every rank must agree on (PAB table, schedule, variant). */
 static uint64_t tables_hash(const ditc_variant *v) {
   uint64_t h = 0xcbf29ce484222325ull;
-  const unsigned char *parts[] = {v->pab_table, (const unsigned char *)v->coef, (const unsigned char *)v->tau,
-                                  (const unsigned char *)v->a2a_per_step, (const unsigned char *)v->inputs_hash};
-  const size_t sizes[] = {(size_t)v->steps * (size_t)v->n_modules, (size_t)v->steps * 4 * sizeof(float),
-                          (size_t)v->steps * sizeof(int), (size_t)v->steps * sizeof(unsigned short),
+  const unsigned char *parts[] = {v->denoiser->pab_table, (const unsigned char *)v->denoiser->coef, (const unsigned char *)v->denoiser->tau,
+                                  (const unsigned char *)v->denoiser->a2a_per_step, (const unsigned char *)v->inputs_hash};
+  const size_t sizes[] = {(size_t)v->denoiser->steps * (size_t)v->denoiser->n_modules, (size_t)v->denoiser->steps * 4 * sizeof(float),
+                          (size_t)v->denoiser->steps * sizeof(int), (size_t)v->denoiser->steps * sizeof(unsigned short),
                           strlen(v->inputs_hash)};
   for (int p = 0; p < 5; p++)
     for (size_t i = 0; i < sizes[p]; i++) h = (h ^ parts[p][i]) * 0x100000001b3ull;
@@ -88,11 +88,11 @@ static ditc_status load_inputs(const rank_job *job, ditc_model *m, int global, f
   if (o->cond) {
     if ((s = model_load_cond(m, test_hook_cond_path(global, o->cond), err))) return s;
   } else synthetic_cond(m);
-  const int64_t latent = (int64_t)v->Bp * v->Cin * v->Tx * v->Hx * v->Wx;
+  const int64_t latent = (int64_t)v->denoiser->Bp * v->denoiser->Cin * v->denoiser->Tx * v->denoiser->Hx * v->denoiser->Wx;
   if (o->noise) {
     if ((s = model_load_noise(m, o->noise, err))) return s;
   } else {
-    float *z = (float *)(void *)(m->arena + v->off_z);
+    float *z = (float *)(void *)(m->arena + v->denoiser->off_z);
     rng_normal(z, latent, (uint64_t)o->seed);
     if (!strcmp(v->dtype, "bf16")) /* upstream samples the initial noise in the pipeline dtype */
       for (int64_t i = 0; i < latent; i++) {
@@ -103,9 +103,9 @@ static ditc_status load_inputs(const rank_job *job, ditc_model *m, int global, f
       }
   }
   if (o->save_steps && global == 0 && !o->bench) {
-    *latents = malloc((size_t)(latent * v->steps) * sizeof(float));
+    *latents = malloc((size_t)(latent * v->denoiser->steps) * sizeof(float));
     if (!*latents)
-      return ditc_fail(err, DITC_ENOMEM, "out of memory for --save-steps (%lld floats)", (long long)(latent * v->steps));
+      return ditc_fail(err, DITC_ENOMEM, "out of memory for --save-steps (%lld floats)", (long long)(latent * v->denoiser->steps));
   }
   return DITC_OK;
 }
@@ -117,7 +117,7 @@ static void *rank_main(void *arg) {
   if (o->threads > 0) omp_set_num_threads(o->threads); /* an ICV of each thread: main's does not carry over */
 #endif
   const ditc_variant *v = job->v;
-  const int global = job->cfg_rank * v->sp + job->rank, world = (v->cfg_parallel ? 2 : 1) * v->sp;
+  const int global = job->cfg_rank * v->denoiser->sp + job->rank, world = (v->denoiser->cfg_parallel ? 2 : 1) * v->denoiser->sp;
   const int writer = global == 0;
   ditc_err *err = &job->err;
   ditc_model m;
@@ -139,13 +139,13 @@ static void *rank_main(void *arg) {
     goto out;
   }
   if (!o->quiet && writer)
-    fprintf(stderr, "%s/%s: %d steps, PAB %s, arena %lld bytes%s\n", v->family, v->name, v->steps,
-            o->pab_on ? "on" : "off", (long long)v->arena_bytes, v->sp > 1 ? " per rank" : "");
+    fprintf(stderr, "%s/%s: %d steps, PAB %s, arena %lld bytes%s\n", v->family, v->name, v->denoiser->steps,
+            o->pab_on ? "on" : "off", (long long)v->arena_bytes, v->denoiser->sp > 1 ? " per rank" : "");
   /* collectives' buffers before the step loop: all-to-all and gathers receive at most this */
-  const size_t most = (size_t)(v->a2a_bytes > v->gather_bytes ? v->a2a_bytes : v->gather_bytes) * 2 + 4096;
+  const size_t most = (size_t)(v->denoiser->a2a_bytes > v->denoiser->gather_bytes ? v->denoiser->a2a_bytes : v->denoiser->gather_bytes) * 2 + 4096;
   if (job->comm && job->comm->reserve) job->comm->reserve(job->comm, most);
   if (job->cfg_comm && job->cfg_comm->reserve)
-    job->cfg_comm->reserve(job->cfg_comm, 2 * (size_t)v->B * v->Cout * v->Tx * v->Hx * v->Wx * sizeof(float));
+    job->cfg_comm->reserve(job->cfg_comm, 2 * (size_t)v->denoiser->B * v->denoiser->Cout * v->denoiser->Tx * v->denoiser->Hx * v->denoiser->Wx * sizeof(float));
   const int stop = test_hook_stop_before(global); /* 1 + the step to stop at, as if this rank died */
   sampler_health health;
   sampler_opts so = {.pab_on = o->pab_on, .progress = !o->quiet && writer, .latents = latents, .stop_before = stop,
@@ -159,7 +159,7 @@ static void *rank_main(void *arg) {
   if (job->cfg_comm && o->comm_stats)
     fprintf(stderr, "comm: rank %d: CFG pair: %llu all_gathers, %llu bytes sent\n", global,
             (unsigned long long)job->cfg_comm->gather_calls, (unsigned long long)job->cfg_comm->gather_bytes);
-  if (stop && stop - 1 < v->steps) { /* it "died": it writes nothing, and fails if no peer noticed */
+  if (stop && stop - 1 < v->denoiser->steps) { /* it "died": it writes nothing, and fails if no peer noticed */
     ditc_fail(err, DITC_EINVAL, "stopped before step %d by a test hook, as if it died", stop - 1);
     name_rank(err, DITC_EINVAL, global, world);
     job->reports = 1;
@@ -169,7 +169,7 @@ static void *rank_main(void *arg) {
     const int i = health.bad_step;
     if (health.step_known)
       ditc_fail(err, DITC_EINVAL, "the latent after step %d/%d (t %.3f) holds NaN/Inf (first at element %lld); "
-                "nothing written (--allow-nonfinite writes it anyway)", i + 1, v->steps, (double)v->t_sched[i],
+                "nothing written (--allow-nonfinite writes it anyway)", i + 1, v->denoiser->steps, (double)v->denoiser->t_sched[i],
                 (long long)health.bad_index);
     else
       ditc_fail(err, DITC_EINVAL, "the final latent holds NaN/Inf (first at element %lld; this backend checks "
@@ -185,7 +185,7 @@ static void *rank_main(void *arg) {
   if (writer) {
     st_out_tensor t[2];
     t[0] = model_io_tensor(&m, DITC_IO_LATENT, "final");
-    t[1] = (st_out_tensor){.name = "latents", .dtype = ST_F32, .ndim = t[0].ndim + 1, .shape = {v->steps},
+    t[1] = (st_out_tensor){.name = "latents", .dtype = ST_F32, .ndim = t[0].ndim + 1, .shape = {v->denoiser->steps},
                            .data = latents}; /* [K, latent]: the latent after every step */
     for (int i = 0; i < t[0].ndim; i++) t[1].shape[i + 1] = t[0].shape[i];
     provenance prov;
@@ -227,23 +227,23 @@ static int run(const options *o, const ditc_variant *v, const float *weights, di
   ditc_err err = {{0}};
   DITC_CHECK(nccl || !early);
   ditc_fault fault = DITC_FAULT_INIT;
-  const int cfgp = v->cfg_parallel ? 2 : 1, world = cfgp * v->sp;
+  const int cfgp = v->denoiser->cfg_parallel ? 2 : 1, world = cfgp * v->denoiser->sp;
   const int P = nccl ? nccl->size : o->ranks ? o->ranks : 1;
   if (P != world) {
     fprintf(stderr, "%s: error: %s/%s is built for %d rank%s (%d CFG x %d sequence-parallel), not %d (%s)\n", prog,
-            v->family, v->name, world, world == 1 ? "" : "s", cfgp, v->sp, P, nccl ? "WORLD_SIZE" : "--ranks");
+            v->family, v->name, world, world == 1 ? "" : "s", cfgp, v->denoiser->sp, P, nccl ? "WORLD_SIZE" : "--ranks");
     if (nccl) nccl->destroy(nccl);
     return 1;
   }
   if (nccl) { /* split the world into the sequence-parallel group and the CFG pair (they share the fault) */
     const int g = nccl->rank;
     nccl->fault = &fault;
-    rank_job job = {.o = o, .v = v, .weights = weights, .world = nccl, .comm = nccl, .rank = g % v->sp,
-                    .cfg_rank = g / v->sp, .fault = &fault};
+    rank_job job = {.o = o, .v = v, .weights = weights, .world = nccl, .comm = nccl, .rank = g % v->denoiser->sp,
+                    .cfg_rank = g / v->denoiser->sp, .fault = &fault};
     if (cfgp > 1) {
-      job.comm = v->sp > 1 ? comm_nccl_split(nccl, g / v->sp, g % v->sp, &err) : NULL;
-      job.cfg_comm = comm_nccl_split(nccl, g % v->sp, g / v->sp, &err);
-      if ((v->sp > 1 && !job.comm) || !job.cfg_comm) return fprintf(stderr, "%s: error: %s\n", prog, err.msg), 1;
+      job.comm = v->denoiser->sp > 1 ? comm_nccl_split(nccl, g / v->denoiser->sp, g % v->denoiser->sp, &err) : NULL;
+      job.cfg_comm = comm_nccl_split(nccl, g % v->denoiser->sp, g / v->denoiser->sp, &err);
+      if ((v->denoiser->sp > 1 && !job.comm) || !job.cfg_comm) return fprintf(stderr, "%s: error: %s\n", prog, err.msg), 1;
     }
     if (early) { /* join the agreement failed: the other ranks stop now, not after --comm-timeout */
       job.err = *early;
@@ -264,21 +264,21 @@ static int run(const options *o, const ditc_variant *v, const float *weights, di
   ditc_comm **everyone = comm_threads_create(world, o->comm_timeout, &err);
   if (!everyone) return fprintf(stderr, "%s: error: %s\n", prog, err.msg), 1;
   ditc_comm **sp_comms[2] = {NULL, NULL};
-  for (int c = 0; c < cfgp && v->sp > 1; c++)
-    if (!(sp_comms[c] = comm_threads_create(v->sp, o->comm_timeout, &err)))
+  for (int c = 0; c < cfgp && v->denoiser->sp > 1; c++)
+    if (!(sp_comms[c] = comm_threads_create(v->denoiser->sp, o->comm_timeout, &err)))
       return fprintf(stderr, "%s: error: %s\n", prog, err.msg), 1;
-  ditc_comm ***pairs = calloc((size_t)v->sp, sizeof *pairs);
+  ditc_comm ***pairs = calloc((size_t)v->denoiser->sp, sizeof *pairs);
   DITC_CHECK(pairs != NULL);
-  for (int s = 0; s < v->sp && cfgp > 1; s++)
+  for (int s = 0; s < v->denoiser->sp && cfgp > 1; s++)
     if (!(pairs[s] = comm_threads_create(2, o->comm_timeout, &err)))
       return fprintf(stderr, "%s: error: %s\n", prog, err.msg), 1;
   rank_job *jobs = calloc((size_t)world, sizeof *jobs);
   pthread_t *tid = calloc((size_t)world, sizeof *tid);
   DITC_CHECK(jobs && tid);
   for (int g = 0; g < world; g++) { /* every communicator names global ranks and shares one fault */
-    const int c = g / v->sp, s = g % v->sp;
+    const int c = g / v->denoiser->sp, s = g % v->denoiser->sp;
     jobs[g] = (rank_job){.o = o, .v = v, .weights = weights, .world = everyone[g], .rank = s, .cfg_rank = c,
-                         .comm = v->sp > 1 ? sp_comms[c][s] : NULL, .cfg_comm = cfgp > 1 ? pairs[s][c] : NULL,
+                         .comm = v->denoiser->sp > 1 ? sp_comms[c][s] : NULL, .cfg_comm = cfgp > 1 ? pairs[s][c] : NULL,
                          .fault = &fault};
     ditc_comm *mine[3] = {jobs[g].world, jobs[g].comm, jobs[g].cfg_comm};
     for (int k = 0; k < 3; k++)
@@ -292,7 +292,7 @@ static int run(const options *o, const ditc_variant *v, const float *weights, di
   free(everyone);
   for (int c = 0; c < 2; c++)
     if (sp_comms[c]) sp_comms[c][0]->destroy(sp_comms[c][0]), free(sp_comms[c]);
-  for (int s = 0; s < v->sp; s++)
+  for (int s = 0; s < v->denoiser->sp; s++)
     if (pairs[s]) pairs[s][0]->destroy(pairs[s][0]), free(pairs[s]);
   free(pairs);
   free(jobs);

@@ -26,8 +26,8 @@ static double now(void) {
 
 void sampler_row_counts(const ditc_variant *v, const unsigned char *row, const char *kind, int *reused, int *total) {
   *reused = *total = 0;
-  for (int k = 0; k < v->n_modules; k++) {
-    if (strcmp(v->module_kinds[k], kind) != 0) continue;
+  for (int k = 0; k < v->denoiser->n_modules; k++) {
+    if (strcmp(v->denoiser->module_kinds[k], kind) != 0) continue;
     (*total)++;
     if (row && DITC_PAB_OP(row[k]) == DITC_PAB_REUSE) (*reused)++;
   }
@@ -36,21 +36,21 @@ void sampler_row_counts(const ditc_variant *v, const unsigned char *row, const c
 static void progress(const ditc_variant *v, int i, const unsigned char *row, double elapsed) {
   static const char *const kinds[] = {"spatial", "temporal", "cross", "mlp"};
   char buf[256];
-  int o = snprintf(buf, sizeof buf, "step %2d/%d  t %8.3f  reused", i + 1, v->steps, (double)v->t_sched[i]);
+  int o = snprintf(buf, sizeof buf, "step %2d/%d  t %8.3f  reused", i + 1, v->denoiser->steps, (double)v->denoiser->t_sched[i]);
   for (int k = 0; k < 4; k++) {
     int r, n;
     sampler_row_counts(v, row, kinds[k], &r, &n);
     if (n) o += snprintf(buf + o, sizeof buf - (size_t)o, " %s %d/%d", kinds[k], r, n);
   }
-  const double eta = elapsed / (i + 1) * (v->steps - i - 1);
+  const double eta = elapsed / (i + 1) * (v->denoiser->steps - i - 1);
   fprintf(stderr, "%s  | %.2f s elapsed, ETA %.2f s\n", buf, elapsed, eta);
 }
 
 /* Guided noise/velocity of prompt p: e = u + cfg * (c - u) over one latent. */
 static void guide(float *e, const ditc_variant *v, const float *out, int p, int64_t per, int64_t out_per) {
-  const int bc = v->cond_first ? p : v->Bp + p, bu = v->cond_first ? v->Bp + p : p;
+  const int bc = v->denoiser->cond_first ? p : v->denoiser->Bp + p, bu = v->denoiser->cond_first ? v->denoiser->Bp + p : p;
   const float *c = out + bc * out_per, *u = out + bu * out_per;
-  for (int64_t k = 0; k < per; k++) e[k] = u[k] + v->cfg_scale * (c[k] - u[k]);
+  for (int64_t k = 0; k < per; k++) e[k] = u[k] + v->denoiser->cfg_scale * (c[k] - u[k]);
 }
 
 /* diffusers PNDMScheduler._get_prev_sample with baked (sample_coeff, a_prev - a_t, denom). */
@@ -59,9 +59,9 @@ static void pndm_prev(float *z, const float *base, const float *e, const float *
 }
 
 void sampler_pndm_slots(const ditc_variant *v, int i, float *state, int *n_ets, float *slot[5]) {
-  const int64_t lat = (int64_t)v->Bp * v->Cin * v->Tx * v->Hx * v->Wx;
+  const int64_t lat = (int64_t)v->denoiser->Bp * v->denoiser->Cin * v->denoiser->Tx * v->denoiser->Hx * v->denoiser->Wx;
   float *ets = state + lat;
-  const int mode = v->mode[i];
+  const int mode = v->denoiser->mode[i];
   slot[0] = ets + (int64_t)(*n_ets % 4) * lat;
   slot[1] = slot[2] = slot[3] = slot[4] = NULL;
   if (mode != 0 && mode != 4) return;
@@ -74,25 +74,25 @@ void sampler_pndm_slots(const ditc_variant *v, int i, float *state, int *n_ets, 
 /* One scheduler update of the latent z [Bp, per] from the model output of call i. */
 static void update(ditc_model *m, int i, float *z, const float *out, int64_t per, int64_t out_per, int *n_ets) {
   const ditc_variant *v = m->v;
-  const float *cf = v->coef + (int64_t)i * 4;
-  if (v->sampler_kind == DITC_SAMPLER_RFLOW) {
-    if (!v->update[i]) return;
-    for (int p = 0; p < v->Bp; p++) {
-      const int bc = v->cond_first ? p : v->Bp + p, bu = v->cond_first ? v->Bp + p : p;
+  const float *cf = v->denoiser->coef + (int64_t)i * 4;
+  if (v->denoiser->sampler_kind == DITC_SAMPLER_RFLOW) {
+    if (!v->denoiser->update[i]) return;
+    for (int p = 0; p < v->denoiser->Bp; p++) {
+      const int bc = v->denoiser->cond_first ? p : v->denoiser->Bp + p, bu = v->denoiser->cond_first ? v->denoiser->Bp + p : p;
       const float *vc = out + bc * out_per, *vu = out + bu * out_per;
       float *zp = z + p * per;
       for (int64_t e = 0; e < per; e++) {
-        const float vel = vu[e] + v->cfg_scale * (vc[e] - vu[e]);
+        const float vel = vu[e] + v->denoiser->cfg_scale * (vc[e] - vu[e]);
         zp[e] = zp[e] + vel * cf[0];
       }
     }
     return;
   }
-  const int64_t lat = (int64_t)v->Bp * per;
-  float *st = (float *)(void *)(m->arena + v->off_state); /* [n_state][Bp, per] */
+  const int64_t lat = (int64_t)v->denoiser->Bp * per;
+  float *st = (float *)(void *)(m->arena + v->denoiser->off_state); /* [n_state][Bp, per] */
   float *eps = st;                                          /* the guided model output */
-  for (int p = 0; p < v->Bp; p++) guide(eps + p * per, v, out, p, per, out_per);
-  if (v->sampler_kind == DITC_SAMPLER_DDIM) {
+  for (int p = 0; p < v->denoiser->Bp; p++) guide(eps + p * per, v, out, p, per, out_per);
+  if (v->denoiser->sampler_kind == DITC_SAMPLER_DDIM) {
     for (int64_t k = 0; k < lat; k++) {
       const float x0 = (z[k] - cf[0] * eps[k]) / cf[1];
       z[k] = cf[2] * x0 + cf[3] * eps[k];
@@ -101,7 +101,7 @@ static void update(ditc_model *m, int i, float *z, const float *out, int64_t per
   }
   /* PNDM: ets ring [4][lat] (newest at (*n_ets - 1) % 4), cur_sample, e_acc */
   float *cur = st + 5 * lat, *acc = st + 6 * lat, *slot[5];
-  const int mode = v->mode[i];
+  const int mode = v->denoiser->mode[i];
   sampler_pndm_slots(v, i, st, n_ets, slot);
   if (mode < 4) { /* Runge-Kutta: calls c%4 = 0,1,2,3 of one step */
     const float sixth = (float)(1.0 / 6.0), third = (float)(1.0 / 3.0);
@@ -130,21 +130,21 @@ static void update(ditc_model *m, int i, float *z, const float *out, int64_t per
 /* The conditioning inputs, from the host arena to the backend's (before the prologue). */
 static void inputs_to_device(ditc_model *m) {
   const ditc_variant *v = m->v;
-  for (int i = 0; i < v->n_inputs; i++) {
-    const int64_t n = (int64_t)v->Bp * v->L * (v->inputs[i].role == DITC_IN_TEXT ? v->Cc : 1);
-    ditc_backend()->to_device(m, v->inputs[i].off, (size_t)n * 4);
+  for (int i = 0; i < v->denoiser->n_inputs; i++) {
+    const int64_t n = (int64_t)v->denoiser->Bp * v->denoiser->L * (v->denoiser->inputs[i].role == DITC_IN_TEXT ? v->denoiser->Cc : 1);
+    ditc_backend()->to_device(m, v->denoiser->inputs[i].off, (size_t)n * 4);
   }
 }
 
 /* One forward on the io buffers: x and t in, the whole CFG batch's output out; pattern is the
- * row's pattern (v->n_patterns: the all-compute row). */
+ * row's pattern (v->denoiser->n_patterns: the all-compute row). */
 static void forward(ditc_model *m, int pattern, const unsigned char *row) {
   const ditc_variant *v = m->v;
   const ditc_backend_ops *be = ditc_backend();
-  be->to_device(m, v->off_x, (size_t)v->B * v->Cin * v->Tx * v->Hx * v->Wx * sizeof(float));
-  be->to_device(m, v->off_t, (size_t)v->B * sizeof(float));
+  be->to_device(m, v->denoiser->off_x, (size_t)v->denoiser->B * v->denoiser->Cin * v->denoiser->Tx * v->denoiser->Hx * v->denoiser->Wx * sizeof(float));
+  be->to_device(m, v->denoiser->off_t, (size_t)v->denoiser->B * sizeof(float));
   be->step(m, pattern, row);
-  be->to_host(m, v->off_out, (size_t)2 * v->Bp * v->Cout * v->Tx * v->Hx * v->Wx * sizeof(float));
+  be->to_host(m, v->denoiser->off_out, (size_t)2 * v->denoiser->Bp * v->denoiser->Cout * v->denoiser->Tx * v->denoiser->Hx * v->denoiser->Wx * sizeof(float));
 }
 
 /* The first non-finite element of z [n], or -1. */
@@ -171,62 +171,62 @@ static int comm_failed(const ditc_model *m) {
 
 void sampler_run(ditc_model *m, const sampler_opts *o) {
   const ditc_variant *v = m->v;
-  const int64_t per = (int64_t)v->Cin * v->Tx * v->Hx * v->Wx;      /* one sample's latent */
-  const int64_t out_per = (int64_t)v->Cout * v->Tx * v->Hx * v->Wx; /* one model output row */
-  float *z = (float *)(void *)(m->arena + v->off_z);                /* [Bp, Cin, Tx, Hx, Wx] */
-  float *x = (float *)(void *)(m->arena + v->off_x);                /* [B, Cin, Tx, Hx, Wx] */
-  float *t = (float *)(void *)(m->arena + v->off_t);                /* [B] */
-  const float *out = (const float *)(const void *)(m->arena + v->off_out); /* [B, Cout, ...] */
-  unsigned char all_compute[v->n_modules > 0 ? v->n_modules : 1];
+  const int64_t per = (int64_t)v->denoiser->Cin * v->denoiser->Tx * v->denoiser->Hx * v->denoiser->Wx;      /* one sample's latent */
+  const int64_t out_per = (int64_t)v->denoiser->Cout * v->denoiser->Tx * v->denoiser->Hx * v->denoiser->Wx; /* one model output row */
+  float *z = (float *)(void *)(m->arena + v->denoiser->off_z);                /* [Bp, Cin, Tx, Hx, Wx] */
+  float *x = (float *)(void *)(m->arena + v->denoiser->off_x);                /* [B, Cin, Tx, Hx, Wx] */
+  float *t = (float *)(void *)(m->arena + v->denoiser->off_t);                /* [B] */
+  const float *out = (const float *)(const void *)(m->arena + v->denoiser->off_out); /* [B, Cout, ...] */
+  unsigned char all_compute[v->denoiser->n_modules > 0 ? v->denoiser->n_modules : 1];
   memset(all_compute, 0, sizeof all_compute);
   int n_ets = 0;
   const ditc_backend_ops *be = ditc_backend();
-  const size_t zbytes = (size_t)(v->Bp * per) * sizeof(float);
+  const size_t zbytes = (size_t)(v->denoiser->Bp * per) * sizeof(float);
   sampler_health scratch, *health = o->health ? o->health : &scratch;
   health->bad_step = -1;
   const double start = now();
   inputs_to_device(m);
-  if (be->update) be->to_device(m, v->off_z, zbytes); /* the latent lives on the device from here */
+  if (be->update) be->to_device(m, v->denoiser->off_z, zbytes); /* the latent lives on the device from here */
   DITC_CHECK(m->prologue && m->step); /* a denoiser variant: both phases are generated */
   m->prologue(&m->ex, NULL);
-  for (int i = 0; i < v->steps; i++) {
+  for (int i = 0; i < v->denoiser->steps; i++) {
     if ((o->stop_before && i == o->stop_before - 1) || comm_failed(m)) return;
     const double t0 = now();
-    const unsigned char *row = o->pab_on ? v->pab_table + (int64_t)i * v->n_modules : NULL;
-    const int pattern = row ? v->pab_pattern[i] : v->n_patterns;
+    const unsigned char *row = o->pab_on ? v->denoiser->pab_table + (int64_t)i * v->denoiser->n_modules : NULL;
+    const int pattern = row ? v->denoiser->pab_pattern[i] : v->denoiser->n_patterns;
     const uint64_t a2a_before = m->ex.comm ? m->ex.comm->a2a_calls : 0;
     if (be->update) { /* on the device: prepare, step, update, and wait (progress times real work) */
       be->prepare(m, i);
       be->step(m, pattern, row ? row : all_compute);
       be->update(m, i, &n_ets);
-      if (o->latents) be->to_host(m, v->off_z, zbytes);
+      if (o->latents) be->to_host(m, v->denoiser->off_z, zbytes);
       be->sync(m);
     } else {
-      for (int b = 0; b < v->B; b++) {
-        memcpy(x + b * per, z + (b % v->Bp) * per, (size_t)per * sizeof(float));
-        t[b] = v->t_embed[i];
+      for (int b = 0; b < v->denoiser->B; b++) {
+        memcpy(x + b * per, z + (b % v->denoiser->Bp) * per, (size_t)per * sizeof(float));
+        t[b] = v->denoiser->t_embed[i];
       }
       forward(m, pattern, row ? row : all_compute);
       update(m, i, z, out, per, out_per, &n_ets);
     }
     if (m->ex.comm && row) /* the generated code runs exactly the all-to-alls of the schedule */
-      DITC_CHECK(m->ex.comm->a2a_calls - a2a_before == v->a2a_per_step[i]);
-    if (o->latents) memcpy(o->latents + (int64_t)i * v->Bp * per, z, zbytes);
+      DITC_CHECK(m->ex.comm->a2a_calls - a2a_before == v->denoiser->a2a_per_step[i]);
+    if (o->latents) memcpy(o->latents + (int64_t)i * v->denoiser->Bp * per, z, zbytes);
     if (o->step_seconds) o->step_seconds[i] = now() - t0;
     if (o->progress) progress(v, i, row, now() - start);
     const int host_z = !be->update || o->latents; /* this step's latent is on the host */
-    if (host_z && note_nonfinite(health, z, v->Bp * per, i, 1) && !o->keep_nonfinite) break;
+    if (host_z && note_nonfinite(health, z, v->denoiser->Bp * per, i, 1) && !o->keep_nonfinite) break;
   }
-  if (be->update) be->to_host(m, v->off_z, zbytes); /* the final latent, at off_z on the host */
-  if (health->bad_step < 0) note_nonfinite(health, z, v->Bp * per, v->steps - 1, 0);
+  if (be->update) be->to_host(m, v->denoiser->off_z, zbytes); /* the final latent, at off_z on the host */
+  if (health->bad_step < 0) note_nonfinite(health, z, v->denoiser->Bp * per, v->denoiser->steps - 1, 0);
 }
 
 void sampler_forward_once(ditc_model *m) {
   const ditc_variant *v = m->v;
-  unsigned char all_compute[v->n_modules > 0 ? v->n_modules : 1];
+  unsigned char all_compute[v->denoiser->n_modules > 0 ? v->denoiser->n_modules : 1];
   memset(all_compute, 0, sizeof all_compute);
   inputs_to_device(m);
   DITC_CHECK(m->prologue && m->step); /* a denoiser variant: both phases are generated */
   m->prologue(&m->ex, NULL);
-  forward(m, v->n_patterns, all_compute);
+  forward(m, v->denoiser->n_patterns, all_compute);
 }

@@ -21,22 +21,22 @@ static float *f32(ditc_model *m, int64_t off) { return (float *)(void *)(m->aren
 /* Inputs on the host arena: text N(0, 1), every mask token valid, x N(0, 1), t mid-schedule. */
 static void random_inputs(ditc_model *m) {
   const ditc_variant *v = m->v;
-  for (int i = 0; i < v->n_inputs; i++) {
-    const int64_t n = (int64_t)v->Bp * v->L * (v->inputs[i].role == DITC_IN_TEXT ? v->Cc : 1);
-    if (v->inputs[i].role == DITC_IN_TEXT) rng_normal(f32(m, v->inputs[i].off), n, 11 + (uint64_t)i);
+  for (int i = 0; i < v->denoiser->n_inputs; i++) {
+    const int64_t n = (int64_t)v->denoiser->Bp * v->denoiser->L * (v->denoiser->inputs[i].role == DITC_IN_TEXT ? v->denoiser->Cc : 1);
+    if (v->denoiser->inputs[i].role == DITC_IN_TEXT) rng_normal(f32(m, v->denoiser->inputs[i].off), n, 11 + (uint64_t)i);
     else
-      for (int64_t k = 0; k < n; k++) ((int32_t *)(void *)(m->arena + v->inputs[i].off))[k] = 1;
+      for (int64_t k = 0; k < n; k++) ((int32_t *)(void *)(m->arena + v->denoiser->inputs[i].off))[k] = 1;
   }
-  rng_normal(f32(m, v->off_x), (int64_t)v->B * v->Cin * v->Tx * v->Hx * v->Wx, 5);
-  for (int b = 0; b < v->B; b++) f32(m, v->off_t)[b] = v->t_embed[v->steps / 2];
+  rng_normal(f32(m, v->denoiser->off_x), (int64_t)v->denoiser->B * v->denoiser->Cin * v->denoiser->Tx * v->denoiser->Hx * v->denoiser->Wx, 5);
+  for (int b = 0; b < v->denoiser->B; b++) f32(m, v->denoiser->off_t)[b] = v->denoiser->t_embed[v->denoiser->steps / 2];
 }
 
 /* x and t to the device, then one step: eager (v->step) or the graph of `pattern`. */
 static void step(ditc_model *m, int eager, int pattern, const unsigned char *row) {
   const ditc_variant *v = m->v;
   const ditc_backend_ops *be = ditc_backend();
-  be->to_device(m, v->off_x, (size_t)v->B * v->Cin * v->Tx * v->Hx * v->Wx * sizeof(float));
-  be->to_device(m, v->off_t, (size_t)v->B * sizeof(float));
+  be->to_device(m, v->denoiser->off_x, (size_t)v->denoiser->B * v->denoiser->Cin * v->denoiser->Tx * v->denoiser->Hx * v->denoiser->Wx * sizeof(float));
+  be->to_device(m, v->denoiser->off_t, (size_t)v->denoiser->B * sizeof(float));
   if (eager) m->step(&m->ex, row);
   else be->step(m, pattern, row);
 }
@@ -61,29 +61,29 @@ int main(void) {
     return 1;
   }
   const ditc_backend_ops *be = ditc_backend();
-  for (int i = 0; i < v->n_inputs; i++)
-    be->to_device(&m, v->inputs[i].off,
-                  (size_t)v->Bp * v->L * (v->inputs[i].role == DITC_IN_TEXT ? v->Cc : 1) * sizeof(float));
+  for (int i = 0; i < v->denoiser->n_inputs; i++)
+    be->to_device(&m, v->denoiser->inputs[i].off,
+                  (size_t)v->denoiser->Bp * v->denoiser->L * (v->denoiser->inputs[i].role == DITC_IN_TEXT ? v->denoiser->Cc : 1) * sizeof(float));
   m.prologue(&m.ex, NULL);
-  const int64_t n_out = (int64_t)2 * v->Bp * v->Cout * v->Tx * v->Hx * v->Wx;
+  const int64_t n_out = (int64_t)2 * v->denoiser->Bp * v->denoiser->Cout * v->denoiser->Tx * v->denoiser->Hx * v->denoiser->Wx;
   float *eager = malloc((size_t)n_out * sizeof(float)), *replay = malloc((size_t)n_out * sizeof(float));
-  unsigned char *zeros = calloc((size_t)(v->n_modules > 0 ? v->n_modules : 1), 1);
+  unsigned char *zeros = calloc((size_t)(v->denoiser->n_modules > 0 ? v->denoiser->n_modules : 1), 1);
   DITC_CHECK(eager && replay && zeros);
   int passed = 0, failed = 0;
-  for (int p = v->n_patterns; p >= 0; p--) { /* the all-compute row first, then each pattern */
+  for (int p = v->denoiser->n_patterns; p >= 0; p--) { /* the all-compute row first, then each pattern */
     const unsigned char *row = zeros;
     int first = -1;
-    if (p < v->n_patterns) {
-      for (int i = 0; i < v->steps && first < 0; i++)
-        if (v->pab_pattern[i] == p) first = i;
+    if (p < v->denoiser->n_patterns) {
+      for (int i = 0; i < v->denoiser->steps && first < 0; i++)
+        if (v->denoiser->pab_pattern[i] == p) first = i;
       DITC_CHECK(first >= 0);
-      row = v->pab_table + (int64_t)first * v->n_modules;
+      row = v->denoiser->pab_table + (int64_t)first * v->denoiser->n_modules;
     }
     for (int r = 0; r < 2; r++) {
-      step(&m, 1, v->n_patterns, zeros); /* the same caches before both */
+      step(&m, 1, v->denoiser->n_patterns, zeros); /* the same caches before both */
       step(&m, r == 0, p, row);
-      be->to_host(&m, v->off_out, (size_t)n_out * sizeof(float));
-      memcpy(r == 0 ? eager : replay, f32(&m, v->off_out), (size_t)n_out * sizeof(float));
+      be->to_host(&m, v->denoiser->off_out, (size_t)n_out * sizeof(float));
+      memcpy(r == 0 ? eager : replay, f32(&m, v->denoiser->off_out), (size_t)n_out * sizeof(float));
     }
     int64_t bad = 0, at = -1;
     for (int64_t k = 0; k < n_out; k++)

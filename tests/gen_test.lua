@@ -769,6 +769,34 @@ do
     .. "in.*, the sampler's state, the output)", n), bad)
 end
 
+-- A network (kind "network"): one phase, named io, no sampler or PAB part; a denoiser's fields
+-- and flags are refused by name.
+do
+  local toy = "tests/models/toy-mlp.lua"
+  local fam = describe.load_family(toy)
+  local b = bakery.variant(fam, describe.named(fam, "fixture"), fam.path)
+  local io = {}
+  for _, buf in ipairs(b.program.buffer_list) do if buf.kind == "io" then io[#io + 1] = buf.name .. ":" .. buf.role end end
+  check(fam.cls.kind == "network" and b.sched == nil and b.pab == nil and #b.program.modules == 0
+    and table.concat(b.program.phases, ",") == "forward" and table.concat(io, ",") == "x:input,y:output",
+    "a network bakes one phase (forward) with io x (input) and y (output), no sampler or PAB tables", table.concat(io, ","))
+  os.execute("rm -rf " .. tmp .. "/out/*")
+  local rc, out = sh("lua5.4 gen/main.lua --model " .. toy .. " --variant fixture --out " .. tmp .. "/out --quiet")
+  local files = select(2, sh("ls " .. tmp .. "/out"))
+  check(rc == 0 and not files:find("schedule.txt") and files:find("plan.txt") and files:find("manifest.txt"),
+    "a network's generated files: no schedule.txt, plan.txt and manifest.txt", out .. files)
+  local tab = read(tmp .. "/out/tables.c") or ""
+  check(tab:find('.kind = "network"', 1, true) and tab:find(".denoiser = NULL", 1, true) and not tab:find("pab_table"),
+    "a network's tables.c: kind network, no denoiser part")
+  rc, out = sh("lua5.4 gen/main.lua --model " .. toy .. " --variant fixture --sp 2 --name x --out " .. tmp .. "/out")
+  check(rc == 1 and out:find("apply to denoisers") ~= nil, "--sp on a network is refused in one line", out)
+  local path, line = write_with_line("toy.lua", (read(toy):gsub('symbol = "toy",', 'symbol = "toy", sampler = { kind = "rflow" },')),
+    "sampler")
+  rc, out = sh("lua5.4 gen/main.lua --model " .. path .. " --variant fixture --out " .. tmp .. "/out")
+  check(rc == 1 and out:find(path .. ":" .. line, 1, true) and out:find("unknown field \"sampler\"", 1, true),
+    "a sampler in a network's description is refused at its line", out)
+end
+
 os.execute("rm -rf " .. tmp)
 print(string.format("# gen_test: %d failed", failed))
 os.exit(failed == 0 and 0 or 1)

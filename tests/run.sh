@@ -46,6 +46,7 @@ suite "sequence parallelism on thread ranks (tests/dsp.sh)" tests/dsp.sh
 suite "ranks that fail or die, and the test hooks (tests/ranks_test.sh)" tests/ranks_test.sh
 suite "newcomer entry points: ./ditc.sh variant, the README's commands, GPU verbs skipping (tests/newcomer_test.sh)" tests/newcomer_test.sh
 suite "the generator redesign changes no result (tests/redesign_test.sh)" tests/redesign_test.sh
+suite "a network that is not a denoiser: the toy MLP vs numpy (tests/network_test.sh)" tests/network_test.sh
 suite "the device check, dry (tests/devcheck_test.sh)" tests/devcheck_test.sh
 
 echo "$pass passed, $fail failed"

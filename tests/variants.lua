@@ -1,8 +1,11 @@
 -- tests/variants.lua: the variants the tests build besides the shipped ones, as data for
 -- gen/buildgen.lua: each is generated into build/gen/<name>/ and linked as build/tests/<name>.
 -- args: gen/main.lua's arguments (without --out); hooks: link the fault-injection hooks of the
--- rank tests (runtime/test_hooks.c). Not code: no logic here.
+-- rank tests (runtime/test_hooks.c); debug: also build <name>-debug with intermediate dumps. A
+-- network's variants (a family of kind "network") link runtime/network_main.c. Not code: no
+-- logic here.
 local os12, latte, osp = "models/opensora-v1.2.lua", "models/latte.lua", "models/opensora-plan-v1.1.lua"
+local toy = "tests/models/toy-mlp.lua"
 local odd = "--config tests/data/stdit3-odd.json --height 48 --width 56 --frames 17 --latent 3,6,7 --steps 12 "
   .. "--pipeline-dtype fp32"
 local function m(model) return "--model " .. model .. " " end
@@ -41,4 +44,7 @@ return {
     .. "--name fixture-cfgp-sp2" },
   { name = "osp11-fixture-cfgp-sp1", model = osp, args = m(osp) .. "--variant fixture --sp 1 --cfg-parallel "
     .. "--name fixture-cfgp-sp1" },
+  -- a network that is not a denoiser (tests/network_test.sh)
+  { name = "toy-mlp-fixture", model = toy, args = m(toy) .. "--variant fixture", debug = true },
+  { name = "toy-mlp-wide", model = toy, args = m(toy) .. "--variant wide" },
 }

@@ -171,6 +171,16 @@ void cpu_add(float *out, const float *a, const float *b, int64_t n) {
   for (int64_t i = 0; i < n; i++) out[i] = a[i] + b[i];
 }
 
+void cpu_rms_norm(float *out, const float *src, const float *w, int64_t R, int C, float eps) {
+  for (int64_t r = 0; r < R; r++) {
+    const float *x = src + r * C;
+    double ss = 0.0; /* the mean of squares in double: the reference's summation error stays far below fp32's */
+    for (int c = 0; c < C; c++) ss += (double)x[c] * x[c];
+    const float inv = 1.0f / sqrtf((float)(ss / C) + eps);
+    for (int c = 0; c < C; c++) out[r * C + c] = w[c] * (x[c] * inv);
+  }
+}
+
 /* ---- text -------------------------------------------------------------------------------- */
 
 void cpu_cfg_text(float *out, const float *cond, const float *uncond, int uncond_per_prompt, int Bp,

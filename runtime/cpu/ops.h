@@ -36,6 +36,9 @@ void cpu_linear(float *out, const float *src, const float *w, const float *b, in
                 int N, int act);
 void cpu_silu(float *out, const float *src, int64_t n);
 void cpu_add(float *out, const float *a, const float *b, int64_t n);
+/* out[R, C] = w[C] * (src * rsqrt(mean_C(src^2) + eps)): RMSNorm over rows (T5's LayerNorm: no
+ * mean subtracted, no bias); out may alias src. */
+void cpu_rms_norm(float *out, const float *src, const float *w, int64_t R, int C, float eps);
 
 /* ---- text -------------------------------------------------------------------------------- */
 /* out[2Bp, L, Cc]: CFG batch from cond[Bp, L, Cc] and uncond: one null caption [L, Cc] shared by

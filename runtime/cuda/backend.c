@@ -21,7 +21,7 @@ typedef struct {
   cuda_ctx ctx;
   void *weights;          /* [weight_elems] storage elements */
   unsigned char *arena;   /* [arena_bytes] */
-  int n_graphs;           /* v->n_patterns + 1 */
+  int n_graphs;           /* v->denoiser->n_patterns + 1 */
   cudaGraphExec_t *graphs; /* [n_graphs]: pattern p, then the all-compute row */
   int64_t used_bytes;     /* device memory in use once everything is attached */
 } cuda_state;
@@ -89,6 +89,32 @@ static void free_state(cuda_state *s) {
   free(s);
 }
 
+/* A denoiser's graphs: warm-up, then one graph per PAB row pattern and the all-compute row. */
+static void capture_steps(cuda_state *s, ditc_model *m) {
+  const ditc_variant *v = m->v;
+  /* warm-up: the prologue and one eager all-compute step on the zeroed arena, before any capture,
+   * so what runs once on first use (lazy module loading, cuBLASLt's heuristics and kernels,
+   * attention's shared-memory attributes) happens outside the graphs, and every PAB cache a
+   * reuse row reads holds finite values when its graph is captured */
+  s->n_graphs = v->denoiser->n_patterns + 1;
+  s->graphs = calloc((size_t)s->n_graphs, sizeof *s->graphs);
+  unsigned char *zeros = calloc((size_t)(v->denoiser->n_modules > 0 ? v->denoiser->n_modules : 1), 1);
+  DITC_CHECK(s->graphs && zeros);
+  m->prologue(&m->ex, NULL);
+  m->step(&m->ex, zeros);
+  CUDA_CHECK(cudaStreamSynchronize((cudaStream_t)s->ctx.stream));
+  CUDA_CHECK(cudaGetLastError());
+
+  /* one graph per pattern, captured from the first step that has it, and the all-compute row */
+  for (int i = 0; i < v->denoiser->steps; i++) {
+    const int p = v->denoiser->pab_pattern[i];
+    if (!s->graphs[p]) s->graphs[p] = capture(s, m, v->denoiser->pab_table + (int64_t)i * v->denoiser->n_modules);
+  }
+  s->graphs[v->denoiser->n_patterns] = capture(s, m, zeros);
+  free(zeros);
+  for (int p = 0; p < s->n_graphs; p++) DITC_CHECK(s->graphs[p] != NULL); /* the table names every pattern */
+}
+
 static ditc_status cuda_attach(ditc_model *m, ditc_err *err) {
   int n = 0;
   if (cudaGetDeviceCount(&n) != cudaSuccess || n == 0)
@@ -119,27 +145,7 @@ static ditc_status cuda_attach(ditc_model *m, ditc_err *err) {
   m->ex.arena = s->arena;
   m->ex.backend = &s->ctx;
 
-  /* warm-up: the prologue and one eager all-compute step on the zeroed arena, before any capture,
-   * so what runs once on first use (lazy module loading, cuBLASLt's heuristics and kernels,
-   * attention's shared-memory attributes) happens outside the graphs, and every PAB cache a
-   * reuse row reads holds finite values when its graph is captured */
-  s->n_graphs = v->n_patterns + 1;
-  s->graphs = calloc((size_t)s->n_graphs, sizeof *s->graphs);
-  unsigned char *zeros = calloc((size_t)(v->n_modules > 0 ? v->n_modules : 1), 1);
-  DITC_CHECK(s->graphs && zeros);
-  m->prologue(&m->ex, NULL);
-  m->step(&m->ex, zeros);
-  CUDA_CHECK(cudaStreamSynchronize((cudaStream_t)s->ctx.stream));
-  CUDA_CHECK(cudaGetLastError());
-
-  /* one graph per pattern, captured from the first step that has it, and the all-compute row */
-  for (int i = 0; i < v->steps; i++) {
-    const int p = v->pab_pattern[i];
-    if (!s->graphs[p]) s->graphs[p] = capture(s, m, v->pab_table + (int64_t)i * v->n_modules);
-  }
-  s->graphs[v->n_patterns] = capture(s, m, zeros);
-  free(zeros);
-  for (int p = 0; p < s->n_graphs; p++) DITC_CHECK(s->graphs[p] != NULL); /* the table names every pattern */
+  if (v->denoiser) capture_steps(s, m); /* a network's phases run eagerly, in stream order */
   CUDA_CHECK(cudaDeviceSynchronize());
   size_t free_b = 0, total_b = 0;
   CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
@@ -176,31 +182,31 @@ static float *io(cuda_state *s, int64_t off) { return (float *)(void *)(s->arena
 static void cuda_prepare(ditc_model *m, int i) {
   cuda_state *s = state(m);
   const ditc_variant *v = m->v;
-  const int64_t per = (int64_t)v->Cin * v->Tx * v->Hx * v->Wx;
-  cuda_sampler_prepare(&s->ctx, io(s, v->off_x), io(s, v->off_t), io(s, v->off_z), v->B, v->Bp, per,
-                       v->t_embed[i]);
+  const int64_t per = (int64_t)v->denoiser->Cin * v->denoiser->Tx * v->denoiser->Hx * v->denoiser->Wx;
+  cuda_sampler_prepare(&s->ctx, io(s, v->denoiser->off_x), io(s, v->denoiser->off_t), io(s, v->denoiser->off_z), v->denoiser->B, v->denoiser->Bp, per,
+                       v->denoiser->t_embed[i]);
 }
 
 /* As sampler.c's update(): the same coefficients, state buffers and PNDM ring bookkeeping. */
 static void cuda_update(ditc_model *m, int i, int *n_ets) {
   cuda_state *s = state(m);
   const ditc_variant *v = m->v;
-  if (v->sampler_kind == DITC_SAMPLER_RFLOW && !v->update[i]) return; /* x_mask discards the step */
+  if (v->denoiser->sampler_kind == DITC_SAMPLER_RFLOW && !v->denoiser->update[i]) return; /* x_mask discards the step */
   cuda_sampler_step st = {0};
-  st.kind = v->sampler_kind, st.Bp = v->Bp, st.cond_first = v->cond_first, st.mode = v->mode[i];
-  st.per = (int64_t)v->Cin * v->Tx * v->Hx * v->Wx;
-  st.out_per = (int64_t)v->Cout * v->Tx * v->Hx * v->Wx;
-  st.cfg = v->cfg_scale;
-  for (int k = 0; k < 4; k++) st.coef[k] = v->coef[(int64_t)i * 4 + k];
-  st.z = io(s, v->off_z);
-  st.out = io(s, v->off_out);
-  if (v->sampler_kind == DITC_SAMPLER_PNDM) { /* state [7][lat]: eps, ets ring [4], cur, acc */
-    const int64_t lat = (int64_t)v->Bp * st.per;
-    float *state = io(s, v->off_state);
+  st.kind = v->denoiser->sampler_kind, st.Bp = v->denoiser->Bp, st.cond_first = v->denoiser->cond_first, st.mode = v->denoiser->mode[i];
+  st.per = (int64_t)v->denoiser->Cin * v->denoiser->Tx * v->denoiser->Hx * v->denoiser->Wx;
+  st.out_per = (int64_t)v->denoiser->Cout * v->denoiser->Tx * v->denoiser->Hx * v->denoiser->Wx;
+  st.cfg = v->denoiser->cfg_scale;
+  for (int k = 0; k < 4; k++) st.coef[k] = v->denoiser->coef[(int64_t)i * 4 + k];
+  st.z = io(s, v->denoiser->off_z);
+  st.out = io(s, v->denoiser->off_out);
+  if (v->denoiser->sampler_kind == DITC_SAMPLER_PNDM) { /* state [7][lat]: eps, ets ring [4], cur, acc */
+    const int64_t lat = (int64_t)v->denoiser->Bp * st.per;
+    float *state = io(s, v->denoiser->off_state);
     st.state = state, st.cur = state + 5 * lat, st.acc = state + 6 * lat;
     sampler_pndm_slots(v, i, state, n_ets, st.ets);
-  } else if (v->sampler_kind == DITC_SAMPLER_DDIM) {
-    st.state = io(s, v->off_state);
+  } else if (v->denoiser->sampler_kind == DITC_SAMPLER_DDIM) {
+    st.state = io(s, v->denoiser->off_state);
   }
   cuda_sampler_update(&s->ctx, &st);
 }

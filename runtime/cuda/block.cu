@@ -415,6 +415,37 @@ void cuda_rope(const cuda_ctx *ctx, ditc_st *q, ditc_st *k, int64_t ld, const fl
   qk_launch(ctx, a);
 }
 
+/* ---- RMSNorm -------------------------------------------------------------------------------- */
+
+/* One warp per row of src [R, C]: the mean of squares in fp32, then out = w * round(x * rsqrt),
+ * the rounding where upstream's T5LayerNorm casts the normalized row to the weight's dtype before
+ * the product (a no-op in fp32). Elementwise loads: a T5 row is d_model = 4096 elements wide,
+ * read twice (the second read hits L1/L2). */
+static __global__ void rms_norm_kernel(st_t *out, const st_t *src, const st_t *__restrict__ w, int R, int C,
+                                       float eps) {
+  const int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
+  if (row >= R) return;
+  const st_t *x = src + (int64_t)row * C;
+  float ss = 0.0f;
+  for (int c = lane; c < C; c += 32) {
+    const float v = ld(x[c]);
+    ss = fmaf(v, v, ss);
+  }
+  ss = group_sum(ss, 32);
+  const float inv = rsqrtf(ss / (float)C + eps);
+  st_t *o = out + (int64_t)row * C;
+  for (int c = lane; c < C; c += 32) o[c] = to_st(__fmul_rn(ld(w[c]), ld(to_st(__fmul_rn(ld(x[c]), inv)))));
+}
+
+void cuda_rms_norm(const cuda_ctx *ctx, ditc_st *out, const ditc_st *src, const ditc_st *w, int64_t R, int C,
+                   float eps) {
+  if (R <= 0 || C <= 0) return;
+  OPS_CHECK(R <= INT_MAX);
+  const int rows_per_block = BLOCK / 32;
+  LAUNCH(rms_norm_kernel, (unsigned)((R + rows_per_block - 1) / rows_per_block), BLOCK, 0, stream_of(ctx), st_ptr(out),
+         st_ptr(src), st_ptr(w), (int)R, C, eps);
+}
+
 /* ---- sequence parallelism ------------------------------------------------------------------- */
 
 /* One thread per element of the chunks [P][B, c1, c2, C] of a tensor [B, d1, d2, C] split along

@@ -87,6 +87,8 @@ void cuda_linear(const cuda_ctx *ctx, ditc_st *out, const ditc_st *src, const di
                  int64_t M, int K, int N, int act);
 void cuda_silu(const cuda_ctx *ctx, ditc_st *out, const ditc_st *src, int64_t n);
 void cuda_add(const cuda_ctx *ctx, ditc_st *out, const ditc_st *a, const ditc_st *b, int64_t n);
+void cuda_rms_norm(const cuda_ctx *ctx, ditc_st *out, const ditc_st *src, const ditc_st *w, int64_t R, int C,
+                   float eps);
 
 /* ---- text -------------------------------------------------------------------------------- */
 /* cond: the fp32 text input; uncond: a weight (cuda_cfg_text) or the fp32 negative-prompt input

@@ -23,16 +23,20 @@ static const ditc_io tiny_io[6] = {
     {"out", DITC_IO_OUTPUT, DITC_DT_F32, 5, {2, 2, 1, 2, 2}, "2 Bp, Cout, Tx, Hx, Wx", 320, 64},
 };
 
-const ditc_variant tiny_variant = {
-    .abi_version = DITC_ABI_VERSION,
-    .family = "tiny", .name = "fuzz", .symbol = "tiny", .dtype = "fp32", .inputs_hash = "0",
+static const ditc_denoiser tiny_denoiser = {
     .Bp = 1, .B = 2, .Cin = 2, .Cout = 2, .Tx = 1, .Hx = 2, .Wx = 2, .L = 3, .Cc = 2,
     .sampler = "rflow", .steps = 1, .cond_first = 1,
+    .off_x = 0, .off_t = 64, .off_out = 320, .off_z = 128, .off_state = 384,
+    .n_inputs = 2, .inputs = tiny_inputs,
+    .fwd_x = "x", .fwd_t = "timestep", .fwd_text = "y", .fwd_mask = "mask",
+};
+
+const ditc_variant tiny_variant = {
+    .abi_version = DITC_ABI_VERSION,
+    .family = "tiny", .name = "fuzz", .symbol = "tiny", .dtype = "fp32", .inputs_hash = "0", .kind = "denoiser",
     .storage = "fp32", .st_bytes = 4,
     .arena_bytes = 512, .host_bytes = 512,
     .weight_elems = 12, .n_weights = 2, .weights = tiny_weights,
     .n_io = 6, .io = tiny_io,
-    .off_x = 0, .off_t = 64, .off_out = 320, .off_z = 128, .off_state = 384,
-    .n_inputs = 2, .inputs = tiny_inputs,
-    .fwd_x = "x", .fwd_t = "timestep", .fwd_text = "y", .fwd_mask = "mask",
+    .denoiser = &tiny_denoiser,
 };

@@ -26,4 +26,5 @@ out/latte/16x512x512/forward.c: \
   gen/stdit3.lua \
   gen/strict.lua \
   gen/template.lua \
+  gen/toy_mlp.lua \
   gen/util.lua

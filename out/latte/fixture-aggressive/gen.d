@@ -26,4 +26,5 @@ out/latte/fixture-aggressive/forward.c: \
   gen/stdit3.lua \
   gen/strict.lua \
   gen/template.lua \
+  gen/toy_mlp.lua \
   gen/util.lua

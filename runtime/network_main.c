@@ -1,0 +1,159 @@
+/* network_main.c: the command line of a fixed-network binary (a generated variant of a family
+ * whose kind is "network": no sampler, no cache tables). It loads the weights against the
+ * manifest, reads every input of the io table from one safetensors file by name and shape, runs
+ * the phases in their order once, and writes every output by name (plus intermediates with
+ * --dump in a debug build). Every user mistake is one line on stderr and a non-zero exit, and no
+ * output file is written unless the whole run succeeded. Not here: sampling (main.c), loaders
+ * (model.c). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "backend.h"
+#include "dump.h"
+#include "model.h"
+#include "outfile.h"
+#include "safetensors.h"
+
+enum { MAX_OUT = 256 }; /* tensors one output file holds: outputs and dumped intermediates */
+
+typedef struct {
+  const char *weights, *in, *out, *dump;
+  int threads, info;
+} net_options;
+
+static void usage(FILE *f, const char *prog, const ditc_variant *v) {
+  fprintf(f,
+          "usage: %s --weights FILE --in FILE --out FILE [--dump NAMES|all] [--threads N]\n"
+          "       %s --info | --help\n"
+          "%s/%s: a network (no sampler); one run reads the inputs below from --in by name, runs the phases\n"
+          "once and writes the outputs to --out (a new safetensors file, never an input).\n"
+          "  --weights FILE   safetensors checkpoint with upstream tensor names (checked against the manifest)\n"
+          "  --in FILE        safetensors file with every input below (name, shape; F32: any float, I32: any int)\n"
+          "  --out FILE       safetensors output: the outputs below\n"
+          "  --dump NAMES     in a debug build: also write intermediates by stable name (comma-separated, or all)\n"
+          "  --threads N      CPU threads (results do not depend on it)\n"
+          "  --info           print the io table, weights and arena, and exit\n",
+          prog, prog, v->family, v->name);
+  for (int i = 0; i < v->n_io; i++) {
+    const ditc_io *e = &v->io[i];
+    fprintf(f, "  %-6s %-24s %s [", e->role == DITC_IO_INPUT ? "input" : e->role == DITC_IO_OUTPUT ? "output" : "state",
+            e->name, e->dtype == DITC_DT_I32 ? "I32" : "F32");
+    for (int k = 0; k < e->ndim; k++) fprintf(f, "%s%lld", k ? ", " : "", (long long)e->shape[k]);
+    fprintf(f, "] (%s)\n", e->dims);
+  }
+}
+
+static int fail_usage(const char *prog, const char *msg, const char *arg) {
+  fprintf(stderr, "%s: error: %s%s%s (see --help)\n", prog, msg, arg ? " " : "", arg ? arg : "");
+  return 2;
+}
+
+/* Parses argv into o; returns 0, or the exit status of a usage error (or of --help). */
+static int parse(int argc, char **argv, net_options *o, const ditc_variant *v) {
+  memset(o, 0, sizeof *o);
+  struct {
+    const char *name, **dst;
+  } strs[] = {{"--weights", &o->weights}, {"--in", &o->in}, {"--out", &o->out}, {"--dump", &o->dump}};
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      usage(stdout, argv[0], v);
+      exit(0);
+    }
+    if (!strcmp(a, "--info")) {
+      o->info = 1;
+      continue;
+    }
+    int k = 0;
+    while (k < 4 && strcmp(a, strs[k].name)) k++;
+    if (k == 4 && strcmp(a, "--threads")) return fail_usage(argv[0], "unknown argument", a);
+    if (i + 1 >= argc || !strncmp(argv[i + 1], "--", 2)) return fail_usage(argv[0], "a value is missing after", a);
+    const char *val = argv[++i];
+    if (k < 4) {
+      if (*strs[k].dst) return fail_usage(argv[0], "given twice:", a);
+      *strs[k].dst = val;
+      continue;
+    }
+    char *end;
+    const long n = strtol(val, &end, 10);
+    if (*end || n < 1 || n > 4096) return fail_usage(argv[0], "--threads takes an integer in 1..4096, got", val);
+    o->threads = (int)n;
+  }
+  if (o->info) return 0;
+  if (!o->weights) return fail_usage(argv[0], "--weights FILE is required", NULL);
+  if (!o->in) return fail_usage(argv[0], "--in FILE is required", NULL);
+  if (!o->out) return fail_usage(argv[0], "--out FILE is required", NULL);
+  return 0;
+}
+
+static void info(const ditc_variant *v) {
+  printf("network %s/%s, ABI %d, inputs hash %s, storage %s\n", v->family, v->name, v->abi_version,
+         v->inputs_hash, v->storage);
+  printf("arena %lld bytes, %d weight tensors (%lld elements), %d phase%s:", (long long)v->arena_bytes, v->n_weights,
+         (long long)v->weight_elems, v->n_phases, v->n_phases == 1 ? "" : "s");
+  for (int i = 0; i < v->n_phases; i++) printf(" %s", v->phases[i].name);
+  printf("\n");
+  usage(stdout, "", v);
+}
+
+static int error_exit(const char *prog, const ditc_err *err, ditc_model *m) {
+  fprintf(stderr, "%s: error: %s\n", prog, err->msg);
+  if (m) model_free(m);
+  return 1;
+}
+
+int main(int argc, char **argv) {
+  const char *prog = argv[0];
+  const ditc_variant *v = ditc_variant_get();
+  DITC_CHECK(v->denoiser == NULL); /* a denoiser links main.c */
+  net_options o;
+  const int rc = parse(argc, argv, &o, v);
+  if (rc) return rc;
+  if (o.info) {
+    info(v);
+    return 0;
+  }
+#ifdef _OPENMP
+  if (o.threads > 0) omp_set_num_threads(o.threads);
+#endif
+  ditc_err err = {{0}};
+  int64_t out_bytes = 65536;
+  for (int i = 0; i < v->n_io; i++)
+    if (v->io[i].role == DITC_IO_OUTPUT) out_bytes += v->io[i].bytes;
+  const out_input inputs[] = {{"--weights", o.weights}, {"--in", o.in}};
+  if (out_check("--out", o.out, inputs, 2, out_bytes, &err)) return error_exit(prog, &err, NULL);
+  ditc_model m;
+  if (model_init(&m, v, &err)) return error_exit(prog, &err, NULL);
+  if (model_load_weights(&m, o.weights, &err) || model_load_io(&m, o.in, &err) || model_attach(&m, &err))
+    return error_exit(prog, &err, &m);
+  struct ditc_dump *d = o.dump ? dump_new(o.dump) : NULL;
+  m.ex.dump = d;
+  const ditc_backend_ops *be = ditc_backend();
+  for (int i = 0; i < v->n_io; i++)
+    if (v->io[i].role == DITC_IO_INPUT) be->to_device(&m, v->io[i].off, (size_t)v->io[i].bytes);
+  for (int i = 0; i < v->n_phases; i++) v->phases[i].run(&m.ex, NULL);
+  st_out_tensor t[MAX_OUT];
+  int n = 0;
+  for (int i = 0; i < v->n_io && n < MAX_OUT; i++)
+    if (v->io[i].role == DITC_IO_OUTPUT) {
+      be->to_host(&m, v->io[i].off, (size_t)v->io[i].bytes);
+      t[n++] = model_io_tensor(&m, v->io[i].name, v->io[i].name);
+    }
+  const int n_out = n;
+  if (d) n += dump_tensors(d, "", t + n, MAX_OUT - n);
+  if (d && n == n_out) {
+    dump_free(d);
+    ditc_fail(&err, DITC_EINVAL, "--dump %s captured nothing: unknown name, or a binary built without "
+              "DITC_DUMP_ENABLED (a debug build)", o.dump);
+    return error_exit(prog, &err, &m);
+  }
+  const ditc_status s = st_write(o.out, t, n, &err);
+  dump_free(d);
+  if (s) return error_exit(prog, &err, &m);
+  model_free(&m);
+  return 0;
+}
