@@ -8,7 +8,7 @@
 -- changed; `--check` instead fails when the committed file is stale (the tests run it).
 -- Usage: lua5.4 gen/buildgen.lua [--check]. Not here: rules and flags (build.ninja).
 local root = (arg[0]:match("^(.*)gen/buildgen%.lua$") or "./")
-package.path = root .. "gen/?.lua;" .. package.path
+dofile(root .. "gen/paths.lua")(root)
 require("strict")
 local describe = require("describe")
 
@@ -38,7 +38,7 @@ end
 
 -- One CPU binary (rule variant) from a generated dir; extra: the compile flags, hooks: the test
 -- hooks object, comm: the NCCL object and libraries, network: a network's command line
--- (runtime/network_main.c) instead of the sampler's.
+-- (runtime/network/main.c) instead of the sampler's.
 local function cpu_bin(bin, dir, opt)
   opt = opt or {}
   put("build %s: variant %s%s | %s/offsets.h rt_deps%s", bin, files(dir, { "forward.c", "tables.c", "entry.c" }),

@@ -4,7 +4,7 @@
 -- each only if its content changed, plus a depfile of everything read.
 -- Usage: see usage() below or README.md. Not here: any model or backend logic.
 local root = (arg and arg[0] or ""):match("^(.*)gen/main%.lua$") or ""
-package.path = root .. "gen/?.lua;" .. package.path
+local module_path = dofile(root .. "gen/paths.lua")(root)
 require("strict")
 
 local util = require("util")
@@ -12,6 +12,7 @@ local describe = require("describe")
 local bake = require("bake")
 local emit = require("emit")
 local report = require("report")
+local schedule = require("schedule")
 local Program = require("program")
 
 -- Every option, once: the parser and --help both read this table (value = nil: a flag).
@@ -200,9 +201,9 @@ local function run(argv)
   local tpl = { "templates/" .. backend .. "/ops." .. ext .. ".in", "templates/" .. backend .. "/forward." .. ext .. ".in",
     "templates/offsets.h.in", "templates/tables.c.in" }
   for _, t in ipairs(tpl) do util.note_read(root .. t) end
-  local gen_files = { root .. "gen/main.lua" }
+  local gen_files = { root .. "gen/main.lua", root .. "gen/paths.lua" }
   for name in pairs(package.loaded) do
-    local path = package.searchpath(name, root .. "gen/?.lua")
+    local path = package.searchpath(name, module_path)
     if path then gen_files[#gen_files + 1] = path end
   end
   table.sort(gen_files)
@@ -210,9 +211,9 @@ local function run(argv)
 
   local ctx = {
     variant = v, sched = sched, program = P, pab = tables, plan = plan, source_desc = source_desc, comm = baked.comm,
-    hash = hash_files(util.reads), pab_comment = denoiser and report.pab_params(v, " * "), attention = attention,
+    hash = hash_files(util.reads), pab_comment = denoiser and schedule.pab_params(v, " * "), attention = attention,
   }
-  ctx.schedule_txt = denoiser and report.schedule_txt(ctx)
+  ctx.schedule_txt = denoiser and schedule.schedule_txt(ctx)
   local files = {
     { "forward." .. ext, emit.forward_c(ctx, backend) },
     { "offsets.h", emit.offsets_h(ctx) },

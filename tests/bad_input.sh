@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bad_input.sh: feeds the fixture binary one bad input per check (corrupt checkpoints, bad
 # conditioning / noise / forward files, bad flags, an unwritable output) and checks the error
-# contract of runtime/main.c: exit status 1 (no crash, no hang), exactly one line on stderr that
+# contract of runtime/denoiser/main.c: exit status 1 (no crash, no hang), exactly one line on stderr that
 # names the offending file and tensor (or the flag), and no output or temporary file left behind.
 # Prints one "ok - ..." / "not ok - ...: details" line per check; exits 1 if any failed.
 # Run from the repository root after `ninja`. Not here: numerical tests (tests/run.sh).

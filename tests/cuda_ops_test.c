@@ -211,7 +211,7 @@ enum { LIN_M = 77, LIN_K = 1152, LIN_N = 384 };
 /* cuda_linear [LIN_M, LIN_K] -> LIN_N with src, bias and out one after the other in one arena
  * buffer, each at the smallest odd multiple of 256 bytes past the one before, plus `skew` bytes,
  * and w in a weight buffer at 128 elements times 5, plus `skew` bytes (the generator plans arena
- * buffers at 256 bytes and weights at 128 elements: gen/plan.lua, gen/program.lua). */
+ * buffers at 256 bytes and weights at 128 elements: gen/core/plan.lua, gen/core/program.lua). */
 static void linear_at(const char *name, size_t skew) {
   const int64_t M = LIN_M;
   const int K = LIN_K, N = LIN_N;

@@ -1,6 +1,6 @@
 /* tests/cuda_replay_test.c: the CUDA backend's graphs (runtime/cuda/backend.c) against the eager
  * step they were captured from, on the variant this binary is linked with (a CUDA fixture; this
- * main instead of runtime/main.c). Random weights and inputs; attach (the warm-up, then the
+ * main instead of runtime/denoiser/main.c). Random weights and inputs; attach (the warm-up, then the
  * captures); then for the all-compute row and the first row of every PAB pattern: the row run
  * eagerly (v->step on the stream) and the replay of its graph (the backend's step), each after
  * the same eager all-compute step (so the PAB caches a reuse row reads hold the same values), must

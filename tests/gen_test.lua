@@ -5,7 +5,7 @@
 -- with file:line, and deterministic, fresh generated files in out/.
 -- Run from the repository root: lua5.4 tests/gen_test.lua. Prints ok / not ok lines.
 -- The PAB-vs-upstream-trace checks live in tests/pab_trace_test.lua.
-package.path = "gen/?.lua;" .. package.path
+dofile("gen/paths.lua")("")
 require("strict")
 local describe = require("describe")
 local fp = require("fp")

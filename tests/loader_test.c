@@ -1,4 +1,4 @@
-/* loader_test.c: tests of the input loaders of runtime/model.c (weights, cond, noise, forward)
+/* loader_test.c: tests of the input loaders of runtime/core/model.c (weights, cond, noise, forward)
  * on the seed files of tests/fuzz/corpus/loader/ (byte 0 of each picks the loader there; the
  * rest is the file), against the tiny variant of tests/fuzz/tiny_variant.h. Built with ASan and
  * UBSan (build.ninja, fuzzing section), so a misaligned load fails it. Linked with
@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "fuzz/tiny_variant.h"
+#include "inputs.h"
 #include "model.h"
 #include "safetensors.h"
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tests/network_test.sh: a network that is not a denoiser (the toy of tests/models/toy-mlp.lua:
 # two linears and an RMSNorm, one phase, io named x and y) goes through the same generator,
-# planner and emitter as the DiTs and runs in a binary of runtime/network_main.c; checked
+# planner and emitter as the DiTs and runs in a binary of runtime/network/main.c; checked
 # against the numpy oracle tests/ref/toy_mlp_ref.py, then its command line's refusals.
 cd "$(dirname "$0")/.."
 . tests/lib.sh

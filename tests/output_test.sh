@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# tests/output_test.sh: the output contract of a ditc binary (runtime/outfile.c) and its command
-# line (runtime/main.c): an output that is an input, a device node, FIFO or symlink is refused
+# tests/output_test.sh: the output contract of a ditc binary (runtime/core/outfile.c) and its command
+# line (runtime/denoiser/main.c): an output that is an input, a device node, FIFO or symlink is refused
 # before the run and left as it was; the temporary file is unique and never follows a planted
 # name; an empty path, a file the user may not replace and a full disk fail at start-up; a latent
 # that turns NaN/Inf fails naming the step (unless --allow-nonfinite); outputs record how they

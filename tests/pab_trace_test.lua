@@ -3,7 +3,7 @@
 -- saved, per call, block and attention kind), and the released presets' published tables
 -- (docs/upstream.md#pab-worked-example, #latte-1-pab, #open-sora-plan-pab).
 -- Run from the repository root: lua5.4 tests/pab_trace_test.lua. Prints ok / not ok lines.
-package.path = "gen/?.lua;" .. package.path
+dofile("gen/paths.lua")("")
 require("strict")
 local describe = require("describe")
 local json = require("json")

@@ -1,6 +1,6 @@
-/* tests/random_weights_test.c: model_random_weights (runtime/model.c) on a real variant (linked
+/* tests/random_weights_test.c: model_random_weights (runtime/core/model.c) on a real variant (linked
  * with the generated tables of the one it is built with, like a variant binary, but with this
- * main instead of runtime/main.c): the weights filled on 1, 2 and 3 OpenMP threads are
+ * main instead of runtime/denoiser/main.c): the weights filled on 1, 2 and 3 OpenMP threads are
  * bit-identical, a few spot values (the first and a late element of a big matrix, a norm weight,
  * a bias, a rotary table) equal the values recorded when the fill was single-threaded, and
  * rng_normal_range at odd starts equals the slices of rng_normal. Prints one "ok - ..." /

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # tests/ranks_test.sh: how a run of several ranks fails, CPU only (thread ranks; NCCL shares the
-# agreement and reporting code of runtime/ranks.c and comm.c): a rank whose set-up fails (its
+# agreement and reporting code of runtime/denoiser/ranks.c and comm.c): a rank whose set-up fails (its
 # load, its tables) fails the whole world within seconds even with the default --comm-timeout
 # of 300 s; a rank that dies makes its peers give up after --comm-timeout; either way exit 1,
 # one stderr line "PROG: error: rank G: ..." naming the global rank and the real cause, and no
-# output. Also: the test hooks that inject those faults (runtime/test_hooks.h) exist only in the
+# output. Also: the test hooks that inject those faults (runtime/denoiser/test_hooks.h) exist only in the
 # test binaries built with them (build.ninja's hooks_obj), never in bin/. Prints ok / not ok lines.
 set -u
 cd "$(dirname "$0")/.."

@@ -1,10 +1,10 @@
--- tests/registry_test.lua: the op registry (gen/registry.lua) against the C prototypes. Every call
+-- tests/registry_test.lua: the op registry (gen/core/registry.lua) against the C prototypes. Every call
 -- a backend makes for an op kind names a function declared in runtime/cpu/ops.h,
--- runtime/cuda/ops.h or runtime/comm.h, with the same number of parameters, and each argument the
+-- runtime/cuda/ops.h or runtime/denoiser/comm.h, with the same number of parameters, and each argument the
 -- registry passes by name stands where the prototype has a parameter of that name (literal C text
 -- such as CTX or NULL only fills a position). A planted mismatch must be caught. Prints ok / not
 -- ok lines. Run from the repository root: lua5.4 tests/registry_test.lua.
-package.path = "gen/?.lua;" .. package.path
+dofile("gen/paths.lua")("")
 require("strict")
 local registry = require("registry")
 
@@ -18,7 +18,7 @@ end
 
 -- name -> list of parameter names, from every `void name(...);` prototype of the headers
 local protos = {}
-for _, path in ipairs({ "runtime/cpu/ops.h", "runtime/cuda/ops.h", "runtime/comm.h" }) do
+for _, path in ipairs({ "runtime/cpu/ops.h", "runtime/cuda/ops.h", "runtime/denoiser/comm.h" }) do
   local text = assert(io.open(path)):read("a"):gsub("/%*.-%*/", " ")
   for name, params in text:gmatch("void%s+([%w_]+)%s*(%b())%s*;") do
     local list = {}

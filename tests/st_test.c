@@ -1,4 +1,4 @@
-/* st_test.c: tests of runtime/safetensors.c (and the JSON parser under it). CPU only.
+/* st_test.c: tests of runtime/core/safetensors.c (and the JSON parser under it). CPU only.
  * Builds files in a mkdtemp directory under /tmp (removed at the end), prints one line per check
  * ("ok - ..." / "not ok - ...: details"), ends with "N passed, N failed", exits 1 on any failure.
  * Usage: st_test [golden weights.safetensors]. Not a fuzzer (tests/fuzz/); not a test of the

@@ -1,8 +1,8 @@
 -- tests/variants.lua: the variants the tests build besides the shipped ones, as data for
 -- gen/buildgen.lua: each is generated into build/gen/<name>/ and linked as build/tests/<name>.
 -- args: gen/main.lua's arguments (without --out); hooks: link the fault-injection hooks of the
--- rank tests (runtime/test_hooks.c); debug: also build <name>-debug with intermediate dumps. A
--- network's variants (a family of kind "network") link runtime/network_main.c. Not code: no
+-- rank tests (runtime/denoiser/test_hooks.c); debug: also build <name>-debug with intermediate dumps. A
+-- network's variants (a family of kind "network") link runtime/network/main.c. Not code: no
 -- logic here.
 local os12, latte, osp = "models/opensora-v1.2.lua", "models/latte.lua", "models/opensora-plan-v1.1.lua"
 local toy = "tests/models/toy-mlp.lua"

@@ -254,7 +254,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "op_rates: cannot create the CUDA context\n");
     return 1;
   }
-  ctx.workspace_bytes = 32u << 20; /* as gen/bake.lua's CUDA_WORKSPACE_BYTES */
+  ctx.workspace_bytes = 32u << 20; /* as gen/core/bake.lua's CUDA_WORKSPACE_BYTES */
   CUDA_CHECK(cudaMalloc(&ctx.workspace, ctx.workspace_bytes));
   g_w = dalloc((int64_t)4 * C * C, 1), g_bias = dalloc(4 * C, 2), g_t = dalloc((int64_t)B * 6 * C, 3);
   g_table = dalloc(6 * C, 4), g_wq = dalloc(128, 5), g_wk = dalloc(128, 6);

@@ -207,7 +207,7 @@ def build(family, mode, c):
 # ---- weights and sampling loops ------------------------------------------------------------------
 
 def randomize(model, seed):
-    """Seeded random weights of the size ditc's --random-weights gives (runtime/model.c): N(0, std)
+    """Seeded random weights of the size ditc's --random-weights gives (runtime/core/model.c): N(0, std)
     with std = clamp(1/sqrt(fan_in), 0.02, 0.2) for matrices, 0.02 for vectors, 1 + 0.1 N(0, 1)
     for norm weights; rotary frequencies keep their fixed values."""
     gen = None

@@ -430,9 +430,9 @@ void cpu_residual_store(float *x, const float *src, int64_t n, float *store) {
 
 /* ---- sequence parallelism ------------------------------------------------------------------- */
 
-void cpu_dsp_pack(float *send, const float *src, int B, int d1, int d2, int C, int dim, int chunk, int n, int P) {
+void cpu_dsp_pack(float *send, const float *src, int B, int d1, int d2, int C, int dim, int chunk, int n, int ranks) {
   const int c1 = dim == 1 ? chunk : d1, c2 = dim == 2 ? chunk : d2; /* chunk shape [B, c1, c2, C] */
-  for (int r = 0; r < P; r++)
+  for (int r = 0; r < ranks; r++)
     for (int b = 0; b < B; b++)
       for (int i = 0; i < c1; i++)
         for (int j = 0; j < c2; j++) {
@@ -443,9 +443,9 @@ void cpu_dsp_pack(float *send, const float *src, int B, int d1, int d2, int C, i
         }
 }
 
-void cpu_dsp_unpack(float *dst, const float *recv, int B, int d1, int d2, int C, int dim, int chunk, int P) {
+void cpu_dsp_unpack(float *dst, const float *recv, int B, int d1, int d2, int C, int dim, int chunk, int ranks) {
   const int c1 = dim == 1 ? chunk : d1, c2 = dim == 2 ? chunk : d2;
-  for (int r = 0; r < P; r++)
+  for (int r = 0; r < ranks; r++)
     for (int b = 0; b < B; b++)
       for (int i = 0; i < c1; i++)
         for (int j = 0; j < c2; j++) {

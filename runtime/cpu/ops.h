@@ -100,11 +100,11 @@ void cpu_gate_residual(float *x, const float *src, const float *t, const float *
 void cpu_residual_store(float *x, const float *src, int64_t n, float *store);
 
 /* ---- sequence parallelism ------------------------------------------------------------------- */
-/* send[P][B, ...] chunks of src[B, d1, d2, C] along dim (1 or 2): chunk r holds indices
+/* send[sp][B, ...] chunks of src[B, d1, d2, C] along dim (1 or 2): chunk r holds indices
  * r*chunk .. r*chunk+chunk-1 of that dim, zeros past its length n. */
-void cpu_dsp_pack(float *send, const float *src, int B, int d1, int d2, int C, int dim, int chunk, int n, int P);
-/* dst[B, d1, d2, C] from recv[P][B, ...] chunks along dim (1 or 2): chunk r fills indices
+void cpu_dsp_pack(float *send, const float *src, int B, int d1, int d2, int C, int dim, int chunk, int n, int ranks);
+/* dst[B, d1, d2, C] from recv[sp][B, ...] chunks along dim (1 or 2): chunk r fills indices
  * r*chunk .. of that dim, dropping those past its length (the padding). */
-void cpu_dsp_unpack(float *dst, const float *recv, int B, int d1, int d2, int C, int dim, int chunk, int P);
+void cpu_dsp_unpack(float *dst, const float *recv, int B, int d1, int d2, int C, int dim, int chunk, int ranks);
 
 #endif

@@ -448,14 +448,14 @@ void cuda_rms_norm(const cuda_ctx *ctx, ditc_st *out, const ditc_st *src, const 
 
 /* ---- sequence parallelism ------------------------------------------------------------------- */
 
-/* One thread per element of the chunks [P][B, c1, c2, C] of a tensor [B, d1, d2, C] split along
+/* One thread per element of the chunks [ranks][B, c1, c2, C] of a tensor [B, d1, d2, C] split along
  * dim (1 or 2; chunk r holds indices r*chunk .. r*chunk + chunk-1 of that dim). pack: dst =
  * chunks from src = tensor, zero past length n; unpack: dst = tensor from src = chunks, skipping
  * indices past d1 or d2 (the padding). */
 static __global__ void dsp_copy_kernel(st_t *__restrict__ dst, const st_t *__restrict__ src, int B, int d1,
-                                       int d2, int C, int dim, int chunk, int n, int P, int pack) {
+                                       int d2, int C, int dim, int chunk, int n, int ranks, int pack) {
   const int c1 = dim == 1 ? chunk : d1, c2 = dim == 2 ? chunk : d2;
-  GRID_LOOP(e, (int64_t)P * B * c1 * c2 * C) {
+  GRID_LOOP(e, (int64_t)ranks * B * c1 * c2 * C) {
     const int ch = (int)(e % C), j = (int)(e / C % c2), i = (int)(e / C / c2 % c1);
     const int64_t rb = e / C / c2 / c1;
     const int b = (int)(rb % B), r = (int)(rb / B);
@@ -469,13 +469,13 @@ static __global__ void dsp_copy_kernel(st_t *__restrict__ dst, const st_t *__res
 }
 
 void cuda_dsp_pack(const cuda_ctx *ctx, ditc_st *send, const ditc_st *src, int B, int d1, int d2, int C, int dim,
-                   int chunk, int n, int P) {
-  const int64_t total = (int64_t)P * B * (dim == 1 ? chunk : d1) * (dim == 2 ? chunk : d2) * C;
-  LAUNCH_N(ctx, dsp_copy_kernel, total, st_ptr(send), st_ptr(src), B, d1, d2, C, dim, chunk, n, P, 1);
+                   int chunk, int n, int ranks) {
+  const int64_t total = (int64_t)ranks * B * (dim == 1 ? chunk : d1) * (dim == 2 ? chunk : d2) * C;
+  LAUNCH_N(ctx, dsp_copy_kernel, total, st_ptr(send), st_ptr(src), B, d1, d2, C, dim, chunk, n, ranks, 1);
 }
 
 void cuda_dsp_unpack(const cuda_ctx *ctx, ditc_st *dst, const ditc_st *recv, int B, int d1, int d2, int C,
-                     int dim, int chunk, int P) {
-  const int64_t total = (int64_t)P * B * (dim == 1 ? chunk : d1) * (dim == 2 ? chunk : d2) * C;
-  LAUNCH_N(ctx, dsp_copy_kernel, total, st_ptr(dst), st_ptr(recv), B, d1, d2, C, dim, chunk, 0, P, 0);
+                     int dim, int chunk, int ranks) {
+  const int64_t total = (int64_t)ranks * B * (dim == 1 ? chunk : d1) * (dim == 2 ? chunk : d2) * C;
+  LAUNCH_N(ctx, dsp_copy_kernel, total, st_ptr(dst), st_ptr(recv), B, d1, d2, C, dim, chunk, 0, ranks, 0);
 }

@@ -182,15 +182,15 @@ void cuda_residual_ln_modulate(const cuda_ctx *ctx, ditc_st *x, const ditc_st *s
 
 /* ---- sequence parallelism ------------------------------------------------------------------- */
 void cuda_dsp_pack(const cuda_ctx *ctx, ditc_st *send, const ditc_st *src, int B, int d1, int d2, int C, int dim,
-                   int chunk, int n, int P);
+                   int chunk, int n, int ranks);
 void cuda_dsp_unpack(const cuda_ctx *ctx, ditc_st *dst, const ditc_st *recv, int B, int d1, int d2, int C,
-                     int dim, int chunk, int P);
+                     int dim, int chunk, int ranks);
 
 /* ---- sampler (fp32 io buffers; used by cuda/backend.c, not by generated code) ----------------- */
 /* x [B, per] = z [Bp, per] repeated over the CFG batch, t [B] = t_step. */
 void cuda_sampler_prepare(const cuda_ctx *ctx, float *x, float *t, const float *z, int B, int Bp, int64_t per,
                           float t_step);
-/* One guided update of z [Bp, per] from the model output out [B, out_per] (runtime/sampler.c's
+/* One guided update of z [Bp, per] from the model output out [B, out_per] (runtime/denoiser/sampler.c's
  * update, on the device). state: the guided output [Bp, per] (DDIM, PNDM); PNDM also its ring
  * (ets[0] the slot this call writes, ets[1..4] the newest four after it), cur and acc. */
 typedef struct {

@@ -1,7 +1,7 @@
 /* cuda/sampler.cu: the sampler's elementwise work on the device, so a CUDA run keeps the latent
  * there between steps: the CFG batch x [B, ...] and timesteps t [B] from z before a step, and
  * after it classifier-free guidance fused with the scheduler update of z (RFLOW, DDIM, PNDM with
- * its Runge-Kutta warm-up), term for term as runtime/sampler.c computes them on the host
+ * its Runge-Kutta warm-up), term for term as runtime/denoiser/sampler.c computes them on the host
  * (__fmul_rn/__fadd_rn keep nvcc from contracting what the CPU rounds, so fp32 results are the
  * host's bit for bit). All buffers are the fp32 io buffers of the arena. Not here: which buffers
  * and coefficients a step uses (cuda/backend.c reads them from the variant), the loop. */

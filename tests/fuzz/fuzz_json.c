@@ -1,4 +1,4 @@
-/* fuzz_json.c: libFuzzer target of runtime/json.c: parses the input with no limits and with the
+/* fuzz_json.c: libFuzzer target of runtime/core/json.c: parses the input with no limits and with the
  * safetensors reader's (arrays of 8, one value per 3 bytes), then walks and frees the tree.
  * Not a test of safetensors semantics (fuzz_st.c). */
 #include <stdint.h>

@@ -1,4 +1,4 @@
-/* fuzz_loader.c: libFuzzer target of the input loaders of runtime/model.c against the tiny
+/* fuzz_loader.c: libFuzzer target of the input loaders of runtime/core/model.c against the tiny
  * variant (tiny_variant.h): byte 0 picks the loader (% 4: weights, cond, noise, forward with
  * prefix ""), the rest is the file. Checks that a failure is a one-line message naming the file
  * with no control bytes, and that loaded values are finite. Not a test of the forward code. */
@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "fuzz_file.h"
+#include "inputs.h"
 #include "model.h"
 #include "tiny_variant.h"
 

@@ -1,4 +1,4 @@
-/* fuzz_st.c: libFuzzer target of the safetensors reader (runtime/safetensors.c): the input is a
+/* fuzz_st.c: libFuzzer target of the safetensors reader (runtime/core/safetensors.c): the input is a
  * whole file; st_open, then every element of every tensor read under st_guarded, st_find of
  * each name, st_close. Checks the reader's promises: a failure leaves the st_file empty and a
  * one-line message that starts with the path. Not the writer. */

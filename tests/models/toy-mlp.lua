@@ -1,4 +1,4 @@
--- tests/models/toy-mlp.lua: a network that is not a denoiser (class ToyMLP, gen/toy_mlp.lua):
+-- tests/models/toy-mlp.lua: a network that is not a denoiser (class ToyMLP, gen/families/toy_mlp.lua):
 -- two linear layers and an RMSNorm with one phase and named io, as data. The tests generate it,
 -- build it and check it against numpy (tests/network_test.sh). Not a real model.
 return {

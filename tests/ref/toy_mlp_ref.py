@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""NumPy oracle of the toy network (tests/models/toy-mlp.lua, class ToyMLP in gen/toy_mlp.lua):
+"""NumPy oracle of the toy network (tests/models/toy-mlp.lua, class ToyMLP in gen/families/toy_mlp.lua):
 y = RMSNorm(fc2(GELU_tanh(fc1(x)))) * norm.weight, computed in float64.
 
   make DIR IN OUT HIDDEN ROWS SEED   random weights (weights.safetensors), input (in.safetensors: x)

@@ -4,27 +4,33 @@ out/opensora-plan-v1.1/fixture-aggressive/forward.c: \
   templates/cpu/forward.c.in \
   templates/offsets.h.in \
   templates/tables.c.in \
-  gen/bake.lua \
-  gen/ddim.lua \
-  gen/ddpm.lua \
-  gen/describe.lua \
-  gen/dsp.lua \
-  gen/emit.lua \
-  gen/fp.lua \
-  gen/json.lua \
-  gen/latte.lua \
-  gen/layers.lua \
+  gen/core/bake.lua \
+  gen/core/describe.lua \
+  gen/core/emit.lua \
+  gen/core/fp.lua \
+  gen/core/json.lua \
+  gen/core/plan.lua \
+  gen/core/program.lua \
+  gen/core/registry.lua \
+  gen/core/report.lua \
+  gen/core/schema.lua \
+  gen/core/strict.lua \
+  gen/core/template.lua \
+  gen/core/util.lua \
+  gen/denoiser/bake_denoiser.lua \
+  gen/denoiser/ddim.lua \
+  gen/denoiser/ddpm.lua \
+  gen/denoiser/describe_denoiser.lua \
+  gen/denoiser/dsp.lua \
+  gen/denoiser/pab.lua \
+  gen/denoiser/pndm.lua \
+  gen/denoiser/rflow.lua \
+  gen/denoiser/schedule.lua \
+  gen/families/dit.lua \
+  gen/families/dit_layers.lua \
+  gen/families/latte.lua \
+  gen/families/stdit3.lua \
+  gen/families/toy_mlp.lua \
   gen/main.lua \
-  gen/pab.lua \
-  gen/plan.lua \
-  gen/pndm.lua \
-  gen/program.lua \
-  gen/registry.lua \
-  gen/report.lua \
-  gen/rflow.lua \
-  gen/schema.lua \
-  gen/stdit3.lua \
-  gen/strict.lua \
-  gen/template.lua \
-  gen/toy_mlp.lua \
-  gen/util.lua
+  gen/nn/nn.lua \
+  gen/paths.lua

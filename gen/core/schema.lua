@@ -148,4 +148,9 @@ function M.path_str(path)
   return table.concat(parts, ".")
 end
 
+-- Shared leaf schemas of the descriptions: a name that reaches generated C (module, weight and
+-- family names), and a dtype.
+M.NAME = M.str { name = true }
+M.DTYPE = M.str { enum = { "fp32", "bf16", "fp16" } }
+
 return M

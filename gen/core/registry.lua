@@ -40,7 +40,7 @@ local function kind(name, spec, calls, flops)
   order[#order + 1] = name
 end
 
--- the collectives: the same call on every backend (runtime/comm.h)
+-- the collectives: the same call on every backend (runtime/denoiser/comm.h)
 local function comm(fn, group, last)
   local call = { fn .. " ex->" .. group .. " send recv " .. last }
   return { cpu = call, cuda = call }
@@ -90,7 +90,7 @@ kind("gate_residual", "x:buf src:buf t:buf table:w chunk:int nchunk:int B:int R:
 kind("residual_store", "x:buf src:buf n:int store:store")
 kind("pab_reuse", "x:buf n:int", { cpu = { "cpu_residual_store x pab_slot n NULL" },
   cuda = { "cuda_residual_store CTX x pab_slot n NULL" } })
--- CUDA only: a residual fused with the next LayerNorm + modulate (gen/layers.lua places them)
+-- CUDA only: a residual fused with the next LayerNorm + modulate (gen/families/dit_layers.lua places them)
 kind("gate_residual_ln_modulate", "x:buf src:buf t:buf table:w chunk:int nchunk:int store:store out:buf ln_t:buf "
   .. "t_stride:int t_shift:int t_scale:int ln_table:w shift:int scale:int B:int R:int C:int eps:num", { cpu = false })
 local res_ln = "out:buf t:buf t_stride:int t_shift:int t_scale:int table:w shift:int scale:int B:int R:int C:int eps:num"
@@ -98,8 +98,8 @@ kind("residual_ln_modulate", "x:buf src:buf store:store " .. res_ln, { cpu = fal
 kind("pab_reuse_ln_modulate", "x:buf " .. res_ln, { cpu = false, cuda = { "cuda_residual_ln_modulate CTX x pab_slot "
   .. "NULL out t t_stride t_shift t_scale table shift scale B R C eps" } })
 -- sequence parallelism
-kind("dsp_pack", "send:buf src:buf B:int d1:int d2:int C:int dim:int chunk:int n:int P:int")
-kind("dsp_unpack", "dst:buf recv:buf B:int d1:int d2:int C:int dim:int chunk:int P:int")
+kind("dsp_pack", "send:buf src:buf B:int d1:int d2:int C:int dim:int chunk:int n:int ranks:int")
+kind("dsp_unpack", "dst:buf recv:buf B:int d1:int d2:int C:int dim:int chunk:int ranks:int")
 kind("all_to_all", "send:buf recv:buf chunk:int", comm("ditc_comm_all_to_all", "comm", "chunk"))
 kind("all_gather", "send:buf recv:buf bytes:int", comm("ditc_comm_all_gather", "comm", "bytes"))
 kind("cfg_gather", "send:buf recv:buf bytes:int", comm("ditc_comm_all_gather", "cfg_comm", "bytes"))

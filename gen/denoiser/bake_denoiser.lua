@@ -1,47 +1,21 @@
--- bake.lua: the generator's pipeline for one resolved variant, from description to memory plan,
--- by the family's kind. A network: op program, weight layout, memory plan. A denoiser on top:
--- sampler schedule, the sampler's state and unused checkpoint tensors, PAB tables, FLOPs per
--- module, communication schedule. Every plan is overlap-checked. main.lua emits the result; the
--- tests bake variants the same way. Not here: emission.
+-- bake_denoiser.lua: a denoiser's part of baking a variant: the sampler schedule, the sampler's
+-- state and the checkpoint tensors inference does not read, PAB tables, FLOPs per module and
+-- the communication schedule of sequence parallelism, around its family's op program. Not
+-- here: the weight layout and memory plan every network gets (bake.lua), emission.
 local dsp = require("dsp")
 local pab = require("pab")
-local plan_mod = require("plan")
 local util = require("util")
 
 local M = {}
 
-M.CUDA_WORKSPACE_BYTES = 32 * 1024 * 1024 -- what cuBLASLt's documentation advises for Hopper
-M.MAX_PAB_CELLS = 1 << 18                  -- model calls x PAB modules: the size of the static table
+M.MAX_PAB_CELLS = 1 << 18 -- model calls x PAB modules: the size of the static table
 
 local samplers = { rflow = require("rflow"), ddim = require("ddim"), pndm = require("pndm") }
 
--- The device workspace, the weight layout and the memory plan of a built program (tables: the
--- PAB tables, or nil).
-local function finish(P, v, tables)
-  if v.backend == "cuda" then -- cuBLASLt's workspace, planned like any persistent buffer
-    P:buffer("cuda.workspace", { M.CUDA_WORKSPACE_BYTES // 4 }, { kind = "device", dtype = "f32", dims = "bytes / 4" })
-  end
-  local plan = plan_mod.build(P, tables)
-  if plan.arena_bytes > P.MAX_BYTES then
-    v.fail_size(string.format("the arena needs %.3g TiB, more than the %.3g TiB cap", plan.arena_bytes / 2^40,
-      P.MAX_BYTES / 2^40))
-  end
-  local bad = plan_mod.check(P, plan)
-  if bad then error("plan: internal: " .. bad) end
-  return plan
-end
-
--- A network (no sampler): returns { program, plan }.
-function M.network(fam, v)
-  local P = fam.cls.build(v)
-  P:layout_weights()
-  return { program = P, plan = finish(P, v, nil) }
-end
-
 -- fam: the loaded description; v: a resolved variant; where: the source position of sampler
--- errors. Returns { sched, program, pab, comm, plan } (a network: { program, plan }).
-function M.variant(fam, v, where)
-  if fam.cls.kind == "network" then return M.network(fam, v) end
+-- errors; finish(P, tables): bake.lua's device workspace, weight layout and memory plan.
+-- Returns { sched, program, pab, comm, plan }.
+function M.variant(fam, v, where, finish)
   local sched = samplers[v.sampler.kind].bake(v, where)
   local P = fam.cls.build(v)
   local d = v.dims
@@ -60,7 +34,7 @@ function M.variant(fam, v, where)
     P:weight(w.name, shape)
   end
   P:layout_weights()
-  P.cache_bytes = d.B * d.Nl * d.C * P.st_bytes -- every PAB cache holds one [B, N/P, C] module output
+  P.cache_bytes = d.B * d.Nl * d.C * P.st_bytes -- every PAB cache holds one [B, N/sp, C] module output
   local cells = sched.K * #P.modules
   if cells > M.MAX_PAB_CELLS then
     v.fail_size(string.format("the PAB table would have %d cells (%d model calls x %d modules), more than %d",
@@ -80,7 +54,7 @@ function M.variant(fam, v, where)
   end
   if tables.n_patterns > 255 then v.fail_pab("more than 255 distinct PAB rows") end
   local comm = dsp.schedule(P, tables, v)
-  local plan = finish(P, v, tables)
+  local plan = finish(P, tables)
   return { sched = sched, program = P, pab = tables, comm = comm, plan = plan }
 end
 

@@ -96,8 +96,8 @@ local function render_phase(T, P, tables, phase)
       end
       if item.dump then
         parts[#parts + 1] = template.render(T, "dump", {
-          name = item.dump, ptr = arg_expr(P, { buf = "x" }), ndim = #P.buffers.x.shape,
-          shape = table.concat(P.buffers.x.shape, ", "),
+          name = item.dump, ptr = arg_expr(P, { buf = P.residual }), ndim = #P.buffers[P.residual].shape,
+          shape = table.concat(P.buffers[P.residual].shape, ", "),
         })
       end
     else

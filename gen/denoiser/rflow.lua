@@ -1,7 +1,7 @@
 -- rflow.lua: Open-Sora's RFLOW sampler schedule, baked at build time with upstream's rounding
 -- (docs/upstream.md#open-sora-12-rflow): uniform timesteps, the resolution/length shift
 -- computed on size tensors of the pipeline dtype, the model-visible timesteps, PAB's integer
--- keys, the per-step update dt and the x_mask rule. Not the sampler loop (runtime/sampler.c).
+-- keys, the per-step update dt and the x_mask rule. Not the sampler loop (runtime/denoiser/sampler.c).
 local fp = require("fp")
 local util = require("util")
 

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "bench.h"
+#include "inputs.h"
 #include "model.h"
 #include "provenance.h"
 #include "ranks.h"

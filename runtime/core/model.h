@@ -1,7 +1,7 @@
 /* model.h: a loaded fixed-model instance: the variant descriptor, its fp32 weight buffer and
- * its arena, both allocated once before any step runs. Also the input loaders (conditioning,
- * noise, a forward-call fixture) that validate user files and write the arena's io buffers.
- * Not here: the sampler loop (sampler.h) or the command line (main.c). */
+ * its arena, both allocated once before any step runs; the checkpoint loader, a network's io
+ * loader and the io table's tensors. Not here: a denoiser's input loaders (denoiser/inputs.h),
+ * the sampler loop (sampler.h) or a command line. */
 #ifndef DITC_MODEL_H
 #define DITC_MODEL_H
 
@@ -36,19 +36,10 @@ ditc_status model_load_weights(ditc_model *m, const char *path, ditc_err *err);
 /* Seeded random weights of a sensible scale, for benchmarks only (never a real model). */
 void model_random_weights(ditc_model *m, uint64_t seed);
 
-/* Conditioning file: the variant's inputs (e.g. Open-Sora's text `y` [Bp, 1, L, Cc] and its
- * `mask` [Bp, L] of 0/1; Latte's `prompt_embeds` and `negative_prompt_embeds`). */
-ditc_status model_load_cond(ditc_model *m, const char *path, ditc_err *err);
-/* Initial noise: tensor z0 [Bp, Cin, Tx, Hx, Wx] into the sampler's latent. */
-ditc_status model_load_noise(ditc_model *m, const char *path, ditc_err *err);
 /* Every input of the io table from a safetensors file, by name and shape (a network's inputs). */
 ditc_status model_load_io(ditc_model *m, const char *path, ditc_err *err);
 /* An output tensor named `out_name` holding the host arena's copy of io entry `io_name` (its
  * shape and element type from the io table). */
 st_out_tensor model_io_tensor(const ditc_model *m, const char *io_name, const char *out_name);
-
-/* One upstream model call from a fixture (PREFIX + the variant's fwd_* names): model inputs of
- * the whole CFG batch; the text's cond (and uncond) rows become the conditioning inputs. */
-ditc_status model_load_forward(ditc_model *m, const char *path, const char *prefix, ditc_err *err);
 
 #endif

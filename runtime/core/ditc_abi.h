@@ -175,17 +175,17 @@ typedef struct {
 /* The variant a binary was built for (defined by the generated entry.c). */
 const ditc_variant *ditc_variant_get(void);
 
-/* The names of a denoiser's io tensors (gen/stdit3.lua, gen/latte.lua, gen/layers.lua declare
+/* The names of a denoiser's io tensors (gen/families/stdit3.lua, gen/families/latte.lua, gen/families/dit_layers.lua declare
  * them): the model's input latents and timesteps, its output, the sampler's latent. */
 #define DITC_IO_X "in.x"
 #define DITC_IO_T "in.t"
 #define DITC_IO_OUT "out"
 #define DITC_IO_LATENT "sampler.z"
 
-/* The phase of that name's function, or NULL (runtime/model.c). */
+/* The phase of that name's function, or NULL (runtime/core/model.c). */
 ditc_phase_fn ditc_phase_find(const ditc_variant *v, const char *name);
 
-/* The io table's entry of that name, or NULL (runtime/model.c). */
+/* The io table's entry of that name, or NULL (runtime/core/model.c). */
 const ditc_io *ditc_io_find(const ditc_variant *v, const char *name);
 
 /* Dump hook for intermediates; compiled in only with -DDITC_DUMP_ENABLED. */

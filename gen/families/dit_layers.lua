@@ -1,53 +1,12 @@
--- layers.lua: reusable sub-layers that append ops to a program: linear, two-layer MLPs, the
--- sinusoidal timestep embedder, and the DiT block sub-layers (modulated self-attention,
--- cross-attention, modulated MLP) wrapped as PAB modules, the caption path, and the resharding
--- of sequence parallelism. Every weight is registered with its
--- checkpoint name and shape here, so the manifest derives from the ops that read it.
--- Not here: which sub-layers a family has (the model description) or op numerics (runtime).
+-- dit_layers.lua: the DiT block sub-layers, each wrapped as a PAB module (modulated
+-- self-attention over the block's axis, cross-attention, modulated MLP), the caption path, the
+-- final layer, the resharding of sequence parallelism and the CUDA fusions of residuals with
+-- the next norm. Weights are registered with their checkpoint names here. Not here: which
+-- sub-layers a family has (the model description), plain pieces (nn.lua), op numerics (runtime).
 local fp = require("fp")
+local nn = require("nn")
 
 local M = {}
-
--- out[M, N] = src[M, K] @ weight[N, K]^T + bias; act: nil | "gelu_tanh".
-function M.linear(P, wprefix, src, out, Mrows, K, N, opt)
-  opt = opt or {}
-  local w = P:weight(wprefix .. ".weight", { N, K })
-  local b = (opt.bias ~= false) and P:weight(wprefix .. ".bias", { N }) or nil
-  return P:op("linear", wprefix, {
-    out = { buf = out }, src = { buf = src }, w = { w = w }, b = b and { w = b } or "NULL",
-    M = Mrows, K = K, N = N, act = opt.act == "gelu_tanh" and "DITC_ACT_GELU_TANH" or "DITC_ACT_NONE",
-  }, { src }, { out }, { dump = opt.dump, dump_shape = opt.dump_shape })
-end
-
--- out[R, C] = RMSNorm(src) * weight (T5's LayerNorm: no mean, no bias), weight `<prefix>.weight`.
-function M.rms_norm(P, prefix, src, out, R, C, eps, opt)
-  local w = P:weight(prefix .. ".weight", { C })
-  return P:op("rms_norm", prefix, { out = { buf = out }, src = { buf = src }, w = { w = w }, R = R, C = C, eps = eps },
-    { src }, { out }, { dump = opt and opt.dump })
-end
-
--- names[1] -> GELU(tanh) -> names[2] (timm Mlp with approx_gelu, PixArt's caption projection).
-function M.mlp2(P, prefix, names, src, rows, cin, hidden, cout, out, opt)
-  local h = P:buffer(prefix .. ".h", { rows, hidden }, { dims = "rows, hidden" })
-  M.linear(P, prefix .. "." .. names[1], src, h, rows, cin, hidden, { act = "gelu_tanh" })
-  P:buffer(out, { rows, cout }, { dims = "rows, C" })
-  M.linear(P, prefix .. "." .. names[2], h, out, rows, hidden, cout, opt)
-end
-
--- Sinusoidal timestep embedding (256, cos first) -> Linear -> SiLU -> Linear, out [B, C]:
--- Open-Sora's TimestepEmbedder (mlp.0, mlp.2) and diffusers' TimestepEmbedding (linear_1,
--- linear_2). opt.names: the two linears; opt.out: the output buffer (default: prefix).
-function M.timestep_embedder(P, prefix, src, B, C, opt)
-  local names = opt.names or { "mlp.0", "mlp.2" }
-  local out = opt.out or prefix
-  local freq = P:buffer(prefix .. ".freq", { B, 256 }, { dims = "B, 256" })
-  P:op("sinusoid", prefix .. ".freq", { out = { buf = freq }, t = { buf = src }, B = B, dim = 256 }, { src }, { freq })
-  local h = P:buffer(prefix .. ".h", { B, C }, { dims = "B, C" })
-  M.linear(P, prefix .. "." .. names[1], freq, h, B, 256, C)
-  P:op("silu", prefix .. ".silu", { out = { buf = h }, src = { buf = h }, n = B * C }, { h }, { h })
-  P:buffer(out, { B, C }, { dims = "B, C" })
-  M.linear(P, prefix .. "." .. names[2], h, out, B, C, C, opt)
-end
 
 -- The caption path once per generation: the CFG batch y.all [B, L, Cc] of the prompt in.y and
 -- `uncond` (a { w = ... } null caption shared by all prompts, or a { buf = ... } per prompt),
@@ -70,7 +29,7 @@ function M.caption(P, v, prefix, names, out, uncond)
   P:op("text_mask", "y.mask", {
     lens = { buf = "y.lens" }, idx = { buf = "y.idx" }, mask = { buf = "in.mask" }, Bp = d.Bp, L = L, B = B,
   }, { "in.mask" }, { "y.lens", "y.idx" })
-  M.mlp2(P, prefix, names, "y.all", B * L, d.Cc, C, C, out, { dump = out })
+  nn.mlp2(P, prefix, names, "y.all", B * L, d.Cc, C, C, out, { dump = out })
   P:buffer("y.packed", { B, L, C }, { dims = "B, L, C" })
   P:op("text_pack", "y.packed", {
     out = { buf = "y.packed" }, src = { buf = out }, idx = { buf = "y.idx" }, lens = { buf = "y.lens" },
@@ -92,14 +51,14 @@ end
 local function modulated_norm(P, prefix, sub, v, blk_prefix, out, Rrows)
   local d = v.dims
   P:op("ln_modulate", prefix .. ".norm", {
-    out = { buf = out }, x = { buf = "x" }, t = { buf = v.t6 }, table = { w = blk_prefix .. ".scale_shift_table" },
+    out = { buf = out }, x = { buf = P.residual }, t = { buf = v.t6 }, table = { w = blk_prefix .. ".scale_shift_table" },
     t_stride = 6 * d.C, t_shift = sub.mod[1] * d.C, t_scale = sub.mod[2] * d.C,
     shift = sub.mod[1], scale = sub.mod[2], B = d.B, R = Rrows, C = d.C, eps = fp.f32(sub.norm_eps),
-  }, { "x", v.t6 }, { out })
+  }, { P.residual, v.t6 }, { out })
 end
 
 local function reuse_branch(P, prefix, n)
-  P:op("pab_reuse", prefix .. ".reuse", { x = { buf = "x" }, n = n }, { "x" }, { "x" })
+  P:op("pab_reuse", prefix .. ".reuse", { x = { buf = P.residual }, n = n }, { P.residual }, { P.residual })
 end
 
 -- Projections of the attention input into q, k, v: one fused linear (rows [q | k | v], e.g.
@@ -108,13 +67,13 @@ end
 local function project_qkv(P, prefix, sub, src, rows, C, bufshape, dims)
   if sub.qkv then
     local qkv = P:buffer(prefix .. ".qkv", { bufshape[1], bufshape[2], 3 * C }, { dims = dims .. ", 3C" })
-    M.linear(P, prefix .. "." .. sub.qkv, src, qkv, rows, C, 3 * C)
+    nn.linear(P, prefix .. "." .. sub.qkv, src, qkv, rows, C, 3 * C)
     return { buf = qkv }, { buf = qkv, off = C }, { buf = qkv, off = 2 * C }, 3 * C, { qkv }
   end
   local out = {}
   for _, part in ipairs({ "q", "k", "v" }) do
     local b = P:buffer(prefix .. "." .. part, { bufshape[1], bufshape[2], C }, { dims = dims .. ", C" })
-    M.linear(P, prefix .. "." .. sub[part], src, b, rows, C, C)
+    nn.linear(P, prefix .. "." .. sub[part], src, b, rows, C, C)
     out[#out + 1] = b
   end
   return { buf = out[1] }, { buf = out[2] }, { buf = out[3] }, C, out
@@ -129,17 +88,17 @@ local function reshard(P, v, name, src, dst, d1, d2, dim, chunk_in, n, e1, e2, c
   local send = P:buffer(name .. ".send", { loc.sp, d.B, c1, c2, d.C }, { dims = "P, B, chunk, C" })
   local recv = P:buffer(name .. ".recv", { loc.sp, d.B, c1, c2, d.C }, { dims = "P, B, chunk, C" })
   P:op("dsp_pack", name .. ".pack", { send = { buf = send }, src = { buf = src }, B = d.B, d1 = d1, d2 = d2, C = d.C,
-    dim = dim, chunk = chunk_in, n = n, P = loc.sp }, { src }, { send })
+    dim = dim, chunk = chunk_in, n = n, ranks = loc.sp }, { src }, { send })
   P:op("all_to_all", name, { send = { buf = send }, recv = { buf = recv }, chunk = P.buffers[send].bytes // loc.sp },
     { send }, { recv })
   P:op("dsp_unpack", name .. ".unpack", { dst = { buf = dst }, recv = { buf = recv }, B = d.B, d1 = e1, d2 = e2, C = d.C,
-    dim = 3 - dim, chunk = chunk_out, P = loc.sp }, { recv }, { dst })
+    dim = 3 - dim, chunk = chunk_out, ranks = loc.sp }, { recv }, { dst })
 end
 
 -- Modulated self-attention over the block's axis (spatial: the S tokens of a frame; temporal:
 -- the T frames of a spatial location), with optional qk RMSNorm and rotary embedding. Under
 -- sequence parallelism (rest: frames sharded) the temporal attention runs between two
--- all-to-alls, on all T frames of S/P spatial positions (docs/upstream.md#dsp-open-sora-layout, paper layout).
+-- all-to-alls, on all T frames of S/sp spatial positions (docs/upstream.md#dsp-open-sora-layout, paper layout).
 function M.self_attention(P, v, prefix, blk, sub, block_prefix)
   local d, loc = v.dims, v.loc
   local B, C, H, D = d.B, d.C, d.H, d.D
@@ -151,7 +110,7 @@ function M.self_attention(P, v, prefix, blk, sub, block_prefix)
   modulated_norm(P, prefix, sub, v, block_prefix, h, loc.N)
   local src = h
   if switched then
-    src = P:buffer(prefix .. ".in_t", { B, T, S, C }, { dims = "B, T, S/P, C" })
+    src = P:buffer(prefix .. ".in_t", { B, T, S, C }, { dims = "B, T, S/sp, C" })
     reshard(P, v, prefix .. ".to_temporal", h, src, loc.T, d.S, 2, loc.Sl, d.S, loc.Tg, loc.Sl, loc.T)
   end
   local o = P:buffer(prefix .. ".o", { B, N, C }, { dims = "B, N, C" })
@@ -194,16 +153,16 @@ function M.self_attention(P, v, prefix, blk, sub, block_prefix)
   }, bufs, { o })
   local proj = P:buffer(prefix .. ".proj", { B, loc.N, C }, { dims = "B, N, C" })
   if switched then
-    local proj_t = P:buffer(prefix .. ".proj_t", { B, T, S, C }, { dims = "B, T, S/P, C" })
-    M.linear(P, prefix .. "." .. sub.proj, o, proj_t, rows, C, C)
+    local proj_t = P:buffer(prefix .. ".proj_t", { B, T, S, C }, { dims = "B, T, S/sp, C" })
+    nn.linear(P, prefix .. "." .. sub.proj, o, proj_t, rows, C, C)
     reshard(P, v, prefix .. ".to_spatial", proj_t, proj, loc.Tg, loc.Sl, 1, loc.T, loc.Tg, loc.T, d.S, loc.Sl)
   else
-    M.linear(P, prefix .. "." .. sub.proj, o, proj, rows, C, C)
+    nn.linear(P, prefix .. "." .. sub.proj, o, proj, rows, C, C)
   end
   P:op("gate_residual", prefix .. ".gate", {
-    x = { buf = "x" }, src = { buf = proj }, t = { buf = v.t6 }, table = { w = block_prefix .. ".scale_shift_table" },
+    x = { buf = P.residual }, src = { buf = proj }, t = { buf = v.t6 }, table = { w = block_prefix .. ".scale_shift_table" },
     chunk = sub.mod[3], nchunk = 6, B = B, R = loc.N, C = C,
-  }, { "x", proj, v.t6 }, { "x" })
+  }, { P.residual, proj, v.t6 }, { P.residual })
 end
 
 -- Cross-attention keys and values of one block from the caption [B, L, C], computed once per
@@ -211,12 +170,12 @@ end
 function M.cross_kv(P, prefix, sub, ytext, B, L, C)
   if sub.kv then
     local kv = P:buffer(prefix .. ".kv", { B, L, 2 * C }, { dims = "B, L, 2C" })
-    M.linear(P, prefix .. "." .. sub.kv, ytext, kv, B * L, C, 2 * C)
+    nn.linear(P, prefix .. "." .. sub.kv, ytext, kv, B * L, C, 2 * C)
     return
   end
   for _, part in ipairs({ "k", "v" }) do
     local b = P:buffer(prefix .. "." .. part, { B, L, C }, { dims = "B, L, C" })
-    M.linear(P, prefix .. "." .. sub[part], ytext, b, B * L, C, C)
+    nn.linear(P, prefix .. "." .. sub[part], ytext, b, B * L, C, C)
   end
 end
 
@@ -227,7 +186,7 @@ function M.cross_attention(P, v, prefix, sub)
   local q = P:buffer(prefix .. ".q", { B, N, C }, { dims = "B, N, C" })
   local o = P:buffer(prefix .. ".o", { B, N, C }, { dims = "B, N, C" })
   local proj = P:buffer(prefix .. ".proj", { B, N, C }, { dims = "B, N, C" })
-  M.linear(P, prefix .. "." .. sub.q, "x", q, B * N, C, C)
+  nn.linear(P, prefix .. "." .. sub.q, P.residual, q, B * N, C, C)
   local k, vv, ld, kvbufs
   if sub.kv then
     k, vv, ld, kvbufs = { buf = prefix .. ".kv" }, { buf = prefix .. ".kv", off = C }, 2 * C, { prefix .. ".kv" }
@@ -239,9 +198,9 @@ function M.cross_attention(P, v, prefix, sub)
     out = { buf = o }, q = { buf = q }, k = k, v = vv, ld = ld, lens = { buf = v.text_lens },
     B = B, N = N, L = d.L, H = d.H, D = d.D, scale = fp.f32(1 / math.sqrt(d.D)),
   }, reads, { o })
-  M.linear(P, prefix .. "." .. sub.proj, o, proj, B * N, C, C)
-  P:op("residual_store", prefix .. ".residual", { x = { buf = "x" }, src = { buf = proj }, n = B * N * C },
-    { "x", proj }, { "x" })
+  nn.linear(P, prefix .. "." .. sub.proj, o, proj, B * N, C, C)
+  P:op("residual_store", prefix .. ".residual", { x = { buf = P.residual }, src = { buf = proj }, n = B * N * C },
+    { P.residual, proj }, { P.residual })
 end
 
 -- Modulated MLP: fc1 -> GELU(tanh) -> fc2, gated.
@@ -252,17 +211,17 @@ function M.modulated_mlp(P, v, prefix, sub, block_prefix)
   local hid = P:buffer(prefix .. ".hidden", { B, N, d.F }, { dims = "B, N, F" })
   local out = P:buffer(prefix .. ".out", { B, N, C }, { dims = "B, N, C" })
   modulated_norm(P, prefix, sub, v, block_prefix, h, N)
-  M.linear(P, prefix .. "." .. sub.fc1, h, hid, B * N, C, d.F, { act = sub.act })
-  M.linear(P, prefix .. "." .. sub.fc2, hid, out, B * N, d.F, C)
+  nn.linear(P, prefix .. "." .. sub.fc1, h, hid, B * N, C, d.F, { act = sub.act })
+  nn.linear(P, prefix .. "." .. sub.fc2, hid, out, B * N, d.F, C)
   P:op("gate_residual", prefix .. ".gate", {
-    x = { buf = "x" }, src = { buf = out }, t = { buf = v.t6 }, table = { w = block_prefix .. ".scale_shift_table" },
+    x = { buf = P.residual }, src = { buf = out }, t = { buf = v.t6 }, table = { w = block_prefix .. ".scale_shift_table" },
     chunk = sub.mod[3], nchunk = 6, B = B, R = N, C = C,
-  }, { "x", out, v.t6 }, { "x" })
+  }, { P.residual, out, v.t6 }, { P.residual })
 end
 
 -- ---- sequence parallelism ----------------------------------------------------------------------
 
--- Adds the sharding dims to d for sp ranks: frames sharded at rest (Tl per rank), S/P positions
+-- Adds the sharding dims to d for sp ranks: frames sharded at rest (Tl per rank), S/sp positions
 -- in temporal attention (Sl), both padded with zeros at the end (docs/upstream.md#dsp-open-sora-layout).
 function M.shard_dims(d, sp)
   d.sp = sp
@@ -272,16 +231,16 @@ function M.shard_dims(d, sp)
 end
 
 -- Before the final layer every rank gathers all frames of x (docs/upstream.md#dsp-open-sora-layout step 5); returns the
--- buffer holding [B, N, C] ("x" itself when sp = 1).
+-- buffer holding [B, N, C] (the residual stream itself when sp = 1).
 function M.gather_frames(P, v)
   local d = v.dims
-  if d.sp == 1 then return "x" end
+  if d.sp == 1 then return P.residual end
   local xf = P:buffer("x.gathered", { d.B, d.N, d.C }, { dims = "B, N, C" })
-  local recv = P:buffer("x.gather", { d.sp, d.B, d.Tl, d.S, d.C }, { dims = "P, B, T/P, S, C" })
-  P:op("all_gather", "x.gather", { send = { buf = "x" }, recv = { buf = recv }, bytes = P.buffers.x.bytes },
-    { "x" }, { recv })
+  local recv = P:buffer("x.gather", { d.sp, d.B, d.Tl, d.S, d.C }, { dims = "sp, B, T/sp, S, C" })
+  P:op("all_gather", "x.gather", { send = { buf = P.residual }, recv = { buf = recv }, bytes = P.buffers[P.residual].bytes },
+    { P.residual }, { recv })
   P:op("dsp_unpack", "x.gather.unpack", { dst = { buf = xf }, recv = { buf = recv }, B = d.B, d1 = d.T, d2 = d.S,
-    C = d.C, dim = 1, chunk = d.Tl, P = d.sp }, { recv }, { xf })
+    C = d.C, dim = 1, chunk = d.Tl, ranks = d.sp }, { recv }, { xf })
   return xf
 end
 
@@ -314,8 +273,8 @@ function M.final_layer(P, v, t, table_name, norm_name, linear, name)
     t_stride = C, t_shift = 0, t_scale = 0, -- the same t is added to both table rows
     shift = 0, scale = 1, B = B, R = N, C = C, eps = fp.f32(1e-6),
   }, { xf, t }, { "final.in" })
-  P:buffer(name, { B, N, d.P }, { dims = "B, N, pt*ph*pw*Cout" })
-  M.linear(P, linear, "final.in", name, B * N, C, d.P, { dump = name })
+  P:buffer(name, { B, N, d.Fo }, { dims = "B, N, pt*ph*pw*Cout" })
+  nn.linear(P, linear, "final.in", name, B * N, C, d.Fo, { dump = name })
   local out, gather = M.model_output(P, v)
   P:op("unpatchify", "unpatchify", {
     out = { buf = out }, src = { buf = name }, B = B, Cout = d.Cout, T = d.T, Hp = d.Hp, Wp = d.Wp,
@@ -350,9 +309,9 @@ function M.fuse_residual_norms(P)
     local a, b = items[i], items[i + 1]
     local lasts = a.group and { a.compute[#a.compute], a.reuse[#a.reuse] } or { a }
     local norm = first_op(b)
-    local ok = norm and norm.kind == "ln_modulate" and norm.args.x.buf == "x" and not norm.dump
+    local ok = norm and norm.kind == "ln_modulate" and norm.args.x.buf == P.residual and not norm.dump
     for _, op in ipairs(lasts) do
-      ok = ok and op and FUSED[op.kind] and op.args.x.buf == "x" and not op.dump
+      ok = ok and op and FUSED[op.kind] and op.args.x.buf == P.residual and not op.dump
     end
     if ok then
       local na = norm.args
@@ -408,7 +367,7 @@ function M.block(P, v, block_prefix, blk, depth)
   end
   local last = P.ops.step[#P.ops.step]
   last.dump = block_prefix -- the block's output, after its last module
-  last.dump_buf = "x"
+  last.dump_buf = P.residual
 end
 
 return M

@@ -4,7 +4,7 @@
 -- tables, no sequence parallelism. Checked against numpy in tests/network_test.sh. Not here: a
 -- real model (T5, VAEs come as their own classes).
 local Program = require("program")
-local layers = require("layers")
+local nn = require("nn")
 local S = require("schema")
 
 local M = {}
@@ -37,9 +37,9 @@ function M.build(v)
   P:buffer("y", { d.R, d.Dout }, { kind = "io", role = "output", dims = "R, Dout" })
   P:buffer("h", { d.R, d.Dh }, { dims = "R, Dh" })
   P:buffer("z", { d.R, d.Dout }, { dims = "R, Dout" })
-  layers.linear(P, "fc1", "x", "h", d.R, d.Din, d.Dh, { act = "gelu_tanh", dump = "fc1" })
-  layers.linear(P, "fc2", "h", "z", d.R, d.Dh, d.Dout, { dump = "fc2" })
-  layers.rms_norm(P, "norm", "z", "y", d.R, d.Dout, c.norm_eps, { dump = "norm" })
+  nn.linear(P, "fc1", "x", "h", d.R, d.Din, d.Dh, { act = "gelu_tanh", dump = "fc1" })
+  nn.linear(P, "fc2", "h", "z", d.R, d.Dh, d.Dout, { dump = "fc2" })
+  nn.rms_norm(P, "norm", "z", "y", d.R, d.Dout, c.norm_eps, { dump = "norm" })
   return P
 end
 

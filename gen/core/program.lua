@@ -57,6 +57,8 @@ function M.new(storage, fail, phases, phase_doc)
     storage = storage, st_bytes = M.STORAGE[storage].bytes,
     buffers = {}, buffer_list = {}, weights = {}, weight_list = {},
     phases = phases, phase_doc = phase_doc or M.PHASE_DOC, ops = ops, modules = {}, phase = phases[1], group = nil,
+    residual = nil, -- the residual stream's buffer, where the network has one (a DiT's "x" [B, N, C]):
+                    -- the block layers add into it and a PAB module's dump shows it
   }, M)
 end
 

@@ -1,5 +1,5 @@
-/* model.c: model_init/free, checkpoint loading against the manifest, random weights, and the
- * input loaders of model.h. Every check runs before anything is copied into the model; every
+/* model.c: model_init/free, checkpoint loading against the manifest, random weights, the io
+ * table and phase lookups, and a network's io loader (model.h). Every check runs before anything is copied into the model; every
  * read of a file's data runs under st_guarded (the file may shrink under the mapping), and every
  * name a message prints goes through ditc_shown. Not here: the safetensors format itself. */
 #include "model.h"
@@ -10,10 +10,9 @@
 #include <string.h>
 
 #include "backend.h"
+#include "load.h"
 #include "rng.h"
 #include "safetensors.h"
-
-#define F32(m, off) ((float *)((m)->arena + (off)))
 
 ditc_status model_init(ditc_model *m, const ditc_variant *v, ditc_err *err) {
   return model_init_weights(m, v, 1, err);
@@ -103,38 +102,6 @@ void model_free(ditc_model *m) {
 
 /* ---- weights ------------------------------------------------------------------------------ */
 
-static void shape_str(char *buf, size_t n, int ndim, const int64_t *shape) {
-  size_t o = (size_t)snprintf(buf, n, "[");
-  for (int i = 0; i < ndim && o < n; i++) o += (size_t)snprintf(buf + o, n - o, i ? ", %lld" : "%lld", (long long)shape[i]);
-  if (o < n) snprintf(buf + o, n - o, "]");
-}
-
-static int is_float(st_dtype d) { return d == ST_F32 || d == ST_F16 || d == ST_BF16 || d == ST_F64; }
-
-/* name escaped for a message into a DITC_SHOWN_MAX buffer (ditc_shown) */
-#define SHOWN(buf, name) ditc_shown(buf, sizeof buf, name, strlen(name))
-
-/* Element k of a float tensor as the float the model stores: F32 copied bit for bit (the data
- * section need not be 4-byte aligned), the others narrowed (F64 may overflow to Inf). */
-static float elem_f32(const st_tensor *t, int64_t k) {
-  if (t->dtype != ST_F32) return (float)st_get(t, k);
-  float x;
-  memcpy(&x, t->data + (size_t)k * sizeof x, sizeof x);
-  return x;
-}
-
-/* The message for a value x (in the file) that is not finite as a float, element k of t. */
-static ditc_status not_finite(const st_tensor *t, int64_t k, const char *path, ditc_err *err) {
-  char nb[DITC_SHOWN_MAX];
-  const double x = st_get(t, k);
-  if (!isfinite(x))
-    return ditc_fail(err, DITC_EINVAL, "%s: tensor '%s' holds a non-finite value (%g) at element %lld", path,
-                     SHOWN(nb, t->name), x, (long long)k);
-  return ditc_fail(err, DITC_EINVAL,
-                   "%s: tensor '%s' holds %g at element %lld, beyond the float range (non-finite as F32)", path,
-                   SHOWN(nb, t->name), x, (long long)k);
-}
-
 static const ditc_weight_spec *find_spec(const ditc_variant *v, const char *name) {
   for (int i = 0; i < v->n_weights; i++)
     if (strcmp(v->weights[i].name, name) == 0) return &v->weights[i];
@@ -154,26 +121,20 @@ static ditc_status check_manifest(const ditc_variant *v, const st_file *f, const
     if (!t)
       return ditc_fail(err, DITC_EINVAL, "%s: missing tensor '%s' (%s/%s needs %d tensors)", path,
                        SHOWN(nb, w->name), v->family, v->name, v->n_weights);
-    if (!is_float(t->dtype))
+    if (!load_is_float(t->dtype))
       return ditc_fail(err, DITC_EINVAL, "%s: tensor '%s' has dtype %s, expected a float tensor (F32, BF16 or F16)",
                        path, SHOWN(nb, w->name), st_dtype_name(t->dtype));
     int same = t->ndim == w->ndim;
     for (int k = 0; same && k < w->ndim; k++) same = t->shape[k] == w->shape[k];
     if (!same) {
-      shape_str(want, sizeof want, w->ndim, w->shape);
-      shape_str(got, sizeof got, t->ndim, t->shape);
+      load_shape_str(want, sizeof want, w->ndim, w->shape);
+      load_shape_str(got, sizeof got, t->ndim, t->shape);
       return ditc_fail(err, DITC_EINVAL, "%s: tensor '%s' has shape %s, %s/%s expects %s", path, SHOWN(nb, w->name),
                        got, v->family, v->name, want);
     }
   }
   return DITC_OK;
 }
-
-typedef struct {
-  ditc_model *m;
-  const st_file *f;
-  const char *path, *prefix;
-} load_ctx;
 
 /* All checks passed: convert every weight, each value checked finite as the float it becomes. */
 static ditc_status convert_weights(void *arg, ditc_err *err) {
@@ -184,8 +145,8 @@ static ditc_status convert_weights(void *arg, ditc_err *err) {
     const st_tensor *t = st_find(c->f, w->name);
     float *dst = c->m->weights + w->offset;
     for (int64_t k = 0; k < w->elems; k++) {
-      const float x = elem_f32(t, k);
-      if (!isfinite(x)) return not_finite(t, k, c->path, err);
+      const float x = load_elem_f32(t, k);
+      if (!isfinite(x)) return load_not_finite(t, k, c->path, err);
       dst[k] = x;
     }
   }
@@ -245,132 +206,6 @@ void model_random_weights(ditc_model *m, uint64_t seed) {
   free(first);
 }
 
-/* ---- inputs ------------------------------------------------------------------------------- */
-
-/* A float tensor (any float dtype) whose every value is finite as a float (checked after the
- * narrowing: an F64 1e39 is not). Reads the data: runs under st_guarded. */
-static ditc_status check_float(const st_tensor *t, const char *path, ditc_err *err) {
-  char nb[DITC_SHOWN_MAX];
-  if (!is_float(t->dtype))
-    return ditc_fail(err, DITC_EINVAL, "%s: tensor '%s' has dtype %s, expected F32, BF16 or F16", path,
-                     SHOWN(nb, t->name), st_dtype_name(t->dtype));
-  for (int64_t k = 0; k < t->numel; k++)
-    if (!isfinite(elem_f32(t, k))) return not_finite(t, k, path, err);
-  return DITC_OK;
-}
-
-/* Elements [k0, k0 + n) of a checked float tensor into dst[n]. */
-static void copy_float(float *dst, const st_tensor *t, int64_t k0, int64_t n) {
-  for (int64_t k = 0; k < n; k++) dst[k] = elem_f32(t, k0 + k);
-}
-
-static ditc_status expect_shape(const st_tensor *t, int ndim, const int64_t *shape, const char *path, ditc_err *err) {
-  int same = t->ndim == ndim;
-  for (int k = 0; same && k < ndim; k++) same = t->shape[k] == shape[k];
-  if (same) return DITC_OK;
-  char want[128], got[128], nb[DITC_SHOWN_MAX];
-  shape_str(want, sizeof want, ndim, shape);
-  shape_str(got, sizeof got, t->ndim, t->shape);
-  return ditc_fail(err, DITC_EINVAL, "%s: tensor '%s' has shape %s, expected %s", path, SHOWN(nb, t->name), got,
-                   want);
-}
-
-static const st_tensor *need(const st_file *f, const char *name, const char *path, ditc_err *err, ditc_status *s) {
-  char nb[DITC_SHOWN_MAX];
-  const st_tensor *t = st_find(f, name);
-  if (!t) *s = ditc_fail(err, DITC_EINVAL, "%s: missing tensor '%s'", path, SHOWN(nb, name));
-  return t;
-}
-
-/* Text [rows, L, Cc] (a [rows, 1, L, Cc] tensor is accepted too) into dst [Bp, L, Cc]: rows
- * row0 .. row0 + Bp - 1 of the file tensor (every row is checked). */
-static ditc_status load_text(ditc_model *m, const st_tensor *t, int rows, int row0, int64_t dst_off,
-                             const char *path, ditc_err *err) {
-  const ditc_variant *v = m->v;
-  const int64_t s4[4] = {rows, 1, v->denoiser->L, v->denoiser->Cc}, s3[3] = {rows, v->denoiser->L, v->denoiser->Cc};
-  ditc_status s = expect_shape(t, t->ndim == 3 ? 3 : 4, t->ndim == 3 ? s3 : s4, path, err);
-  if (!s) s = check_float(t, path, err);
-  if (!s) copy_float(F32(m, dst_off), t, (int64_t)row0 * v->denoiser->L * v->denoiser->Cc, (int64_t)v->denoiser->Bp * v->denoiser->L * v->denoiser->Cc);
-  return s;
-}
-
-/* Mask [Bp, L] of 0/1 into dst (int32); t == NULL means every token is valid. */
-static ditc_status load_mask(ditc_model *m, const st_tensor *t, int64_t dst_off, const char *path, ditc_err *err) {
-  const ditc_variant *v = m->v;
-  int32_t *dst = (int32_t *)(void *)(m->arena + dst_off);
-  if (!t) {
-    for (int64_t i = 0; i < (int64_t)v->denoiser->Bp * v->denoiser->L; i++) dst[i] = 1;
-    return DITC_OK;
-  }
-  const int64_t shape[2] = {v->denoiser->Bp, v->denoiser->L};
-  ditc_status s = expect_shape(t, 2, shape, path, err);
-  if (s) return s;
-  char nb[DITC_SHOWN_MAX];
-  if (is_float(t->dtype))
-    return ditc_fail(err, DITC_EINVAL, "%s: tensor '%s' has dtype %s, expected an integer or bool mask", path,
-                     SHOWN(nb, t->name), st_dtype_name(t->dtype));
-  for (int b = 0; b < v->denoiser->Bp; b++) {
-    int valid = 0;
-    for (int j = 0; j < v->denoiser->L; j++) {
-      const double x = st_get(t, (int64_t)b * v->denoiser->L + j);
-      if (x != 0.0 && x != 1.0)
-        return ditc_fail(err, DITC_EINVAL, "%s: tensor '%s' must hold 0/1, has %g at [%d, %d]", path,
-                         SHOWN(nb, t->name), x, b, j);
-      valid += (int)x;
-    }
-    if (!valid)
-      return ditc_fail(err, DITC_EINVAL, "%s: tensor '%s' row %d has no valid token", path, SHOWN(nb, t->name), b);
-  }
-  for (int64_t i = 0; i < (int64_t)v->denoiser->Bp * v->denoiser->L; i++) dst[i] = (int32_t)st_get(t, i);
-  return DITC_OK;
-}
-
-/* Reads every conditioning input of the variant from c->f. In a --forward fixture (c->prefix !=
- * NULL) the text tensor holds the whole CFG batch [B, ...] under the fixture's name; each text
- * input takes its half. */
-static ditc_status load_inputs(void *arg, ditc_err *err) {
-  const load_ctx *c = arg;
-  ditc_model *m = c->m;
-  const ditc_variant *v = m->v;
-  const char *prefix = c->prefix, *path = c->path;
-  char name[256], nb[DITC_SHOWN_MAX];
-  ditc_status s = DITC_OK;
-  for (int i = 0; i < v->denoiser->n_inputs && !s; i++) {
-    const ditc_input_spec *in = &v->denoiser->inputs[i];
-    const char *base = !prefix ? in->name : in->role == DITC_IN_TEXT ? v->denoiser->fwd_text : v->denoiser->fwd_mask;
-    const st_tensor *t = NULL;
-    if (base) {
-      snprintf(name, sizeof name, "%s%s", prefix ? prefix : "", base);
-      t = st_find(c->f, name);
-    }
-    if (!t && !(in->role == DITC_IN_MASK && (in->optional || (prefix && !v->denoiser->fwd_mask))))
-      return ditc_fail(err, DITC_EINVAL, "%s: missing tensor '%s'", path, SHOWN(nb, base ? name : in->name));
-    if (in->role == DITC_IN_MASK) s = load_mask(m, t, in->off, path, err);
-    else if (!prefix) s = load_text(m, t, v->denoiser->Bp, 0, in->off, path, err);
-    else { /* the fixture's batch: [cond; uncond] or [uncond; cond] */
-      const int first_half = in->half == (v->denoiser->cond_first ? 0 : 1);
-      s = load_text(m, t, v->denoiser->B, first_half ? 0 : v->denoiser->Bp, in->off, path, err);
-    }
-  }
-  return s;
-}
-
-/* Opens path and runs fn over it under st_guarded. */
-static ditc_status load_file(ditc_model *m, const char *path, const char *prefix,
-                             ditc_status (*fn)(void *ctx, ditc_err *err), ditc_err *err) {
-  st_file f;
-  ditc_status s = st_open(&f, path, err);
-  if (s) return s;
-  load_ctx c = {m, &f, path, prefix};
-  s = st_guarded(&f, fn, &c, err);
-  st_close(&f);
-  return s;
-}
-
-ditc_status model_load_cond(ditc_model *m, const char *path, ditc_err *err) {
-  return load_file(m, path, NULL, load_inputs, err);
-}
-
 ditc_phase_fn ditc_phase_find(const ditc_variant *v, const char *name) {
   for (int i = 0; i < v->n_phases; i++)
     if (!strcmp(v->phases[i].name, name)) return v->phases[i].run;
@@ -383,13 +218,6 @@ const ditc_io *ditc_io_find(const ditc_variant *v, const char *name) {
   return NULL;
 }
 
-/* The io entry `name`, which the variant must have (a float tensor): a bug otherwise. */
-static const ditc_io *io_f32(const ditc_variant *v, const char *name) {
-  const ditc_io *e = ditc_io_find(v, name);
-  DITC_CHECK(e != NULL && e->dtype == DITC_DT_F32);
-  return e;
-}
-
 st_out_tensor model_io_tensor(const ditc_model *m, const char *io_name, const char *out_name) {
   const ditc_io *e = ditc_io_find(m->v, io_name);
   DITC_CHECK(e != NULL && e->ndim <= ST_MAX_DIMS);
@@ -397,18 +225,6 @@ st_out_tensor model_io_tensor(const ditc_model *m, const char *io_name, const ch
                      .data = m->arena + e->off};
   for (int i = 0; i < e->ndim; i++) t.shape[i] = e->shape[i];
   return t;
-}
-
-/* The noise file's z0 into the sampler's latent, by the io table's shape. */
-static ditc_status load_noise(void *arg, ditc_err *err) {
-  const load_ctx *c = arg;
-  const ditc_io *z = io_f32(c->m->v, DITC_IO_LATENT);
-  ditc_status s = DITC_OK;
-  const st_tensor *t = need(c->f, "z0", c->path, err, &s);
-  if (!s) s = expect_shape(t, z->ndim, z->shape, c->path, err);
-  if (!s) s = check_float(t, c->path, err);
-  if (!s) copy_float(F32(c->m, z->off), t, 0, t->numel);
-  return s;
 }
 
 /* Every input of the io table from c->f, by its name: the shape exactly the table's; an F32
@@ -423,15 +239,15 @@ static ditc_status load_io_inputs(void *arg, ditc_err *err) {
     for (int i = 0; i < v->n_io && !s; i++) {
       const ditc_io *e = &v->io[i];
       if (e->role != DITC_IO_INPUT) continue;
-      const st_tensor *t = need(c->f, e->name, c->path, err, &s);
-      if (!s && pass == 0) s = expect_shape(t, e->ndim, e->shape, c->path, err);
+      const st_tensor *t = load_need(c->f, e->name, c->path, err, &s);
+      if (!s && pass == 0) s = load_expect_shape(t, e->ndim, e->shape, c->path, err);
       if (s) break;
       if (e->dtype == DITC_DT_F32) {
-        if (pass == 0) s = check_float(t, c->path, err);
-        else copy_float(F32(c->m, e->off), t, 0, t->numel);
+        if (pass == 0) s = load_check_float(t, c->path, err);
+        else load_copy_float(MODEL_F32(c->m, e->off), t, 0, t->numel);
         continue;
       }
-      if (pass == 0 && is_float(t->dtype))
+      if (pass == 0 && load_is_float(t->dtype))
         s = ditc_fail(err, DITC_EINVAL, "%s: tensor '%s' has dtype %s, expected an integer tensor", c->path,
                       SHOWN(nb, t->name), st_dtype_name(t->dtype));
       int32_t *dst = (int32_t *)(void *)(c->m->arena + e->off);
@@ -450,32 +266,3 @@ ditc_status model_load_io(ditc_model *m, const char *path, ditc_err *err) {
   return load_file(m, path, NULL, load_io_inputs, err);
 }
 
-ditc_status model_load_noise(ditc_model *m, const char *path, ditc_err *err) {
-  return load_file(m, path, NULL, load_noise, err);
-}
-
-static ditc_status load_forward(void *arg, ditc_err *err) {
-  const load_ctx *c = arg;
-  const ditc_variant *v = c->m->v;
-  char name[256];
-  ditc_status s = DITC_OK;
-  snprintf(name, sizeof name, "%s%s", c->prefix, v->denoiser->fwd_x);
-  const ditc_io *xi = io_f32(v, DITC_IO_X), *ti = io_f32(v, DITC_IO_T);
-  const st_tensor *x = need(c->f, name, c->path, err, &s);
-  if (!s) s = expect_shape(x, xi->ndim, xi->shape, c->path, err);
-  if (!s) s = check_float(x, c->path, err);
-  snprintf(name, sizeof name, "%s%s", c->prefix, v->denoiser->fwd_t);
-  const st_tensor *t = s ? NULL : need(c->f, name, c->path, err, &s);
-  if (!s) s = expect_shape(t, ti->ndim, ti->shape, c->path, err);
-  for (int64_t b = 0; !s && b < ti->shape[0]; b++) /* float or integer timesteps (diffusers passes int64) */
-    if (!isfinite((float)st_get(t, b))) s = not_finite(t, b, c->path, err);
-  if (!s) s = load_inputs(arg, err);
-  if (s) return s;
-  copy_float(F32(c->m, xi->off), x, 0, x->numel);
-  for (int64_t b = 0; b < ti->shape[0]; b++) F32(c->m, ti->off)[b] = (float)st_get(t, b);
-  return DITC_OK;
-}
-
-ditc_status model_load_forward(ditc_model *m, const char *path, const char *prefix, ditc_err *err) {
-  return load_file(m, path, prefix, load_forward, err);
-}

@@ -1,11 +1,13 @@
 -- stdit3.lua: the STDiT3 (Open-Sora 1.2) forward pass as an op program (docs/upstream.md#open-sora-12-forward):
 -- embeddings and caption path once per generation, then per step the timestep conditioning,
 -- patch embedding, the interleaved spatial/temporal blocks described by the model file, the final
--- layer and unpatchify. Sub-layers come from layers.lua; this file only composes them.
+-- layer and unpatchify. Sub-layers come from dit_layers.lua; this file only composes them.
 -- Not here: numerics of single ops (runtime), schedules (rflow.lua, pab.lua), memory (plan.lua).
 local fp = require("fp")
 local Program = require("program")
-local layers = require("layers")
+local dit = require("dit")
+local dit_layers = require("dit_layers")
+local nn = require("nn")
 local S = require("schema")
 
 local M = {}
@@ -69,8 +71,8 @@ function M.dims(v, fail)
   d.Wp = (d.Wx + d.pw - 1) // d.pw
   d.S = d.Hp * d.Wp
   d.N = d.T * d.S
-  d.P = d.pt * d.ph * d.pw * d.Cout -- final layer output features per token
-  d.loc = layers.shard_dims(d, v.sp)
+  d.Fo = d.pt * d.ph * d.pw * d.Cout -- final layer output features per token
+  d.loc = dit_layers.shard_dims(d, v.sp)
   return d
 end
 
@@ -81,14 +83,9 @@ function M.build(variant)
   local v = setmetatable({ t6 = "t_block", text_lens = "y.lens", rope = {}, loc = d.loc }, { __index = variant })
   local P = Program.new(variant.storage, variant.fail_size)
   local R = fp.rounder(v.dtype)
-  local B, Bp, C, L = d.B, d.Bp, d.C, d.L
+  local B, C, L = d.B, d.C, d.L
 
-  -- io buffers (runtime-visible, persistent)
-  P:buffer("in.x", { B, d.Cin, d.Tx, d.Hx, d.Wx }, { kind = "io", role = "input", dims = "B, Cin, Tx, Hx, Wx" })
-  P:buffer("in.t", { B }, { kind = "io", role = "input", dims = "B" })
-  P:buffer("in.y", { Bp, L, d.Cc }, { kind = "io", role = "input", dims = "Bp, L, Cc" })
-  P:buffer("in.mask", { Bp, L }, { kind = "io", role = "input", dtype = "i32", dims = "Bp, L" })
-  P:buffer("sampler.z", { Bp, d.Cin, d.Tx, d.Hx, d.Wx }, { kind = "io", role = "state", dims = "Bp, Cin, Tx, Hx, Wx" })
+  dit.io(P, d)
 
   -- ---- prologue: once per generation ----------------------------------------------------------
   P:set_phase("prologue")
@@ -116,42 +113,24 @@ function M.build(variant)
 
   P:buffer("fps.in", { B }, { dims = "B", dtype = "f32" })
   P:op("fill", "fps.in", { out = { buf = "fps.in" }, n = B, value = R(v.fps) }, {}, { "fps.in" })
-  layers.timestep_embedder(P, "fps_embedder", "fps.in", B, C, { dump = "fps_embedder" })
+  nn.timestep_embedder(P, "fps_embedder", "fps.in", B, C, { dump = "fps_embedder" })
 
   P:weight("y_embedder.y_embedding", { L, d.Cc })
-  layers.caption(P, v, "y_embedder.y_proj", { "fc1", "fc2" }, "y_embedder", { w = "y_embedder.y_embedding" })
+  dit_layers.caption(P, v, "y_embedder.y_proj", { "fc1", "fc2" }, "y_embedder", { w = "y_embedder.y_embedding" })
 
   -- ---- step: every sampler step ---------------------------------------------------------------
   P:set_phase("step")
-  layers.timestep_embedder(P, "t_embedder", "in.t", B, C, { dump = "t_embedder" })
+  nn.timestep_embedder(P, "t_embedder", "in.t", B, C, { dump = "t_embedder" })
   P:buffer("t", { B, C }, { dims = "B, C" })
   P:op("add", "t", { out = { buf = "t" }, a = { buf = "t_embedder" }, b = { buf = "fps_embedder" }, n = B * C },
     { "t_embedder", "fps_embedder" }, { "t" })
-  P:buffer("t.act", { B, C }, { dims = "B, C" })
-  P:op("silu", "t.act", { out = { buf = "t.act" }, src = { buf = "t" }, n = B * C }, { "t" }, { "t.act" })
-  P:buffer("t_block", { B, 6 * C }, { dims = "B, 6C" })
-  layers.linear(P, "t_block.1", "t.act", "t_block", B, C, 6 * C, { dump = "t_block" })
+  dit.t_block(P, d, "t", "t_block.1", "t_block")
 
-  -- the residual stream: this rank's frames (all of them when sp = 1)
-  P:buffer("x", { B, d.Nl, C }, { dims = d.sp > 1 and "B, T/P * S, C" or "B, N, C" })
-  local wname = P:weight("x_embedder.proj.weight", { C, d.Cin, d.pt, d.ph, d.pw })
-  local bname = P:weight("x_embedder.proj.bias", { C })
-  P:op("patch_embed3d", "x_embedder", {
-    out = { buf = "x" }, src = { buf = "in.x" }, w = { w = wname }, b = { w = bname },
-    B = B, Cin = d.Cin, Tx = d.Tx, Hx = d.Hx, Wx = d.Wx, pt = d.pt, ph = d.ph, pw = d.pw, C = C,
-    t0 = layers.first_frame(d), Tn = d.Tl,
-  }, { "in.x" }, { "x" }, { dump = "x_embedder" })
-  P:op("add_pos", "x.pos", { x = { buf = "x" }, pe = { buf = "pos_embed" }, BT = B * d.Tl, S = d.S, C = C },
-    { "x", "pos_embed" }, { "x" })
+  dit.embed(P, d, "x_embedder.proj", { C, d.Cin, d.pt, d.ph, d.pw }, d.pt, "pos_embed",
+    { embed = "x_embedder", embed_dump = "x_embedder", pos = "x.pos" })
+  dit.blocks(P, v)
 
-  for depth = 0, d.depth - 1 do
-    for _, blk in ipairs(v.blocks) do
-      local prefix = string.format("%s.%d", blk.prefix, depth)
-      layers.block(P, v, prefix, blk, depth)
-    end
-  end
-
-  layers.final_layer(P, v, "t", "final_layer.scale_shift_table", "final_layer.norm_final", "final_layer.linear",
+  dit_layers.final_layer(P, v, "t", "final_layer.scale_shift_table", "final_layer.norm_final", "final_layer.linear",
     "final_layer")
 
   P.inputs = { -- the --cond file: T5 output and its mask (docs/upstream.md#open-sora-12-text)

@@ -2,7 +2,7 @@
 -- and PAB table: the all-to-alls each step runs (those inside a module's compute branch are
 -- skipped on the module's REUSE steps, docs/upstream.md#dsp-and-pab), the bytes a rank sends, and the
 -- PAB paper's volume metric (B*T*S*C*dtype bytes / P per all-to-all, no (P-1)/P factor, no
--- padding; docs/upstream.md#dsp-and-pab), with PAB and without it. Not here: emitting the collectives (layers.lua) or running them (runtime).
+-- padding; docs/upstream.md#dsp-and-pab), with PAB and without it. Not here: emitting the collectives (dit_layers.lua) or running them (runtime).
 local pab = require("pab")
 
 local M = {}

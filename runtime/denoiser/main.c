@@ -15,6 +15,7 @@
 
 #include "comm.h"
 #include "dump.h"
+#include "inputs.h"
 #include "model.h"
 #include "options.h"
 #include "outfile.h"
@@ -269,7 +270,7 @@ static void info(const ditc_variant *v) {
 int main(int argc, char **argv) {
   const char *prog = argv[0];
   const ditc_variant *v = ditc_variant_get();
-  DITC_CHECK(v->denoiser != NULL); /* a network links network_main.c */
+  DITC_CHECK(v->denoiser != NULL); /* a network links network/main.c */
   options o;
   if (parse(argc, argv, &o, v) || check_flags(&o, prog)) return 1;
   if (o.print_schedule) {

@@ -1,7 +1,7 @@
 -- ddim.lua: diffusers' DDIMScheduler (eta 0, epsilon prediction) baked per step (see
 -- docs/upstream.md#latte-1-ddim): leading timesteps, and the four coefficients of
 --   x0 = (z - sqrt(1 - a_t) e) / sqrt(a_t);  z = sqrt(a_prev) x0 + sqrt(1 - a_prev) e
--- computed as upstream's 0-dim fp32 tensors. Not the loop (runtime/sampler.c).
+-- computed as upstream's 0-dim fp32 tensors. Not the loop (runtime/denoiser/sampler.c).
 local ddpm = require("ddpm")
 local fp = require("fp")
 local util = require("util")

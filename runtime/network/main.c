@@ -1,9 +1,9 @@
-/* network_main.c: the command line of a fixed-network binary (a generated variant of a family
+/* network/main.c: the command line of a fixed-network binary (a generated variant of a family
  * whose kind is "network": no sampler, no cache tables). It loads the weights against the
  * manifest, reads every input of the io table from one safetensors file by name and shape, runs
  * the phases in their order once, and writes every output by name (plus intermediates with
  * --dump in a debug build). Every user mistake is one line on stderr and a non-zero exit, and no
- * output file is written unless the whole run succeeded. Not here: sampling (main.c), loaders
+ * output file is written unless the whole run succeeded. Not here: sampling (denoiser/main.c), loaders
  * (model.c). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,7 +109,7 @@ static int error_exit(const char *prog, const ditc_err *err, ditc_model *m) {
 int main(int argc, char **argv) {
   const char *prog = argv[0];
   const ditc_variant *v = ditc_variant_get();
-  DITC_CHECK(v->denoiser == NULL); /* a denoiser links main.c */
+  DITC_CHECK(v->denoiser == NULL); /* a denoiser links denoiser/main.c */
   net_options o;
   const int rc = parse(argc, argv, &o, v);
   if (rc) return rc;

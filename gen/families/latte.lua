@@ -3,11 +3,13 @@
 -- 2-D and temporal sin-cos tables, optional RoPE tables and the caption path; per step the
 -- adaLN-single timestep embedding, the per-frame patch embedding, spatial and temporal blocks
 -- from the model description with the temporal embedding added once before temporal block 0,
--- the final layer and unpatchify. Sub-layers come from layers.lua.
+-- the final layer and unpatchify. Sub-layers come from dit_layers.lua.
 -- Not here: samplers (ddim.lua, pndm.lua) or op numerics (runtime).
 local fp = require("fp")
 local Program = require("program")
-local layers = require("layers")
+local dit = require("dit")
+local dit_layers = require("dit_layers")
+local nn = require("nn")
 local S = require("schema")
 
 local M = {}
@@ -108,8 +110,8 @@ function M.dims(v, fail)
   d.T, d.Hp, d.Wp = Tx, Hx // p, Wx // p
   d.S = d.Hp * d.Wp
   d.N = d.T * d.S
-  d.P = p * p * d.Cout
-  d.loc = layers.shard_dims(d, v.sp)
+  d.Fo = p * p * d.Cout
+  d.loc = dit_layers.shard_dims(d, v.sp)
   return d
 end
 
@@ -128,14 +130,9 @@ function M.build(variant)
   local P = Program.new(variant.storage, variant.fail_size)
   local v = setmetatable({ t6 = "adaln_single.0", text_lens = "y.lens", rope = {}, loc = d.loc }, { __index = variant })
   local c = v.config
-  local B, Bp, C, L = d.B, d.Bp, d.C, d.L
+  local B, C = d.B, d.C
 
-  P:buffer("in.x", { B, d.Cin, d.Tx, d.Hx, d.Wx }, { kind = "io", role = "input", dims = "B, Cin, Tx, Hx, Wx" })
-  P:buffer("in.t", { B }, { kind = "io", role = "input", dims = "B" })
-  P:buffer("in.y", { Bp, L, d.Cc }, { kind = "io", role = "input", dims = "Bp, L, Cc" })
-  P:buffer("in.y_neg", { Bp, L, d.Cc }, { kind = "io", role = "input", dims = "Bp, L, Cc" })
-  P:buffer("in.mask", { Bp, L }, { kind = "io", role = "input", dtype = "i32", dims = "Bp, L" })
-  P:buffer("sampler.z", { Bp, d.Cin, d.Tx, d.Hx, d.Wx }, { kind = "io", role = "state", dims = "Bp, Cin, Tx, Hx, Wx" })
+  dit.io(P, d, { negative = true })
 
   -- ---- prologue --------------------------------------------------------------------------------
   P:set_phase("prologue")
@@ -170,40 +167,25 @@ function M.build(variant)
   end
 
   -- caption: [uncond; cond] text -> caption_projection -> valid tokens per sample
-  layers.caption(P, v, "caption_projection", { "linear_1", "linear_2" }, "caption_projection", { buf = "in.y_neg" })
+  dit_layers.caption(P, v, "caption_projection", { "linear_1", "linear_2" }, "caption_projection", { buf = "in.y_neg" })
 
   -- ---- step --------------------------------------------------------------------------------------
   P:set_phase("step")
-  layers.timestep_embedder(P, "adaln_single.emb.timestep_embedder", "in.t", B, C,
+  nn.timestep_embedder(P, "adaln_single.emb.timestep_embedder", "in.t", B, C,
     { names = { "linear_1", "linear_2" }, out = "adaln_single.1", dump = "adaln_single.1" })
-  P:buffer("t.act", { B, C }, { dims = "B, C" })
-  P:op("silu", "t.act", { out = { buf = "t.act" }, src = { buf = "adaln_single.1" }, n = B * C }, { "adaln_single.1" }, { "t.act" })
-  P:buffer("adaln_single.0", { B, 6 * C }, { dims = "B, 6C" })
-  layers.linear(P, "adaln_single.linear", "t.act", "adaln_single.0", B, C, 6 * C, { dump = "adaln_single.0" })
+  dit.t_block(P, d, "adaln_single.1", "adaln_single.linear", "adaln_single.0")
 
-  -- the residual stream: this rank's frames (all of them when sp = 1)
-  P:buffer("x", { B, d.Nl, C }, { dims = d.sp > 1 and "B, T/P * S, C" or "B, N, C" })
-  local w = P:weight("pos_embed.proj.weight", { C, d.Cin, d.ph, d.pw })
-  local b = P:weight("pos_embed.proj.bias", { C })
-  P:op("patch_embed3d", "pos_embed.proj", {
-    out = { buf = "x" }, src = { buf = "in.x" }, w = { w = w }, b = { w = b },
-    B = B, Cin = d.Cin, Tx = d.Tx, Hx = d.Hx, Wx = d.Wx, pt = 1, ph = d.ph, pw = d.pw, C = C,
-    t0 = layers.first_frame(d), Tn = d.Tl,
-  }, { "in.x" }, { "x" })
-  P:op("add_pos", "pos_embed", { x = { buf = "x" }, pe = { buf = "pos_embed.table" }, BT = B * d.Tl, S = d.S, C = C },
-    { "x", "pos_embed.table" }, { "x" }, { dump = "pos_embed" })
-
-  for depth = 0, d.depth - 1 do
-    for _, blk in ipairs(v.blocks) do
-      if blk.axis == "temporal" and depth == 0 and d.T > 1 then -- once, before temporal block 0
-        P:op("add_frame_pos", "temp_pos_embed.add", { x = { buf = "x" }, tp = { buf = "temp_pos_embed" },
-          B = B, T = d.Tl, S = d.S, C = C, t0 = layers.first_frame(d), Tg = d.T }, { "x", "temp_pos_embed" }, { "x" })
-      end
-      layers.block(P, v, string.format("%s.%d", blk.prefix, depth), blk, depth)
+  dit.embed(P, d, "pos_embed.proj", { C, d.Cin, d.ph, d.pw }, 1, "pos_embed.table",
+    { embed = "pos_embed.proj", pos = "pos_embed", pos_dump = "pos_embed" })
+  dit.blocks(P, v, function(blk, depth)
+    if blk.axis == "temporal" and depth == 0 and d.T > 1 then -- once, before temporal block 0
+      local x = P.residual
+      P:op("add_frame_pos", "temp_pos_embed.add", { x = { buf = x }, tp = { buf = "temp_pos_embed" },
+        B = B, T = d.Tl, S = d.S, C = C, t0 = dit_layers.first_frame(d), Tg = d.T }, { x, "temp_pos_embed" }, { x })
     end
-  end
+  end)
 
-  layers.final_layer(P, v, "adaln_single.1", "scale_shift_table", "norm_out", "proj_out", "proj_out")
+  dit_layers.final_layer(P, v, "adaln_single.1", "scale_shift_table", "norm_out", "proj_out", "proj_out")
 
   P.inputs = { -- prompt and negative-prompt T5 outputs, optionally with their mask (docs/upstream.md#latte-1-text)
     { name = "prompt_embeds", role = "DITC_IN_TEXT", half = 0, optional = 0, buf = "in.y" },
