@@ -769,6 +769,49 @@ do
     .. "in.*, the sampler's state, the output)", n), bad)
 end
 
+-- Generated calls name their dims: an argument in a dim's place (registry type dim) is that dim
+-- or a dim expression, and no size argument is a bare number (the only bare integers left are
+-- flags, row indices, the 256 sinusoid features and the collectives' byte counts); a plain
+-- integer that is not the dim of its
+-- name is refused when the op is added.
+do
+  local Program = require("program")
+  local registry = require("registry")
+  local bad, named, n = nil, 0, 0
+  for _, model in ipairs({ "models/opensora-v1.2.lua", "models/latte.lua", "models/opensora-plan-v1.1.lua" }) do
+    local fam = describe.load_family(model)
+    for _, name in ipairs({ "fixture", "fixture-aggressive" }) do
+      local v = describe.named(fam, name, name == "fixture-aggressive" and { sp = 2, name = "t" } or nil)
+      local P = bakery.variant(fam, v, fam.path).program
+      for _, phase in ipairs(P.phases) do
+        for _, op in ipairs(P:linear_ops(phase)) do
+          local k = registry.get(op.kind)
+          for _, a in ipairs(k.args) do
+            local x = op.args[a]
+            if k.types[a] == "dim" or k.types[a] == "int" then n = n + 1 end
+            if Program.is_dim(x) or (k.types[a] == "dim" and P.dims[a] == x) then named = named + 1
+            elseif math.type(x) == "integer" and x > 6 and not (x == 256 and (a == "dim" or a == "K"))
+                and not op.kind:match("^all_") and op.kind ~= "cfg_gather" then
+              bad = bad or string.format("%s/%s: %s (%s) argument %s is the bare number %d", fam.family, v.name, op.name,
+                op.kind, a, x)
+            end
+          end
+        end
+      end
+    end
+  end
+  check(bad == nil and named > 1000, string.format("every size argument of the fixtures' ops is named: %d of %d integer "
+    .. "arguments are dims or dim expressions, the rest flags and indices", named, n), bad)
+  local P = Program.new()
+  P:use_dims({ B = 2, C = 8 })
+  P:buffer("a", { 2, 8 })
+  local ok, err = pcall(P.op, P, "silu", "s", { out = { buf = "a" }, src = { buf = "a" }, n = P:dim("B * C") }, { "a" }, { "a" })
+  local ok2, err2 = pcall(P.op, P, "text_pack", "t", { out = { buf = "a" }, src = { buf = "a" }, idx = { buf = "a" },
+    lens = { buf = "a" }, B = 3, L = 1, C = 8 }, { "a" }, { "a" })
+  check(ok and not ok2 and tostring(err2):find("argument B is 3, not the dim B = 2", 1, true) ~= nil,
+    "a plain integer in a dim's place that is not that dim is refused", tostring(err) .. " / " .. tostring(err2))
+end
+
 -- A network (kind "network"): one phase, named io, no sampler or PAB part; a denoiser's fields
 -- and flags are refused by name.
 do

@@ -15,12 +15,22 @@ local shape_str = util.shape_str
 local function off_name(name) return "OFF_" .. util.ident(name) end
 local function wt_name(name) return "WT_" .. util.ident(name) end
 
--- The C expression of one op argument.
-local function arg_expr(P, v)
-  if type(v) == "table" and v.buf then
+-- The C text of a dimension: D_<name> (offsets.h's enum).
+local function dim_name(name) return "D_" .. name end
+
+-- The C expression of one op argument (`name`: its registry name): an integer that is the dim of
+-- that name is written by name, a dim expression with its names.
+local function dim_expr(v) return (v.dim:gsub("//", "/"):gsub("[%a_][%w_]*", dim_name)) end
+local function arg_expr(P, v, name)
+  if Program.is_dim(v) then
+    return dim_expr(v)
+  elseif math.type(v) == "integer" and name and P.dims[name] == v then
+    return dim_name(name)
+  elseif type(v) == "table" and v.buf then
     local b = P.buffers[v.buf]
     local e = ({ i32 = "AI(", f32 = "AF(", st = "A(" })[b.dtype] .. off_name(v.buf) .. ")"
-    if v.off and v.off ~= 0 then e = "(" .. e .. " + " .. v.off .. ")" end -- a column block of the rows
+    if Program.is_dim(v.off) then e = "(" .. e .. " + " .. dim_expr(v.off) .. ")" -- a column block of the rows
+    elseif v.off and v.off ~= 0 then e = "(" .. e .. " + " .. v.off .. ")" end
     return e
   elseif type(v) == "table" and v.w then
     return "W(" .. wt_name(v.w) .. ")"
@@ -52,7 +62,7 @@ end
 
 local function render_op(T, P, op, in_group, indent)
   local values = { banner = banner(P, op) }
-  for k, v in pairs(op.args) do values[k] = arg_expr(P, v) end
+  for k, v in pairs(op.args) do values[k] = arg_expr(P, v, k) end
   values.store = in_group and "pab_store" or "NULL"
   local text = template.render(T, "banner", values) .. "\n" .. registry.render(section(T, op), T.backend, values)
   if op.dump then
@@ -173,6 +183,15 @@ function M.offsets_h(ctx)
     lines[#lines + 1] = string.format("#define %s %dull /* %s */", wt_name(w.name), w.offset, shape_str(w.shape))
   end
   values.weights = table.concat(lines, "\n")
+  local names = {}
+  for k in pairs(P.dims) do names[#names + 1] = k end
+  table.sort(names)
+  lines = {}
+  for _, k in ipairs(names) do
+    local doc = P.dim_doc[k]
+    lines[#lines + 1] = string.format("#define %s ((int64_t)%d)%s", dim_name(k), P.dims[k], doc and (" /* " .. doc .. " */") or "")
+  end
+  values.dims = #lines > 0 and table.concat(lines, "\n") or "/* none: the program names no dims */"
   return template.render(T, "file", values) .. "\n"
 end
 

@@ -57,6 +57,7 @@ function M.new(storage, fail, phases, phase_doc)
     storage = storage, st_bytes = M.STORAGE[storage].bytes,
     buffers = {}, buffer_list = {}, weights = {}, weight_list = {},
     phases = phases, phase_doc = phase_doc or M.PHASE_DOC, ops = ops, modules = {}, phase = phases[1], group = nil,
+    dims = {}, dim_doc = {}, -- name -> integer, name -> what it counts (use_dims)
     residual = nil, -- the residual stream's buffer, where the network has one (a DiT's "x" [B, N, C]):
                     -- the block layers add into it and a PAB module's dump shows it
   }, M)
@@ -70,6 +71,7 @@ end
 -- writes, and the position/RoPE tables) or "i32".
 function M:buffer(name, shape, opt)
   opt = opt or {}
+  shape = M.values(shape)
   assert(not self.buffers[name], "program: buffer declared twice: " .. name)
   assert((opt.kind == "io") == (opt.role ~= nil), "program: io buffers (and only they) have a role: " .. name)
   local b = {
@@ -87,6 +89,7 @@ end
 
 -- Registers a checkpoint tensor used by the model (name exactly as upstream).
 function M:weight(name, shape)
+  shape = M.values(shape)
   local w = self.weights[name]
   if w then
     assert(table.concat(w.shape, ",") == table.concat(shape, ","), "program: weight shape conflict: " .. name)
@@ -96,6 +99,64 @@ function M:weight(name, shape)
   self.weights[name] = w
   self.weight_list[#self.weight_list + 1] = w
   return name
+end
+
+-- The dims of the variant an op's integer arguments may name: every integer entry of d (the
+-- family's dims in the project vocabulary, runtime/README.md); doc: name -> what it counts. The emitted code defines each as
+-- D_<name> (offsets.h) and writes an argument that is one of them, or an expression of them
+-- (P:dim), by name.
+function M:use_dims(d, doc)
+  for k, v in pairs(doc or {}) do self.dim_doc[k] = v end
+  for k, x in pairs(d) do
+    if math.type(x) == "integer" then self.dims[k] = x end
+  end
+end
+
+-- A dimension expression over the program's dims (names, integers, + - * // and parentheses,
+-- e.g. "B * Nl" or "3 * C"): an op argument the emitter writes with the names (D_B * D_Nl), whose
+-- value .n the program computes now. Expressions combine with + - * // and integers (the text
+-- follows), and compare by value with each other.
+local DIM = {}
+DIM.__index = DIM
+local function dim_of(expr, n) return setmetatable({ dim = expr, n = n }, DIM) end
+local function operand(x, tight) -- the text of x as an operand; tight: wrap a sum
+  local e = getmetatable(x) == DIM and x.dim or tostring(x)
+  if tight and e:find("[%+%-]") then e = "(" .. e .. ")" end
+  return e
+end
+local function num(x) return getmetatable(x) == DIM and x.n or x end
+DIM.__add = function(a, b) return dim_of(operand(a) .. " + " .. operand(b), num(a) + num(b)) end
+DIM.__sub = function(a, b) return dim_of(operand(a) .. " - " .. operand(b, true), num(a) - num(b)) end
+DIM.__mul = function(a, b)
+  if a == 0 or b == 0 then return 0 end -- a plain number (an offset of 0 rows)
+  if a == 1 then return b elseif b == 1 then return a end
+  return dim_of(operand(a, true) .. " * " .. operand(b, true), num(a) * num(b))
+end
+DIM.__idiv = function(a, b)
+  local e = operand(b, true)
+  if e:find("[%*/]") then e = "(" .. e .. ")" end
+  return dim_of(operand(a, true) .. " // " .. e, num(a) // num(b))
+end
+DIM.__eq = function(a, b) return a.n == b.n end
+DIM.__tostring = function(a) return a.dim end
+
+function M:dim(expr)
+  assert(not expr:find("[^%w%s%+%-%*/%(%)]"), "program: not a dim expression: " .. expr)
+  local f = assert(load("return " .. expr, "=dim", "t", setmetatable({}, { __index = function(_, k)
+    return self.dims[k] or error("program: no dim " .. k .. " in " .. expr, 2)
+  end })))
+  local n = f()
+  assert(math.type(n) == "integer", "program: dim expression " .. expr .. " is not an integer")
+  return dim_of(expr, n)
+end
+function M.is_dim(x) return getmetatable(x) == DIM end
+-- The integer value of an argument or shape entry: a number, or a dim expression's value.
+M.value = num
+-- A shape with every entry an integer.
+function M.values(shape)
+  local out = {}
+  for i, x in ipairs(shape) do out[i] = num(x) end
+  return out
 end
 
 function M:set_phase(phase)
@@ -109,6 +170,14 @@ end
 function M:op(kind, name, args, reads, writes, opt)
   opt = opt or {}
   registry.check(kind, name, args)
+  local k = registry.get(kind)
+  for _, a in ipairs(k.args) do -- a plain integer in a dim's place is that dim, or an error
+    local x = args[a]
+    if k.types[a] == "dim" and math.type(x) == "integer" and self.dims[a] and x ~= self.dims[a] then
+      error(string.format("op %s (%s): argument %s is %d, not the dim %s = %d: give it as P:dim(expression)", name, kind,
+        a, x, a, self.dims[a]), 2)
+    end
+  end
   for _, b in ipairs(reads) do assert(self.buffers[b], "program: op " .. name .. " reads unknown buffer " .. b) end
   for _, b in ipairs(writes) do assert(self.buffers[b], "program: op " .. name .. " writes unknown buffer " .. b) end
   local op = {

@@ -8,9 +8,13 @@ local M = {}
 
 -- Argument types: buf, an arena buffer; w, a weight (or NULL); bw, either (Open-Sora's null
 -- caption is a weight where Latte's negative prompt is an input buffer); int, an integer or a C integer
--- expression (a constant such as DITC_ACT_NONE, or ex->cfg_rank); num, a float; store, the PAB
+-- expression (a constant such as DITC_ACT_NONE, or ex->cfg_rank), or a dim expression of the
+-- program (program.lua: P:dim); dim, an int that is the vocabulary dim of the argument's name
+-- (runtime/README.md): when the program has that dim, a plain integer must equal it (the
+-- emitter writes it as D_<name>), and any other value is given as a dim expression; num, a
+-- float; store, the PAB
 -- cache slot the emitter supplies inside a PAB module (pab_store, or NULL outside one).
-M.TYPES = { buf = true, w = true, bw = true, int = true, num = true, store = true }
+M.TYPES = { buf = true, w = true, bw = true, int = true, dim = true, num = true, store = true }
 
 -- The FLOP rules (multiply-adds count 2; elementwise kinds count none): the benchmarks' and the
 -- schedule's FLOP shares come from them.
@@ -47,59 +51,59 @@ local function comm(fn, group, last)
 end
 
 -- position tables and embeddings
-kind("pos_embed_2d", "out:buf Hp:int Wp:int C:int scale:num mul_h:num mul_w:num")
-kind("rope_table", "cos_t:buf sin_t:buf freqs:w T:int D:int bf16:int")
-kind("pos_embed_2d_f64", "out:buf Hp:int Wp:int C:int div_h:num div_w:num interp:num")
-kind("pos_embed_1d_f64", "out:buf T:int C:int div:num")
-kind("rope_table_neox", "cos_t:buf sin_t:buf rows:int Wp:int D:int nsec:int div:num")
-kind("add_frame_pos", "x:buf tp:buf B:int T:int S:int C:int t0:int Tg:int")
+kind("pos_embed_2d", "out:buf Hp:dim Wp:dim C:dim scale:num mul_h:num mul_w:num")
+kind("rope_table", "cos_t:buf sin_t:buf freqs:w T:dim D:dim bf16:int")
+kind("pos_embed_2d_f64", "out:buf Hp:dim Wp:dim C:dim div_h:num div_w:num interp:num")
+kind("pos_embed_1d_f64", "out:buf T:dim C:dim div:num")
+kind("rope_table_neox", "cos_t:buf sin_t:buf rows:int Wp:int D:dim nsec:int div:num") -- Wp 1: a 1-D table
+kind("add_frame_pos", "x:buf tp:buf B:dim T:dim S:dim C:dim t0:int Tg:int")
 kind("fill", "out:buf n:int value:num")
-kind("sinusoid", "out:buf t:buf B:int dim:int")
-kind("patch_embed3d", "out:buf src:buf w:w b:w B:int Cin:int Tx:int Hx:int Wx:int pt:int ph:int pw:int C:int t0:int "
+kind("sinusoid", "out:buf t:buf B:dim dim:int")
+kind("patch_embed3d", "out:buf src:buf w:w b:w B:dim Cin:dim Tx:dim Hx:dim Wx:dim pt:dim ph:dim pw:dim C:dim t0:int "
   .. "Tn:int", nil, patchify)
-kind("add_pos", "x:buf pe:buf BT:int S:int C:int")
-kind("unpatchify", "out:buf src:buf B:int Cout:int T:int Hp:int Wp:int pt:int ph:int pw:int Tx:int Hx:int Wx:int")
+kind("add_pos", "x:buf pe:buf BT:int S:dim C:dim")
+kind("unpatchify", "out:buf src:buf B:dim Cout:dim T:dim Hp:dim Wp:dim pt:dim ph:dim pw:dim Tx:dim Hx:dim Wx:dim")
 -- dense and elementwise
 kind("linear", "out:buf src:buf w:w b:w M:int K:int N:int act:int", nil, gemm)
 kind("silu", "out:buf src:buf n:int")
 kind("add", "out:buf a:buf b:buf n:int")
-kind("rms_norm", "out:buf src:buf w:w R:int C:int eps:num")
+kind("rms_norm", "out:buf src:buf w:w R:int C:dim eps:num")
 -- the caption path
-local cfg_text = "out:buf cond:buf uncond:bw uncond_per_prompt:int Bp:int L:int Cc:int cond_first:int half:int"
+local cfg_text = "out:buf cond:buf uncond:bw uncond_per_prompt:int Bp:dim L:dim Cc:dim cond_first:int half:int"
 kind("cfg_text", cfg_text)
 kind("cfg_text_io", cfg_text, { cpu = { "cpu_cfg_text out cond uncond uncond_per_prompt Bp L Cc cond_first half" } })
-kind("text_mask", "lens:buf idx:buf mask:buf Bp:int L:int B:int")
-kind("text_pack", "out:buf src:buf idx:buf lens:buf B:int L:int C:int")
+kind("text_mask", "lens:buf idx:buf mask:buf Bp:dim L:dim B:dim")
+kind("text_pack", "out:buf src:buf idx:buf lens:buf B:dim L:dim C:dim")
 -- the block: norms, rotary embeddings, attention, residuals
-kind("ln_modulate", "out:buf x:buf t:buf t_stride:int t_shift:int t_scale:int table:w shift:int scale:int B:int R:int "
-  .. "C:int eps:num")
-kind("qk_rmsnorm", "q:buf k:buf ld:int wq:w wk:w R:int H:int D:int eps:num")
-kind("rope", "q:buf k:buf ld:int cos_t:buf sin_t:buf B:int T:int S:int H:int D:int axis:int half:int")
-kind("qk_rmsnorm_rope", "q:buf k:buf ld:int wq:w wk:w eps:num cos_t:buf sin_t:buf B:int T:int S:int H:int D:int "
+kind("ln_modulate", "out:buf x:buf t:buf t_stride:int t_shift:int t_scale:int table:w shift:int scale:int B:dim R:int "
+  .. "C:dim eps:num")
+kind("qk_rmsnorm", "q:buf k:buf ld:int wq:w wk:w R:int H:dim D:dim eps:num")
+kind("rope", "q:buf k:buf ld:int cos_t:buf sin_t:buf B:dim T:dim S:dim H:dim D:dim axis:int half:int")
+kind("qk_rmsnorm_rope", "q:buf k:buf ld:int wq:w wk:w eps:num cos_t:buf sin_t:buf B:dim T:dim S:dim H:dim D:dim "
   .. "axis:int half:int R:int", { cpu = { "cpu_qk_rmsnorm q k ld wq wk R H D eps",
   "cpu_rope q k ld cos_t sin_t B T S H D axis half" },
   cuda = { "cuda_qk_rmsnorm_rope CTX q k ld wq wk eps cos_t sin_t B T S H D axis half" } })
 local attention = "out:buf q:buf k:buf v:buf ld:int nseq:int inner:int outer_stride:int inner_stride:int tok_stride:int "
-  .. "len:int H:int D:int scale:num"
-local cross = "out:buf q:buf k:buf v:buf ld:int lens:buf B:int N:int L:int H:int D:int scale:num"
+  .. "len:int H:dim D:dim scale:num"
+local cross = "out:buf q:buf k:buf v:buf ld:int lens:buf B:dim N:dim L:dim H:dim D:dim scale:num"
 kind("attention", attention, nil, sdpa)
 kind("cross_attention", cross, nil, cross_sdpa)
 kind("attention_cudnn", attention, { cpu = false }, sdpa) -- gen --attention cudnn: cuDNN's fused SDPA
 kind("cross_attention_cudnn", cross, { cpu = false }, cross_sdpa)
-kind("gate_residual", "x:buf src:buf t:buf table:w chunk:int nchunk:int B:int R:int C:int store:store")
+kind("gate_residual", "x:buf src:buf t:buf table:w chunk:int nchunk:int B:dim R:int C:dim store:store")
 kind("residual_store", "x:buf src:buf n:int store:store")
 kind("pab_reuse", "x:buf n:int", { cpu = { "cpu_residual_store x pab_slot n NULL" },
   cuda = { "cuda_residual_store CTX x pab_slot n NULL" } })
 -- CUDA only: a residual fused with the next LayerNorm + modulate (gen/families/dit_layers.lua places them)
 kind("gate_residual_ln_modulate", "x:buf src:buf t:buf table:w chunk:int nchunk:int store:store out:buf ln_t:buf "
-  .. "t_stride:int t_shift:int t_scale:int ln_table:w shift:int scale:int B:int R:int C:int eps:num", { cpu = false })
-local res_ln = "out:buf t:buf t_stride:int t_shift:int t_scale:int table:w shift:int scale:int B:int R:int C:int eps:num"
+  .. "t_stride:int t_shift:int t_scale:int ln_table:w shift:int scale:int B:dim R:int C:dim eps:num", { cpu = false })
+local res_ln = "out:buf t:buf t_stride:int t_shift:int t_scale:int table:w shift:int scale:int B:dim R:int C:dim eps:num"
 kind("residual_ln_modulate", "x:buf src:buf store:store " .. res_ln, { cpu = false })
 kind("pab_reuse_ln_modulate", "x:buf " .. res_ln, { cpu = false, cuda = { "cuda_residual_ln_modulate CTX x pab_slot "
   .. "NULL out t t_stride t_shift t_scale table shift scale B R C eps" } })
 -- sequence parallelism
-kind("dsp_pack", "send:buf src:buf B:int d1:int d2:int C:int dim:int chunk:int n:int ranks:int")
-kind("dsp_unpack", "dst:buf recv:buf B:int d1:int d2:int C:int dim:int chunk:int ranks:int")
+kind("dsp_pack", "send:buf src:buf B:dim d1:int d2:int C:dim dim:int chunk:int n:int ranks:int")
+kind("dsp_unpack", "dst:buf recv:buf B:dim d1:int d2:int C:dim dim:int chunk:int ranks:int")
 kind("all_to_all", "send:buf recv:buf chunk:int", comm("ditc_comm_all_to_all", "comm", "chunk"))
 kind("all_gather", "send:buf recv:buf bytes:int", comm("ditc_comm_all_gather", "comm", "bytes"))
 kind("cfg_gather", "send:buf recv:buf bytes:int", comm("ditc_comm_all_gather", "cfg_comm", "bytes"))
@@ -121,7 +125,7 @@ function M.check(name, opname, args)
       or t == "buf" and type(v) == "table" and v.buf ~= nil
       or t == "w" and (type(v) == "table" and v.w ~= nil or v == "NULL")
       or t == "bw" and type(v) == "table" and (v.buf ~= nil or v.w ~= nil)
-      or t == "int" and (math.type(v) == "integer" or type(v) == "string")
+      or (t == "int" or t == "dim") and (math.type(v) == "integer" or type(v) == "string" or type(v) == "table" and v.dim ~= nil)
       or t == "num" and type(v) == "number"
     if not ok then error(string.format("op %s (%s): argument %s: %s is not a %s", opname, name, a, tostring(v), t), 3) end
   end
@@ -133,7 +137,10 @@ end
 -- The FLOPs of an op of kind `name` with arguments `args` (checked ones).
 function M.flops(name, args)
   local rule = M.get(name).flops
-  return rule and rule(args) or 0
+  if not rule then return 0 end
+  local values = {} -- dim expressions by their value
+  for k, v in pairs(args) do values[k] = type(v) == "table" and v.dim and v.n or v end
+  return rule(values)
 end
 
 -- The C text of an op of kind `name` on `backend` ("cpu" or "cuda"): one statement per call, each

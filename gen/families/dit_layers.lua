@@ -29,7 +29,7 @@ function M.caption(P, v, prefix, names, out, uncond)
   P:op("text_mask", "y.mask", {
     lens = { buf = "y.lens" }, idx = { buf = "y.idx" }, mask = { buf = "in.mask" }, Bp = d.Bp, L = L, B = B,
   }, { "in.mask" }, { "y.lens", "y.idx" })
-  nn.mlp2(P, prefix, names, "y.all", B * L, d.Cc, C, C, out, { dump = out })
+  nn.mlp2(P, prefix, names, "y.all", P:dim("B * L"), P:dim("Cc"), P:dim("C"), P:dim("C"), out, { dump = out })
   P:buffer("y.packed", { B, L, C }, { dims = "B, L, C" })
   P:op("text_pack", "y.packed", {
     out = { buf = "y.packed" }, src = { buf = out }, idx = { buf = "y.idx" }, lens = { buf = "y.lens" },
@@ -39,7 +39,7 @@ function M.caption(P, v, prefix, names, out, uncond)
     for _, blk in ipairs(v.blocks) do
       for _, sub in ipairs(blk.layers) do
         if sub.layer == "cross_attention" then
-          M.cross_kv(P, string.format("%s.%d.%s", blk.prefix, depth, sub.name), sub, "y.packed", B, L, C)
+          M.cross_kv(P, string.format("%s.%d.%s", blk.prefix, depth, sub.name), sub, "y.packed")
         end
       end
     end
@@ -49,10 +49,10 @@ end
 -- ---- DiT block sub-layers ------------------------------------------------------------------------
 
 local function modulated_norm(P, prefix, sub, v, blk_prefix, out, Rrows)
-  local d = v.dims
+  local d, C = v.dims, P:dim("C")
   P:op("ln_modulate", prefix .. ".norm", {
     out = { buf = out }, x = { buf = P.residual }, t = { buf = v.t6 }, table = { w = blk_prefix .. ".scale_shift_table" },
-    t_stride = 6 * d.C, t_shift = sub.mod[1] * d.C, t_scale = sub.mod[2] * d.C,
+    t_stride = 6 * C, t_shift = sub.mod[1] * C, t_scale = sub.mod[2] * C,
     shift = sub.mod[1], scale = sub.mod[2], B = d.B, R = Rrows, C = d.C, eps = fp.f32(sub.norm_eps),
   }, { P.residual, v.t6 }, { out })
 end
@@ -82,17 +82,19 @@ end
 -- Resharding of sequence parallelism (docs/upstream.md#dsp-all-to-all): src [B, d1, d2, C] is cut into P
 -- chunks along `dim` (zero-padded), exchanged by one all-to-all, and the received chunks are
 -- placed along the other dim of dst [B, e1, e2, C] (padding dropped).
+-- The sizes are dim names (e.g. "Tl", "S").
 local function reshard(P, v, name, src, dst, d1, d2, dim, chunk_in, n, e1, e2, chunk_out)
   local d, loc = v.dims, v.loc
+  d1, d2, chunk_in, n, e1, e2, chunk_out = P:dim(d1), P:dim(d2), P:dim(chunk_in), P:dim(n), P:dim(e1), P:dim(e2), P:dim(chunk_out)
   local c1, c2 = dim == 1 and chunk_in or d1, dim == 2 and chunk_in or d2
   local send = P:buffer(name .. ".send", { loc.sp, d.B, c1, c2, d.C }, { dims = "P, B, chunk, C" })
   local recv = P:buffer(name .. ".recv", { loc.sp, d.B, c1, c2, d.C }, { dims = "P, B, chunk, C" })
   P:op("dsp_pack", name .. ".pack", { send = { buf = send }, src = { buf = src }, B = d.B, d1 = d1, d2 = d2, C = d.C,
-    dim = dim, chunk = chunk_in, n = n, ranks = loc.sp }, { src }, { send })
+    dim = dim, chunk = chunk_in, n = n, ranks = P:dim("sp") }, { src }, { send })
   P:op("all_to_all", name, { send = { buf = send }, recv = { buf = recv }, chunk = P.buffers[send].bytes // loc.sp },
     { send }, { recv })
   P:op("dsp_unpack", name .. ".unpack", { dst = { buf = dst }, recv = { buf = recv }, B = d.B, d1 = e1, d2 = e2, C = d.C,
-    dim = 3 - dim, chunk = chunk_out, ranks = loc.sp }, { recv }, { dst })
+    dim = 3 - dim, chunk = chunk_out, ranks = P:dim("sp") }, { recv }, { dst })
 end
 
 -- Modulated self-attention over the block's axis (spatial: the S tokens of a frame; temporal:
@@ -103,18 +105,18 @@ function M.self_attention(P, v, prefix, blk, sub, block_prefix)
   local d, loc = v.dims, v.loc
   local B, C, H, D = d.B, d.C, d.H, d.D
   local switched = loc.sp > 1 and blk.axis == "temporal"
-  local T, S = loc.T, d.S                                   -- the attention's layout [B, T, S]
-  if switched then T, S = loc.Tg, loc.Sl end
-  local N, rows = T * S, B * T * S
+  local T, S = P:dim("Tl"), P:dim("S")                      -- the attention's layout [B, T, S]
+  if switched then T, S = P:dim("T"), P:dim("Sl") end
+  local N, rows = T * S, P:dim("B") * T * S
   local h = P:buffer(prefix .. ".in", { B, loc.N, C }, { dims = "B, N, C" })
-  modulated_norm(P, prefix, sub, v, block_prefix, h, loc.N)
+  modulated_norm(P, prefix, sub, v, block_prefix, h, P:dim("Nl"))
   local src = h
   if switched then
     src = P:buffer(prefix .. ".in_t", { B, T, S, C }, { dims = "B, T, S/sp, C" })
-    reshard(P, v, prefix .. ".to_temporal", h, src, loc.T, d.S, 2, loc.Sl, d.S, loc.Tg, loc.Sl, loc.T)
+    reshard(P, v, prefix .. ".to_temporal", h, src, "Tl", "S", 2, "Sl", "S", "T", "Sl", "Tl")
   end
   local o = P:buffer(prefix .. ".o", { B, N, C }, { dims = "B, N, C" })
-  local q, k, vv, ld, bufs = project_qkv(P, prefix, sub, src, rows, C, { B, N }, "B, N")
+  local q, k, vv, ld, bufs = project_qkv(P, prefix, sub, src, rows, P:dim("C"), { B, N }, "B, N")
   -- qk RMSNorm and RoPE: one op each, or one fused pass when the attention has both
   local norm, rope
   if sub.q_norm and v.config.qk_norm then
@@ -144,8 +146,8 @@ function M.self_attention(P, v, prefix, blk, sub, block_prefix)
     qk_op("rope", ".rope", { rope })
   end
   local seq = (blk.axis == "spatial")
-      and { nseq = B * T, inner = 1, outer_stride = S, inner_stride = 0, tok_stride = 1, len = S }
-      or { nseq = B, inner = S, outer_stride = T * S, inner_stride = 1, tok_stride = S, len = T }
+      and { nseq = P:dim("B") * T, inner = 1, outer_stride = S, inner_stride = 0, tok_stride = 1, len = S }
+      or { nseq = P:dim("B"), inner = S, outer_stride = T * S, inner_stride = 1, tok_stride = S, len = T }
   P:op("attention", prefix .. ".sdpa", {
     out = { buf = o }, q = q, k = k, v = vv, ld = ld, nseq = seq.nseq, inner = seq.inner, outer_stride = seq.outer_stride,
     inner_stride = seq.inner_stride, tok_stride = seq.tok_stride, len = seq.len, H = H, D = D,
@@ -154,20 +156,21 @@ function M.self_attention(P, v, prefix, blk, sub, block_prefix)
   local proj = P:buffer(prefix .. ".proj", { B, loc.N, C }, { dims = "B, N, C" })
   if switched then
     local proj_t = P:buffer(prefix .. ".proj_t", { B, T, S, C }, { dims = "B, T, S/sp, C" })
-    nn.linear(P, prefix .. "." .. sub.proj, o, proj_t, rows, C, C)
-    reshard(P, v, prefix .. ".to_spatial", proj_t, proj, loc.Tg, loc.Sl, 1, loc.T, loc.Tg, loc.T, d.S, loc.Sl)
+    nn.linear(P, prefix .. "." .. sub.proj, o, proj_t, rows, P:dim("C"), P:dim("C"))
+    reshard(P, v, prefix .. ".to_spatial", proj_t, proj, "T", "Sl", 1, "Tl", "T", "Tl", "S", "Sl")
   else
-    nn.linear(P, prefix .. "." .. sub.proj, o, proj, rows, C, C)
+    nn.linear(P, prefix .. "." .. sub.proj, o, proj, rows, P:dim("C"), P:dim("C"))
   end
   P:op("gate_residual", prefix .. ".gate", {
     x = { buf = P.residual }, src = { buf = proj }, t = { buf = v.t6 }, table = { w = block_prefix .. ".scale_shift_table" },
-    chunk = sub.mod[3], nchunk = 6, B = B, R = loc.N, C = C,
+    chunk = sub.mod[3], nchunk = 6, B = B, R = P:dim("Nl"), C = C,
   }, { P.residual, proj, v.t6 }, { P.residual })
 end
 
 -- Cross-attention keys and values of one block from the caption [B, L, C], computed once per
 -- generation: fused kv_linear (rows [k | v]) or diffusers' to_k/to_v.
-function M.cross_kv(P, prefix, sub, ytext, B, L, C)
+function M.cross_kv(P, prefix, sub, ytext)
+  local B, L, C = P:dim("B"), P:dim("L"), P:dim("C")
   if sub.kv then
     local kv = P:buffer(prefix .. ".kv", { B, L, 2 * C }, { dims = "B, L, 2C" })
     nn.linear(P, prefix .. "." .. sub.kv, ytext, kv, B * L, C, 2 * C)
@@ -182,7 +185,7 @@ end
 -- Cross-attention of every token to its sample's valid caption tokens (no norm, no gate).
 function M.cross_attention(P, v, prefix, sub)
   local d = v.dims
-  local B, N, C = d.B, v.loc.N, d.C
+  local B, N, C = P:dim("B"), P:dim("Nl"), P:dim("C")
   local q = P:buffer(prefix .. ".q", { B, N, C }, { dims = "B, N, C" })
   local o = P:buffer(prefix .. ".o", { B, N, C }, { dims = "B, N, C" })
   local proj = P:buffer(prefix .. ".proj", { B, N, C }, { dims = "B, N, C" })
@@ -205,14 +208,13 @@ end
 
 -- Modulated MLP: fc1 -> GELU(tanh) -> fc2, gated.
 function M.modulated_mlp(P, v, prefix, sub, block_prefix)
-  local d = v.dims
-  local B, N, C = d.B, v.loc.N, d.C
+  local B, N, C, F = P:dim("B"), P:dim("Nl"), P:dim("C"), P:dim("F")
   local h = P:buffer(prefix .. ".in", { B, N, C }, { dims = "B, N, C" })
-  local hid = P:buffer(prefix .. ".hidden", { B, N, d.F }, { dims = "B, N, F" })
+  local hid = P:buffer(prefix .. ".hidden", { B, N, F }, { dims = "B, N, F" })
   local out = P:buffer(prefix .. ".out", { B, N, C }, { dims = "B, N, C" })
   modulated_norm(P, prefix, sub, v, block_prefix, h, N)
-  nn.linear(P, prefix .. "." .. sub.fc1, h, hid, B * N, C, d.F, { act = sub.act })
-  nn.linear(P, prefix .. "." .. sub.fc2, hid, out, B * N, d.F, C)
+  nn.linear(P, prefix .. "." .. sub.fc1, h, hid, B * N, C, F, { act = sub.act })
+  nn.linear(P, prefix .. "." .. sub.fc2, hid, out, B * N, F, C)
   P:op("gate_residual", prefix .. ".gate", {
     x = { buf = P.residual }, src = { buf = out }, t = { buf = v.t6 }, table = { w = block_prefix .. ".scale_shift_table" },
     chunk = sub.mod[3], nchunk = 6, B = B, R = N, C = C,
@@ -239,8 +241,8 @@ function M.gather_frames(P, v)
   local recv = P:buffer("x.gather", { d.sp, d.B, d.Tl, d.S, d.C }, { dims = "sp, B, T/sp, S, C" })
   P:op("all_gather", "x.gather", { send = { buf = P.residual }, recv = { buf = recv }, bytes = P.buffers[P.residual].bytes },
     { P.residual }, { recv })
-  P:op("dsp_unpack", "x.gather.unpack", { dst = { buf = xf }, recv = { buf = recv }, B = d.B, d1 = d.T, d2 = d.S,
-    C = d.C, dim = 1, chunk = d.Tl, ranks = d.sp }, { recv }, { xf })
+  P:op("dsp_unpack", "x.gather.unpack", { dst = { buf = xf }, recv = { buf = recv }, B = d.B, d1 = P:dim("T"),
+    d2 = P:dim("S"), C = d.C, dim = 1, chunk = P:dim("Tl"), ranks = P:dim("sp") }, { recv }, { xf })
   return xf
 end
 
@@ -264,7 +266,7 @@ end
 -- [B, N, pt*ph*pw*Cout] (dumped under that name), then unpatchify into the model output.
 function M.final_layer(P, v, t, table_name, norm_name, linear, name)
   local d = v.dims
-  local B, N, C = d.B, d.N, d.C
+  local B, N, C = P:dim("B"), P:dim("N"), P:dim("C")
   local xf = M.gather_frames(P, v)
   P:buffer("final.in", { B, N, C }, { dims = "B, N, C" })
   P:weight(table_name, { 2, C })
@@ -273,8 +275,8 @@ function M.final_layer(P, v, t, table_name, norm_name, linear, name)
     t_stride = C, t_shift = 0, t_scale = 0, -- the same t is added to both table rows
     shift = 0, scale = 1, B = B, R = N, C = C, eps = fp.f32(1e-6),
   }, { xf, t }, { "final.in" })
-  P:buffer(name, { B, N, d.Fo }, { dims = "B, N, pt*ph*pw*Cout" })
-  nn.linear(P, linear, "final.in", name, B * N, C, d.Fo, { dump = name })
+  P:buffer(name, { B, N, P:dim("Fo") }, { dims = "B, N, Fo" })
+  nn.linear(P, linear, "final.in", name, B * N, C, P:dim("Fo"), { dump = name })
   local out, gather = M.model_output(P, v)
   P:op("unpatchify", "unpatchify", {
     out = { buf = out }, src = { buf = name }, B = B, Cout = d.Cout, T = d.T, Hp = d.Hp, Wp = d.Wp,
@@ -317,8 +319,10 @@ function M.fuse_residual_norms(P)
       local na = norm.args
       for _, op in ipairs(lasts) do
         local r, args = op.args, {}
-        assert(r.B == nil or (r.B == na.B and r.R == na.R and r.C == na.C), "fuse: the residual and the norm differ in shape")
-        assert(r.n == nil or r.n == na.B * na.R * na.C, "fuse: the residual and the norm differ in size")
+        local val = P.value
+        assert(r.B == nil or (val(r.B) == val(na.B) and val(r.R) == val(na.R) and val(r.C) == val(na.C)),
+          "fuse: the residual and the norm differ in shape")
+        assert(r.n == nil or val(r.n) == val(na.B) * val(na.R) * val(na.C), "fuse: the residual and the norm differ in size")
         for k, val in pairs(r) do args[k] = val end
         args.n = nil
         for _, k in ipairs({ "out", "t_stride", "t_shift", "t_scale", "shift", "scale", "B", "R", "C", "eps" }) do
@@ -348,7 +352,7 @@ end
 
 -- The first patch frame of this rank (a C expression when frames are sharded).
 function M.first_frame(d)
-  return d.sp > 1 and ("ex->rank * " .. d.Tl) or 0
+  return d.sp > 1 and "ex->rank * D_Tl" or 0
 end
 
 -- One DiT block: its sub-layers in description order, each a PAB module.
@@ -359,7 +363,7 @@ function M.block(P, v, block_prefix, blk, depth)
     local prefix = block_prefix .. "." .. sub.name
     local kind = (sub.pab == "attn") and blk.pab or sub.pab
     P:pab_module(prefix, kind, depth, blk.pab, function(branch)
-      if branch == "reuse" then return reuse_branch(P, prefix, d.B * v.loc.N * d.C) end
+      if branch == "reuse" then return reuse_branch(P, prefix, P:dim("B * Nl * C")) end
       if sub.layer == "self_attention" then M.self_attention(P, v, prefix, blk, sub, block_prefix)
       elseif sub.layer == "cross_attention" then M.cross_attention(P, v, prefix, sub)
       else M.modulated_mlp(P, v, prefix, sub, block_prefix) end

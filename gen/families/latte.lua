@@ -127,7 +127,7 @@ end
 
 function M.build(variant)
   local d = variant.dims
-  local P = Program.new(variant.storage, variant.fail_size)
+  local P = dit.program(variant)
   local v = setmetatable({ t6 = "adaln_single.0", text_lens = "y.lens", rope = {}, loc = d.loc }, { __index = variant })
   local c = v.config
   local B, C = d.B, d.C
@@ -155,15 +155,15 @@ function M.build(variant)
     P:buffer("rope2d.cos", { d.S, d.D }, { dims = "S, D", dtype = "f32" })
     P:buffer("rope2d.sin", { d.S, d.D }, { dims = "S, D", dtype = "f32" })
     P:op("rope_table_neox", "rope2d", {
-      cos_t = { buf = "rope2d.cos" }, sin_t = { buf = "rope2d.sin" }, rows = d.S, Wp = d.Wp, D = d.D, nsec = 2, div = interp2d,
+      cos_t = { buf = "rope2d.cos" }, sin_t = { buf = "rope2d.sin" }, rows = P:dim("S"), Wp = P:dim("Wp"), D = d.D, nsec = 2, div = interp2d,
     }, {}, { "rope2d.cos", "rope2d.sin" })
     P:buffer("rope1d.cos", { d.T, d.D }, { dims = "T, D", dtype = "f32" })
     P:buffer("rope1d.sin", { d.T, d.D }, { dims = "T, D", dtype = "f32" })
     P:op("rope_table_neox", "rope1d", {
-      cos_t = { buf = "rope1d.cos" }, sin_t = { buf = "rope1d.sin" }, rows = d.T, Wp = 1, D = d.D, nsec = 1, div = scale1d,
+      cos_t = { buf = "rope1d.cos" }, sin_t = { buf = "rope1d.sin" }, rows = P:dim("T"), Wp = 1, D = d.D, nsec = 1, div = scale1d,
     }, {}, { "rope1d.cos", "rope1d.sin" })
-    v.rope.spatial = { cos = "rope2d.cos", sin = "rope2d.sin", half = d.D // 4 }
-    v.rope.temporal = { cos = "rope1d.cos", sin = "rope1d.sin", half = d.D // 2 }
+    v.rope.spatial = { cos = "rope2d.cos", sin = "rope2d.sin", half = P:dim("D // 4") }
+    v.rope.temporal = { cos = "rope1d.cos", sin = "rope1d.sin", half = P:dim("D // 2") }
   end
 
   -- caption: [uncond; cond] text -> caption_projection -> valid tokens per sample
@@ -171,9 +171,9 @@ function M.build(variant)
 
   -- ---- step --------------------------------------------------------------------------------------
   P:set_phase("step")
-  nn.timestep_embedder(P, "adaln_single.emb.timestep_embedder", "in.t", B, C,
+  nn.timestep_embedder(P, "adaln_single.emb.timestep_embedder", "in.t", P:dim("B"), P:dim("C"),
     { names = { "linear_1", "linear_2" }, out = "adaln_single.1", dump = "adaln_single.1" })
-  dit.t_block(P, d, "adaln_single.1", "adaln_single.linear", "adaln_single.0")
+  dit.t_block(P, "adaln_single.1", "adaln_single.linear", "adaln_single.0")
 
   dit.embed(P, d, "pos_embed.proj", { C, d.Cin, d.ph, d.pw }, 1, "pos_embed.table",
     { embed = "pos_embed.proj", pos = "pos_embed", pos_dump = "pos_embed" })
@@ -181,7 +181,7 @@ function M.build(variant)
     if blk.axis == "temporal" and depth == 0 and d.T > 1 then -- once, before temporal block 0
       local x = P.residual
       P:op("add_frame_pos", "temp_pos_embed.add", { x = { buf = x }, tp = { buf = "temp_pos_embed" },
-        B = B, T = d.Tl, S = d.S, C = C, t0 = dit_layers.first_frame(d), Tg = d.T }, { x, "temp_pos_embed" }, { x })
+        B = B, T = P:dim("Tl"), S = d.S, C = C, t0 = dit_layers.first_frame(d), Tg = P:dim("T") }, { x, "temp_pos_embed" }, { x })
     end
   end)
 

@@ -81,7 +81,7 @@ end
 function M.build(variant)
   local d = variant.dims
   local v = setmetatable({ t6 = "t_block", text_lens = "y.lens", rope = {}, loc = d.loc }, { __index = variant })
-  local P = Program.new(variant.storage, variant.fail_size)
+  local P = dit.program(variant)
   local R = fp.rounder(v.dtype)
   local B, C, L = d.B, d.C, d.L
 
@@ -112,19 +112,19 @@ function M.build(variant)
   end
 
   P:buffer("fps.in", { B }, { dims = "B", dtype = "f32" })
-  P:op("fill", "fps.in", { out = { buf = "fps.in" }, n = B, value = R(v.fps) }, {}, { "fps.in" })
-  nn.timestep_embedder(P, "fps_embedder", "fps.in", B, C, { dump = "fps_embedder" })
+  P:op("fill", "fps.in", { out = { buf = "fps.in" }, n = P:dim("B"), value = R(v.fps) }, {}, { "fps.in" })
+  nn.timestep_embedder(P, "fps_embedder", "fps.in", P:dim("B"), P:dim("C"), { dump = "fps_embedder" })
 
   P:weight("y_embedder.y_embedding", { L, d.Cc })
   dit_layers.caption(P, v, "y_embedder.y_proj", { "fc1", "fc2" }, "y_embedder", { w = "y_embedder.y_embedding" })
 
   -- ---- step: every sampler step ---------------------------------------------------------------
   P:set_phase("step")
-  nn.timestep_embedder(P, "t_embedder", "in.t", B, C, { dump = "t_embedder" })
+  nn.timestep_embedder(P, "t_embedder", "in.t", P:dim("B"), P:dim("C"), { dump = "t_embedder" })
   P:buffer("t", { B, C }, { dims = "B, C" })
-  P:op("add", "t", { out = { buf = "t" }, a = { buf = "t_embedder" }, b = { buf = "fps_embedder" }, n = B * C },
+  P:op("add", "t", { out = { buf = "t" }, a = { buf = "t_embedder" }, b = { buf = "fps_embedder" }, n = P:dim("B * C") },
     { "t_embedder", "fps_embedder" }, { "t" })
-  dit.t_block(P, d, "t", "t_block.1", "t_block")
+  dit.t_block(P, "t", "t_block.1", "t_block")
 
   dit.embed(P, d, "x_embedder.proj", { C, d.Cin, d.pt, d.ph, d.pw }, d.pt, "pos_embed",
     { embed = "x_embedder", embed_dump = "x_embedder", pos = "x.pos" })

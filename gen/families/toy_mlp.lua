@@ -33,13 +33,15 @@ end
 function M.build(v)
   local d, c = v.dims, v.config
   local P = Program.new(v.storage, v.fail_size, M.PHASES, M.PHASE_DOC)
+  P:use_dims(d, { R = "rows", Din = "input features", Dh = "hidden features", Dout = "output features" })
   P:buffer("x", { d.R, d.Din }, { kind = "io", role = "input", dims = "R, Din" })
   P:buffer("y", { d.R, d.Dout }, { kind = "io", role = "output", dims = "R, Dout" })
   P:buffer("h", { d.R, d.Dh }, { dims = "R, Dh" })
   P:buffer("z", { d.R, d.Dout }, { dims = "R, Dout" })
-  nn.linear(P, "fc1", "x", "h", d.R, d.Din, d.Dh, { act = "gelu_tanh", dump = "fc1" })
-  nn.linear(P, "fc2", "h", "z", d.R, d.Dh, d.Dout, { dump = "fc2" })
-  nn.rms_norm(P, "norm", "z", "y", d.R, d.Dout, c.norm_eps, { dump = "norm" })
+  local R, Din, Dh, Dout = P:dim("R"), P:dim("Din"), P:dim("Dh"), P:dim("Dout")
+  nn.linear(P, "fc1", "x", "h", R, Din, Dh, { act = "gelu_tanh", dump = "fc1" })
+  nn.linear(P, "fc2", "h", "z", R, Dh, Dout, { dump = "fc2" })
+  nn.rms_norm(P, "norm", "z", "y", R, Dout, c.norm_eps, { dump = "norm" })
   return P
 end
 
