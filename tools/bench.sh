@@ -3,7 +3,8 @@
 # step and per 30-step loop with PAB off and on and with one thread against the default thread
 # count (--bench: a warm-up loop, then rounds of every configuration in rotating order; the
 # median, its spread, and PAB's ideal speedup 1/(1-skipped share) next to the measured one), the
-# arena size, and the generator's run time per variant; then the GPU numbers of
+# arena size, the generator's run time per variant, and the T5 tokenizer's prompts per second
+# (build/tests/tok_bench: warmed up, kinds interleaved, median and spread); then the GPU numbers of
 # tools/bench_gpu.sh, which needs no lua and runs even when a CPU part fails (it prints
 # "skipped: no CUDA device" without one). Not a test: nothing here fails on a number.
 set -eu
@@ -28,6 +29,8 @@ cpu() {
       "$(sed -n 's/^arena \([0-9]*\) bytes.*/\1/p' "$tmp/$v/plan.txt")"
   done
   rm -rf "$tmp"
+  echo "== T5 tokenizer (build/tests/tok_bench: the fixture's 155 prompts, every kind) =="
+  build/tests/tok_bench tests/golden/t5/spiece.model tests/golden/t5/tokenizer_cases.json
 }
 # a failing CPU part (a missing binary, no lua5.4) is reported and the GPU part still runs
 (cpu) || { status=$?; echo "not ok - the CPU bench failed (exit $status)"; }

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """make_corpus.py: writes the committed seed corpus of the fuzz targets (tests/fuzz/corpus/):
 json/ (JSON texts), st/ (whole safetensors files), loader/ (a loader byte, then a file for the
-tiny variant of tiny_variant.h). Deterministic; rerun after changing a case and commit the result.
+tiny variant of tiny_variant.h), spm/ (small SentencePiece .model files with a hand-built
+charsmap trie), tok/ (a kind byte, a length byte, then a prompt). Deterministic; rerun after changing a case and commit the result.
 Usage: tests/fuzz/make_corpus.py [OUT_DIR]. Python standard library only. Not a fuzzer."""
 import json
 import os
@@ -103,9 +104,102 @@ def cases():
     return js, st, {k: bytes([sel]) + blob for k, (sel, blob) in ld.items()}
 
 
+# ---- text: SentencePiece models and prompts ----------------------------------------------------
+
+def pb_varint(x):
+    x &= (1 << 64) - 1
+    out = bytearray()
+    while True:
+        out.append((x & 0x7F) | (0x80 if x >> 7 else 0))
+        x >>= 7
+        if not x:
+            return bytes(out)
+
+
+def pb(field, wire, value):
+    key = pb_varint(field << 3 | wire)
+    if wire == 0:
+        return key + pb_varint(value)
+    if wire == 5:
+        return key + struct.pack("<f", value)
+    return key + pb_varint(len(value)) + value
+
+
+def charsmap(rules):
+    """A darts-clone double array of the keys of rules (bytes -> bytes) and its pool, framed as
+    SentencePiece's precompiled_charsmap: u32 trie size, units, NUL-terminated replacements."""
+    pool, trie = bytearray(), {}
+    for key, rep in sorted(rules.items()):
+        node = trie
+        for c in key:
+            node = node.setdefault(c, {})
+        node[None] = len(pool)
+        pool += rep + b"\0"
+    units = {0: 0}
+
+    def place(pos, node):
+        labels = [0 if c is None else c for c in node]
+        off = 1
+        while any((pos ^ off ^ c) in units or (pos ^ off ^ c) == 0 for c in labels):
+            off += 1
+        units[pos] |= (1 << 8 if None in node else 0) | off << 10
+        for c, child in node.items():
+            q = pos ^ off ^ (0 if c is None else c)
+            if c is None:
+                units[q] = child | 0x80000000
+            else:
+                units[q] = c
+                place(q, child)
+
+    place(0, trie)
+    n = max(units) + 1
+    blob = b"".join(struct.pack("<I", units.get(i, 0)) for i in range(n))
+    return struct.pack("<I", len(blob)) + blob + bytes(pool)
+
+
+def spm_model(pieces, rules, trainer=True, normalizer=True):
+    """pieces: [(text, score, type)]."""
+    out = b"".join(pb(1, 2, pb(1, 2, t.encode()) + pb(2, 5, sc) + pb(3, 0, ty)) for t, sc, ty in pieces)
+    if trainer:
+        out += pb(2, 2, pb(3, 0, 1) + pb(4, 0, len(pieces)) + pb(40, 0, 2) + pb(41, 0, -1) + pb(42, 0, 1) +
+                  pb(43, 0, 0))
+    if normalizer:
+        out += pb(3, 2, pb(1, 2, b"nmt_nfkc") + (pb(2, 2, charsmap(rules)) if rules else b"") + pb(3, 0, 1) +
+                  pb(4, 0, 1) + pb(5, 0, 1))
+    return out
+
+
+def text_cases():
+    base = [("<pad>", 0.0, 3), ("</s>", 0.0, 3), ("<unk>", 0.0, 2), ("\u2581", -2.0, 1), ("a", -3.0, 1),
+            ("b", -3.5, 1), ("c", -4.0, 1), ("\u2581a", -2.5, 1), ("ab", -3.0, 1), ("\u2581ab", -2.0, 1),
+            ("1", -4.0, 1), ("0", -4.0, 1), ("00", -4.5, 1), (",", -4.0, 1), ("x", -5.0, 5), ("<u>", 0.0, 4)]
+    rules = {"\t".encode(): b" ", "\u3000".encode(): b" ", "\uff21".encode(): b"A", "\ufb01".encode(): b"fi",
+             "\u2581".encode(): b" ", "\x01".encode(): b"", "e\u0301".encode(): "\u00e9".encode()}
+    spm = {
+        "tiny": spm_model(base, rules),
+        "tiny_no_charsmap": spm_model(base, None),
+        "tiny_no_trainer": spm_model(base, rules, trainer=False),
+        "tiny_no_normalizer": spm_model(base, rules, normalizer=False),
+        "tiny_truncated": spm_model(base, rules)[:-7],
+        "no_unk": spm_model([p for p in base if p[2] != 2], rules),
+    }
+    tok = {
+        "sp_ascii": b"\x00\x40a photo of a cat, 1,000,000 times",
+        "slow_added": b"\x01\x10x<extra_id_5>y  <extra_id_99> z</s> <pad><unk><extra_id_100>",
+        "fast_added": b"\x02\x10hello </s></s> <extra_id_0>",
+        "slow_spaces": b"\x01\x08  \t a \xe3\x80\x80 b  \xe2\x96\x81 c   ",
+        "fast_nfkc": "\x02\x20\uff21\ufb01 \u2460 \u00bd \u337f \uff76\uff9e e\u0301".encode(),
+        "fast_emoji": "\x02\x04\U0001F355\U0001F355 \U0001F355 \u4e2d\u6587".encode(),
+        "sp_invalid_utf8": b"\x00\x00a\xffb\xc3\xe2\x96 \xf4\x90\x80\x80 \xed\xa0\x80",
+        "slow_controls": b"\x01\x03\x00\x01\x1f\x7f\xc2\x85\xc2\xad\xe2\x80\xae\xee\x80\x80",
+        "fast_empty": b"\x02\x00",
+    }
+    return spm, tok
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
-    for sub, files in zip(("json", "st", "loader"), cases()):
+    for sub, files in zip(("json", "st", "loader", "spm", "tok"), cases() + text_cases()):
         os.makedirs(os.path.join(out, sub), exist_ok=True)
         for name, blob in files.items():
             with open(os.path.join(out, sub, name), "wb") as f:
