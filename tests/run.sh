@@ -47,6 +47,7 @@ suite "ranks that fail or die, and the test hooks (tests/ranks_test.sh)" tests/r
 suite "newcomer entry points: ./ditc.sh variant, the README's commands, GPU verbs skipping (tests/newcomer_test.sh)" tests/newcomer_test.sh
 suite "the generator redesign changes no result (tests/redesign_test.sh)" tests/redesign_test.sh
 suite "the device check, dry (tests/devcheck_test.sh)" tests/devcheck_test.sh
+suite "caption cleaning vs upstream (tests/clean_test.sh)" tests/clean_test.sh
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
