@@ -147,6 +147,14 @@ def main():
     rc |= compare("urllib.parse.unquote_plus", run(binary, "unquote_plus", strings),
                   [urllib.parse.unquote_plus(s) for s in strings], strings)
     rc |= compare("html.unescape", run(binary, "unescape", strings), [html.unescape(s) for s in strings], strings)
+    # every code point Python's Unicode assigns, alone and around a capital sigma (final-sigma rule)
+    import unicodedata
+    chars = [chr(c) for c in range(0x110000) if unicodedata.category(chr(c)) not in ("Cn", "Cs")]
+    rc |= compare(f"str.lower() of all {len(chars)} assigned code points", run(binary, "lower", chars),
+                  [c.lower() for c in chars], chars)
+    probes = ["A" + c + "\u03a3" + c for c in chars]
+    rc |= compare("str.lower()'s final sigma next to every assigned code point", run(binary, "lower", probes),
+                  [p.lower() for p in probes], probes)
     rc |= compare("lower().strip()", run(binary, "no_clean", strings), [s.lower().strip() for s in strings], strings)
     v = sys.version_info
     if (v.major, v.minor) == (3, 11) and v.micro < 13:

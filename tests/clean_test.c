@@ -202,6 +202,13 @@ static void edge_cases(text_cleaner *c) {
         "a 100,000-character run without spaces ends in bounded time: %.3f s (%s)", t1 - t0,
         st ? err.msg : "cleaned");
   free(out);
+  for (size_t i = 0; i < big; i++) s[i] = "<a "[i % 3];   /* html.parser: quadratic upstream */
+  t0 = now();
+  st = text_clean(c, s, big, 2, &out, &n, &err);
+  t1 = now();
+  check(st == DITC_EINVAL && t1 - t0 < 5.0, "100,000 characters of unterminated start tags stop in bounded time: "
+        "%.3f s (%s)", t1 - t0, st ? err.msg : "cleaned");
+  free(out);
   free(s);
 }
 

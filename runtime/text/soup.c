@@ -69,7 +69,8 @@ typedef struct {
   tbuf closed;                /* bs4's already_closed_empty_element, names NUL-terminated */
   tbuf data;                  /* current_data: the string being collected */
   tbuf *out;                  /* .text */
-  int oom, rejected;
+  int oom, rejected;          /* rejected: 1 markup html.parser rejects, 2 over the budget */
+  size_t scanned, budget;     /* bytes the start-tag pattern has covered, and their bound */
 } soup;
 
 static const char *tag_at(const soup *t, size_t k) { return t->names.p + t->starts[k]; }
@@ -298,6 +299,13 @@ static long check_for_whole_start_tag(soup *t, size_t i) {
     return -1;
   }
   size_t j = ov[1];
+  /* html.parser rescans an unterminated start tag from every later '<' (quadratic, as upstream
+   * is on such input): past a budget linear in the input, give up instead */
+  t->scanned += j - i;
+  if (t->scanned > t->budget) {
+    t->rejected = 2;
+    return -1;
+  }
   if (j == t->n) return -1;
   char next = t->s[j];
   if (next == '>') return (long)j + 1;
@@ -471,7 +479,7 @@ static size_t goahead(soup *t, size_t i, int end) {
 }
 
 ditc_status soup_text(soup_patterns *p, const char *s, size_t len, tbuf *out, ditc_err *err) {
-  soup t = {.p = p, .s = s, .n = len, .out = out};
+  soup t = {.p = p, .s = s, .n = len, .out = out, .budget = 64 * len + (1u << 20)};
   size_t i = goahead(&t, 0, 0);                  /* feed() */
   t.s = s + i;                                   /* close(): goahead(1) on the rest */
   t.n = len - i;
@@ -484,7 +492,8 @@ ditc_status soup_text(soup_patterns *p, const char *s, size_t len, tbuf *out, di
   free(t.starts);
   if (oom) return ditc_fail(err, DITC_ENOMEM, "text cleaning: out of memory");
   if (rejected == 2)
-    return ditc_fail(err, DITC_EINVAL, "text cleaning: the prompt's markup is too complex (PCRE2 match limit)");
+    return ditc_fail(err, DITC_EINVAL, "text cleaning: the prompt's markup is too complex (unterminated start tags "
+                     "rescanned past 64 times its length, or PCRE2's match limit)");
   if (rejected)
     return ditc_fail(err, DITC_EINVAL, "text cleaning: the prompt holds markup upstream's HTML parser rejects "
                      "(\"<![\" without a known section keyword)");

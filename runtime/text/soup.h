@@ -9,7 +9,9 @@
  * Approximations (listed in runtime/text/README.md): a reference to a surrogate (&#xD800;) gives
  * U+FFFD at once (Python keeps a lone surrogate that ftfy replaces by U+FFFD later, joining a
  * pair into one character); markup html.parser rejects (a "<![" section with an unknown keyword)
- * fails with DITC_EINVAL, as upstream raises. Not here: the other cleaning steps. */
+ * fails with DITC_EINVAL, as upstream raises; so does markup whose unterminated start tags
+ * html.parser would rescan for more than 64 times the input's length (quadratic time upstream).
+ * Not here: the other cleaning steps. */
 #ifndef DITC_TEXT_SOUP_H
 #define DITC_TEXT_SOUP_H
 
