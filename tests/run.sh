@@ -49,6 +49,7 @@ suite "newcomer entry points: ./ditc.sh variant, the README's commands, GPU verb
 suite "the generator redesign changes no result (tests/redesign_test.sh)" tests/redesign_test.sh
 suite "a network that is not a denoiser: the toy MLP vs numpy (tests/network_test.sh)" tests/network_test.sh
 suite "the device check, dry (tests/devcheck_test.sh)" tests/devcheck_test.sh
+suite "caption cleaning vs upstream (tests/clean_test.sh)" tests/clean_test.sh
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
