@@ -7,7 +7,7 @@
 #   ./ditc.sh bench   time per step with PAB off/on, work skipped, arena size, generator time
 #   ./ditc.sh build   all binaries (bin/)
 #   ./ditc.sh variant [--debug] GEN_ARGS...
-#                     a variant of your own: runs the generator with GEN_ARGS (gen/main.lua's own
+#                     a variant of your own (a DiT or a network such as T5): runs the generator with GEN_ARGS (gen/main.lua's own
 #                     arguments, without --out) into build/variant/NAME/, compiles and links the
 #                     CPU binary bin/variant/NAME (--debug: bin/variant/debug/NAME, whose --dump
 #                     writes intermediates) and prints its path as the last line of stdout. NAME
@@ -108,7 +108,20 @@ variant() {
   case "$name" in
     */* | .* | *[!A-Za-z0-9._-]*) echo "ditc: variant: NAME must be letters, digits, '.', '_' or '-', got '$name'" >&2; return 2 ;;
   esac
+  # the model's kind: a network (a text encoder, ...) has no schedule.txt and links its own main
+  local model="" kind=denoiser outputs main_obj=""
+  prev=""
+  for a in "$@"; do [ "$prev" = --model ] && model=$a; prev=$a; done
+  if [ -n "$model" ] && [ -f "$model" ]; then
+    kind=$(printf '%s\n' 'dofile("gen/paths.lua")(""); require("util").quiet = true' \
+      'print(require("describe").load_family(arg[1]).cls.kind)' | lua5.4 - "$model" 2>/dev/null) || kind=denoiser
+  fi
   local dir=build/variant/$name bin=bin/variant/$name extra=""
+  outputs="$dir/forward.c $dir/offsets.h $dir/tables.c $dir/entry.c $dir/schedule.txt $dir/plan.txt $dir/manifest.txt"
+  if [ "$kind" = network ]; then
+    outputs="$dir/forward.c $dir/offsets.h $dir/tables.c $dir/entry.c $dir/plan.txt $dir/manifest.txt"
+    main_obj=" build/rt/network_main.o"
+  fi
   [ $debug = 1 ] && bin=bin/variant/debug/$name && extra=-DDITC_DUMP_ENABLED
   mkdir -p build/variant
   local f=build/variant/$name.ninja
@@ -121,10 +134,10 @@ rule gen_user
   description = GEN \$dir
   depfile = \$dir/gen.d
   restat = 1
-build $dir/forward.c $dir/offsets.h $dir/tables.c $dir/entry.c $dir/schedule.txt $dir/plan.txt $dir/manifest.txt: gen_user
+build $outputs: gen_user
   args = ${args[*]}
   dir = $dir
-build $bin: variant $dir/forward.c $dir/tables.c $dir/entry.c | $dir/offsets.h rt_deps
+build $bin: variant $dir/forward.c $dir/tables.c $dir/entry.c$main_obj | $dir/offsets.h rt_deps
   dir = $dir
   extra = $extra
 NINJA

@@ -13,7 +13,7 @@ require("strict")
 local describe = require("describe")
 
 local OUT = "out/variants.ninja"
-local MODELS = { "models/opensora-v1.2.lua", "models/latte.lua", "models/opensora-plan-v1.1.lua" }
+local MODELS = { "models/opensora-v1.2.lua", "models/latte.lua", "models/opensora-plan-v1.1.lua", "models/t5-v1.1.lua" }
 -- The released sizes the GPU bench (tools/bench_gpu.sh) and the device check run.
 local CUDA_RELEASED = { ["opensora-v1.2"] = "480p-9x16-51f", latte = "16x512x512" }
 local GEN_FILES = { "forward.c", "offsets.h", "tables.c", "entry.c", "schedule.txt", "plan.txt", "manifest.txt" }
@@ -52,14 +52,17 @@ local function cpu_bin(bin, dir, opt)
   end
 end
 
--- One CUDA build of a named variant in `storage` (rule variant_cuda).
-local function cuda_bin(bin, dir, model, variant, storage)
+-- One CUDA build of a named variant in `storage` (rule variant_cuda); network: a network's
+-- command line (runtime/network/main.c).
+local function cuda_bin(bin, dir, model, variant, storage, network)
   gen(dir, model, string.format("--model %s --variant %s --backend cuda --storage %s --name %s", model, variant,
     storage, variant), CUDA_FILES)
   put("build %s: variant_cuda %s | %s/offsets.h rt_deps build/rt/cuda_%s/libditc_cuda.a build/rt/cuda_%s/backend.o "
-    .. "runtime/cuda/ops.h", bin, files(dir, { "forward.cu", "tables.c", "entry.c" }), dir, storage, storage)
+    .. "runtime/cuda/ops.h%s", bin, files(dir, { "forward.cu", "tables.c", "entry.c" }), dir, storage, storage,
+    network and " build/rt/network_main.o" or "")
   put("  dir = %s", dir)
   put("  storage = %s", storage)
+  if network then put("  main_obj = build/rt/network_main.o") end
 end
 
 local groups = { cpu = {}, nccl = {}, cuda = {}, tests = {} }
@@ -72,6 +75,7 @@ put("# tests fail while this file is stale). Included by build.ninja.")
 
 for _, model in ipairs(MODELS) do
   local fam = describe.load_family(model)
+  local network = fam.cls.kind == "network"
   local names = {}
   for n in pairs(fam.variants) do names[#names + 1] = n end
   table.sort(names)
@@ -80,21 +84,21 @@ for _, model in ipairs(MODELS) do
   for _, name in ipairs(names) do
     local v = describe.named(fam, name)
     local id, dir = fam.family .. "-" .. name, "out/" .. fam.family .. "/" .. name
-    gen(dir, model, string.format("--model %s --variant %s", model, name), GEN_FILES)
-    cpu_bin("bin/" .. id, dir)
+    gen(dir, model, string.format("--model %s --variant %s", model, name), network and NETWORK_FILES or GEN_FILES)
+    cpu_bin("bin/" .. id, dir, { network = network })
     add("cpu", "bin/" .. id)
     if name == "fixture" then
-      cpu_bin("bin/debug/" .. id, dir, { extra = "-DDITC_DUMP_ENABLED" })
+      cpu_bin("bin/debug/" .. id, dir, { extra = "-DDITC_DUMP_ENABLED", network = network })
       add("cpu", "bin/debug/" .. id)
     end
-    if v.sp > 1 or v.cfg_parallel then
+    if not network and (v.sp > 1 or v.cfg_parallel) then
       cpu_bin("bin/nccl/" .. id, dir, { comm = true })
       add("nccl", "bin/nccl/" .. id)
     elseif name:match("^fixture") or CUDA_RELEASED[fam.family] == name then
-      cuda_bin("bin/cuda/" .. id, "build/gen/cuda-" .. id, model, name, fam.dtype)
+      cuda_bin("bin/cuda/" .. id, "build/gen/cuda-" .. id, model, name, fam.dtype or "bf16", network)
       add("cuda", "bin/cuda/" .. id)
       if name == "fixture" then
-        cuda_bin("bin/cuda-fp32/" .. id, "build/gen/cuda-fp32-" .. id, model, name, "fp32")
+        cuda_bin("bin/cuda-fp32/" .. id, "build/gen/cuda-fp32-" .. id, model, name, "fp32", network)
         add("cuda", "bin/cuda-fp32/" .. id)
       end
     end

@@ -29,6 +29,8 @@ local OPTIONS = {
   { "cfg", "SCALE", "classifier-free guidance scale (default: the description's)" },
   { "fps", "F", "the frame rate the model is conditioned on (default: the description's)" },
   { "text-len", "L", "text tokens (LatteT2V; STDiT3 reads model_max_length)" },
+  { "seq-len", "L", "a text encoder's tokens per row (with --config; T5EncoderModel)" },
+  { "batch", "N", "a text encoder's rows per call (with --config; default 1): a binary runs any number of rows" },
   { "pipeline-dtype", "D", "fp32|bf16|fp16: upstream's pipeline rounding of timesteps, sizes, RoPE (default: the family's)" },
   { "dtype", "D", "deprecated name of --pipeline-dtype" },
   { "pab", "P", "default (the description's config), off, or a JSON file in VideoSys PABConfig field names" },
@@ -145,7 +147,21 @@ local function run(argv)
 
   local fam = describe.load_family(o.model)
   local v, source_desc
-  if o.config then
+  local network = fam.cls.kind == "network"
+  for flag in pairs(network and {} or { ["seq-len"] = true, batch = true }) do
+    if o[flag] then util.fail(nil, "--%s applies to a network's --config (%s is a denoiser)", flag, fam.family) end
+  end
+  if o.config and network then
+    if o.variant then util.fail(nil, "--variant and --config exclude each other") end
+    if not o.name then util.fail(nil, "--name is required with --config") end
+    for _, k in ipairs({ "height", "width", "frames", "latent", "steps", "cfg", "fps", "text-len", "sp", "pab" }) do
+      if o[k] then util.fail(nil, "--%s applies to denoisers; %s (class %s) is a network", k, fam.family, fam.class) end
+    end
+    local settings = {}
+    for flag, field in pairs(fam.cls.cli or {}) do settings[field] = int_opt(o, flag) end
+    v = describe.from_config_json(fam, o.config, { name = o.name, network = settings })
+    source_desc = o.model .. " + " .. o.config
+  elseif o.config then
     if o.variant then util.fail(nil, "--variant and --config exclude each other") end
     if not o.name then util.fail(nil, "--name is required with --config") end
     for _, req in ipairs({ "height", "width", "frames" }) do
@@ -166,7 +182,7 @@ local function run(argv)
     source_desc = o.model .. " + " .. o.config .. (o.attention and (" (--attention " .. o.attention .. ")") or "")
   else
     if not o.variant then util.fail(nil, "--variant or --config is required (see --help)") end
-    for _, k in ipairs({ "height", "width", "frames", "latent", "steps", "cfg", "fps", "text-len" }) do
+    for _, k in ipairs({ "height", "width", "frames", "latent", "steps", "cfg", "fps", "text-len", "seq-len", "batch" }) do
       if o[k] then util.fail(nil, "--%s applies to --config (a named variant sets it in the description)", k) end
     end
     v = describe.named(fam, o.variant, { sp = int_opt(o, "sp"), pab = pab_arg ~= "default" and pab_arg or nil,

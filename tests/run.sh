@@ -48,6 +48,7 @@ suite "ranks that fail or die, and the test hooks (tests/ranks_test.sh)" tests/r
 suite "newcomer entry points: ./ditc.sh variant, the README's commands, GPU verbs skipping (tests/newcomer_test.sh)" tests/newcomer_test.sh
 suite "the generator redesign changes no result (tests/redesign_test.sh)" tests/redesign_test.sh
 suite "a network that is not a denoiser: the toy MLP vs numpy (tests/network_test.sh)" tests/network_test.sh
+suite "the T5 v1.1 encoder vs the upstream fixture and a numpy oracle (tests/t5_test.sh)" tests/t5_test.sh
 suite "the device check, dry (tests/devcheck_test.sh)" tests/devcheck_test.sh
 suite "caption cleaning vs upstream (tests/clean_test.sh)" tests/clean_test.sh
 

@@ -6,6 +6,7 @@
 -- logic here.
 local os12, latte, osp = "models/opensora-v1.2.lua", "models/latte.lua", "models/opensora-plan-v1.1.lua"
 local toy = "tests/models/toy-mlp.lua"
+local t5 = "models/t5-v1.1.lua"
 local odd = "--config tests/data/stdit3-odd.json --height 48 --width 56 --frames 17 --latent 3,6,7 --steps 12 "
   .. "--pipeline-dtype fp32"
 local function m(model) return "--model " .. model .. " " end
@@ -47,4 +48,7 @@ return {
   -- a network that is not a denoiser (tests/network_test.sh)
   { name = "toy-mlp-fixture", model = toy, args = m(toy) .. "--variant fixture", debug = true },
   { name = "toy-mlp-wide", model = toy, args = m(toy) .. "--variant wide" },
+  -- a T5 encoder from an upstream-format config.json (3 heads of 20 != d_model 48, 16 buckets up to
+  -- distance 20): 2 rows a call, so a file of 5 rows runs 3 calls (tests/t5_test.sh)
+  { name = "t5-odd", model = t5, args = m(t5) .. "--config tests/data/t5-odd.json --name odd --seq-len 37 --batch 2" },
 }

@@ -3,8 +3,10 @@
 # step and per 30-step loop with PAB off and on and with one thread against the default thread
 # count (--bench: a warm-up loop, then rounds of every configuration in rotating order; the
 # median, its spread, and PAB's ideal speedup 1/(1-skipped share) next to the measured one), the
-# arena size, the generator's run time per variant, and the T5 tokenizer's prompts per second
-# (build/tests/tok_bench: warmed up, kinds interleaved, median and spread); then the GPU numbers of
+# arena size, the generator's run time per variant, the T5 tokenizer's prompts per second
+# (build/tests/tok_bench: warmed up, kinds interleaved, median and spread), the T5 fixture
+# encoder's run time and the xxl encoder's arena, weights and FLOPs per prompt as generated for
+# each storage; then the GPU numbers of
 # tools/bench_gpu.sh, which needs no lua and runs even when a CPU part fails (it prints
 # "skipped: no CUDA device" without one). Not a test: nothing here fails on a number.
 set -eu
@@ -31,6 +33,31 @@ cpu() {
   rm -rf "$tmp"
   echo "== T5 tokenizer (build/tests/tok_bench: the fixture's 155 prompts, every kind) =="
   build/tests/tok_bench tests/golden/t5/spiece.model tests/golden/t5/tokenizer_cases.json
+  echo "== T5 encoder, fixture (4 rows of 300 tokens a call, d_model 64): whole-binary time, median of 7 after a warm-up =="
+  local T=tests/golden/t5 times=() i
+  tmp=$(mktemp -d)
+  for i in 0 1 2 3 4 5 6 7; do
+    start=$(date +%s%N)
+    bin/t5-v1.1-fixture --weights $T/weights.safetensors --ids $T/forward.safetensors --out "$tmp/o.safetensors" --quiet
+    end=$(date +%s%N)
+    [ $i -gt 0 ] && times+=($(((end - start) / 1000)))
+  done
+  printf '  %s us per run (load, 1 call, write); all: %s\n' \
+    "$(printf '%s\n' "${times[@]}" | sort -n | sed -n 4p)" "$(printf '%s ' "${times[@]}")"
+  echo "== T5 v1.1 xxl (DeepFloyd/t5-v1_1-xxl), the generator's sizes per prompt =="
+  for L in 300 120; do
+    for st in fp32 bf16 fp16; do
+      local args=(--model models/t5-v1.1.lua --variant xxl-$L --out "$tmp/xxl-$L-$st" --quiet)
+      [ $st != fp32 ] && args+=(--backend cuda --storage $st --name xxl-$L)
+      lua5.4 gen/main.lua "${args[@]}"
+      local p="$tmp/xxl-$L-$st/plan.txt"
+      printf '  L %d, %s storage: arena %s, weights %s, %s\n' $L $st \
+        "$(sed -n 's/^arena [0-9]* bytes (\([^)]*\)).*/\1/p' "$p")" \
+        "$(sed -n 's/^weights [0-9]* [a-z0-9]* elements (\([^)]*\)).*/\1/p' "$p")" \
+        "$(sed -n 's/^flops per call \([^ ]*\).*/\1 FLOPs per prompt/p' "$p")"
+    done
+  done
+  rm -rf "$tmp"
 }
 # a failing CPU part (a missing binary, no lua5.4) is reported and the GPU part still runs
 (cpu) || { status=$?; echo "not ok - the CPU bench failed (exit $status)"; }

@@ -16,7 +16,8 @@ local M = {}
 -- the dims they imply, plus its op-program builder.
 -- A class's kind: "denoiser" (the default: a sampler, cache tables, sequence parallelism on top
 -- of its graph) or "network" (a graph with named io and no sampler: an encoder, a decoder).
-local classes = { STDiT3 = require("stdit3"), LatteT2V = require("latte"), ToyMLP = require("toy_mlp") }
+local classes = { STDiT3 = require("stdit3"), LatteT2V = require("latte"), ToyMLP = require("toy_mlp"),
+  T5EncoderModel = require("t5") }
 for _, cls in pairs(classes) do cls.kind = cls.kind or "denoiser" end
 local class_names = util.sorted_keys(classes)
 
@@ -101,6 +102,7 @@ function M.import_config_json(fam, path)
   end
   local config, lines = {}, {}
   local known = util.sorted_keys(cls.config_fields)
+  local ignored = {}
   for _, k in ipairs(json.keys(obj)) do
     local v = obj[k]
     if v == json.null then v = nil end
@@ -110,12 +112,18 @@ function M.import_config_json(fam, path)
         config[k], lines[k] = v, json.line(obj, k)
       end
     elseif cls.config_json_ignored[k] then
-      util.note("%s:%d: %s ignored (does not affect inference)", path, json.line(obj, k), k)
+      ignored[#ignored + 1] = k
     elseif not cls.config_json_metadata[k] and not k:match("^_") then
       local near = util.closest(k, known)
       fail(k, "unknown config.json field (not a " .. fam.class .. " setting ditc knows"
         .. (near and ("; did you mean '" .. near .. "'?") or "") .. ")")
     end
+  end
+  if not cls.config_json_one_note then -- a note at each line; a class whose configs carry dozens of generic
+                                       -- fields (a Hugging Face PretrainedConfig) lists them in one note
+    for _, k in ipairs(ignored) do util.note("%s:%d: %s ignored (does not affect inference)", path, json.line(obj, k), k) end
+  else
+    util.note("%s: %d fields ignored (they do not affect inference): %s", path, #ignored, table.concat(ignored, ", "))
   end
   if cls.check_config then cls.check_config(config, fail) end
   return config, lines
@@ -178,10 +186,23 @@ end
 -- A variant from a config.json plus command-line settings (opts: height, width, num_frames,
 -- latent, steps, cfg_scale, fps, dtype, pab ("default" | "off"), name).
 function M.from_config_json(fam, config_path, opts)
-  if fam.cls.kind == "network" then
-    util.fail(nil, "--config with a network (%s, class %s): not supported yet; use a named variant", fam.family, fam.class)
-  end
   local config, lines = M.import_config_json(fam, config_path)
+  if fam.cls.kind == "network" then -- the class's own settings come from its command-line flags (cls.cli)
+    local spec, flag_of = { config = config }, {}
+    for flag, field in pairs(fam.cls.cli or {}) do spec[field], flag_of[field] = opts.network[field], flag end
+    local where = function(p)
+      if p[1] == "config" and p[2] then return lines[p[2]] and (config_path .. ":" .. lines[p[2]]) or config_path end
+      if flag_of[p[1]] then return "command line: --" .. flag_of[p[1]] end
+      return config_path
+    end
+    local function fail(p, msg) util.fail(where(p), "%s: %s", #p > 0 and S.path_str(p) or "variant", msg) end
+    for _, field in ipairs(fam.cls.variant_required or {}) do
+      if spec[field] == nil then
+        util.fail(nil, "--%s is required with --config for %s", flag_of[field] or field, fam.class)
+      end
+    end
+    return M.resolve_network(fam, opts.name, spec, fail, { model = fam.path, config = config_path })
+  end
   local spec = {
     config = config,
     height = opts.height, width = opts.width, num_frames = opts.num_frames,

@@ -313,13 +313,27 @@ function M.tables_c(ctx)
     ws[#ws + 1] = string.format('  { "%s", %d, { %s }, %s, %d },', w.name, #w.shape, table.concat(sh, ", "), wt_name(w.name), w.elems)
   end
   values.n_weights, values.weights = #P.weight_list, table.concat(ws, "\n")
+  local sk = {}
+  for _, w in ipairs(P.skipped) do
+    local sh = {}
+    for i = 1, 5 do sh[i] = tostring(w.shape[i] or 0) end
+    sk[#sk + 1] = string.format('  { "%s", %d, { %s }, -1, %d }, /* %s */', w.name, #w.shape, table.concat(sh, ", "), w.elems,
+      w.why)
+  end
+  values.n_skipped = #sk
+  values.skipped = #sk > 0 and ("\n/* ---- tensors a checkpoint may hold that are not loaded ---- */\nstatic const ditc_weight_spec "
+    .. "skipped[" .. #sk .. "] = {\n" .. table.concat(sk, "\n") .. "\n};\n") or ""
+  values.skipped_ref = #sk > 0 and "skipped" or "NULL"
   local io = {}
   for _, b in ipairs(P.buffer_list) do
     if b.kind == "io" then
       local sh = {}
       for i, n in ipairs(b.shape) do sh[i] = tostring(n) end
-      io[#io + 1] = string.format('  { "%s", DITC_IO_%s, DITC_DT_%s, %d, { %s }, "%s", %s, %d },', b.name, b.role:upper(),
-        b.dtype:upper(), #b.shape, table.concat(sh, ", "), b.dims, off_name(b.name), b.bytes)
+      local lo, hi = 1, 0 -- any value
+      if b.range then lo, hi = b.range[1], b.range[2] end
+      io[#io + 1] = string.format('  { "%s", DITC_IO_%s, DITC_DT_%s, %d, { %s }, "%s", %s, %d, %d, %d, %d },', b.name,
+        b.role:upper(), b.dtype:upper(), #b.shape, table.concat(sh, ", "), b.dims, off_name(b.name), b.bytes,
+        b.batched and 1 or 0, lo, hi)
     end
   end
   values.n_io, values.io = #io, table.concat(io, "\n")

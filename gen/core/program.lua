@@ -55,7 +55,7 @@ function M.new(storage, fail, phases, phase_doc)
   return setmetatable({
     fail = fail or error,
     storage = storage, st_bytes = M.STORAGE[storage].bytes,
-    buffers = {}, buffer_list = {}, weights = {}, weight_list = {},
+    buffers = {}, buffer_list = {}, weights = {}, weight_list = {}, skipped = {},
     phases = phases, phase_doc = phase_doc or M.PHASE_DOC, ops = ops, modules = {}, phase = phases[1], group = nil,
     dims = {}, dim_doc = {}, -- name -> integer, name -> what it counts (use_dims)
     residual = nil, -- the residual stream's buffer, where the network has one (a DiT's "x" [B, N, C]):
@@ -76,6 +76,7 @@ function M:buffer(name, shape, opt)
   assert((opt.kind == "io") == (opt.role ~= nil), "program: io buffers (and only they) have a role: " .. name)
   local b = {
     name = name, shape = shape, kind = opt.kind or "act", role = opt.role, -- role: input | output | state
+    batched = opt.batched, range = opt.range, -- io: the leading dim is a call's rows; an i32 input's { lo, hi }
     dtype = opt.dtype or (opt.kind == "io" and "f32" or "st"),
     dims = opt.dims or "", -- shape in the dimension vocabulary, for comments
   }
@@ -157,6 +158,13 @@ function M.values(shape)
   local out = {}
   for i, x in ipairs(shape) do out[i] = num(x) end
   return out
+end
+
+-- A tensor a checkpoint may hold besides the manifest, accepted by name and shape and not loaded:
+-- a tied copy of weight `of` (why: for the generated comment).
+function M:tied_weight(name, of, why)
+  local w = assert(self.weights[of], "program: tied_weight of an unknown weight " .. of)
+  self.skipped[#self.skipped + 1] = { name = name, shape = w.shape, elems = w.elems, why = why }
 end
 
 function M:set_phase(phase)

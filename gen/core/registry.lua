@@ -101,6 +101,14 @@ local res_ln = "out:buf t:buf t_stride:int t_shift:int t_scale:int table:w shift
 kind("residual_ln_modulate", "x:buf src:buf store:store " .. res_ln, { cpu = false })
 kind("pab_reuse_ln_modulate", "x:buf " .. res_ln, { cpu = false, cuda = { "cuda_residual_ln_modulate CTX x pab_slot "
   .. "NULL out t t_stride t_shift t_scale table shift scale B R C eps" } })
+-- the text encoder (T5): embedding, relative position bias by offset, attention with that bias and
+-- a key mask, the gated FFN's product
+local function biased_sdpa(a) return 4 * a.B * a.L * a.L * (a.H * a.D) end
+kind("embedding", "out:buf ids:buf table:w R:int C:dim")
+kind("rel_bias", "out:buf table:w L:dim H:dim nb:int max_dist:int")
+kind("attention_bias", "out:buf q:buf k:buf v:buf ld:int bias:buf mask:buf B:dim L:dim H:dim D:dim", nil, biased_sdpa)
+kind("mul", "out:buf a:buf b:buf n:int")
+kind("to_f32", "out:buf src:buf n:int") -- storage -> an fp32 io buffer (a network's output)
 -- sequence parallelism
 kind("dsp_pack", "send:buf src:buf B:dim d1:int d2:int C:dim dim:int chunk:int n:int ranks:int")
 kind("dsp_unpack", "dst:buf recv:buf B:dim d1:int d2:int C:dim dim:int chunk:int ranks:int")

@@ -16,9 +16,18 @@ function M.plan_txt(ctx)
       plan.arena_bytes, mib(plan.arena_bytes), plan.persistent_bytes, plan.cache_bytes, plan.transient_bytes),
     string.format("weights %d %s elements (%s), %d tensors; st below: the storage element, %s", P.weight_elems,
       P.storage, mib(P.weight_elems * P.st_bytes), #P.weight_list, P.storage),
+  }
+  if not ctx.sched then -- a network: the work of one call (a denoiser's is in schedule.txt)
+    local flops = 0
+    for _, ph in ipairs(P.phases) do
+      for _, op in ipairs(P:linear_ops(ph)) do flops = flops + op.flops end
+    end
+    out[#out + 1] = string.format("flops per call %.6g (multiply-adds count 2)", flops)
+  end
+  for _, line in ipairs({
     "",
     "offset        bytes        region      live            shape / name",
-  }
+  }) do out[#out + 1] = line end
   local rows = {}
   for _, b in ipairs(P.buffer_list) do
     local live = b.region == "persistent" and "always" or string.format("%s %d-%d", b.phase, b.first, b.last)

@@ -29,7 +29,9 @@ typedef struct {
 /* The io table: every tensor the runtime writes into or reads out of the arena, by name (the
  * program's buffer name), role, element type and shape. input: the runtime writes it before a
  * call; output: it reads it after one; state: it lives across calls (the sampler's latent and its
- * history). */
+ * history). batched: the leading dim is the rows of one call, and a file may hold any number of
+ * rows (the runtime runs the phases once per shape[0] rows). An I32 input holds values in
+ * [lo, hi] (lo > hi: any int32), which the loader checks. */
 enum { DITC_IO_INPUT = 0, DITC_IO_OUTPUT = 1, DITC_IO_STATE = 2 };
 enum { DITC_DT_F32 = 0, DITC_DT_I32 = 1 };
 #define DITC_IO_MAX_DIMS 8
@@ -41,6 +43,8 @@ typedef struct {
   int64_t shape[DITC_IO_MAX_DIMS];
   const char *dims;                /* the shape in the dimension vocabulary, e.g. "Bp, Cin, Tx, Hx, Wx" */
   int64_t off, bytes;              /* arena byte offset and size */
+  int batched;
+  int64_t lo, hi;
 } ditc_io;
 
 /* A phase of the generated code: a function over the arena that the runtime calls by name (a
@@ -160,6 +164,10 @@ typedef struct {
   int64_t weight_elems;
   int n_weights;
   const ditc_weight_spec *weights;
+  /* tensors a checkpoint may hold besides the manifest, checked by name and shape and not loaded
+   * (a tied copy: T5's encoder.embed_tokens.weight of shared.weight); offset -1 */
+  int n_skipped;
+  const ditc_weight_spec *skipped;
 
   /* the io table, by name */
   int n_io;

@@ -1,5 +1,5 @@
 /* model.c: model_init/free, checkpoint loading against the manifest, random weights, the io
- * table and phase lookups, and a network's io loader (model.h). Every check runs before anything is copied into the model; every
+ * table and phase lookups (model.h). Every check runs before anything is copied into the model; every
  * read of a file's data runs under st_guarded (the file may shrink under the mapping), and every
  * name a message prints goes through ditc_shown. Not here: the safetensors format itself. */
 #include "model.h"
@@ -111,10 +111,24 @@ static const ditc_weight_spec *find_spec(const ditc_variant *v, const char *name
 /* Names, dtypes and shapes of every tensor in f against the manifest; reads no data. */
 static ditc_status check_manifest(const ditc_variant *v, const st_file *f, const char *path, ditc_err *err) {
   char want[128], got[128], nb[DITC_SHOWN_MAX];
-  for (int i = 0; i < f->count; i++)
-    if (!find_spec(v, f->tensors[i].name))
+  for (int i = 0; i < f->count; i++) {
+    const st_tensor *t = &f->tensors[i];
+    if (find_spec(v, t->name)) continue;
+    const ditc_weight_spec *k = NULL; /* a tensor the variant accepts and does not load (a tied copy) */
+    for (int j = 0; j < v->n_skipped && !k; j++)
+      if (!strcmp(v->skipped[j].name, t->name)) k = &v->skipped[j];
+    if (!k)
       return ditc_fail(err, DITC_EINVAL, "%s: tensor '%s' is not part of %s/%s (wrong checkpoint?)", path,
-                       SHOWN(nb, f->tensors[i].name), v->family, v->name);
+                       SHOWN(nb, t->name), v->family, v->name);
+    int same = t->ndim == k->ndim;
+    for (int d = 0; same && d < k->ndim; d++) same = t->shape[d] == k->shape[d];
+    if (!same) {
+      load_shape_str(want, sizeof want, k->ndim, k->shape);
+      load_shape_str(got, sizeof got, t->ndim, t->shape);
+      return ditc_fail(err, DITC_EINVAL, "%s: tensor '%s' has shape %s, %s/%s expects %s (it is not loaded, but "
+                       "must match)", path, SHOWN(nb, t->name), got, v->family, v->name, want);
+    }
+  }
   for (int i = 0; i < v->n_weights; i++) {
     const ditc_weight_spec *w = &v->weights[i];
     const st_tensor *t = st_find(f, w->name);
@@ -227,42 +241,4 @@ st_out_tensor model_io_tensor(const ditc_model *m, const char *io_name, const ch
   return t;
 }
 
-/* Every input of the io table from c->f, by its name: the shape exactly the table's; an F32
- * entry takes any float dtype (finite as a float), an I32 entry any integer dtype whose values
- * fit int32. All are checked before any is copied. */
-static ditc_status load_io_inputs(void *arg, ditc_err *err) {
-  const load_ctx *c = arg;
-  const ditc_variant *v = c->m->v;
-  char nb[DITC_SHOWN_MAX];
-  ditc_status s = DITC_OK;
-  for (int pass = 0; pass < 2 && !s; pass++) /* pass 0 checks, pass 1 copies */
-    for (int i = 0; i < v->n_io && !s; i++) {
-      const ditc_io *e = &v->io[i];
-      if (e->role != DITC_IO_INPUT) continue;
-      const st_tensor *t = load_need(c->f, e->name, c->path, err, &s);
-      if (!s && pass == 0) s = load_expect_shape(t, e->ndim, e->shape, c->path, err);
-      if (s) break;
-      if (e->dtype == DITC_DT_F32) {
-        if (pass == 0) s = load_check_float(t, c->path, err);
-        else load_copy_float(MODEL_F32(c->m, e->off), t, 0, t->numel);
-        continue;
-      }
-      if (pass == 0 && load_is_float(t->dtype))
-        s = ditc_fail(err, DITC_EINVAL, "%s: tensor '%s' has dtype %s, expected an integer tensor", c->path,
-                      SHOWN(nb, t->name), st_dtype_name(t->dtype));
-      int32_t *dst = (int32_t *)(void *)(c->m->arena + e->off);
-      for (int64_t k = 0; k < t->numel && !s; k++) {
-        const double x = st_get(t, k);
-        if (pass == 1) dst[k] = (int32_t)x;
-        else if (x < -2147483648.0 || x > 2147483647.0)
-          s = ditc_fail(err, DITC_EINVAL, "%s: tensor '%s' holds %.0f at element %lld, outside int32", c->path,
-                        SHOWN(nb, t->name), x, (long long)k);
-      }
-    }
-  return s;
-}
-
-ditc_status model_load_io(ditc_model *m, const char *path, ditc_err *err) {
-  return load_file(m, path, NULL, load_io_inputs, err);
-}
 

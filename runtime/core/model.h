@@ -1,6 +1,6 @@
 /* model.h: a loaded fixed-model instance: the variant descriptor, its fp32 weight buffer and
- * its arena, both allocated once before any step runs; the checkpoint loader, a network's io
- * loader and the io table's tensors. Not here: a denoiser's input loaders (denoiser/inputs.h),
+ * its arena, both allocated once before any step runs; the checkpoint loader and the io table's
+ * tensors. Not here: a denoiser's input loaders (denoiser/inputs.h),
  * the sampler loop (sampler.h) or a command line. */
 #ifndef DITC_MODEL_H
 #define DITC_MODEL_H
@@ -36,8 +36,6 @@ ditc_status model_load_weights(ditc_model *m, const char *path, ditc_err *err);
 /* Seeded random weights of a sensible scale, for benchmarks only (never a real model). */
 void model_random_weights(ditc_model *m, uint64_t seed);
 
-/* Every input of the io table from a safetensors file, by name and shape (a network's inputs). */
-ditc_status model_load_io(ditc_model *m, const char *path, ditc_err *err);
 /* An output tensor named `out_name` holding the host arena's copy of io entry `io_name` (its
  * shape and element type from the io table). */
 st_out_tensor model_io_tensor(const ditc_model *m, const char *io_name, const char *out_name);

@@ -202,6 +202,14 @@ typedef struct {
 } cuda_sampler_step;
 void cuda_sampler_update(const cuda_ctx *ctx, const cuda_sampler_step *step);
 
+/* ---- text encoder (T5; cuda/encoder.cu) ------------------------------------------------------ */
+void cuda_embedding(const cuda_ctx *ctx, ditc_st *out, const int32_t *ids, const ditc_st *table, int64_t R, int C);
+void cuda_rel_bias(const cuda_ctx *ctx, float *out, const ditc_st *table, int L, int H, int nb, int max_dist);
+void cuda_attention_bias(const cuda_ctx *ctx, ditc_st *out, const ditc_st *q, const ditc_st *k, const ditc_st *v,
+                         int64_t ld, const float *bias, const int32_t *mask, int B, int L, int H, int D);
+void cuda_mul(const cuda_ctx *ctx, ditc_st *out, const ditc_st *a, const ditc_st *b, int64_t n);
+void cuda_to_f32(const cuda_ctx *ctx, float *out, const ditc_st *src, int64_t n);
+
 #ifdef __cplusplus
 }
 #endif

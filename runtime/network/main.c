@@ -12,8 +12,8 @@
 #include <omp.h>
 #endif
 
-#include "backend.h"
 #include "dump.h"
+#include "graph_run.h"
 #include "model.h"
 #include "outfile.h"
 #include "safetensors.h"
@@ -22,20 +22,22 @@ enum { MAX_OUT = 256 }; /* tensors one output file holds: outputs and dumped int
 
 typedef struct {
   const char *weights, *in, *out, *dump;
-  int threads, info;
+  int threads, info, quiet;
 } net_options;
 
 static void usage(FILE *f, const char *prog, const ditc_variant *v) {
   fprintf(f,
-          "usage: %s --weights FILE --in FILE --out FILE [--dump NAMES|all] [--threads N]\n"
+          "usage: %s --weights FILE --in FILE --out FILE [--dump NAMES|all] [--threads N] [--quiet]\n"
           "       %s --info | --help\n"
           "%s/%s: a network (no sampler); one run reads the inputs below from --in by name, runs the phases\n"
           "once and writes the outputs to --out (a new safetensors file, never an input).\n"
           "  --weights FILE   safetensors checkpoint with upstream tensor names (checked against the manifest)\n"
-          "  --in FILE        safetensors file with every input below (name, shape; F32: any float, I32: any int)\n"
+          "  --in FILE        safetensors file with every input below (name, shape; F32: any float, I32: any int;\n"
+          "                   batched inputs: any number of rows); also spelt --ids\n"
           "  --out FILE       safetensors output: the outputs below\n"
           "  --dump NAMES     in a debug build: also write intermediates by stable name (comma-separated, or all)\n"
           "  --threads N      CPU threads (results do not depend on it)\n"
+          "  --quiet          no progress line per call\n"
           "  --info           print the io table, weights and arena, and exit\n",
           prog, prog, v->family, v->name);
   for (int i = 0; i < v->n_io; i++) {
@@ -43,7 +45,9 @@ static void usage(FILE *f, const char *prog, const ditc_variant *v) {
     fprintf(f, "  %-6s %-24s %s [", e->role == DITC_IO_INPUT ? "input" : e->role == DITC_IO_OUTPUT ? "output" : "state",
             e->name, e->dtype == DITC_DT_I32 ? "I32" : "F32");
     for (int k = 0; k < e->ndim; k++) fprintf(f, "%s%lld", k ? ", " : "", (long long)e->shape[k]);
-    fprintf(f, "] (%s)\n", e->dims);
+    fprintf(f, "] (%s)%s", e->dims, e->batched ? ", any number of rows" : "");
+    if (e->dtype == DITC_DT_I32 && e->lo <= e->hi) fprintf(f, ", values %lld..%lld", (long long)e->lo, (long long)e->hi);
+    fprintf(f, "\n");
   }
 }
 
@@ -58,16 +62,19 @@ static int parse(int argc, char **argv, net_options *o, const ditc_variant *v) {
   struct {
     const char *name, **dst;
   } strs[] = {{"--weights", &o->weights}, {"--in", &o->in}, {"--out", &o->out}, {"--dump", &o->dump}};
+  int seen_in = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
       usage(stdout, argv[0], v);
       exit(0);
     }
-    if (!strcmp(a, "--info")) {
-      o->info = 1;
+    if (!strcmp(a, "--info") || !strcmp(a, "--quiet")) {
+      *(!strcmp(a, "--info") ? &o->info : &o->quiet) = 1;
       continue;
     }
+    if (!strcmp(a, "--ids")) a = "--in"; /* a text encoder's inputs are token ids */
+    if (!strcmp(a, "--in") && seen_in++) return fail_usage(argv[0], "given twice: --in/--ids", NULL);
     int k = 0;
     while (k < 4 && strcmp(a, strs[k].name)) k++;
     if (k == 4 && strcmp(a, "--threads")) return fail_usage(argv[0], "unknown argument", a);
@@ -121,38 +128,29 @@ int main(int argc, char **argv) {
   if (o.threads > 0) omp_set_num_threads(o.threads);
 #endif
   ditc_err err = {{0}};
-  int64_t out_bytes = 65536;
-  for (int i = 0; i < v->n_io; i++)
-    if (v->io[i].role == DITC_IO_OUTPUT) out_bytes += v->io[i].bytes;
   const out_input inputs[] = {{"--weights", o.weights}, {"--in", o.in}};
-  if (out_check("--out", o.out, inputs, 2, out_bytes, &err)) return error_exit(prog, &err, NULL);
+  if (out_check("--out", o.out, inputs, 2, 65536, &err)) return error_exit(prog, &err, NULL);
   ditc_model m;
   if (model_init(&m, v, &err)) return error_exit(prog, &err, NULL);
-  if (model_load_weights(&m, o.weights, &err) || model_load_io(&m, o.in, &err) || model_attach(&m, &err))
-    return error_exit(prog, &err, &m);
+  if (model_load_weights(&m, o.weights, &err) || model_attach(&m, &err)) return error_exit(prog, &err, &m);
   struct ditc_dump *d = o.dump ? dump_new(o.dump) : NULL;
   m.ex.dump = d;
-  const ditc_backend_ops *be = ditc_backend();
-  for (int i = 0; i < v->n_io; i++)
-    if (v->io[i].role == DITC_IO_INPUT) be->to_device(&m, v->io[i].off, (size_t)v->io[i].bytes);
-  for (int i = 0; i < v->n_phases; i++) v->phases[i].run(&m.ex, NULL);
-  st_out_tensor t[MAX_OUT];
-  int n = 0;
-  for (int i = 0; i < v->n_io && n < MAX_OUT; i++)
-    if (v->io[i].role == DITC_IO_OUTPUT) {
-      be->to_host(&m, v->io[i].off, (size_t)v->io[i].bytes);
-      t[n++] = model_io_tensor(&m, v->io[i].name, v->io[i].name);
-    }
-  const int n_out = n;
-  if (d) n += dump_tensors(d, "", t + n, MAX_OUT - n);
-  if (d && n == n_out) {
+  graph_outputs res;
+  if (graph_run_file(&m, o.in, !o.quiet, &res, &err)) {
     dump_free(d);
-    ditc_fail(&err, DITC_EINVAL, "--dump %s captured nothing: unknown name, or a binary built without "
-              "DITC_DUMP_ENABLED (a debug build)", o.dump);
     return error_exit(prog, &err, &m);
   }
-  const ditc_status s = st_write(o.out, t, n, &err);
+  st_out_tensor t[MAX_OUT];
+  int n = 0;
+  for (int i = 0; i < res.n && n < MAX_OUT; i++) t[n++] = res.t[i];
+  if (d) n += dump_tensors(d, "", t + n, MAX_OUT - n);
+  ditc_status s = DITC_OK;
+  if (d && n == res.n)
+    s = ditc_fail(&err, DITC_EINVAL, "--dump %s captured nothing: unknown name, or a binary built without "
+                  "DITC_DUMP_ENABLED (a debug build)", o.dump);
+  if (!s) s = st_write(o.out, t, n, &err);
   dump_free(d);
+  graph_outputs_free(&res);
   if (s) return error_exit(prog, &err, &m);
   model_free(&m);
   return 0;

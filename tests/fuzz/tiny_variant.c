@@ -15,12 +15,12 @@ static const ditc_input_spec tiny_inputs[2] = {
 };
 
 static const ditc_io tiny_io[6] = {
-    {"in.x", DITC_IO_INPUT, DITC_DT_F32, 5, {2, 2, 1, 2, 2}, "B, Cin, Tx, Hx, Wx", 0, 64},
-    {"in.t", DITC_IO_INPUT, DITC_DT_F32, 1, {2}, "B", 64, 8},
-    {"sampler.z", DITC_IO_STATE, DITC_DT_F32, 5, {1, 2, 1, 2, 2}, "Bp, Cin, Tx, Hx, Wx", 128, 32},
-    {"in.y", DITC_IO_INPUT, DITC_DT_F32, 3, {1, 3, 2}, "Bp, L, Cc", 192, 24},
-    {"in.mask", DITC_IO_INPUT, DITC_DT_I32, 2, {1, 3}, "Bp, L", 256, 12},
-    {"out", DITC_IO_OUTPUT, DITC_DT_F32, 5, {2, 2, 1, 2, 2}, "2 Bp, Cout, Tx, Hx, Wx", 320, 64},
+    {"in.x", DITC_IO_INPUT, DITC_DT_F32, 5, {2, 2, 1, 2, 2}, "B, Cin, Tx, Hx, Wx", 0, 64, 0, 1, 0},
+    {"in.t", DITC_IO_INPUT, DITC_DT_F32, 1, {2}, "B", 64, 8, 0, 1, 0},
+    {"sampler.z", DITC_IO_STATE, DITC_DT_F32, 5, {1, 2, 1, 2, 2}, "Bp, Cin, Tx, Hx, Wx", 128, 32, 0, 1, 0},
+    {"in.y", DITC_IO_INPUT, DITC_DT_F32, 3, {1, 3, 2}, "Bp, L, Cc", 192, 24, 0, 1, 0},
+    {"in.mask", DITC_IO_INPUT, DITC_DT_I32, 2, {1, 3}, "Bp, L", 256, 12, 0, 1, 0},
+    {"out", DITC_IO_OUTPUT, DITC_DT_F32, 5, {2, 2, 1, 2, 2}, "2 Bp, Cout, Tx, Hx, Wx", 320, 64, 0, 1, 0},
 };
 
 static const ditc_denoiser tiny_denoiser = {

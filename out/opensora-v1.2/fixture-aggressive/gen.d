@@ -30,6 +30,7 @@ out/opensora-v1.2/fixture-aggressive/forward.c: \
   gen/families/dit_layers.lua \
   gen/families/latte.lua \
   gen/families/stdit3.lua \
+  gen/families/t5.lua \
   gen/families/toy_mlp.lua \
   gen/main.lua \
   gen/nn/nn.lua \

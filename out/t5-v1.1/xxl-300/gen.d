@@ -1,0 +1,37 @@
+out/t5-v1.1/xxl-300/forward.c: \
+  models/t5-v1.1.lua \
+  templates/cpu/ops.c.in \
+  templates/cpu/forward.c.in \
+  templates/offsets.h.in \
+  templates/tables.c.in \
+  gen/core/bake.lua \
+  gen/core/describe.lua \
+  gen/core/emit.lua \
+  gen/core/fp.lua \
+  gen/core/json.lua \
+  gen/core/plan.lua \
+  gen/core/program.lua \
+  gen/core/registry.lua \
+  gen/core/report.lua \
+  gen/core/schema.lua \
+  gen/core/strict.lua \
+  gen/core/template.lua \
+  gen/core/util.lua \
+  gen/denoiser/bake_denoiser.lua \
+  gen/denoiser/ddim.lua \
+  gen/denoiser/ddpm.lua \
+  gen/denoiser/describe_denoiser.lua \
+  gen/denoiser/dsp.lua \
+  gen/denoiser/pab.lua \
+  gen/denoiser/pndm.lua \
+  gen/denoiser/rflow.lua \
+  gen/denoiser/schedule.lua \
+  gen/families/dit.lua \
+  gen/families/dit_layers.lua \
+  gen/families/latte.lua \
+  gen/families/stdit3.lua \
+  gen/families/t5.lua \
+  gen/families/toy_mlp.lua \
+  gen/main.lua \
+  gen/nn/nn.lua \
+  gen/paths.lua

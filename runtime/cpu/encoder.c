@@ -1,0 +1,82 @@
+/* cpu/encoder.c: the fp32 reference ops of a text encoder (T5 v1.1; docs/upstream.md#t5): the token
+ * embedding, the relative position bias table, attention with that bias and a key mask, and the
+ * gate product of the gated FFN. Formula order follows transformers' T5 (bias and mask summed
+ * first, then added to the raw scores). Results do not depend on the thread count. Not here: the
+ * DiT ops (cpu/ops.c), norms and linears (shared with them). */
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+#include "cpu/ops.h"
+
+#define PARALLEL_MIN (1 << 22) /* as cpu/ops.c: below it one thread */
+
+void cpu_embedding(float *out, const int32_t *ids, const float *table, int64_t R, int C) {
+  for (int64_t r = 0; r < R; r++) {
+    const float *row = table + (int64_t)ids[r] * C;
+    for (int c = 0; c < C; c++) out[r * C + c] = row[c];
+  }
+}
+
+int t5_bucket(int r, int nb, int max_dist) {
+  const int half = nb / 2, exact = half / 2;
+  const int base = r > 0 ? half : 0, n = r < 0 ? -r : r;
+  if (n < exact) return base + n;
+  /* upstream truncates max_exact + ln(n / max_exact) / ln(max_dist / max_exact) * (half - exact);
+   * where the real value is an integer (n = 16, 32, 64 of the released config) it lands on it, so
+   * a value within 1e-9 below an integer counts as that integer */
+  const double x = log((double)n / exact) / log((double)max_dist / exact) * (half - exact);
+  const int k = exact + (int)floor(x + 1e-9);
+  return base + (k < half - 1 ? k : half - 1);
+}
+
+void cpu_rel_bias(float *out, const float *table, int L, int H, int nb, int max_dist) {
+  const int W = 2 * L - 1;
+  for (int o = 0; o < W; o++) {
+    const int b = t5_bucket(o - (L - 1), nb, max_dist);
+    for (int h = 0; h < H; h++) out[(int64_t)h * W + o] = table[b * H + h];
+  }
+}
+
+void cpu_attention_bias(float *out, const float *q, const float *k, const float *v, int64_t ld, const float *bias,
+                        const int32_t *mask, int B, int L, int H, int D) {
+  const int C = H * D, W = 2 * L - 1;
+#pragma omp parallel for schedule(static) if ((int64_t)B * L * L * H * D > PARALLEL_MIN)
+  for (int64_t bi = 0; bi < (int64_t)B * L; bi++) {
+    float p[L > 0 ? L : 1];
+    const int b = (int)(bi / L), i = (int)(bi % L);
+    const int64_t base = (int64_t)b * L;
+    for (int h = 0; h < H; h++) {
+      const float *qi = q + (base + i) * ld + h * D, *bh = bias + (int64_t)h * W + (L - 1 - i);
+      float mx = -INFINITY;
+      for (int j = 0; j < L; j++) {
+        const float *kj = k + (base + j) * ld + h * D;
+        float s = 0.0f;
+        for (int d = 0; d < D; d++) s += qi[d] * kj[d];
+        const float pos = bh[j] + (mask[base + j] ? 0.0f : -FLT_MAX);
+        p[j] = s + pos;
+        if (p[j] > mx) mx = p[j];
+      }
+      double sum = 0.0;
+      for (int j = 0; j < L; j++) {
+        p[j] = expf(p[j] - mx);
+        sum += p[j];
+      }
+      const float inv = (float)(1.0 / sum);
+      float *o = out + (base + i) * C + h * D;
+      for (int d = 0; d < D; d++) o[d] = 0.0f;
+      for (int j = 0; j < L; j++) {
+        const float w = p[j] * inv, *vj = v + (base + j) * ld + h * D;
+        for (int d = 0; d < D; d++) o[d] += w * vj[d];
+      }
+    }
+  }
+}
+
+void cpu_mul(float *out, const float *a, const float *b, int64_t n) {
+  for (int64_t i = 0; i < n; i++) out[i] = a[i] * b[i];
+}
+
+void cpu_to_f32(float *out, const float *src, int64_t n) {
+  if (out != src) memmove(out, src, (size_t)n * sizeof *out);
+}
