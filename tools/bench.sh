@@ -4,7 +4,8 @@
 # count (--bench: a warm-up loop, then rounds of every configuration in rotating order; the
 # median, its spread, and PAB's ideal speedup 1/(1-skipped share) next to the measured one), the
 # arena size, the generator's run time per variant, and the T5 tokenizer's prompts per second
-# (build/tests/tok_bench: warmed up, kinds interleaved, median and spread); then the GPU numbers of
+# (build/tests/tok_bench: warmed up, kinds interleaved, median and spread) and bin/ditc-tokenize's
+# with the pipelines' cleaning (tools/bench_tokenize.py, likewise); then the GPU numbers of
 # tools/bench_gpu.sh, which needs no lua and runs even when a CPU part fails (it prints
 # "skipped: no CUDA device" without one). Not a test: nothing here fails on a number.
 set -eu
@@ -31,6 +32,8 @@ cpu() {
   rm -rf "$tmp"
   echo "== T5 tokenizer (build/tests/tok_bench: the fixture's 155 prompts, every kind) =="
   build/tests/tok_bench tests/golden/t5/spiece.model tests/golden/t5/tokenizer_cases.json
+  echo "== prompt preprocessing and tokenizing end to end (tools/bench_tokenize.py: bin/ditc-tokenize) =="
+  python3 tools/bench_tokenize.py
 }
 # a failing CPU part (a missing binary, no lua5.4) is reported and the GPU part still runs
 (cpu) || { status=$?; echo "not ok - the CPU bench failed (exit $status)"; }
