@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # ditc.sh: one entry point for people: installs what is missing (lua5.4, ninja, python3-numpy
-# for the test oracle, libpcre2-dev and libutf8proc-dev for the tests of the caption cleaner),
+# for the test oracle, libpcre2-dev and libutf8proc-dev for the caption cleaner of bin/ditc-tokenize),
 # then builds and runs a verb through ninja.
 #   ./ditc.sh demo    the fixture model sampled with PAB off and on, schedule summary and times
 #   ./ditc.sh test    every CPU test, ending with "N passed, N failed"
@@ -34,8 +34,8 @@ usage: ./ditc.sh VERB [ARGS...]
              generate, compile and link a variant of your own from gen/main.lua's arguments
              (without --out); prints the binary's path as the last line of stdout
   --help     this text
-Installs what is missing first (lua5.4, ninja-build, gcc; numpy, libpcre2-dev and libutf8proc-dev
-for the tests) when run as root.
+Installs what is missing first (lua5.4, ninja-build, gcc, libpcre2-dev, libutf8proc-dev; numpy for
+the tests) when run as root.
 EOF
 }
 case "$verb" in
@@ -55,11 +55,10 @@ missing_apt=()
 command -v lua5.4 >/dev/null || missing_apt+=(lua5.4)
 command -v ninja >/dev/null || missing_apt+=(ninja-build)
 command -v gcc >/dev/null || missing_apt+=(gcc)
-# the caption cleaner's libraries (runtime/text/), which only the tests build for now
-if [ "$verb" = test ]; then
-  [ -f /usr/include/pcre2.h ] || missing_apt+=(libpcre2-dev)
-  [ -f /usr/include/utf8proc.h ] || missing_apt+=(libutf8proc-dev)
-fi
+# the caption cleaner's libraries (runtime/text/): bin/ditc-tokenize, part of every verb's build,
+# links them
+[ -f /usr/include/pcre2.h ] || missing_apt+=(libpcre2-dev)
+[ -f /usr/include/utf8proc.h ] || missing_apt+=(libutf8proc-dev)
 need_numpy=0
 if [ "$verb" = test ] && ! python3 -c 'import numpy' 2>/dev/null; then need_numpy=1; fi
 if [ "$verb" = test ] && ! command -v python3 >/dev/null; then missing_apt+=(python3); fi

@@ -174,6 +174,17 @@ static void edge_cases(text_cleaner *c) {
   check(st == DITC_OK && out && !strcmp(out, "ab c"), "a NUL inside the prompt is removed as a control character");
   free(out);
 
+  /* ftfy's fix_character_width maps each half- and fullwidth form by itself (NFKC of the one
+   * character), and the final NFC then composes the halfwidth sound mark with its kana */
+  static const char width[] = "\xef\xbd\xb6\xef\xbe\x80\xef\xbd\xb6\xef\xbe\x85 "       /* halfwidth KA TA KA NA */
+                              "\xef\xbe\x8a\xef\xbe\x9f\xef\xbe\x9d "                  /* HA, sound mark, N */
+                              "\xef\xbc\xa1\xef\xbc\xa2\xef\xbc\xa3\xef\xbc\x81";  /* fullwidth ABC! */
+  static const char width_want[] = "\xe3\x82\xab\xe3\x82\xbf\xe3\x82\xab\xe3\x83\x8a "
+                                   "\xe3\x83\x91\xe3\x83\xb3 abc!";                      /* PA: one character */
+  st = text_clean(c, width, sizeof width - 1, 2, &out, &n, &err);
+  check(st == DITC_OK && out && !strcmp(out, width_want), "half- and fullwidth forms map as ftfy's width fix and NFC");
+  free(out);
+
   /* markup html.parser rejects: an error like upstream's, no crash */
   st = text_clean(c, "x <![foo[ y ]]> z", 17, 1, &out, &n, &err);
   check(st == DITC_EINVAL && strstr(err.msg, "HTML parser"), "markup upstream rejects fails with a message: %s",

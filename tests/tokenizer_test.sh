@@ -2,8 +2,10 @@
 # tokenizer_test.sh: the T5 tokenizer (runtime/text/, bin/ditc-tokenize) against the fixtures of
 # tests/golden/t5/ (tests/tokenizer_check.py: every case for sp, slow and fast, and the padded
 # batches of the three pipelines), then bad input: corrupt .model files from
-# tests/make_bad_spm.py, prompts files that are not arrays of strings, invalid UTF-8, an empty
-# prompt, a 100,000-character prompt (bounded time and memory), usage mistakes, and the fuzz
+# tests/make_bad_spm.py, prompts files that are not arrays of strings, prompts the cleaner
+# rejects, invalid UTF-8, an empty prompt, a 100,000-character prompt (bounded time and memory),
+# the prompt preprocessing flags (tests/pipeline_check.py against clean_caption.json and the
+# padded batches from raw prompts; --print-text's escaping), usage mistakes, and the fuzz
 # targets of the model reader and the tokenizer replayed over their seed corpus (ASan+UBSan).
 # Prints one "ok - ..." / "not ok - ..." line per check; exits 1 if any failed. Run from the
 # repository root after `ninja test`'s dependencies are built.
@@ -22,6 +24,9 @@ trap 'rm -rf "$T"' EXIT
 # ---- the fixtures ---------------------------------------------------------------------------
 
 t python3 tests/tokenizer_check.py "$BIN" "$G" "$T"
+# the prompt preprocessing: --clean N, --print-text and --pipeline NAME against clean_caption.json,
+# and the padded batches made from raw prompts
+t python3 tests/pipeline_check.py "$BIN" "$G" "$T"
 
 # ---- bad input: exit 1, one printable line naming the file and field, no output --------------
 
@@ -103,6 +108,15 @@ t bad "prompts: an element that is not a string" -e "$T/number.json: element 1" 
 t bad "prompts: an unpaired surrogate escape" -e "$T/surrogate.json: malformed JSON at byte" -e "surrogate" -- \
   --spiece "$M" --kind slow --in "$T/surrogate.json"
 t bad "prompts: truncated JSON" -e "$T/truncated.json: malformed JSON" -- --spiece "$M" --kind slow --in "$T/truncated.json"
+# the cleaner fails where upstream raises (markup html.parser rejects): exit 1, the prompt named
+printf '["fine", "x <![foo[ y ]]> z"]' >"$T/reject.json"
+t bad "prompts: markup the cleaner rejects (--clean 1)" -e "$T/reject.json: prompt 1: " -e "HTML parser" -- \
+  --spiece "$M" --kind slow --clean 1 --in "$T/reject.json"
+t bad "prompts: markup the cleaner rejects (--pipeline opensora-plan-v1.1)" -e "$T/reject.json: prompt 1: " -- \
+  --spiece "$M" --pipeline opensora-plan-v1.1 --in "$T/reject.json"
+expect "prompts: markup the cleaner rejects (--print-text): exit 1, one line, nothing printed" \
+  bash -c '"$1" --pipeline latte --print-text --in "$2" >"$3.out" 2>"$3.err"; test $? -eq 1 &&
+    test "$(wc -l <"$3.err")" -eq 1 && test ! -s "$3.out"' _ "$BIN" "$T/reject.json" "$T/reject"
 expect "--out is the prompts file: refused with exit 1" bash -c '"$1" --spiece "$2" --kind slow --in "$3" \
   --max-length 300 --out "$3" 2>&1; test $? -eq 1' _ "$BIN" "$M" "$T/p.json"
 expect "--out is the prompts file: the file is unchanged" grep -q 'a photo of a cat' "$T/p.json"
@@ -116,6 +130,25 @@ ids() {
 }
 expect "an empty prompt: [] for sp, [1] (EOS) for slow and fast" \
   test "$(ids sp '[""]')$(ids slow '[""]')$(ids fast '[""]')" = "[[]][[1]][[1]]"
+# text ENCODED-JSON ARGS...: the --print-text output (one line) for the prompts file holding JSON
+text() {
+  printf '%s' "$1" >"$T/q.json"
+  shift
+  "$BIN" --print-text --in "$T/q.json" "$@" | tr -d '\n'
+}
+expect "--print-text: control characters, quotes and backslashes escaped; other text as it is" \
+  test "$(text '["a\"b\\c\u0001\td\nÃ©"]')" = '["a\"b\\c\u0001\td\nÃ©"]'
+expect "--print-text without cleaning: invalid UTF-8 printed as U+FFFD (errors=\"replace\")" \
+  test "$(text "$(printf '["a\377b"]')")" = '["a�b"]'
+expect "--clean 0: lower() and strip() only; --clean 2: the whole cleaning" \
+  test "$(text '["  A <b>Cat</b> "]' --clean 0)$(text '["  A <b>Cat</b> "]' --clean 2)" = '["a <b>cat</b>"]["a cat"]'
+expect "--pipeline opensora-v1.2 keeps a prompt's own aesthetic score (no second suffix)" \
+  test "$(text '["A cat, aesthetic score: 5.0."]' --pipeline opensora-v1.2)" = '["a cat, aesthetic score: 5.0."]'
+expect "--kind and --clean agreeing with --pipeline are accepted and change nothing" \
+  test "$(text '["A <i>dog</i>"]' --pipeline latte --kind slow --clean 2)" = '["a dog"]'
+expect "--pipeline without --out prints unpadded ids of the preprocessed prompt" \
+  test "$(ids slow '["a cat"]')" = "$(printf '["A <B>CAT</B>"]' >"$T/r.json";
+    "$BIN" --spiece "$M" --pipeline latte --in "$T/r.json" | tr -d ' \n')"
 # a raw 0xFF byte (not UTF-8) becomes U+FFFD after the charsmap, one byte at a time
 # (sentencepiece's rule), which is no piece: the same ids as an unknown character (an emoji) there
 for k in sp slow fast; do
@@ -164,7 +197,23 @@ t usage "--max-length 1" --spiece "$M" --kind slow --in "$T/p.json" --max-length
 t usage "--max-length with --kind sp" --spiece "$M" --kind sp --in "$T/p.json" --max-length 9 --out "$T/o.safetensors"
 t usage "a flag given twice" --spiece "$M" --spiece "$M" --kind slow --in "$T/p.json"
 t usage "a flag as a value" --spiece --kind slow --in "$T/p.json"
-expect "--help: exit 0, every flag listed" bash -c '"$1" --help | grep -q -- "--max-length L"' _ "$BIN"
+t usage "an unknown --pipeline" --spiece "$M" --pipeline opensora-v1.3 --in "$T/p.json" --out "$T/o.safetensors"
+t usage "--clean -1" --spiece "$M" --kind slow --clean -1 --in "$T/p.json"
+t usage "--clean 1.5 (not an integer)" --spiece "$M" --kind slow --clean 1.5 --in "$T/p.json"
+t usage "--clean two (not a number)" --clean two --print-text --in "$T/p.json"
+t usage "--clean 17 (past the limit)" --clean 17 --print-text --in "$T/p.json"
+t usage "--print-text with --out" --clean 2 --print-text --in "$T/p.json" --out "$T/o.safetensors"
+t usage "--print-text with --max-length" --pipeline latte --print-text --in "$T/p.json" --max-length 120
+t usage "--pipeline latte with --kind fast (contradicts)" --spiece "$M" --pipeline latte --kind fast --in "$T/p.json"
+t usage "--pipeline latte with --max-length 300 (contradicts)" --spiece "$M" --pipeline latte --max-length 300 \
+  --in "$T/p.json" --out "$T/o.safetensors"
+t usage "--pipeline opensora-v1.2 with --clean 1 (contradicts)" --spiece "$M" --pipeline opensora-v1.2 --clean 1 \
+  --in "$T/p.json"
+t usage "--pipeline with --max-length but no --out" --spiece "$M" --pipeline latte --max-length 120 --in "$T/p.json"
+t usage "--pipeline without --spiece (ids need the model)" --pipeline latte --in "$T/p.json"
+expect "usage mistakes with --out write nothing" test ! -e "$T/o.safetensors"
+expect "--help: exit 0, every flag listed" bash -c 'h=$("$1" --help) && for f in --spiece --kind --in \
+  "--max-length L" --out "--clean N" "--pipeline NAME" --print-text; do grep -q -- "$f" <<<"$h" || exit 1; done' _ "$BIN"
 
 # ---- fuzz targets over their seeds -----------------------------------------------------------
 

@@ -85,7 +85,8 @@ static void map_chars(tbuf *out, const char *s, size_t len) {
       int opt = UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT | UTF8PROC_STABLE, last = 0;
       utf8proc_ssize_t n = utf8proc_decompose_char((utf8proc_int32_t)c, buf, 8, (utf8proc_option_t)opt, &last);
       if (n > 0 && n <= 8 && !(n == 1 && (uint32_t)buf[0] == c)) {
-        n = utf8proc_reencode(buf, n, (utf8proc_option_t)(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
+        /* composed in place as code points (utf8proc_reencode would leave UTF-8 bytes in buf) */
+        n = utf8proc_normalize_utf32(buf, n, (utf8proc_option_t)(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
         if (n > 0)
           for (utf8proc_ssize_t k = 0; k < n; k++) tbuf_addc(out, (uint32_t)buf[k]);
         continue;
