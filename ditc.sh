@@ -107,8 +107,8 @@ variant() {
   case "$name" in
     */* | .* | *[!A-Za-z0-9._-]*) echo "ditc: variant: NAME must be letters, digits, '.', '_' or '-', got '$name'" >&2; return 2 ;;
   esac
-  # the model's kind: a network (a text encoder, ...) has no schedule.txt and links its own main
-  local model="" kind=denoiser outputs main_obj=""
+  # the model's kind: a network (a text encoder, ...) has no schedule.txt
+  local model="" kind=denoiser outputs
   prev=""
   for a in "$@"; do [ "$prev" = --model ] && model=$a; prev=$a; done
   if [ -n "$model" ] && [ -f "$model" ]; then
@@ -119,7 +119,6 @@ variant() {
   outputs="$dir/forward.c $dir/offsets.h $dir/tables.c $dir/entry.c $dir/schedule.txt $dir/plan.txt $dir/manifest.txt"
   if [ "$kind" = network ]; then
     outputs="$dir/forward.c $dir/offsets.h $dir/tables.c $dir/entry.c $dir/plan.txt $dir/manifest.txt"
-    main_obj=" build/rt/network_main.o"
   fi
   [ $debug = 1 ] && bin=bin/variant/debug/$name && extra=-DDITC_DUMP_ENABLED
   mkdir -p build/variant
@@ -136,7 +135,7 @@ rule gen_user
 build $outputs: gen_user
   args = ${args[*]}
   dir = $dir
-build $bin: variant $dir/forward.c $dir/tables.c $dir/entry.c$main_obj | $dir/offsets.h rt_deps
+build $bin: variant $dir/forward.c $dir/tables.c $dir/entry.c | $dir/offsets.h rt_deps
   dir = $dir
   extra = $extra
 NINJA

@@ -37,12 +37,12 @@ local function gen(dir, model, args, list, extra_inputs)
 end
 
 -- One CPU binary (rule variant) from a generated dir; extra: the compile flags, hooks: the test
--- hooks object, comm: the NCCL object and libraries, network: a network's command line
--- (runtime/network/main.c) instead of the sampler's.
+-- hooks object, comm: the NCCL object and libraries. (A network's binary runs its own command
+-- line from the same library: runtime/core/main.c picks it.)
 local function cpu_bin(bin, dir, opt)
   opt = opt or {}
-  put("build %s: variant %s%s | %s/offsets.h rt_deps%s", bin, files(dir, { "forward.c", "tables.c", "entry.c" }),
-    opt.network and " build/rt/network_main.o" or "", dir, opt.comm and " build/rt/comm_nccl.o" or "")
+  put("build %s: variant %s | %s/offsets.h rt_deps%s", bin, files(dir, { "forward.c", "tables.c", "entry.c" }), dir,
+    opt.comm and " build/rt/comm_nccl.o" or "")
   put("  dir = %s", dir)
   if opt.extra then put("  extra = %s", opt.extra) end
   if opt.hooks then put("  hooks_obj = build/rt/test_hooks.o") end
@@ -52,17 +52,14 @@ local function cpu_bin(bin, dir, opt)
   end
 end
 
--- One CUDA build of a named variant in `storage` (rule variant_cuda); network: a network's
--- command line (runtime/network/main.c).
-local function cuda_bin(bin, dir, model, variant, storage, network)
+-- One CUDA build of a named variant in `storage` (rule variant_cuda).
+local function cuda_bin(bin, dir, model, variant, storage)
   gen(dir, model, string.format("--model %s --variant %s --backend cuda --storage %s --name %s", model, variant,
     storage, variant), CUDA_FILES)
   put("build %s: variant_cuda %s | %s/offsets.h rt_deps build/rt/cuda_%s/libditc_cuda.a build/rt/cuda_%s/backend.o "
-    .. "runtime/cuda/ops.h%s", bin, files(dir, { "forward.cu", "tables.c", "entry.c" }), dir, storage, storage,
-    network and " build/rt/network_main.o" or "")
+    .. "runtime/cuda/ops.h", bin, files(dir, { "forward.cu", "tables.c", "entry.c" }), dir, storage, storage)
   put("  dir = %s", dir)
   put("  storage = %s", storage)
-  if network then put("  main_obj = build/rt/network_main.o") end
 end
 
 local groups = { cpu = {}, nccl = {}, cuda = {}, tests = {} }
@@ -85,20 +82,20 @@ for _, model in ipairs(MODELS) do
     local v = describe.named(fam, name)
     local id, dir = fam.family .. "-" .. name, "out/" .. fam.family .. "/" .. name
     gen(dir, model, string.format("--model %s --variant %s", model, name), network and NETWORK_FILES or GEN_FILES)
-    cpu_bin("bin/" .. id, dir, { network = network })
+    cpu_bin("bin/" .. id, dir)
     add("cpu", "bin/" .. id)
     if name == "fixture" then
-      cpu_bin("bin/debug/" .. id, dir, { extra = "-DDITC_DUMP_ENABLED", network = network })
+      cpu_bin("bin/debug/" .. id, dir, { extra = "-DDITC_DUMP_ENABLED" })
       add("cpu", "bin/debug/" .. id)
     end
     if not network and (v.sp > 1 or v.cfg_parallel) then
       cpu_bin("bin/nccl/" .. id, dir, { comm = true })
       add("nccl", "bin/nccl/" .. id)
     elseif name:match("^fixture") or CUDA_RELEASED[fam.family] == name then
-      cuda_bin("bin/cuda/" .. id, "build/gen/cuda-" .. id, model, name, fam.dtype or "bf16", network)
+      cuda_bin("bin/cuda/" .. id, "build/gen/cuda-" .. id, model, name, fam.dtype or "bf16")
       add("cuda", "bin/cuda/" .. id)
       if name == "fixture" then
-        cuda_bin("bin/cuda-fp32/" .. id, "build/gen/cuda-fp32-" .. id, model, name, "fp32", network)
+        cuda_bin("bin/cuda-fp32/" .. id, "build/gen/cuda-fp32-" .. id, model, name, "fp32")
         add("cuda", "bin/cuda-fp32/" .. id)
       end
     end
@@ -114,10 +111,10 @@ for _, t in ipairs(tests) do
   local network = kinds[t.model] == "network"
   local dir, bin = "build/gen/" .. t.name, "build/tests/" .. t.name
   gen(dir, t.model, t.args, network and NETWORK_FILES or GEN_FILES, t.args:match("%-%-config (%S+)"))
-  cpu_bin(bin, dir, { hooks = t.hooks, network = network })
+  cpu_bin(bin, dir, { hooks = t.hooks })
   add("tests", bin)
   if t.debug then
-    cpu_bin(bin .. "-debug", dir, { network = network, extra = "-DDITC_DUMP_ENABLED" })
+    cpu_bin(bin .. "-debug", dir, { extra = "-DDITC_DUMP_ENABLED" })
     add("tests", bin .. "-debug")
   end
 end

@@ -15,6 +15,7 @@
 
 #include "comm.h"
 #include "dump.h"
+#include "mains.h"
 #include "inputs.h"
 #include "model.h"
 #include "options.h"
@@ -267,7 +268,7 @@ static void info(const ditc_variant *v) {
 }
 
 
-int main(int argc, char **argv) {
+int denoiser_main(int argc, char **argv) {
   const char *prog = argv[0];
   const ditc_variant *v = ditc_variant_get();
   DITC_CHECK(v->denoiser != NULL); /* a network links network/main.c */

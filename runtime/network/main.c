@@ -13,6 +13,7 @@
 #endif
 
 #include "dump.h"
+#include "mains.h"
 #include "graph_run.h"
 #include "model.h"
 #include "outfile.h"
@@ -113,7 +114,7 @@ static int error_exit(const char *prog, const ditc_err *err, ditc_model *m) {
   return 1;
 }
 
-int main(int argc, char **argv) {
+int network_main(int argc, char **argv) {
   const char *prog = argv[0];
   const ditc_variant *v = ditc_variant_get();
   DITC_CHECK(v->denoiser == NULL); /* a denoiser links denoiser/main.c */
