@@ -21,3 +21,21 @@ os12_fixture() {
   trap 'rm -rf "$tmp"' EXIT
   W=(--weights $G/weights.safetensors --cond $G/sample_nopab.safetensors --noise $G/sample_nopab.safetensors)
 }
+# refuses NAME STATUS MESSAGE OUTFILE CMD...: a refusal as the tools make it: CMD exits with STATUS
+# (empty: any non-zero), prints exactly one line matching MESSAGE (grep -E) and leaves OUTFILE
+# absent. Prints "ok - NAME" or "not ok" with what it got; sets rc=1 on failure.
+refuses() {
+  local name=$1 want=$2 msg=$3 outfile=$4
+  shift 4
+  rm -f "$outfile"
+  local out st
+  out=$("$@" 2>&1)
+  st=$?
+  if { [ -n "$want" ] && [ $st -eq "$want" ] || [ -z "$want" ] && [ $st -ne 0 ]; } \
+    && [ "$(printf '%s\n' "$out" | wc -l)" -eq 1 ] && printf '%s' "$out" | grep -qE -- "$msg" && [ ! -e "$outfile" ]; then
+    echo "ok - $name"
+  else
+    echo "not ok - $name: status $st: $out"
+    rc=1
+  fi
+}

@@ -44,12 +44,7 @@ expect "--info lists the phase and the io by name and shape" bash -c "$BIN --inf
 refused() { # name, expected message (grep -E), args...
   local name=$1 msg=$2
   shift 2
-  rm -f $tmp/o.safetensors
-  local out st
-  out=$("$BIN" "$@" 2>&1)
-  st=$?
-  if [ $st -ne 0 ] && [ "$(printf '%s\n' "$out" | wc -l)" -eq 1 ] && printf '%s' "$out" | grep -qE -- "$msg" \
-    && [ ! -e $tmp/o.safetensors ]; then echo "ok - $name"; else echo "not ok - $name: status $st: $out"; rc=1; fi
+  refuses "$name" "" "$msg" $tmp/o.safetensors "$BIN" "$@"
 }
 python3 - "$d" "$tmp" <<'PY'
 import sys, numpy as np

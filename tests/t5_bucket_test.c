@@ -1,10 +1,10 @@
-/* tests/t5_bucket_test.c: the relative-position buckets of cpu/encoder.c (t5_bucket, which the CUDA
- * kernel repeats) against the fixture's upstream buckets: offsets -(L-1)..L-1 of its L = 300 and
+/* tests/t5_bucket_test.c: the relative-position buckets (cpu/t5_bucket.h, which the CPU op and the
+ * CUDA kernel share) against the fixture's upstream buckets: offsets -(L-1)..L-1 of its L = 300 and
  * -1024..1024 (32 buckets, max distance 128; saturation at 91, exact integers at 16, 32, 64).
  * Usage: t5_bucket_test FORWARD.safetensors. Prints ok / not ok lines. */
 #include <stdio.h>
 
-#include "cpu/ops.h"
+#include "cpu/t5_bucket.h"
 #include "safetensors.h"
 
 static int check(const st_file *f, const char *name, int first) {

@@ -114,15 +114,10 @@ s.save(tmp + "/tied_bad.safetensors", w3)
 w4 = dict(w); w4["shared.weight"] = w["shared.weight"][:2000]
 s.save(tmp + "/small_vocab.safetensors", w4)
 PY
-refused() { # name, message (grep -E), args...
+refused() { # name, message (grep -E), args...: exit 1
   local name=$1 msg=$2
   shift 2
-  rm -f $tmp/o.safetensors
-  local out st
-  out=$("$BIN" "$@" --out $tmp/o.safetensors 2>&1)
-  st=$?
-  if [ $st -eq 1 ] && [ "$(printf '%s\n' "$out" | wc -l)" -eq 1 ] && printf '%s' "$out" | grep -qE -- "$msg" \
-    && [ ! -e $tmp/o.safetensors ]; then echo "ok - $name"; else echo "not ok - $name: status $st: $out"; rc=1; fi
+  refuses "$name" 1 "$msg" $tmp/o.safetensors "$BIN" "$@" --out $tmp/o.safetensors
 }
 W=(--weights $G/weights.safetensors)
 refused "an id past the vocabulary: refused naming the tensor and element" \

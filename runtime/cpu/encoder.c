@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cpu/ops.h"
+#include "cpu/t5_bucket.h"
 
 #define PARALLEL_MIN (1 << 22) /* as cpu/ops.c: below it one thread */
 
@@ -16,18 +17,6 @@ void cpu_embedding(float *out, const int32_t *ids, const float *table, int64_t R
     const float *row = table + (int64_t)ids[r] * C;
     for (int c = 0; c < C; c++) out[r * C + c] = row[c];
   }
-}
-
-int t5_bucket(int r, int nb, int max_dist) {
-  const int half = nb / 2, exact = half / 2;
-  const int base = r > 0 ? half : 0, n = r < 0 ? -r : r;
-  if (n < exact) return base + n;
-  /* upstream truncates max_exact + ln(n / max_exact) / ln(max_dist / max_exact) * (half - exact);
-   * where the real value is an integer (n = 16, 32, 64 of the released config) it lands on it, so
-   * a value within 1e-9 below an integer counts as that integer */
-  const double x = log((double)n / exact) / log((double)max_dist / exact) * (half - exact);
-  const int k = exact + (int)floor(x + 1e-9);
-  return base + (k < half - 1 ? k : half - 1);
 }
 
 void cpu_rel_bias(float *out, const float *table, int L, int H, int nb, int max_dist) {

@@ -103,11 +103,8 @@ void cpu_residual_store(float *x, const float *src, int64_t n, float *store);
 /* out[R, C] = table[ids[r], :] (ids within [0, V): the io table's range, checked by the loader). */
 void cpu_embedding(float *out, const int32_t *ids, const float *table, int64_t R, int C);
 /* T5's relative position bias by offset: out[H, 2L-1], column o = (j - i) + L - 1 holding
- * table[t5_bucket(j - i), h] (table [nb, H]). */
+ * table[t5_bucket(j - i), h] (table [nb, H]; cpu/t5_bucket.h). */
 void cpu_rel_bias(float *out, const float *table, int L, int H, int nb, int max_dist);
-/* The bucket of offset r = key - query: bidirectional, nb/2 buckets a direction, exact below nb/4,
- * then log-spaced up to max_dist (the last bucket holds the rest). */
-int t5_bucket(int r, int nb, int max_dist);
 /* For each of B samples, head h (of H, head dim D) and query i (of L): s_j = q_i . k_j + pos_j
  * with pos_j = bias[h, j - i + L - 1] + (mask[b, j] ? 0 : -FLT_MAX), no scaling (T5); out =
  * softmax(s) v. q, k, v rows [B * L] with stride ld; out [B, L, H * D]. A fully masked row

@@ -9,6 +9,7 @@
 #include <float.h>
 #include <math.h>
 
+#include "cpu/t5_bucket.h"
 #include "cuda/common.cuh"
 
 /* One thread per element: out[r, c] = table[ids[r], c]. */
@@ -21,23 +22,13 @@ void cuda_embedding(const cuda_ctx *ctx, ditc_st *out, const int32_t *ids, const
   LAUNCH_N(ctx, embedding_kernel, R * C, st_ptr(out), ids, st_ptr(table), R, C);
 }
 
-/* cpu/encoder.c's bucket, on the device (the same double arithmetic). */
-static __device__ int bucket_of(int r, int nb, int max_dist) {
-  const int half = nb / 2, exact = half / 2;
-  const int base = r > 0 ? half : 0, n = r < 0 ? -r : r;
-  if (n < exact) return base + n;
-  const double x = log((double)n / exact) / log((double)max_dist / exact) * (half - exact);
-  const int k = exact + (int)floor(x + 1e-9);
-  return base + (k < half - 1 ? k : half - 1);
-}
-
 /* One thread per element of out [H, 2L-1]. */
 static __global__ void rel_bias_kernel(float *__restrict__ out, const st_t *__restrict__ table, int L, int H, int nb,
                                        int max_dist) {
   const int W = 2 * L - 1;
   GRID_LOOP(e, (int64_t)H * W) {
     const int h = (int)(e / W), o = (int)(e % W);
-    out[e] = ld(table[bucket_of(o - (L - 1), nb, max_dist) * H + h]);
+    out[e] = ld(table[t5_bucket(o - (L - 1), nb, max_dist) * H + h]);
   }
 }
 
