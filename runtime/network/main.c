@@ -13,6 +13,7 @@
 #endif
 
 #include "backend.h"
+#include "checkpoint.h"
 #include "dump.h"
 #include "model.h"
 #include "outfile.h"
@@ -31,7 +32,8 @@ static void usage(FILE *f, const char *prog, const ditc_variant *v) {
           "       %s --info | --help\n"
           "%s/%s: a network (no sampler); one run reads the inputs below from --in by name, runs the phases\n"
           "once and writes the outputs to --out (a new safetensors file, never an input).\n"
-          "  --weights FILE   safetensors checkpoint with upstream tensor names (checked against the manifest)\n"
+          "  --weights FILE   safetensors checkpoint with upstream tensor names (checked against the manifest): a\n"
+          "                   .safetensors file, a sharded one's model.safetensors.index.json, or a folder holding either\n"
           "  --in FILE        safetensors file with every input below (name, shape; F32: any float, I32: any int)\n"
           "  --out FILE       safetensors output: the outputs below\n"
           "  --dump NAMES     in a debug build: also write intermediates by stable name (comma-separated, or all)\n"
@@ -125,7 +127,8 @@ int main(int argc, char **argv) {
   for (int i = 0; i < v->n_io; i++)
     if (v->io[i].role == DITC_IO_OUTPUT) out_bytes += v->io[i].bytes;
   const out_input inputs[] = {{"--weights", o.weights}, {"--in", o.in}};
-  if (out_check("--out", o.out, inputs, 2, out_bytes, &err)) return error_exit(prog, &err, NULL);
+  if (ckpt_out_check("--out", o.out, inputs, 2, "--weights", o.weights, out_bytes, &err))
+    return error_exit(prog, &err, NULL); /* the shards of --weights are inputs too */
   ditc_model m;
   if (model_init(&m, v, &err)) return error_exit(prog, &err, NULL);
   if (model_load_weights(&m, o.weights, &err) || model_load_io(&m, o.in, &err) || model_attach(&m, &err))
