@@ -8,7 +8,7 @@ in transformers' layout (model-0000k-of-0000N.safetensors and model.safetensors.
 {"metadata": {"total_size": ...}, "weight_map": {...}}), the same in the Hugging Face cache's
 layout (snapshots/REV/* symlinked to ../../blobs/*), and one folder per way of getting it wrong
 (a tensor in two shards, the index naming the wrong shard, a tensor missing from the index, a
-shard missing, shard names leaving the folder, a shard that is a directory or a FIFO, a duplicate
+shard missing, shard names leaving the folder or holding an ESC, a shard that is a directory or a FIFO, a duplicate
 key, an index over the size limit, PyTorch pickle checkpoints). Not a test itself.
 """
 import json

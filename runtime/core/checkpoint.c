@@ -227,7 +227,8 @@ static ditc_status shard_names(const char *path, const json_value *wm, const cha
 static ditc_status check_shard_name(const char *path, const char *tensor, const char *name, ditc_err *err) {
   char kb[DITC_SHOWN_MAX], nb[DITC_SHOWN_MAX];
   if (name[0] && !strchr(name, '/') && strcmp(name, ".") && strcmp(name, "..")) {
-    if (strlen(name) < 256 && !strcmp(SHOWN(nb, name), name)) return DITC_OK;
+    SHOWN(nb, name);
+    if (strlen(name) < 256 && !strcmp(nb, name)) return DITC_OK;
     return ditc_fail(err, DITC_EINVAL, "%s: weight_map['%s'] names '%s', not a plain file name (control bytes, "
                      "a backslash, invalid UTF-8 or over 255 bytes)", path, SHOWN(kb, tensor), nb);
   }
@@ -304,7 +305,7 @@ static ditc_status resolve_index(ditc_ckpt *c, const char *path, ditc_err *err) 
 
 /* ---- resolving ------------------------------------------------------------------------------- */
 
-/* What a folder may hold, the first of them being used (two are ambiguous and refused). */
+/* What a folder may hold: exactly one of these (two are ambiguous and refused). */
 static const char *const folder_files[] = {"model.safetensors.index.json", "model.safetensors",
                                            "diffusion_pytorch_model.safetensors.index.json",
                                            "diffusion_pytorch_model.safetensors"};
