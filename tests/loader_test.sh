@@ -16,7 +16,8 @@ W=$G/weights.safetensors
 S=$G/sample_nopab.safetensors
 F=$G/forward.safetensors
 
-for f in "$BIN" build/tests/loader_test build/tests/fuzz_replay_json build/tests/fuzz_replay_st build/tests/fuzz_replay_loader; do
+for f in "$BIN" build/tests/loader_test build/tests/fuzz_replay_json build/tests/fuzz_replay_st build/tests/fuzz_replay_loader \
+  build/tests/fuzz_replay_index; do
   [ -x "$f" ] || { echo "not ok - setup: $f is missing (run ninja test)"; exit 1; }
 done
 T=$(mktemp -d) || exit 1
@@ -30,7 +31,7 @@ fi
 # ---- the loaders on the tiny variant, and the fuzz targets on their seeds --------------------
 
 t build/tests/loader_test tests/fuzz/corpus/loader
-for target in json st loader; do
+for target in json st loader index; do
   expect "fuzz replay (ASan+UBSan): $target target over tests/fuzz/corpus/$target" \
     "build/tests/fuzz_replay_$target" "tests/fuzz/corpus/$target"
 done

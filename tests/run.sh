@@ -42,6 +42,7 @@ suite "end to end, CPU (tests/e2e.sh)" tests/e2e.sh
 suite "bad input (tests/bad_input.sh)" tests/bad_input.sh
 suite "outputs and the command line (tests/output_test.sh)" tests/output_test.sh
 suite "loaders: reliability and fuzz seeds (tests/loader_test.sh)" tests/loader_test.sh
+suite "sharded checkpoints: bit-identical loads, every refusal (tests/shard_test.sh)" tests/shard_test.sh
 suite "the T5 tokenizer: fixtures, bad input, fuzz seeds (tests/tokenizer_test.sh)" tests/tokenizer_test.sh
 suite "sequence parallelism on thread ranks (tests/dsp.sh)" tests/dsp.sh
 suite "ranks that fail or die, and the test hooks (tests/ranks_test.sh)" tests/ranks_test.sh

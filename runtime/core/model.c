@@ -1,4 +1,5 @@
-/* model.c: model_init/free, checkpoint loading against the manifest, random weights, the io
+/* model.c: model_init/free, checkpoint loading against the manifest (the files of a checkpoint
+ * from checkpoint.h; tied copies the manifest accepts without loading), random weights, the io
  * table and phase lookups (model.h). Every check runs before anything is copied into the model; every
  * read of a file's data runs under st_guarded (the file may shrink under the mapping), and every
  * name a message prints goes through ditc_shown. Not here: the safetensors format itself. */
@@ -10,6 +11,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "checkpoint.h"
 #include "load.h"
 #include "rng.h"
 #include "safetensors.h"
@@ -108,33 +110,38 @@ static const ditc_weight_spec *find_spec(const ditc_variant *v, const char *name
   return NULL;
 }
 
-/* Names, dtypes and shapes of every tensor in f against the manifest; reads no data. */
-static ditc_status check_manifest(const ditc_variant *v, const st_file *f, const char *path, ditc_err *err) {
+/* Names, dtypes and shapes of every tensor of the opened checkpoint against the manifest; reads
+ * no data. A tensor's message names the file that holds it; a missing one the checkpoint (the
+ * index of a sharded one). */
+static ditc_status check_manifest(const ditc_variant *v, const ditc_ckpt *c, ditc_err *err) {
   char want[128], got[128], nb[DITC_SHOWN_MAX];
-  for (int i = 0; i < f->count; i++) {
-    const st_tensor *t = &f->tensors[i];
-    if (find_spec(v, t->name)) continue;
-    const ditc_weight_spec *k = NULL; /* a tensor the variant accepts and does not load (a tied copy) */
-    for (int j = 0; j < v->n_skipped && !k; j++)
-      if (!strcmp(v->skipped[j].name, t->name)) k = &v->skipped[j];
-    if (!k)
-      return ditc_fail(err, DITC_EINVAL, "%s: tensor '%s' is not part of %s/%s (wrong checkpoint?)", path,
-                       SHOWN(nb, t->name), v->family, v->name);
-    int same = t->ndim == k->ndim;
-    for (int d = 0; same && d < k->ndim; d++) same = t->shape[d] == k->shape[d];
-    if (!same) {
-      load_shape_str(want, sizeof want, k->ndim, k->shape);
-      load_shape_str(got, sizeof got, t->ndim, t->shape);
-      return ditc_fail(err, DITC_EINVAL, "%s: tensor '%s' has shape %s, %s/%s expects %s (it is not loaded, but "
-                       "must match)", path, SHOWN(nb, t->name), got, v->family, v->name, want);
+  for (int s = 0; s < c->n_shards; s++)
+    for (int i = 0; i < c->files[s].count; i++) {
+      const st_tensor *t = &c->files[s].tensors[i];
+      if (find_spec(v, t->name)) continue;
+      const ditc_weight_spec *k = NULL; /* a tensor the variant accepts and does not load (a tied copy) */
+      for (int j = 0; j < v->n_skipped && !k; j++)
+        if (!strcmp(v->skipped[j].name, t->name)) k = &v->skipped[j];
+      if (!k)
+        return ditc_fail(err, DITC_EINVAL, "%s: tensor '%s' is not part of %s/%s (wrong checkpoint?)", c->shards[s],
+                         SHOWN(nb, t->name), v->family, v->name);
+      int same = t->ndim == k->ndim;
+      for (int d = 0; same && d < k->ndim; d++) same = t->shape[d] == k->shape[d];
+      if (!same) {
+        load_shape_str(want, sizeof want, k->ndim, k->shape);
+        load_shape_str(got, sizeof got, t->ndim, t->shape);
+        return ditc_fail(err, DITC_EINVAL, "%s: tensor '%s' has shape %s, %s/%s expects %s (it is not loaded, but "
+                         "must match)", c->shards[s], SHOWN(nb, t->name), got, v->family, v->name, want);
+      }
     }
-  }
   for (int i = 0; i < v->n_weights; i++) {
     const ditc_weight_spec *w = &v->weights[i];
-    const st_tensor *t = st_find(f, w->name);
+    int s = 0;
+    const st_tensor *t = ckpt_find(c, w->name, &s);
     if (!t)
-      return ditc_fail(err, DITC_EINVAL, "%s: missing tensor '%s' (%s/%s needs %d tensors)", path,
+      return ditc_fail(err, DITC_EINVAL, "%s: missing tensor '%s' (%s/%s needs %d tensors)", c->name,
                        SHOWN(nb, w->name), v->family, v->name, v->n_weights);
+    const char *path = c->shards[s];
     if (!load_is_float(t->dtype))
       return ditc_fail(err, DITC_EINVAL, "%s: tensor '%s' has dtype %s, expected a float tensor (F32, BF16 or F16)",
                        path, SHOWN(nb, w->name), st_dtype_name(t->dtype));
@@ -150,31 +157,44 @@ static ditc_status check_manifest(const ditc_variant *v, const st_file *f, const
   return DITC_OK;
 }
 
-/* All checks passed: convert every weight, each value checked finite as the float it becomes. */
-static ditc_status convert_weights(void *arg, ditc_err *err) {
-  const load_ctx *c = arg;
-  const ditc_variant *v = c->m->v;
+/* What convert_shard gets: the model, the opened checkpoint and the shard to convert. */
+typedef struct {
+  ditc_model *m;
+  const ditc_ckpt *c;
+  int shard;
+} convert_ctx;
+
+/* All checks passed: convert every weight of one shard (under st_guarded over that shard), each
+ * value checked finite as the float it becomes. */
+static ditc_status convert_shard(void *arg, ditc_err *err) {
+  const convert_ctx *x = arg;
+  const ditc_variant *v = x->m->v;
   for (int i = 0; i < v->n_weights; i++) {
     const ditc_weight_spec *w = &v->weights[i];
-    const st_tensor *t = st_find(c->f, w->name);
-    float *dst = c->m->weights + w->offset;
+    int s = 0;
+    const st_tensor *t = ckpt_find(x->c, w->name, &s);
+    if (s != x->shard) continue;
+    float *dst = x->m->weights + w->offset;
     for (int64_t k = 0; k < w->elems; k++) {
-      const float x = load_elem_f32(t, k);
-      if (!isfinite(x)) return load_not_finite(t, k, c->path, err);
-      dst[k] = x;
+      const float y = load_elem_f32(t, k);
+      if (!isfinite(y)) return load_not_finite(t, k, x->c->shards[s], err);
+      dst[k] = y;
     }
   }
   return DITC_OK;
 }
 
 ditc_status model_load_weights(ditc_model *m, const char *path, ditc_err *err) {
-  st_file f;
-  ditc_status s = st_open(&f, path, err);
+  ditc_ckpt c;
+  ditc_status s = ckpt_resolve(&c, path, err);
   if (s) return s;
-  load_ctx c = {m, &f, path, NULL};
-  s = check_manifest(m->v, &f, path, err);
-  if (!s) s = st_guarded(&f, convert_weights, &c, err);
-  st_close(&f);
+  s = ckpt_open(&c, err);
+  if (!s) s = check_manifest(m->v, &c, err);
+  for (int i = 0; i < c.n_shards && !s; i++) {
+    convert_ctx x = {m, &c, i};
+    s = st_guarded(&c.files[i], convert_shard, &x, err);
+  }
+  ckpt_close(&c);
   return s;
 }
 

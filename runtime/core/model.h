@@ -30,8 +30,10 @@ ditc_status model_init_rank(ditc_model *m, const ditc_variant *v, const float *w
                             struct ditc_comm *comm, int cfg_rank, struct ditc_comm *cfg_comm, ditc_err *err);
 void model_free(ditc_model *m);
 
-/* Checks every tensor of a safetensors checkpoint against the manifest (names, shapes, float
- * dtypes, no extras, no NaN/Inf) before converting any of it into the weight buffer. */
+/* Loads the checkpoint at path: one safetensors file, a sharded checkpoint's index
+ * (model.safetensors.index.json) or a folder holding either (checkpoint.h). Checks every tensor of
+ * every shard against the manifest (names, shapes, float dtypes, no extras, no NaN/Inf) before
+ * converting any of it into the weight buffer. */
 ditc_status model_load_weights(ditc_model *m, const char *path, ditc_err *err);
 /* Seeded random weights of a sensible scale, for benchmarks only (never a real model). */
 void model_random_weights(ditc_model *m, uint64_t seed);

@@ -13,6 +13,7 @@
 #include <omp.h>
 #endif
 
+#include "checkpoint.h"
 #include "comm.h"
 #include "dump.h"
 #include "mains.h"
@@ -42,7 +43,8 @@ typedef struct {
 #define OFF(f) offsetof(options, f)
 static const flag_spec FLAGS[] = {
     {"--weights", F_STR, OFF(weights), 0, "FILE", "safetensors checkpoint with upstream tensor names (checked "
-     "against the manifest)", 0, 0},
+     "against the manifest): a .safetensors file, a sharded one's model.safetensors.index.json, or a folder "
+     "holding either", 0, 0},
     {"--cond", F_STR, OFF(cond), 0, "FILE", "text-encoder output: the conditioning tensors listed below", 0, 0},
     {"--noise", F_STR, OFF(noise), 0, "FILE", "initial latent 'z0' (shape below); default: --seed 0", 0, 0},
     {"--seed", F_U64, OFF(seed), OFF(has_seed), "N", "counter-based N(0,1) noise from N in 0..2^64-1 (the same "
@@ -308,10 +310,11 @@ int denoiser_main(int argc, char **argv) {
   }
   if (o.out) { /* before anything is loaded: an output that is an input, a non-file or unwritable */
     const out_input inputs[] = {{"--weights", o.weights}, {"--cond", o.cond}, {"--noise", o.noise},
-                                {"--forward", o.forward}};
+                                {"--forward", o.forward}}; /* and every shard of --weights */
     const int64_t latent = (int64_t)v->denoiser->Bp * v->denoiser->Cin * v->denoiser->Tx * v->denoiser->Hx * v->denoiser->Wx * 4;
     const int64_t bytes = o.forward ? 2 * latent * v->denoiser->Cout / v->denoiser->Cin : latent * (1 + (o.save_steps ? v->denoiser->steps : 0));
-    if (out_check("--out", o.out, inputs, 4, bytes + 65536, &err)) return error_exit(prog, &err, NULL);
+    if (ckpt_out_check("--out", o.out, inputs, 4, "--weights", o.weights, bytes + 65536, &err))
+      return error_exit(prog, &err, NULL);
   }
   ditc_comm *nccl = NULL; /* joined before the (possibly large) checkpoint is read */
   if (o.comm && !(nccl = comm_nccl_create(o.comm_timeout, &err))) return error_exit(prog, &err, NULL);

@@ -12,6 +12,7 @@
 #include <omp.h>
 #endif
 
+#include "checkpoint.h"
 #include "dump.h"
 #include "mains.h"
 #include "graph_run.h"
@@ -32,7 +33,8 @@ static void usage(FILE *f, const char *prog, const ditc_variant *v) {
           "       %s --info | --help\n"
           "%s/%s: a network (no sampler); one run reads the inputs below from --in by name, runs the phases\n"
           "once and writes the outputs to --out (a new safetensors file, never an input).\n"
-          "  --weights FILE   safetensors checkpoint with upstream tensor names (checked against the manifest)\n"
+          "  --weights FILE   safetensors checkpoint with upstream tensor names (checked against the manifest): a\n"
+          "                   .safetensors file, a sharded one's model.safetensors.index.json, or a folder holding either\n"
           "  --in FILE        safetensors file with every input below (name, shape; F32: any float, I32: any int;\n"
           "                   batched inputs: any number of rows); also spelt --ids\n"
           "  --out FILE       safetensors output: the outputs below\n"
@@ -130,7 +132,8 @@ int network_main(int argc, char **argv) {
 #endif
   ditc_err err = {{0}};
   const out_input inputs[] = {{"--weights", o.weights}, {"--in", o.in}};
-  if (out_check("--out", o.out, inputs, 2, 65536, &err)) return error_exit(prog, &err, NULL);
+  if (ckpt_out_check("--out", o.out, inputs, 2, "--weights", o.weights, 65536, &err))
+    return error_exit(prog, &err, NULL); /* the shards of --weights are inputs too */
   ditc_model m;
   if (model_init(&m, v, &err)) return error_exit(prog, &err, NULL);
   if (model_load_weights(&m, o.weights, &err) || model_attach(&m, &err)) return error_exit(prog, &err, &m);

@@ -2,7 +2,8 @@
 """make_corpus.py: writes the committed seed corpus of the fuzz targets (tests/fuzz/corpus/):
 json/ (JSON texts), st/ (whole safetensors files), loader/ (a loader byte, then a file for the
 tiny variant of tiny_variant.h), spm/ (small SentencePiece .model files with a hand-built
-charsmap trie), tok/ (a kind byte, a length byte, then a prompt). Deterministic; rerun after changing a case and commit the result.
+charsmap trie), tok/ (a kind byte, a length byte, then a prompt), index/ (the text of a
+model.safetensors.index.json next to the shards fuzz_index.c writes). Deterministic; rerun after changing a case and commit the result.
 Usage: tests/fuzz/make_corpus.py [OUT_DIR]. Python standard library only. Not a fuzzer."""
 import json
 import os
@@ -197,9 +198,43 @@ def text_cases():
     return spm, tok
 
 
+def index_cases():
+    """Indexes of the shards fuzz_index.c writes: a.safetensors (blk.weight), b.safetensors
+    (blk.bias), ab.safetensors (both), the folder dir.safetensors, the link out.safetensors."""
+    def index(wm, metadata=True):
+        doc = {"metadata": {"total_size": 36}, "weight_map": wm} if metadata else {"weight_map": wm}
+        return json.dumps(doc, separators=(",", ":")).encode()
+    good = {"blk.weight": "a.safetensors", "blk.bias": "b.safetensors"}
+    return {
+        "good": index(good),
+        "good_no_metadata": index(good, False),
+        "one_shard": index({"blk.weight": "ab.safetensors", "blk.bias": "ab.safetensors"}),
+        "two_shards": index({"blk.weight": "a.safetensors", "blk.bias": "ab.safetensors"}),
+        "wrong_shard": index({"blk.weight": "b.safetensors", "blk.bias": "b.safetensors"}),
+        "unlisted": index({"blk.weight": "ab.safetensors"}),
+        "missing": index({"blk.weight": "a.safetensors", "blk.bias": "c.safetensors"}),
+        "dotdot": index({"blk.weight": "../a.safetensors", "blk.bias": "b.safetensors"}),
+        "absolute": index({"blk.weight": "/proc/self/exe", "blk.bias": "b.safetensors"}),
+        "link_out": index({"blk.weight": "out.safetensors", "blk.bias": "b.safetensors"}),
+        "dir": index({"blk.weight": "dir.safetensors", "blk.bias": "b.safetensors"}),
+        "pickle_name": index({"blk.weight": "a.bin", "blk.bias": "b.safetensors"}),
+        "control_name": index({"blk.weight": "a\x1b[2J.safetensors", "blk.bias": "b.safetensors"}),
+        "control_tensor": index({"blk.weight": "a.safetensors", "blk\x1b[2J\x7f\u009b": "b.safetensors"}),
+        "nul_key": b'{"weight_map":{"blk.weight\\u0000":"a.safetensors","blk.bias":"b.safetensors"}}',
+        "duplicate": b'{"weight_map":{"blk.bias":"b.safetensors","blk.bias":"b.safetensors"}}',
+        "not_string": b'{"weight_map":{"blk.weight":1,"blk.bias":"b.safetensors"}}',
+        "empty_map": b'{"weight_map":{}}',
+        "no_map": b'{"metadata":{}}',
+        "array_map": b'{"weight_map":["a.safetensors"]}',
+        "array_root": b'[]',
+        "metadata_array": b'{"metadata":[1,2],"weight_map":{"blk.weight":"a.safetensors"}}',
+        "empty": b"",
+    }
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
-    for sub, files in zip(("json", "st", "loader", "spm", "tok"), cases() + text_cases()):
+    for sub, files in zip(("json", "st", "loader", "spm", "tok", "index"), cases() + text_cases() + (index_cases(),)):
         os.makedirs(os.path.join(out, sub), exist_ok=True)
         for name, blob in files.items():
             with open(os.path.join(out, sub, name), "wb") as f:

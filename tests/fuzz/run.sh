@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/fuzz/run.sh: runs each libFuzzer target (build/fuzz/json, st, loader, spm, tok; `ninja fuzz` builds
+# tests/fuzz/run.sh: runs each libFuzzer target (build/fuzz/json, st, loader, index, spm, tok; `ninja fuzz` builds
 # them first) for FUZZ_SECONDS (default 60) seconds, starting from a copy of its committed seed
 # corpus (tests/fuzz/corpus/<target>/) in build/fuzz/corpus/<target>/, where new inputs stay.
 # A crash leaves its input in build/fuzz/ (crash-*); add it to the seed corpus once fixed.
@@ -8,7 +8,7 @@ set -u
 cd "$(dirname "$0")/../.."
 secs=${FUZZ_SECONDS:-60}
 rc=0
-for t in json st loader spm tok; do
+for t in json st loader index spm tok; do
   bin=build/fuzz/$t
   [ -x "$bin" ] || { echo "not ok - fuzz $t: $bin is missing (run: ninja fuzz)"; rc=1; continue; }
   mkdir -p "build/fuzz/corpus/$t"
