@@ -812,6 +812,18 @@ do
     "a plain integer in a dim's place that is not that dim is refused", tostring(err) .. " / " .. tostring(err2))
 end
 
+-- A weight keeps its checkpoint shape (the manifest) and may carry the shape the ops read it as
+do
+  local Program = require("program")
+  local P = Program.new()
+  P:weight("conv.weight", { 8, 4, 1, 2, 2 }, { 8, 16 })
+  local ok = pcall(P.weight, P, "bad.weight", { 8, 4 }, { 8, 5 })
+  local off = read("out/latte/fixture/offsets.h") or ""
+  check(table.concat(P.weights["conv.weight"].view, ",") == "8,16" and not ok
+    and off:find("WT_pos_embed_proj_weight %d+ull /%* %[64, 4, 2, 2%], read as %[64, 16%] %*/") ~= nil,
+    "a weight's view: the same elements (another count is refused), shown beside the checkpoint shape in offsets.h")
+end
+
 -- A network (kind "network"): one phase, named io, no sampler or PAB part; a denoiser's fields
 -- and flags are refused by name.
 do

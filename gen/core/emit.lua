@@ -180,7 +180,8 @@ function M.offsets_h(ctx)
   values.slots = #lines > 0 and table.concat(lines, "\n") or "/* none: the PAB table reuses nothing */"
   lines = {}
   for _, w in ipairs(P.weight_list) do
-    lines[#lines + 1] = string.format("#define %s %dull /* %s */", wt_name(w.name), w.offset, shape_str(w.shape))
+    lines[#lines + 1] = string.format("#define %s %dull /* %s%s */", wt_name(w.name), w.offset, shape_str(w.shape),
+      w.view and (", read as " .. shape_str(w.view)) or "")
   end
   values.weights = table.concat(lines, "\n")
   local names = {}

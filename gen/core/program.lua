@@ -88,8 +88,11 @@ function M:buffer(name, shape, opt)
   return name
 end
 
--- Registers a checkpoint tensor used by the model (name exactly as upstream).
-function M:weight(name, shape)
+-- Registers a checkpoint tensor used by the model (name exactly as upstream) with its checkpoint
+-- shape; view (optional): the shape the ops read it as, the same elements in the same order (a
+-- convolution's [C, Cin, kt, kh, kw] as the GEMM operand [C, Cin*kt*kh*kw]). The manifest checks
+-- files against the checkpoint shape; offsets.h shows both.
+function M:weight(name, shape, view)
   shape = M.values(shape)
   local w = self.weights[name]
   if w then
@@ -97,6 +100,10 @@ function M:weight(name, shape)
     return name
   end
   w = { name = name, shape = shape, elems = M.checked_elems(shape, self.st_bytes, "weight " .. name, self.fail) }
+  if view then
+    w.view = M.values(view)
+    assert(util.prod(w.view) == w.elems, "program: the view of " .. name .. " has another number of elements")
+  end
   self.weights[name] = w
   self.weight_list[#self.weight_list + 1] = w
   return name

@@ -59,7 +59,8 @@ end
 function M.embed(P, d, wprefix, wshape, pt, pos, names)
   P.residual = P:buffer(M.RESIDUAL, { d.B, d.Nl, d.C }, { dims = d.sp > 1 and "B, T/sp * S, C" or "B, N, C" })
   local x = P.residual
-  local w, b = P:weight(wprefix .. ".weight", wshape), P:weight(wprefix .. ".bias", { d.C })
+  local w = P:weight(wprefix .. ".weight", wshape, { d.C, d.Cin * pt * d.ph * d.pw }) -- a GEMM per patch
+  local b = P:weight(wprefix .. ".bias", { d.C })
   P:op("patch_embed3d", names.embed, {
     out = { buf = x }, src = { buf = "in.x" }, w = { w = w }, b = { w = b },
     B = d.B, Cin = d.Cin, Tx = d.Tx, Hx = d.Hx, Wx = d.Wx, pt = pt, ph = d.ph, pw = d.pw, C = d.C,
