@@ -36,6 +36,21 @@ expect "fixture: --dump in a build without dumps fails, no output" bash -c "! $B
   --in $d/in.safetensors --out $d/nodump.safetensors --dump fc1 2>$d/err && grep -q 'captured nothing' $d/err \
   && [ ! -e $d/nodump.safetensors ]"
 
+# state that persists across calls: one row a call, a running sum held in a state buffer
+python3 - $tmp <<'PY'
+import sys, numpy as np
+sys.path.insert(0, "tests/ref")
+import safetensors_np as s
+s.save(sys.argv[1] + "/scan_in.safetensors", {"x": np.arange(20, dtype=np.float32).reshape(4, 5)})
+s.save(sys.argv[1] + "/empty.safetensors", {})
+PY
+expect "a chunk phase with persistent state: 4 rows in 4 calls give the running sums" bash -c "
+  build/tests/toy-scan --weights $tmp/empty.safetensors --in $tmp/scan_in.safetensors --out $tmp/scan_out.safetensors \
+    2>$tmp/scan.err && grep -q 'call 4 of 4' $tmp/scan.err && python3 -c \"
+import sys; sys.path.insert(0, 'tests/ref'); import safetensors_np as s, numpy as np
+y = s.load('$tmp/scan_out.safetensors')['y']
+assert (y == np.cumsum(np.arange(20, dtype=np.float32).reshape(4, 5), axis=0)).all(), y\""
+
 # --info and --help come from the io table
 expect "--info lists the phase and the io by name and shape" bash -c "$BIN --info | grep -q 'phase: forward' \
   && $BIN --info | grep -q 'input  x .*F32 \[6, 24\] (R, Din)' && $BIN --info | grep -q 'output y .*F32 \[6, 16\]'"

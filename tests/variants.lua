@@ -48,6 +48,8 @@ return {
   -- a network that is not a denoiser (tests/network_test.sh)
   { name = "toy-mlp-fixture", model = toy, args = m(toy) .. "--variant fixture", debug = true },
   { name = "toy-mlp-wide", model = toy, args = m(toy) .. "--variant wide" },
+  -- state that persists across calls (a chunk phase, as a VAE decoder's)
+  { name = "toy-scan", model = "tests/models/toy-scan.lua", args = "--model tests/models/toy-scan.lua --variant fixture" },
   -- a T5 encoder from an upstream-format config.json (3 heads of 20 != d_model 48, 16 buckets up to
   -- distance 20): 2 rows a call, so a file of 5 rows runs 3 calls (tests/t5_test.sh)
   { name = "t5-odd", model = t5, args = m(t5) .. "--config tests/data/t5-odd.json --name odd --seq-len 37 --batch 2" },

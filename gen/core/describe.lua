@@ -17,7 +17,7 @@ local M = {}
 -- A class's kind: "denoiser" (the default: a sampler, cache tables, sequence parallelism on top
 -- of its graph) or "network" (a graph with named io and no sampler: an encoder, a decoder).
 local classes = { STDiT3 = require("stdit3"), LatteT2V = require("latte"), ToyMLP = require("toy_mlp"),
-  T5EncoderModel = require("t5") }
+  ToyScan = require("toy_scan"), T5EncoderModel = require("t5") }
 for _, cls in pairs(classes) do cls.kind = cls.kind or "denoiser" end
 local class_names = util.sorted_keys(classes)
 
