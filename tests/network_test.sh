@@ -74,6 +74,20 @@ bad = x.copy(); bad[2, 3] = np.nan
 s.save(tmp + "/nan_x.safetensors", {"x": bad})
 PY
 W=(--weights $d/weights.safetensors --out $tmp/o.safetensors)
+python3 - "$d" "$tmp" <<'PY'
+import sys, numpy as np
+sys.path.insert(0, "tests/ref")
+import safetensors_np as s
+w = s.load(sys.argv[1] + "/weights.safetensors")
+w["fc2.weight"] = np.abs(w["fc2.weight"]) * np.float32(1e38)  # finite weights and bias whose sums overflow fp32
+w["fc2.bias"] = np.full_like(w["fc2.bias"], 3e38)
+s.save(sys.argv[2] + "/overflow.safetensors", w)
+PY
+refused "an output that overflows to Inf/NaN: refused naming the output, row and element" \
+  "output 'y' holds (-?inf|-?nan) at row 0, element [0-9]+ .*--allow-nonfinite" --weights $tmp/overflow.safetensors \
+  --in $d/in.safetensors --out $tmp/o.safetensors
+expect "--allow-nonfinite writes it anyway" $BIN --weights $tmp/overflow.safetensors --in $d/in.safetensors \
+  --out $tmp/o.safetensors --allow-nonfinite
 refused "--in with x of the wrong shape: refused naming the tensor" "wrong_shape.safetensors: tensor 'x' has shape \[6, 23\], expected \[6, 24\]" "${W[@]}" --in $tmp/wrong_shape.safetensors
 refused "--in without x: refused naming the missing tensor" "wrong_name.safetensors: missing tensor 'x'" "${W[@]}" --in $tmp/wrong_name.safetensors
 refused "--in with an integer x: refused naming the dtype" "tensor 'x' has dtype I64" "${W[@]}" --in $tmp/int_x.safetensors

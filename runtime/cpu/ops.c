@@ -174,8 +174,12 @@ void cpu_add(float *out, const float *a, const float *b, int64_t n) {
 void cpu_rms_norm(float *out, const float *src, const float *w, int64_t R, int C, float eps) {
   for (int64_t r = 0; r < R; r++) {
     const float *x = src + r * C;
-    double ss = 0.0; /* the mean of squares in double: the reference's summation error stays far below fp32's */
-    for (int c = 0; c < C; c++) ss += (double)x[c] * x[c];
+    double ss = 0.0; /* each square in fp32 as upstream (a square past FLT_MAX is inf there too, and the
+                        row becomes 0 * inf), summed in double: far below fp32's summation error */
+    for (int c = 0; c < C; c++) {
+      const float sq = x[c] * x[c];
+      ss += sq;
+    }
     const float inv = 1.0f / sqrtf((float)(ss / C) + eps);
     for (int c = 0; c < C; c++) out[r * C + c] = w[c] * (x[c] * inv);
   }

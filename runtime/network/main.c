@@ -5,6 +5,7 @@
  * --dump in a debug build). Every user mistake is one line on stderr and a non-zero exit, and no
  * output file is written unless the whole run succeeded. Not here: sampling (denoiser/main.c), loaders
  * (model.c). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,12 +25,13 @@ enum { MAX_OUT = 256 }; /* tensors one output file holds: outputs and dumped int
 
 typedef struct {
   const char *weights, *in, *out, *dump;
-  int threads, info, quiet;
+  int threads, info, quiet, allow_nonfinite;
 } net_options;
 
 static void usage(FILE *f, const char *prog, const ditc_variant *v) {
   fprintf(f,
           "usage: %s --weights FILE --in FILE --out FILE [--dump NAMES|all] [--threads N] [--quiet]\n"
+          "          [--allow-nonfinite]\n"
           "       %s --info | --help\n"
           "%s/%s: a network (no sampler); one run reads the inputs below from --in by name, runs the phases\n"
           "once and writes the outputs to --out (a new safetensors file, never an input).\n"
@@ -41,6 +43,7 @@ static void usage(FILE *f, const char *prog, const ditc_variant *v) {
           "  --dump NAMES     in a debug build: also write intermediates by stable name (comma-separated, or all)\n"
           "  --threads N      CPU threads (results do not depend on it)\n"
           "  --quiet          no progress line per call\n"
+          "  --allow-nonfinite  write the outputs even when they hold NaN/Inf (default: fail naming the first)\n"
           "  --info           print the io table, weights and arena, and exit\n",
           prog, prog, v->family, v->name);
   for (int i = 0; i < v->n_io; i++) {
@@ -72,8 +75,10 @@ static int parse(int argc, char **argv, net_options *o, const ditc_variant *v) {
       usage(stdout, argv[0], v);
       exit(0);
     }
-    if (!strcmp(a, "--info") || !strcmp(a, "--quiet")) {
-      *(!strcmp(a, "--info") ? &o->info : &o->quiet) = 1;
+    int *flag = !strcmp(a, "--info") ? &o->info : !strcmp(a, "--quiet") ? &o->quiet
+              : !strcmp(a, "--allow-nonfinite") ? &o->allow_nonfinite : NULL;
+    if (flag) {
+      *flag = 1;
       continue;
     }
     if (!strcmp(a, "--ids")) a = "--in"; /* a text encoder's inputs are token ids */
@@ -110,6 +115,24 @@ static void info(const ditc_variant *v) {
   usage(stdout, "", v);
 }
 
+/* The first output element that is not finite, as an error naming the output, row and element. */
+static ditc_status first_nonfinite(const graph_outputs *res, ditc_err *err) {
+  for (int i = 0; i < res->n; i++) {
+    const st_out_tensor *t = &res->t[i];
+    if (t->dtype != ST_F32) continue;
+    int64_t n = 1;
+    for (int k = 0; k < t->ndim; k++) n *= t->shape[k];
+    const int64_t row = t->ndim > 0 && t->shape[0] > 0 ? n / t->shape[0] : n;
+    const float *x = t->data;
+    for (int64_t k = 0; k < n; k++)
+      if (!isfinite(x[k]))
+        return ditc_fail(err, DITC_EINVAL, "output '%s' holds %g at row %lld, element %lld (the inputs or weights "
+                         "overflow the network); --allow-nonfinite writes it anyway", t->name, x[k],
+                         (long long)(k / row), (long long)(k % row));
+  }
+  return DITC_OK;
+}
+
 static int error_exit(const char *prog, const ditc_err *err, ditc_model *m) {
   fprintf(stderr, "%s: error: %s\n", prog, err->msg);
   if (m) model_free(m);
@@ -144,12 +167,12 @@ int network_main(int argc, char **argv) {
     dump_free(d);
     return error_exit(prog, &err, &m);
   }
+  ditc_status s = o.allow_nonfinite ? DITC_OK : first_nonfinite(&res, &err);
   st_out_tensor t[MAX_OUT];
   int n = 0;
   for (int i = 0; i < res.n && n < MAX_OUT; i++) t[n++] = res.t[i];
   if (d) n += dump_tensors(d, "", t + n, MAX_OUT - n);
-  ditc_status s = DITC_OK;
-  if (d && n == res.n)
+  if (!s && d && n == res.n)
     s = ditc_fail(&err, DITC_EINVAL, "--dump %s captured nothing: unknown name, or a binary built without "
                   "DITC_DUMP_ENABLED (a debug build)", o.dump);
   if (!s) s = st_write(o.out, t, n, &err);
