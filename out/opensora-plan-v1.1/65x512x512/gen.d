@@ -32,6 +32,7 @@ out/opensora-plan-v1.1/65x512x512/forward.c: \
   gen/families/stdit3.lua \
   gen/families/t5.lua \
   gen/families/toy_mlp.lua \
+  gen/families/toy_scan.lua \
   gen/main.lua \
   gen/nn/nn.lua \
   gen/paths.lua

@@ -32,6 +32,7 @@ out/opensora-v1.2/fixture-aggressive/forward.c: \
   gen/families/stdit3.lua \
   gen/families/t5.lua \
   gen/families/toy_mlp.lua \
+  gen/families/toy_scan.lua \
   gen/main.lua \
   gen/nn/nn.lua \
   gen/paths.lua

@@ -32,6 +32,7 @@ out/t5-v1.1/xxl-120/forward.c: \
   gen/families/stdit3.lua \
   gen/families/t5.lua \
   gen/families/toy_mlp.lua \
+  gen/families/toy_scan.lua \
   gen/main.lua \
   gen/nn/nn.lua \
   gen/paths.lua
