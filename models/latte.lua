@@ -10,7 +10,7 @@ local attn2 = { layer = "cross_attention", name = "attn2", pab = "cross", q = "t
 local ff = { layer = "mlp", name = "ff", pab = "mlp", norm_eps = 1e-6, mod = { 3, 4, 5 },
   fc1 = "net.0.proj", fc2 = "net.2", act = "gelu_tanh" }
 
--- LattePABConfig() (docs/upstream.md#latte-1-pab)
+-- LattePABConfig() (docs/upstream.md#latte-1-pab): MLP broadcast keyed by block kind
 local function mlp_keys(keys, blocks)
   local out = {}
   for i, k in ipairs(keys) do out[i] = { key = k, blocks = blocks, skip_count = 2 } end
@@ -30,6 +30,10 @@ return {
     norm_elementwise_affine = false, norm_eps = 1e-6, caption_channels = 4096, video_length = 16,
     use_rope = false,
   },
+
+  -- The attention cache kinds PAB keeps (a record each in `pab`, a column each in schedule.txt);
+  -- a block's `pab` names its self-attention's kind, attn2's `pab` its own.
+  cache_kinds = { "spatial", "temporal", "cross" },
 
   -- spatial block i then temporal block i; the temporal blocks have no cross-attention
   blocks = {

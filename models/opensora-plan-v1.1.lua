@@ -32,6 +32,10 @@ return {
     use_rope = true, rope_scaling_type = "linear", compress_kv_factor = 1, model_max_length = 300,
   },
 
+  -- The attention cache kinds PAB keeps (a record each in `pab`, a column each in schedule.txt);
+  -- a block's `pab` names its self-attention's kind, attn2's `pab` its own.
+  cache_kinds = { "spatial", "temporal", "cross" },
+
   blocks = {
     { prefix = "transformer_blocks", axis = "spatial", pab = "spatial", rope = true, layers = { attn1, attn2, ff } },
     { prefix = "temporal_transformer_blocks", axis = "temporal", pab = "temporal", rope = true, layers = { attn1, ff } },

@@ -30,9 +30,16 @@ return {
     input_sq_size = 512,
   },
 
+  -- The attention cache kinds PAB keeps, in the order schedule.txt lists them: one record each
+  -- in `pab` below (upstream's <kind>_broadcast/_threshold/_range in a --pab JSON). A block's
+  -- `pab` names its self-attention's kind, a cross-attention layer's `pab` its own; each
+  -- declared kind is used by some module (a family without temporal attention declares none).
+  cache_kinds = { "spatial", "temporal", "cross" },
+
   -- Module structure, with checkpoint names exactly as upstream (docs/upstream.md#open-sora-12-checkpoint). Blocks run
-  -- interleaved per depth in this order; `axis` is the self-attention axis, `pab` the
-  -- attention kind PAB uses for the block's self-attention, `layers` its sub-layers.
+  -- interleaved per depth in this order; `axis` is the self-attention axis, `pab` the cache
+  -- kind of the block's self-attention (and the block kind MLP broadcast is keyed by), `layers`
+  -- its sub-layers.
   blocks = {
     { prefix = "spatial_blocks", axis = "spatial", pab = "spatial", rope = false, layers = stdit3_block },
     { prefix = "temporal_blocks", axis = "temporal", pab = "temporal", rope = true, layers = stdit3_block },
@@ -56,8 +63,8 @@ return {
   -- OpenSoraVAE_V1_2: 8x spatial; 17-frame micro-batches of 5 latent frames (docs/upstream.md#latent-sizes)
   vae = { spatial = 8, temporal = "opensora" },
 
-  -- OpenSoraPABConfig() (docs/upstream.md#open-sora-12-pab). MLP dicts are ordered lists: upstream's first-match rule
-  -- follows dict insertion order.
+  -- OpenSoraPABConfig() (docs/upstream.md#open-sora-12-pab): a record per cache kind, then MLP broadcast keyed by
+  -- block kind. MLP dicts are ordered lists: upstream's first-match rule follows dict insertion order.
   pab = {
     spatial = { broadcast = true, threshold = { 450, 930 }, range = 2 },
     temporal = { broadcast = true, threshold = { 450, 930 }, range = 4 },

@@ -597,6 +597,95 @@ do
     "fixture schedule.txt: says its MLP keys match no timestep (the aggressive fixture's do, and says nothing)")
 end
 
+-- ---- cache kinds: a family declares its own (issue 10) --------------------------------------------
+
+-- The Open-Sora description without its temporal blocks: it declares only spatial and cross
+-- attention caches, so its PAB configs hold no temporal record.
+local function spatial_cross(text)
+  local n
+  local subs = {
+    { 'cache_kinds = { "spatial", "temporal", "cross" },', 'cache_kinds = { "spatial", "cross" },' },
+    { '\n    { prefix = "temporal_blocks",[^\n]*', '' },
+    { '\n    temporal = { broadcast = true, threshold = { 450, 930 }, range = 4 },', '' },
+    { '\n        temporal = { broadcast = true, threshold = { 100, 990 }, range = 3 },', '' },
+  }
+  for _, sub in ipairs(subs) do
+    text, n = text:gsub(sub[1], sub[2], 1)
+    assert(n == 1, "test setup: pattern not found: " .. sub[1])
+  end
+  return text
+end
+local sc_text = spatial_cross(original)
+do
+  local path = write_with_line("spatial-cross.lua", sc_text, "cache_kinds")
+  local fam = describe.load_family(path)
+  local v = describe.named(fam, "fixture")
+  local kinds = {}
+  for _, m in ipairs(bakery.variant(fam, v, "t").program.modules) do kinds[m.kind] = (kinds[m.kind] or 0) + 1 end
+  check(v.pab.temporal == nil and v.pab.spatial and v.pab.cross and kinds.temporal == nil and kinds.spatial == 2
+    and kinds.cross == 2 and kinds.mlp == 2, "a family declaring only spatial and cross kinds: its PAB config has no "
+    .. "temporal field, its modules are 2 spatial, 2 cross, 2 mlp")
+  local off = describe.named(fam, "fixture", { pab = "off", name = "sc-off" })
+  check(off.pab.temporal == nil and not pab.active(off.pab), "--pab off of a spatial+cross family: no temporal field, "
+    .. "PAB off")
+  for _, name in ipairs({ "fixture", "fixture-aggressive" }) do
+    local dir = tmp .. "/sc-" .. name
+    local rc, out = sh(string.format("lua5.4 gen/main.lua --model %s --variant %s --quiet --out %s", path, name, dir))
+    local sched = read(dir .. "/schedule.txt") or ""
+    check(rc == 0 and sched:find("\nspatial: ", 1, true) and sched:find("\ncross: ", 1, true)
+      and not sched:find("\ntemporal", 1, true) and sched:find("update  spatial  cross  mlp ", 1, true)
+      and sched:find("\n  cross    reused", 1, true) and not sched:find("\n  temporal", 1, true),
+      "spatial+cross family, " .. name .. ": generates; schedule.txt lists spatial and cross (lines, columns, summary), "
+      .. "no temporal", out)
+  end
+  local agg = read(tmp .. "/sc-fixture-aggressive/schedule.txt") or ""
+  check(agg:find("\n  spatial  reused [1-9]") and agg:find("\n  cross    reused [1-9]"),
+    "spatial+cross family, fixture-aggressive: spatial and cross attention are reused")
+end
+
+-- Writes text as a description, generates its fixture and expects one error at the first line
+-- holding `key` with `msg` in it.
+local function kinds_error(what, text, key, msg, pab_json)
+  local path, line = write_with_line("kinds.lua", text, key)
+  os.execute("rm -rf " .. tmp .. "/kinds")
+  local rc, out = sh(string.format("lua5.4 gen/main.lua --model %s --variant fixture%s --out %s/kinds", path,
+    pab_json and (" --name k --pab " .. pab_json) or "", tmp))
+  local at = pab_json or path
+  if pab_json then line = select(2, write_with_line("kinds.json", read(pab_json), key)) end
+  local want = string.format("gen: error: %s:%d: ", at, line)
+  check(rc == 1 and line > 0 and out:sub(1, #want) == want and out:find(msg, 1, true)
+    and select(2, out:gsub("\n", "")) == 1, what .. ": one error at " .. at:match("[^/]*$") .. ":" .. line, out)
+end
+kinds_error("a temporal field in the PAB config of a spatial+cross family",
+  (sc_text:gsub("(\n    cross = { broadcast = true, threshold = { 450, 930 }, range = 6 },)",
+    "\n    temporal = { broadcast = true, threshold = { 450, 930 }, range = 4 },%1", 1)),
+  "temporal = { broadcast = true, threshold = { 450, 930 }",
+  'pab.temporal: "temporal" is not a cache kind of this family (cache_kinds: spatial, cross)')
+kinds_error("a temporal field in a variant's PAB config of a spatial+cross family",
+  (sc_text:gsub("(\n        cross = { broadcast = true, threshold = { 100, 990 }, range = 4 },)",
+    "\n        temporal = { broadcast = true, threshold = { 100, 990 }, range = 3 },%1", 1)),
+  "temporal = { broadcast = true, threshold = { 100, 990 }", "is not a cache kind of this family")
+kinds_error("a PAB JSON with temporal fields for a spatial+cross family", sc_text, '"temporal_broadcast"',
+  "temporal_broadcast: temporal is not a cache kind of this family (cache_kinds: spatial, cross)",
+  "tests/data/pab-aggressive.json")
+kinds_error("a declared kind no block uses", (original:gsub('\n    { prefix = "temporal_blocks",[^\n]*', '', 1)),
+  "cache_kinds =",
+  '"temporal" is declared but no block or cross-attention layer has that pab')
+kinds_error("a block whose pab is no declared kind", (original:gsub('cache_kinds = { "spatial", "temporal", "cross" }',
+  'cache_kinds = { "spatial", "cross" }', 1)), 'pab = "temporal"', 'must be one of spatial, cross, got "temporal"')
+kinds_error("mlp declared as a cache kind", (original:gsub('cache_kinds = { "spatial", "temporal", "cross" }',
+  'cache_kinds = { "spatial", "temporal", "cross", "mlp" }', 1)), "cache_kinds =", '"mlp" is reserved')
+do -- a PAB JSON naming a kind no family here declares
+  local path, line = write_with_line("joint.json", (pab_json:gsub('"cross_range": 4', '"cross_range": 4,\n  "joint_range": 2')),
+    '"joint_range"')
+  local rc, out = sh(string.format("lua5.4 gen/main.lua --model models/opensora-v1.2.lua --variant fixture --pab %s "
+    .. "--name x --out %s/joint", path, tmp))
+  local want = string.format("gen: error: %s:%d: joint_range: joint is not a cache kind of this family "
+    .. "(cache_kinds: spatial, temporal, cross)", path, line)
+  check(rc == 1 and out:sub(1, #want) == want, "PAB JSON: a field of an undeclared kind (joint_range) is refused naming it",
+    out)
+end
+
 -- ---- determinism and freshness of out/ --------------------------------------------------------------
 
 local files = { "forward.c", "offsets.h", "tables.c", "entry.c", "schedule.txt", "plan.txt", "manifest.txt", "gen.d" }

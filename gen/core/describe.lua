@@ -209,8 +209,8 @@ function M.from_config_json(fam, config_path, opts)
     latent = opts.latent, steps = opts.steps, cfg_scale = opts.cfg_scale, fps = opts.fps,
     dtype = opts.dtype, text_len = opts.text_len, sp = opts.sp, cfg_parallel = opts.cfg_parallel,
   }
-  if opts.pab == "off" then spec.pab = D.pab_off(fam.pab)
-  elseif opts.pab and opts.pab ~= "default" then spec.pab = D.pab_from_json(opts.pab) end
+  if opts.pab == "off" then spec.pab = D.pab_off(fam.pab, fam.cache_kinds)
+  elseif opts.pab and opts.pab ~= "default" then spec.pab = D.pab_from_json(opts.pab, fam.cache_kinds) end
   -- a config field: its line in config.json, or where the description sets the default used;
   -- anything else came from the command line
   local flags = { num_frames = "frames", text_len = "text-len", cfg_scale = "cfg", dtype = "pipeline-dtype",

@@ -90,16 +90,23 @@ end
 -- Source map of a Lua description file: finds the line of a field path such as
 -- {"variants", "fixture", "config", "depth"} by scanning for `name =` (or `["name"] =`)
 -- after the line of its parent; a numeric part n is the n-th `{ ... }` entry of the list that
--- starts at its parent's line. Falls back to the deepest line found.
+-- starts at its parent's line. A top-level field is first looked for as a line that starts with
+-- it, from the description's `return` on (helper tables above it and entries such as a block's
+-- `pab = ...` have fields of the same names). Falls back to the deepest line found.
 function M.srcmap(path, text)
   local lines = {}
-  for l in (text .. "\n"):gmatch("([^\n]*)\n") do lines[#lines + 1] = (l:gsub("%-%-.*$", "")) end
-  local function find(name, from)
+  local top -- the line of the description's `return`
+  for l in (text .. "\n"):gmatch("([^\n]*)\n") do
+    lines[#lines + 1] = (l:gsub("%-%-.*$", ""))
+    if not top and lines[#lines]:match("^return%f[^%w_]") then top = #lines end
+  end
+  top = top or 1
+  local function find(name, from, line_start)
     local esc = tostring(name):gsub("%p", "%%%0")
     for i = from, #lines do
       local l = lines[i]
-      if l:find("^%s*" .. esc .. "%s*=") or l:find("[{,]%s*" .. esc .. "%s*=")
-        or l:find('%[%s*"' .. esc .. '"%s*%]%s*=') then
+      if l:find("^%s*" .. esc .. "%s*=") or not line_start and (l:find("[{,]%s*" .. esc .. "%s*=")
+        or l:find('%[%s*"' .. esc .. '"%s*%]%s*=')) then
         return i
       end
     end
@@ -125,10 +132,11 @@ function M.srcmap(path, text)
     end
   end
   return function(fieldpath)
-    local line, from = 1, 1
-    for _, name in ipairs(fieldpath) do
+    local line, from = 1, top
+    for depth, name in ipairs(fieldpath) do
       local l
-      if type(name) == "number" then l = entry(name, from) else l = find(name, from) end
+      if type(name) == "number" then l = entry(name, from)
+      else l = depth == 1 and find(name, from, true) or find(name, from) end
       if not l then break end
       line, from = l, l
     end

@@ -1,6 +1,7 @@
 -- describe_denoiser.lua: what a denoiser's description holds besides its graph, and how its
--- variants resolve: the sampler, PAB and block schemas, the VAE's latent sizes, sequence and
--- CFG parallelism, variants derived on the command line, and PAB configs in upstream's JSON.
+-- variants resolve: its cache kinds and the PAB and block schemas that follow from them, the
+-- sampler schema, the VAE's latent sizes, sequence and CFG parallelism, variants derived on the
+-- command line, and PAB configs in upstream's JSON.
 -- describe.lua dispatches here for a class of kind "denoiser". Not here: loading files, the
 -- config.json import, networks (describe.lua); timesteps or tables (the samplers, pab.lua).
 local S = require("schema")
@@ -40,10 +41,65 @@ local function mlp_dict(v, path, fail)
   end
 end
 
-local pab_schema = S.record({
-  spatial = kind_schema, temporal = kind_schema, cross = kind_schema,
-  mlp_broadcast = S.bool(), mlp_spatial = mlp_dict, mlp_temporal = mlp_dict,
-}, { required = { "spatial", "temporal", "cross", "mlp_broadcast" } })
+-- ---- cache kinds ---------------------------------------------------------------------------------
+
+-- A family declares its attention cache kinds (`cache_kinds`, e.g. { "spatial", "temporal",
+-- "cross" }): the kinds its PAB config holds, each with upstream's broadcast/threshold/range and
+-- JSON names <kind>_broadcast/_threshold/_range, in the order schedule.txt lists them. A block's
+-- `pab` (its self-attention's kind) and a cross-attention layer's `pab` name one of them, and
+-- each declared kind must be used by some module (check below), so a family without temporal
+-- attention declares none. The list is declared rather than derived from the blocks so that the
+-- PAB config's schema and the order of its columns are read in one place, independent of the
+-- order blocks run in, and a misspelt block `pab` is an error at its line, not a new kind.
+-- "attn" (a self-attention layer's "the block's kind") and "mlp..." (MLP broadcast, keyed by
+-- block kind as upstream does, and its config fields) are not kind names.
+local function cache_kind(v, path, fail)
+  S.str()(v, path, fail)
+  if not v:match("^[a-z][a-z0-9_]*$") or #v > 32 then
+    fail(path, "must be a lower-case identifier of at most 32 characters, got " .. S.describe(v))
+  end
+  if v == "attn" or v:match("^mlp") then
+    fail(path, string.format("%s is reserved (attn: a self-attention layer's block kind; mlp: MLP broadcast)",
+      S.describe(v)))
+  end
+end
+
+local function cache_kinds_schema(v, path, fail)
+  S.list(cache_kind, { min_len = 1, max_len = 8 })(v, path, fail)
+  for i, k in ipairs(v) do
+    for j = 1, i - 1 do
+      if v[j] == k then
+        local p = { table.unpack(path) }
+        p[#p + 1] = i
+        fail(p, string.format("%s appears twice", S.describe(k)))
+      end
+    end
+  end
+end
+
+-- The PAB config of a family with these cache kinds: every kind's record, required, and MLP
+-- broadcast as upstream has it; a field of another kind is refused naming the declared ones.
+local function pab_schema(kinds)
+  local fields = { mlp_broadcast = S.bool(), mlp_spatial = mlp_dict, mlp_temporal = mlp_dict }
+  local required = {}
+  for i, k in ipairs(kinds) do fields[k], required[i] = kind_schema, k end
+  required[#required + 1] = "mlp_broadcast"
+  local record = S.record(fields, { required = required })
+  return function(v, path, fail)
+    if type(v) == "table" then
+      for _, k in ipairs(util.sorted_keys(v)) do
+        if type(k) == "string" and not fields[k] and not k:match("^mlp") then
+          local p = { table.unpack(path) }
+          p[#p + 1] = k
+          local near = util.closest(k, kinds)
+          fail(p, string.format("%s is not a cache kind of this family (cache_kinds: %s)%s", S.describe(k),
+            table.concat(kinds, ", "), near and ("; did you mean '" .. near .. "'?") or ""))
+        end
+      end
+    end
+    record(v, path, fail)
+  end
+end
 
 -- One record for every sampler; each sampler's bake() checks the fields it reads.
 local sampler_schema = S.record({
@@ -75,7 +131,6 @@ local variant_fields = {
   latent = S.list(S.int { min = 1, max = M.MAX_PIXELS }, { len = 3 }),
   fps = S.num { gt = 0, max = 1000 },
   dtype = S.DTYPE,
-  pab = pab_schema,
   steps = S.int { min = 1, max = M.MAX_STEPS },
   cfg_scale = S.num { max = 1000 },
   batch = S.int { min = 1, max = 1024 },
@@ -84,35 +139,41 @@ local variant_fields = {
   cfg_parallel = S.bool(),            -- split the CFG batch over 2 x sp ranks
 }
 
-local function variant_schema(cls)
+local function variant_schema(cls, kinds)
   local fields = util.copy(variant_fields)
   fields.config = S.record(cls.config_fields)
+  fields.pab = pab_schema(kinds)
   return S.record(fields, { required = { "height", "width", "num_frames" } })
 end
 
-local layer_schemas = {
-  -- q/k/v projections: fused `qkv` (rows [q | k | v]) or separate `q`, `k`, `v`
-  self_attention = S.record({
-    layer = S.NAME, name = S.NAME, pab = S.str { enum = { "attn" } }, norm_eps = S.num { gt = 0, lt = 1 },
-    mod = S.list(S.int { min = 0, max = 5 }, { len = 3 }), qkv = S.NAME, q = S.NAME, k = S.NAME, v = S.NAME,
-    q_norm = S.NAME, k_norm = S.NAME, qk_norm_eps = S.num { gt = 0, lt = 1 }, proj = S.NAME,
-  }, { required = { "layer", "name", "pab", "norm_eps", "mod", "proj" } }),
-  -- k/v projections: fused `kv` (rows [k | v]) or separate `k`, `v`
-  cross_attention = S.record({
-    layer = S.NAME, name = S.NAME, pab = S.str { enum = { "cross" } }, q = S.NAME, kv = S.NAME, k = S.NAME,
-    v = S.NAME, proj = S.NAME,
-  }, { required = { "layer", "name", "pab", "q", "proj" } }),
-  mlp = S.record({
-    layer = S.NAME, name = S.NAME, pab = S.str { enum = { "mlp" } }, norm_eps = S.num { gt = 0, lt = 1 },
-    mod = S.list(S.int { min = 0, max = 5 }, { len = 3 }), fc1 = S.NAME, fc2 = S.NAME,
-    act = S.str { enum = { "gelu_tanh" } },
-  }, { required = { "layer", "name", "pab", "norm_eps", "mod", "fc1", "fc2", "act" } }),
-}
+-- The layers of a block. A self-attention layer's `pab` is "attn" (the block's kind), a
+-- cross-attention layer's one of the family's cache kinds, an MLP's "mlp".
+local function layer_schemas(kinds)
+  return {
+    -- q/k/v projections: fused `qkv` (rows [q | k | v]) or separate `q`, `k`, `v`
+    self_attention = S.record({
+      layer = S.NAME, name = S.NAME, pab = S.str { enum = { "attn" } }, norm_eps = S.num { gt = 0, lt = 1 },
+      mod = S.list(S.int { min = 0, max = 5 }, { len = 3 }), qkv = S.NAME, q = S.NAME, k = S.NAME, v = S.NAME,
+      q_norm = S.NAME, k_norm = S.NAME, qk_norm_eps = S.num { gt = 0, lt = 1 }, proj = S.NAME,
+    }, { required = { "layer", "name", "pab", "norm_eps", "mod", "proj" } }),
+    -- k/v projections: fused `kv` (rows [k | v]) or separate `k`, `v`
+    cross_attention = S.record({
+      layer = S.NAME, name = S.NAME, pab = S.str { enum = kinds }, q = S.NAME, kv = S.NAME, k = S.NAME,
+      v = S.NAME, proj = S.NAME,
+    }, { required = { "layer", "name", "pab", "q", "proj" } }),
+    mlp = S.record({
+      layer = S.NAME, name = S.NAME, pab = S.str { enum = { "mlp" } }, norm_eps = S.num { gt = 0, lt = 1 },
+      mod = S.list(S.int { min = 0, max = 5 }, { len = 3 }), fc1 = S.NAME, fc2 = S.NAME,
+      act = S.str { enum = { "gelu_tanh" } },
+    }, { required = { "layer", "name", "pab", "norm_eps", "mod", "fc1", "fc2", "act" } }),
+  }
+end
 
-local function layers_schema(v, path, fail)
-  S.list(function(e, p, f)
+local function layers_schema(kinds)
+  local schemas = layer_schemas(kinds)
+  return S.list(function(e, p, f)
     if type(e) ~= "table" then f(p, "must be a table") end
-    local schema = layer_schemas[e.layer]
+    local schema = schemas[e.layer]
     if not schema then
       local p2 = { table.unpack(p) }
       p2[#p2 + 1] = "layer"
@@ -128,37 +189,54 @@ local function layers_schema(v, path, fail)
     for _, name in ipairs(projections and projections[2] or {}) do
       if not e[projections[1]] and not e[name] then f(p, "missing projection '" .. name .. "'") end
     end
-  end, { min_len = 1, max_len = 16 })(v, path, fail)
+  end, { min_len = 1, max_len = 16 })
 end
 
-local blocks_schema = S.list(S.record({
-  prefix = S.NAME, axis = S.str { enum = { "spatial", "temporal" } },
-  pab = S.str { enum = { "spatial", "temporal" } }, rope = S.bool(), layers = layers_schema,
-}, { required = { "prefix", "axis", "pab", "rope", "layers" } }), { min_len = 1, max_len = 16 })
+-- The blocks of a family with these cache kinds: `axis` is an attention axis dit_layers.lua
+-- runs, `pab` the cache kind of the block's self-attention (and the block kind MLP broadcast
+-- is keyed by: its temporal dict for a "temporal" block, its spatial dict otherwise).
+local function blocks_schema(kinds)
+  return S.list(S.record({
+    prefix = S.NAME, axis = S.str { enum = { "spatial", "temporal" } },
+    pab = S.str { enum = kinds }, rope = S.bool(), layers = layers_schema(kinds),
+  }, { required = { "prefix", "axis", "pab", "rope", "layers" } }), { min_len = 1, max_len = 16 })
+end
 
 local vae_schema = S.record({
   spatial = S.int { min = 1, max = 64 }, temporal = S.str { enum = { "none", "opensora", "causal4" } },
 }, { required = { "spatial", "temporal" } })
 
--- The schema of a denoiser's description (class_names: every class a description may name).
+-- The schema of a denoiser's description (class_names: every class a description may name). Its
+-- cache_kinds are checked first: the PAB config's and the blocks' schemas follow from them.
 function M.family_schema(cls, class_names)
   local config_required = {}
   for _, k in ipairs(cls.config_required) do config_required[#config_required + 1] = k end
-  return S.record({
-    family = S.NAME, class = S.str { enum = class_names }, symbol = S.NAME,
-    config = S.record(cls.config_fields, { required = config_required }),
-    blocks = blocks_schema, sampler = sampler_schema, dtype = S.DTYPE, fps = S.num { gt = 0, max = 1000 },
-    vae = vae_schema, text_len = S.int { min = 1, max = M.MAX_TOKENS }, temporal_pos = S.str { enum = { "none", "latte", "osp" } },
-    extra_weights = S.list(S.record({ name = S.NAME, shape = S.list(function(x, p, f)
-      if type(x) == "string" then return end
-      S.int { min = 1, max = 1 << 32 }(x, p, f)
-    end, { min_len = 1, max_len = 6 }) }, { required = { "name", "shape" } })),
-    pab = pab_schema, variants = S.map(variant_schema(cls)),
-  }, { required = { "family", "class", "symbol", "config", "blocks", "sampler", "dtype", "pab", "variants", "vae" } })
+  local extra_weights = S.list(S.record({ name = S.NAME, shape = S.list(function(x, p, f)
+    if type(x) == "string" then return end
+    S.int { min = 1, max = 1 << 32 }(x, p, f)
+  end, { min_len = 1, max_len = 6 }) }, { required = { "name", "shape" } }))
+  return function(fam, path, fail)
+    if type(fam) ~= "table" then fail(path, "must be a table, got " .. S.describe(fam)) end
+    if fam.cache_kinds == nil then fail(path, "missing required field 'cache_kinds'") end
+    local p = { table.unpack(path) }
+    p[#p + 1] = "cache_kinds"
+    cache_kinds_schema(fam.cache_kinds, p, fail)
+    local kinds = fam.cache_kinds
+    S.record({
+      family = S.NAME, class = S.str { enum = class_names }, symbol = S.NAME,
+      config = S.record(cls.config_fields, { required = config_required }),
+      cache_kinds = cache_kinds_schema, blocks = blocks_schema(kinds), sampler = sampler_schema, dtype = S.DTYPE,
+      fps = S.num { gt = 0, max = 1000 }, vae = vae_schema, text_len = S.int { min = 1, max = M.MAX_TOKENS },
+      temporal_pos = S.str { enum = { "none", "latte", "osp" } }, extra_weights = extra_weights,
+      pab = pab_schema(kinds), variants = S.map(variant_schema(cls, kinds)),
+    }, { required = { "family", "class", "symbol", "config", "cache_kinds", "blocks", "sampler", "dtype", "pab",
+      "variants", "vae" } })(fam, path, fail)
+  end
 end
 
 -- What a denoiser's description must also hold together: its sampler's fields, unique block
--- and layer names, extra weights shaped by config fields.
+-- and layer names, every declared cache kind used by a module, extra weights shaped by config
+-- fields.
 function M.check(fam, cls, fail)
   local needs = { table.unpack(SAMPLER_FIELDS[fam.sampler.kind]) }
   if fam.sampler.kind == "rflow" and fam.sampler.use_timestep_transform then needs[#needs + 1] = "transform_scale" end
@@ -174,6 +252,19 @@ function M.check(fam, cls, fail)
       if seen[layer.name] then fail({ "blocks", b, "layers", l, "name" }, string.format("%s appears twice in "
         .. "the block", S.describe(layer.name))) end
       seen[layer.name] = true
+    end
+  end
+  local used = {}
+  for _, blk in ipairs(fam.blocks) do
+    used[blk.pab] = true
+    for _, layer in ipairs(blk.layers) do
+      if layer.layer == "cross_attention" then used[layer.pab] = true end
+    end
+  end
+  for i, k in ipairs(fam.cache_kinds) do
+    if not used[k] then
+      fail({ "cache_kinds", i }, string.format("%s is declared but no block or cross-attention layer has that pab "
+        .. "(declare only the kinds the blocks cache)", S.describe(k)))
     end
   end
   for i, w in ipairs(fam.extra_weights or {}) do
@@ -199,11 +290,11 @@ end
 
 -- Resolves a denoiser's variant (describe.resolve's arguments, and its fail(path, message)).
 function M.resolve(fam, name, spec, where, source, fail)
-  variant_schema(fam.cls)(spec, {}, fail)
+  variant_schema(fam.cls, fam.cache_kinds)(spec, {}, fail)
   local v = {
     family = fam.family, class = fam.class, kind = "denoiser", name = name, source = source, fam = fam,
     config = util.merge(fam.config, spec.config or {}),
-    blocks = fam.blocks,
+    blocks = fam.blocks, cache_kinds = fam.cache_kinds,
     sampler = util.copy(fam.sampler),
     dtype = spec.dtype or fam.dtype,
     pab = util.copy(spec.pab or fam.pab),
@@ -245,8 +336,8 @@ function M.derive(fam, name, spec, over, where)
   spec.sp = over.sp or spec.sp
   spec.dtype = over.dtype or spec.dtype
   if over.cfg_parallel then spec.cfg_parallel = true end
-  if over.pab == "off" then spec.pab = M.pab_off(spec.pab or fam.pab)
-  elseif over.pab then spec.pab = M.pab_from_json(over.pab) end
+  if over.pab == "off" then spec.pab = M.pab_off(spec.pab or fam.pab, fam.cache_kinds)
+  elseif over.pab then spec.pab = M.pab_from_json(over.pab, fam.cache_kinds) end
   local derived = function(p)
     if p[1] == "pab" and over.pab and over.pab ~= "off" then return over.pab end
     if p[1] == "sp" or (p[1] == "dtype" and over.dtype) then
@@ -258,11 +349,12 @@ function M.derive(fam, name, spec, over, where)
 end
 
 -- A PAB config from a JSON file in upstream's PABConfig field names (videosys pab_mgr.py:
--- spatial_broadcast, spatial_threshold, spatial_range, ..., mlp_broadcast,
--- mlp_spatial_broadcast_config = {"676": {"block": [...], "skip_count": 2}, ...}), so a config
--- tuned against VideoSys, or one from the fixtures' meta.json, can be baked as it is. Dict order
--- is kept (upstream's first match follows it). Errors name file:line.
-function M.pab_from_json(path)
+-- <kind>_broadcast, <kind>_threshold, <kind>_range for each of the family's cache kinds `kinds`,
+-- mlp_broadcast, mlp_spatial_broadcast_config = {"676": {"block": [...], "skip_count": 2}, ...}),
+-- so a config tuned against VideoSys, or one from the fixtures' meta.json, can be baked as it is.
+-- A field of a kind the family does not declare is an error naming it. Dict order is kept
+-- (upstream's first match follows it). Errors name file:line.
+function M.pab_from_json(path, kinds)
   local text = util.read_file(path)
   local obj, err = json.decode(text, path)
   if not obj then util.fail(nil, "%s", err) end
@@ -272,22 +364,28 @@ function M.pab_from_json(path)
   if not json.is_object(obj) then util.fail(path .. ":1", "a PAB config must be a JSON object") end
   local known = { steps = true, mlp_broadcast = true, -- steps: set by the pipeline, not a config choice
     mlp_spatial_broadcast_config = true, mlp_temporal_broadcast_config = true }
-  for _, kind in ipairs({ "spatial", "temporal", "cross" }) do
+  for _, kind in ipairs(kinds) do
     for _, f in ipairs({ "_broadcast", "_threshold", "_range" }) do known[kind .. f] = true end
   end
   -- unknown keys first: a misspelt key is reported at its line, not as the field it misses
   for _, key in ipairs(json.keys(obj)) do
     if not known[key] then
       local near = util.closest(key, util.sorted_keys(known))
-      fail(obj, key, "unknown PABConfig field" .. (near and (" (did you mean '" .. near .. "'?)") or ""))
+      local kind = key:match("^(.-)_broadcast$") or key:match("^(.-)_threshold$") or key:match("^(.-)_range$")
+      local what = "unknown PABConfig field"
+      if kind and kind ~= "" and not kind:match("^mlp") then
+        what = string.format("%s is not a cache kind of this family (cache_kinds: %s)", kind, table.concat(kinds, ", "))
+      end
+      fail(obj, key, what .. (near and (" (did you mean '" .. near .. "'?)") or ""))
     end
   end
   local pab = { mlp_spatial = {}, mlp_temporal = {} }
-  for _, kind in ipairs({ "spatial", "temporal", "cross" }) do
+  for _, kind in ipairs(kinds) do
     pab[kind] = { broadcast = obj[kind .. "_broadcast"], threshold = obj[kind .. "_threshold"], range = obj[kind .. "_range"] }
     for _, f in ipairs({ "_broadcast", "_threshold", "_range" }) do
       if obj[kind .. f] == nil or obj[kind .. f] == json.null then
-        util.fail(path, "%s: missing (a PABConfig needs every kind's _broadcast, _threshold and _range)", kind .. f)
+        util.fail(path, "%s: missing (a PABConfig needs _broadcast, _threshold and _range of every cache kind: %s)",
+          kind .. f, table.concat(kinds, ", "))
       end
     end
   end
@@ -313,7 +411,7 @@ function M.pab_from_json(path)
       end
     end
   end
-  pab_schema(pab, {}, function(p, msg)
+  pab_schema(kinds)(pab, {}, function(p, msg)
     local at = p[1] and entry_at[p[1]] and p[2] and entry_at[p[1]][p[2]]
     if at then -- inside an MLP entry: the line of its field, else of its key
       local field = p[3] == "blocks" and "block" or p[3]
@@ -326,12 +424,11 @@ function M.pab_from_json(path)
   return pab
 end
 
--- A PAB config with every kind off (the all-compute baseline).
-function M.pab_off(pab)
-  return util.merge(pab, {
-    spatial = { broadcast = false }, temporal = { broadcast = false }, cross = { broadcast = false },
-    mlp_broadcast = false,
-  })
+-- A PAB config with every cache kind of `kinds` off (the all-compute baseline).
+function M.pab_off(pab, kinds)
+  local off = { mlp_broadcast = false }
+  for _, k in ipairs(kinds) do off[k] = { broadcast = false } end
+  return util.merge(pab, off)
 end
 
 

@@ -3,7 +3,10 @@
 -- global step and wrapping at `steps`, strict thresholds on int(timestep), MLP broadcast keyed
 -- by timestep values with first-match dict order. Produces both upstream's decisions (for trace
 -- comparison) and the executable ops: COMPUTE, WRITE (compute and keep: a later call reuses it)
--- and REUSE, each with its cache slot. Not here: memory offsets (plan.lua).
+-- and REUSE, each with its cache slot. The attention cache kinds are the family's own
+-- (`cache_kinds`, describe_denoiser.lua): a module's kind names its config record; MLP broadcast
+-- is keyed by block kind (temporal, or spatial for any other) as upstream does. Not here: memory
+-- offsets (plan.lua).
 local M = {}
 
 M.COMPUTE, M.WRITE, M.REUSE = 0, 1, 2
@@ -13,9 +16,14 @@ local function contains(list, x)
   return false
 end
 
--- PAB is active iff one of the attention kinds broadcasts (enable_pab()).
+-- PAB is active iff one of the attention kinds broadcasts (enable_pab()). A config's records
+-- beside its mlp_ fields are exactly the family's cache kinds (its schema requires each and
+-- refuses any other), so those are the kinds looked at.
 function M.active(cfg)
-  return cfg.spatial.broadcast or cfg.temporal.broadcast or cfg.cross.broadcast
+  for k, c in pairs(cfg) do
+    if not k:match("^mlp") and c.broadcast then return true end
+  end
+  return false
 end
 
 -- Upstream's _is_t_in_skip_config for every call at once: the first entry (list order) whose value
@@ -50,8 +58,9 @@ local function mlp_hits(entries, all)
 end
 
 -- cfg: the variant's PAB config; all: int timesteps of the run (tau per call); modules: list of
--- { name, kind = "spatial"|"temporal"|"cross"|"mlp", block_idx, block_kind }; steps: the counter
--- modulus upstream uses (num_inference_steps); fail(msg): raises a user error.
+-- { name, kind = one of the family's cache kinds or "mlp", block_idx, block_kind (the block's
+-- cache kind) }; steps: the counter modulus upstream uses (num_inference_steps); fail(msg):
+-- raises a user error.
 function M.bake(cfg, all, modules, steps, fail)
   local K, nmod = #all, #modules
   local on = M.active(cfg)
@@ -81,7 +90,7 @@ function M.bake(cfg, all, modules, steps, fail)
         if h and h.err then fail(h.err) end
         local hit, last_value = h and h.e, h and h.last_value
         local own = own_of[bk][tau]
-        local store = stores[mod.block_kind]
+        local store = stores[bk]
         if own and contains(own.blocks, mod.block_idx) then
           d = "compute+save"
           store[tau .. "/" .. mod.block_idx] = i

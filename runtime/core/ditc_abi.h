@@ -118,7 +118,8 @@ typedef struct ditc_denoiser {
   /* PAB: n_modules broadcastable modules in execution order; table [K][n_modules] */
   int n_modules;
   const char *const *module_names;
-  const char *const *module_kinds; /* the family's cache kinds, e.g. "spatial" | "temporal" | "cross" | "mlp" */
+  const char *const *module_kinds; /* [n_modules] the module's kind: one of the family's declared cache
+                                    * kinds (e.g. "spatial", "temporal", "cross") or "mlp" */
   const double *module_flops;      /* [n_modules] FLOPs one compute of the module costs */
   double step_flops;               /* FLOPs of one all-compute step */
   const unsigned char *pab_table;

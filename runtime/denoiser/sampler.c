@@ -33,14 +33,19 @@ void sampler_row_counts(const ditc_variant *v, const unsigned char *row, const c
   }
 }
 
+/* One line per step: what was reused, per module kind (the family's cache kinds and mlp, as the
+ * descriptor's module_kinds name them), in the order the step first runs each kind. */
 static void progress(const ditc_variant *v, int i, const unsigned char *row, double elapsed) {
-  static const char *const kinds[] = {"spatial", "temporal", "cross", "mlp"};
-  char buf[256];
-  int o = snprintf(buf, sizeof buf, "step %2d/%d  t %8.3f  reused", i + 1, v->denoiser->steps, (double)v->denoiser->t_sched[i]);
-  for (int k = 0; k < 4; k++) {
+  const ditc_denoiser *d = v->denoiser;
+  char buf[512];
+  int o = snprintf(buf, sizeof buf, "step %2d/%d  t %8.3f  reused", i + 1, d->steps, (double)d->t_sched[i]);
+  for (int k = 0; k < d->n_modules && o < (int)sizeof buf; k++) {
+    int first = 1; /* the first module of its kind */
+    for (int j = 0; j < k && first; j++) first = strcmp(d->module_kinds[j], d->module_kinds[k]) != 0;
+    if (!first) continue;
     int r, n;
-    sampler_row_counts(v, row, kinds[k], &r, &n);
-    if (n) o += snprintf(buf + o, sizeof buf - (size_t)o, " %s %d/%d", kinds[k], r, n);
+    sampler_row_counts(v, row, d->module_kinds[k], &r, &n);
+    o += snprintf(buf + o, sizeof buf - (size_t)o, " %s %d/%d", d->module_kinds[k], r, n);
   }
   const double eta = elapsed / (i + 1) * (v->denoiser->steps - i - 1);
   fprintf(stderr, "%s  | %.2f s elapsed, ETA %.2f s\n", buf, elapsed, eta);
