@@ -12,6 +12,10 @@ function M.alphas_cumprod(s, where)
   local n = s.num_train_timesteps
   if s.beta_schedule ~= "linear" then util.fail(where, "beta_schedule %q is not supported (linear)", tostring(s.beta_schedule)) end
   local b0, b1 = f32(s.beta_start), f32(s.beta_end)
+  if not (b0 < b1) then -- a decreasing schedule makes the samplers' coefficients NaN
+    util.fail(where, "sampler: beta_start %s must be below beta_end %s (an increasing noise schedule)",
+      tostring(s.beta_start), tostring(s.beta_end))
+  end
   local step = f32(f32(b1 - b0) / f32(n - 1))
   local ac, cum = {}, 1.0
   for i = 0, n - 1 do
