@@ -19,6 +19,13 @@ return {
     .. "--width 80 --frames 3 --text-len 6 --steps 10 --pipeline-dtype fp32" },
   { name = "osp-cfg", model = osp, args = m(osp) .. "--config tests/data/osp-config.json --name cfg --height 64 "
     .. "--width 48 --frames 13 --text-len 7 --steps 12 --pipeline-dtype fp32" },
+  -- the end-to-end fixtures' transformers at their sizes (tests/cond_test.sh: the first model call and
+  -- the sampling run from ditc-cond's conditioning)
+  { name = "os12-e2e", model = os12, args = m(os12) .. "--config tests/golden/e2e-opensora-v1.2/hpcai-tech/"
+    .. "OpenSora-STDiT-v3/config.json --name e2e --height 144 --width 256 --frames 17 --pipeline-dtype fp32" },
+  { name = "latte-e2e", model = latte, args = m(latte) .. "--config tests/golden/e2e-latte/maxin-cn/Latte-1/"
+    .. "transformer/config.json --name e2e --height 64 --width 64 --frames 16 --text-len 120 --steps 10 "
+    .. "--pipeline-dtype fp32" },
   -- sequence parallelism on thread ranks
   { name = "os12-fixture-sp2", model = os12, args = m(os12) .. "--variant fixture --sp 2 --name fixture-sp2" },
   { name = "os12-fixture-sp3", model = os12, args = m(os12) .. "--variant fixture --sp 3 --name fixture-sp3" },
@@ -53,4 +60,9 @@ return {
   -- a T5 encoder from an upstream-format config.json (3 heads of 20 != d_model 48, 16 buckets up to
   -- distance 20): 2 rows a call, so a file of 5 rows runs 3 calls (tests/t5_test.sh)
   { name = "t5-odd", model = t5, args = m(t5) .. "--config tests/data/t5-odd.json --name odd --seq-len 37 --batch 2" },
+  -- the end-to-end fixtures' T5 encoders at their pipelines' lengths (tests/cond_test.sh)
+  { name = "t5-e2e-os12", model = t5, args = m(t5) .. "--config tests/golden/e2e-opensora-v1.2/DeepFloyd/"
+    .. "t5-v1_1-xxl-sharded/config.json --name e2e-os12 --seq-len 300" },
+  { name = "t5-e2e-latte", model = t5, args = m(t5) .. "--config tests/golden/e2e-latte/maxin-cn/Latte-1/"
+    .. "text_encoder/config.json --name e2e-latte --seq-len 120" },
 }

@@ -192,7 +192,9 @@ function M.build(variant)
     { name = "negative_prompt_embeds", role = "DITC_IN_TEXT", half = 1, optional = 0, buf = "in.y_neg" },
     { name = "mask", role = "DITC_IN_MASK", half = 0, optional = 1, buf = "in.mask" },
   }
-  P.fwd = { x = "hidden_states", t = "timestep", text = "encoder_hidden_states" }
+  -- names in a forward fixture; upstream's fixtures hold no mask (every token valid), ditc's own may
+  -- (tests/cond_test.sh: the prompt's mask over a fixed text length)
+  P.fwd = { x = "hidden_states", t = "timestep", text = "encoder_hidden_states", mask = "mask" }
   return P
 end
 
