@@ -39,3 +39,32 @@ refuses() {
     rc=1
   fi
 }
+# one_line_error WHAT OUT [-e SUBSTRING]... -- COMMAND...: COMMAND exits 1 with exactly one stderr
+# line of printable ASCII holding every SUBSTRING, prints nothing on stdout and leaves neither OUT
+# nor a temporary OUT.*.tmp. Prints ok / not ok and returns non-zero on failure (wrap it in t).
+one_line_error() {
+  local what=$1 out=$2 subs=() p="" d code s
+  shift 2
+  while [ "$1" = "-e" ]; do
+    subs+=("$2")
+    shift 2
+  done
+  [ "$1" = "--" ] && shift
+  d=$(mktemp -d)
+  rm -f "$out"
+  timeout -k 5 60 "$@" >"$d/stdout" 2>"$d/stderr"
+  code=$?
+  [ "$code" -ne 1 ] && p="$p; exit status $code, expected 1"
+  [ "$(wc -l <"$d/stderr")" -ne 1 ] && p="$p; stderr has $(wc -l <"$d/stderr") lines, expected 1"
+  [ "$(tr -d '\n' <"$d/stderr" | LC_ALL=C tr -d '\040-\176' | wc -c)" -ne 0 ] &&
+    p="$p; stderr holds control or non-ASCII bytes"
+  for s in "${subs[@]}"; do grep -qF -- "$s" "$d/stderr" || p="$p; stderr lacks: $s"; done
+  [ -e "$out" ] && p="$p; an output file was written"
+  compgen -G "$out.*.tmp" >/dev/null && p="$p; a temporary file was left behind"
+  [ -s "$d/stdout" ] && p="$p; something was printed on stdout"
+  if [ -z "$p" ]; then echo "ok - $what"; else
+    echo "not ok - $what: ${p#; } -- stderr: $(head -c 300 "$d/stderr" | cat -v | tr '\n' ' ')"
+  fi
+  rm -rf "$d"
+  [ -z "$p" ]
+}

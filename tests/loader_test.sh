@@ -41,27 +41,9 @@ done
 # bad WHAT [-e SUBSTRING]... -- COMMAND...: exit status 1, exactly one stderr line, printable
 # ASCII only, holding every SUBSTRING; no output file.
 bad() {
-  local what=$1 subs=() p=""
+  local what=$1
   shift
-  while [ "$1" = "-e" ]; do
-    subs+=("$2")
-    shift 2
-  done
-  shift
-  rm -f "$T/out.safetensors"
-  timeout -k 5 60 "$@" --out "$T/out.safetensors" >"$T/stdout" 2>"$T/stderr"
-  local code=$?
-  [ "$code" -ne 1 ] && p="$p; exit status $code, expected 1"
-  [ "$(wc -l <"$T/stderr")" -ne 1 ] && p="$p; stderr has $(wc -l <"$T/stderr") lines, expected 1"
-  [ "$(tr -d '\n' <"$T/stderr" | LC_ALL=C tr -d '\040-\176' | wc -c)" -ne 0 ] &&
-    p="$p; stderr holds control or non-ASCII bytes"
-  local s
-  for s in "${subs[@]}"; do grep -qF -- "$s" "$T/stderr" || p="$p; stderr lacks: $s"; done
-  [ -e "$T/out.safetensors" ] && p="$p; an output file was written"
-  if [ -z "$p" ]; then echo "ok - $what"; else
-    echo "not ok - $what: ${p#; } -- stderr: $(head -c 300 "$T/stderr" | cat -v | tr '\n' ' ')"
-  fi
-  [ -z "$p" ]
+  one_line_error "$what" "$T/out.safetensors" "$@" --out "$T/out.safetensors"
 }
 
 t bad "fixture: F64 1e39 in cond y is rejected after narrowing (file, 'y', element 100)" \

@@ -77,33 +77,16 @@ fi
 # bad WHAT [-e SUBSTRING]... -- WEIGHTS [BINARY]: exit status 1, one printable stderr line holding
 # every SUBSTRING, no output file.
 bad() {
-  local what=$1 subs=() p=""
+  local what=$1 e=() args
   shift
   while [ "$1" = "-e" ]; do
-    subs+=("$2")
+    e+=(-e "$2")
     shift 2
   done
   shift
   local w=$1 bin=${2:-$BIN}
-  rm -f "$T/out.safetensors"
-  if [ "$bin" = "$NET" ]; then
-    timeout -k 5 60 "$bin" --weights "$w" --in "$N/in.safetensors" --out "$T/out.safetensors" >"$T/stdout" 2>"$T/stderr"
-  else
-    timeout -k 5 60 "$bin" --weights "$w" --cond $G/sample_nopab.safetensors --seed 1 --out "$T/out.safetensors" \
-      >"$T/stdout" 2>"$T/stderr"
-  fi
-  local code=$?
-  [ "$code" -ne 1 ] && p="$p; exit status $code, expected 1"
-  [ "$(wc -l <"$T/stderr")" -ne 1 ] && p="$p; stderr has $(wc -l <"$T/stderr") lines, expected 1"
-  [ "$(tr -d '\n' <"$T/stderr" | LC_ALL=C tr -d '\040-\176' | wc -c)" -ne 0 ] &&
-    p="$p; stderr holds control or non-ASCII bytes"
-  local s
-  for s in "${subs[@]}"; do grep -qF -- "$s" "$T/stderr" || p="$p; stderr lacks: $s"; done
-  [ -e "$T/out.safetensors" ] && p="$p; an output file was written"
-  if [ -z "$p" ]; then echo "ok - $what"; else
-    echo "not ok - $what: ${p#; } -- stderr: $(head -c 400 "$T/stderr" | cat -v | tr '\n' ' ')"
-    rc=1
-  fi
+  if [ "$bin" = "$NET" ]; then args=(--in "$N/in.safetensors"); else args=(--cond $G/sample_nopab.safetensors --seed 1); fi
+  one_line_error "$what" "$T/out.safetensors" "${e[@]}" -- "$bin" --weights "$w" "${args[@]}" --out "$T/out.safetensors" || rc=1
 }
 I=model.safetensors.index.json
 S1=model-00001-of-00003.safetensors

@@ -33,29 +33,14 @@ t python3 tests/pipeline_check.py "$BIN" "$G" "$T"
 # bad WHAT [-e SUBSTRING]... -- ARGS...: ditc-tokenize ARGS (plus --max-length 300 --out) exits 1
 # with one printable stderr line holding every SUBSTRING, and writes nothing.
 bad() {
-  local what=$1 subs=() p=""
+  local what=$1 e=()
   shift
   while [ "$1" = "-e" ]; do
-    subs+=("$2")
+    e+=(-e "$2")
     shift 2
   done
   shift
-  rm -f "$T/out.safetensors"
-  timeout -k 5 60 "$BIN" "$@" --max-length 300 --out "$T/out.safetensors" >"$T/stdout" 2>"$T/stderr"
-  local code=$?
-  [ "$code" -ne 1 ] && p="$p; exit status $code, expected 1"
-  [ "$(wc -l <"$T/stderr")" -ne 1 ] && p="$p; stderr has $(wc -l <"$T/stderr") lines, expected 1"
-  [ "$(tr -d '\n' <"$T/stderr" | LC_ALL=C tr -d '\040-\176' | wc -c)" -ne 0 ] &&
-    p="$p; stderr holds control or non-ASCII bytes"
-  local s
-  for s in "${subs[@]}"; do grep -qF -- "$s" "$T/stderr" || p="$p; stderr lacks: $s"; done
-  [ -e "$T/out.safetensors" ] && p="$p; an output file was written"
-  [ -s "$T/stdout" ] && p="$p; something was printed on stdout"
-  ls "$T" | grep -q '\.tmp$' && p="$p; a temporary file was left behind"
-  if [ -z "$p" ]; then echo "ok - $what"; else
-    echo "not ok - $what: ${p#; } -- stderr: $(head -c 300 "$T/stderr" | cat -v | tr '\n' ' ')"
-  fi
-  [ -z "$p" ]
+  one_line_error "$what" "$T/out.safetensors" "${e[@]}" -- "$BIN" "$@" --max-length 300 --out "$T/out.safetensors"
 }
 
 B=$T/bad
