@@ -17,6 +17,16 @@ local samplers = { rflow = require("rflow"), ddim = require("ddim"), pndm = requ
 -- Returns { sched, program, pab, comm, plan }.
 function M.variant(fam, v, where, finish)
   local sched = samplers[v.sampler.kind].bake(v, where)
+  for i = 1, sched.K do -- a schedule the sampler cannot run (e.g. alphas_cumprod reaching 0) is the user's
+    local vals = { sched.t[i], sched.t_embed[i], table.unpack(sched.coef[i]) }
+    for _, x in ipairs(vals) do
+      if x ~= x or x == math.huge or x == -math.huge then
+        util.fail(where, "sampler: step %d's coefficients are not finite (%s); the %s schedule of this description "
+          .. "cannot be run (num_train_timesteps %s, beta_start %s, beta_end %s)", i - 1, tostring(x), sched.kind,
+          tostring(v.sampler.num_train_timesteps), tostring(v.sampler.beta_start), tostring(v.sampler.beta_end))
+      end
+    end
+  end
   local P = fam.cls.build(v)
   local d = v.dims
   if sched.n_state > 0 then -- the sampler's own state (PNDM history, guided output), latent-sized
