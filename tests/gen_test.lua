@@ -15,13 +15,8 @@ local plan = require("plan")
 local samplers = { rflow = require("rflow"), ddim = require("ddim"), pndm = require("pndm") }
 local bakery = require("bake")
 
-local failed = 0
-local function check(ok, what, detail)
-  if ok then print("ok - " .. what) else
-    failed = failed + 1
-    print("not ok - " .. what .. (detail and (": " .. tostring(detail)) or ""))
-  end
-end
+local tap = dofile("tests/tap.lua")
+local check = tap.check
 
 local function bake(fam, v)
   local sched = samplers[v.sampler.kind].bake(v, fam.path)
@@ -942,5 +937,4 @@ do
 end
 
 os.execute("rm -rf " .. tmp)
-print(string.format("# gen_test: %d failed", failed))
-os.exit(failed == 0 and 0 or 1)
+tap.finish("gen_test")

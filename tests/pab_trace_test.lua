@@ -9,13 +9,8 @@ local describe = require("describe")
 local json = require("json")
 local pab = require("pab")
 
-local failed = 0
-local function check(ok, what, detail)
-  if ok then print("ok - " .. what) else
-    failed = failed + 1
-    print("not ok - " .. what .. (detail and (": " .. detail) or ""))
-  end
-end
+local tap = dofile("tests/tap.lua")
+local check = tap.check
 
 -- Bakes a named variant: schedule, program modules and PAB tables.
 local function bake(model, variant)
@@ -158,5 +153,4 @@ do -- Open-Sora-Plan v1.1, 65x512x512, PNDM 150 steps = 159 calls (docs/upstream
     and reuse_count(t, P, "cross", s.K) == 104 * 28, "Open-Sora-Plan 65x512x512: reused spatial 63, temporal 94, cross 104 of 159 calls per module")
 end
 
-print(string.format("# pab_trace_test: %d failed", failed))
-os.exit(failed == 0 and 0 or 1)
+tap.finish("pab_trace_test")

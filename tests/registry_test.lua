@@ -8,13 +8,8 @@ dofile("gen/paths.lua")("")
 require("strict")
 local registry = require("registry")
 
-local failed = 0
-local function check(ok, what, detail)
-  if ok then print("ok - " .. what) else
-    failed = failed + 1
-    print("not ok - " .. what .. (detail and (": " .. detail) or ""))
-  end
-end
+local tap = dofile("tests/tap.lua")
+local check = tap.check
 
 -- name -> list of parameter names, from every `void name(...);` prototype of the headers
 local protos = {}
@@ -81,5 +76,4 @@ check(registry.flops("linear", { M = 2, K = 3, N = 4 }) == 48
   and registry.flops("cross_attention", { B = 2, N = 5, L = 7, H = 3, D = 4 }) == 4 * 2 * 5 * 7 * 12
   and registry.flops("silu", { n = 100 }) == 0, "FLOP rules: GEMM 2MKN, attention 4 x queries x keys x C, elementwise 0")
 
-print(string.format("# registry_test: %d failed", failed))
-os.exit(failed == 0 and 0 or 1)
+tap.finish("registry_test")

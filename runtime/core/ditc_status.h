@@ -25,6 +25,9 @@ ditc_status ditc_fail(ditc_err *err, ditc_status code, const char *fmt, ...)
  * backslash as \\; other valid UTF-8 prints as it is. A name that does not fit is cut (between
  * characters) and ends in "...". Every name a message prints goes through this one function. */
 const char *ditc_shown(char *buf, size_t cap, const char *name, size_t len);
+/* The one UTF-8 validity rule of the runtime: the length of the valid sequence of 2..4 bytes at
+ * s[0..n) (RFC 3629: no overlong forms, no surrogates, at most U+10FFFF), or 0. */
+size_t ditc_utf8_seq(const unsigned char *s, size_t n);
 /* A buffer size for ditc_shown that shows names of up to ~250 printable bytes whole. */
 #define DITC_SHOWN_MAX 256
 

@@ -15,9 +15,7 @@ ditc_status ditc_fail(ditc_err *err, ditc_status code, const char *fmt, ...) {
   return code;
 }
 
-/* Length of the valid UTF-8 sequence of 2..4 bytes at s[0..n) (RFC 3629: no overlong forms, no
- * surrogates, at most U+10FFFF), or 0. */
-static size_t utf8_seq(const unsigned char *s, size_t n) {
+size_t ditc_utf8_seq(const unsigned char *s, size_t n) {
   const unsigned c = s[0];
   size_t len = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
   if (!len || len > n) return 0;
@@ -38,7 +36,7 @@ const char *ditc_shown(char *buf, size_t cap, const char *name, size_t len) {
   size_t o = 0, i = 0;
   while (i < len) {
     char unit[16];
-    size_t n = 0, take = 1, seq = s[i] >= 0x80 ? utf8_seq(s + i, len - i) : 0;
+    size_t n = 0, take = 1, seq = s[i] >= 0x80 ? ditc_utf8_seq(s + i, len - i) : 0;
     if (s[i] == '\\') {
       n = (size_t)snprintf(unit, sizeof unit, "\\\\");
     } else if (s[i] < 0x20 || s[i] == 0x7F || (s[i] >= 0x80 && !seq)) {

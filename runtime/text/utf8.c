@@ -2,22 +2,16 @@
  * utf8.h). The sets are the Unicode White_Space property, plus U+001C..U+001F for Python. */
 #include "utf8.h"
 
+#include "ditc_status.h"
+
 size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp) {
   const unsigned c = s[0];
   if (c < 0x80) {
     *cp = c;
     return 1;
   }
-  const size_t len = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
-  if (!len || len > n) return 0;
-  unsigned lo = 0x80, hi = 0xBF; /* the range of the second byte */
-  if (c == 0xE0) lo = 0xA0;
-  if (c == 0xED) hi = 0x9F;
-  if (c == 0xF0) lo = 0x90;
-  if (c == 0xF4) hi = 0x8F;
-  if (s[1] < lo || s[1] > hi) return 0;
-  for (size_t i = 2; i < len; i++)
-    if (s[i] < 0x80 || s[i] > 0xBF) return 0;
+  const size_t len = ditc_utf8_seq(s, n);
+  if (!len) return 0;
   uint32_t v = c & (0x7F >> len);
   for (size_t i = 1; i < len; i++) v = v << 6 | (s[i] & 0x3F);
   *cp = v;
