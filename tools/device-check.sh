@@ -34,6 +34,7 @@ FILES=(
   bin/cuda/opensora-v1.2-fixture bin/cuda/opensora-v1.2-fixture-aggressive bin/cuda/latte-fixture
   bin/cuda/latte-fixture-aggressive bin/cuda/opensora-plan-v1.1-fixture bin/cuda/opensora-plan-v1.1-fixture-aggressive
   bin/cuda-fp32/opensora-v1.2-fixture bin/cuda-fp32/latte-fixture bin/cuda-fp32/opensora-plan-v1.1-fixture
+  bin/cuda/t5-v1.1-fixture bin/cuda-fp32/t5-v1.1-fixture
   bin/cuda/opensora-v1.2-480p-9x16-51f bin/cuda/latte-16x512x512
   bin/opensora-v1.2-fixture bin/latte-fixture bin/opensora-plan-v1.1-fixture
   build/tests/cuda_ops_test_fp32 build/tests/cuda_ops_test_bf16 build/tests/cuda_ops_test_fp16 build/tests/stcmp
