@@ -24,21 +24,7 @@ local function bake(fam, v)
   return sched, P
 end
 
-local function sh(cmd)
-  local f = assert(io.popen(cmd .. " 2>&1; echo \"rc=$?\""))
-  local out = f:read("a")
-  f:close()
-  local rc = tonumber(out:match("rc=(%d+)\n?$"))
-  return rc, out:gsub("rc=%d+\n?$", "")
-end
-
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local sh, read = tap.sh, tap.read
 
 local os12 = describe.load_family("models/opensora-v1.2.lua")
 
@@ -851,89 +837,6 @@ do
   end
   check(bad == nil, string.format("the io table of every family's fixture lists its %d io buffers with their roles (inputs "
     .. "in.*, the sampler's state, the output)", n), bad)
-end
-
--- Generated calls name their dims: an argument in a dim's place (registry type dim) is that dim
--- or a dim expression, and no size argument is a bare number (the only bare integers left are
--- flags, row indices, the 256 sinusoid features and the collectives' byte counts); a plain
--- integer that is not the dim of its
--- name is refused when the op is added.
-do
-  local Program = require("program")
-  local registry = require("registry")
-  local bad, named, n = nil, 0, 0
-  for _, model in ipairs({ "models/opensora-v1.2.lua", "models/latte.lua", "models/opensora-plan-v1.1.lua" }) do
-    local fam = describe.load_family(model)
-    for _, name in ipairs({ "fixture", "fixture-aggressive" }) do
-      local v = describe.named(fam, name, name == "fixture-aggressive" and { sp = 2, name = "t" } or nil)
-      local P = bakery.variant(fam, v, fam.path).program
-      for _, phase in ipairs(P.phases) do
-        for _, op in ipairs(P:linear_ops(phase)) do
-          local k = registry.get(op.kind)
-          for _, a in ipairs(k.args) do
-            local x = op.args[a]
-            if k.types[a] == "dim" or k.types[a] == "int" then n = n + 1 end
-            if Program.is_dim(x) or (k.types[a] == "dim" and P.dims[a] == x) then named = named + 1
-            elseif math.type(x) == "integer" and x > 6 and not (x == 256 and (a == "dim" or a == "K"))
-                and not op.kind:match("^all_") and op.kind ~= "cfg_gather" then
-              bad = bad or string.format("%s/%s: %s (%s) argument %s is the bare number %d", fam.family, v.name, op.name,
-                op.kind, a, x)
-            end
-          end
-        end
-      end
-    end
-  end
-  check(bad == nil and named > 1000, string.format("every size argument of the fixtures' ops is named: %d of %d integer "
-    .. "arguments are dims or dim expressions, the rest flags and indices", named, n), bad)
-  local P = Program.new()
-  P:use_dims({ B = 2, C = 8 })
-  P:buffer("a", { 2, 8 })
-  local ok, err = pcall(P.op, P, "silu", "s", { out = { buf = "a" }, src = { buf = "a" }, n = P:dim("B * C") }, { "a" }, { "a" })
-  local ok2, err2 = pcall(P.op, P, "text_pack", "t", { out = { buf = "a" }, src = { buf = "a" }, idx = { buf = "a" },
-    lens = { buf = "a" }, B = 3, L = 1, C = 8 }, { "a" }, { "a" })
-  check(ok and not ok2 and tostring(err2):find("argument B is 3, not the dim B = 2", 1, true) ~= nil,
-    "a plain integer in a dim's place that is not that dim is refused", tostring(err) .. " / " .. tostring(err2))
-end
-
--- A weight keeps its checkpoint shape (the manifest) and may carry the shape the ops read it as
-do
-  local Program = require("program")
-  local P = Program.new()
-  P:weight("conv.weight", { 8, 4, 1, 2, 2 }, { 8, 16 })
-  local ok = pcall(P.weight, P, "bad.weight", { 8, 4 }, { 8, 5 })
-  local off = read("out/latte/fixture/offsets.h") or ""
-  check(table.concat(P.weights["conv.weight"].view, ",") == "8,16" and not ok
-    and off:find("WT_pos_embed_proj_weight %d+ull /%* %[64, 4, 2, 2%], read as %[64, 16%] %*/") ~= nil,
-    "a weight's view: the same elements (another count is refused), shown beside the checkpoint shape in offsets.h")
-end
-
--- A network (kind "network"): one phase, named io, no sampler or PAB part; a denoiser's fields
--- and flags are refused by name.
-do
-  local toy = "tests/models/toy-mlp.lua"
-  local fam = describe.load_family(toy)
-  local b = bakery.variant(fam, describe.named(fam, "fixture"), fam.path)
-  local io = {}
-  for _, buf in ipairs(b.program.buffer_list) do if buf.kind == "io" then io[#io + 1] = buf.name .. ":" .. buf.role end end
-  check(fam.cls.kind == "network" and b.sched == nil and b.pab == nil and #b.program.modules == 0
-    and table.concat(b.program.phases, ",") == "forward" and table.concat(io, ",") == "x:input,y:output",
-    "a network bakes one phase (forward) with io x (input) and y (output), no sampler or PAB tables", table.concat(io, ","))
-  os.execute("rm -rf " .. tmp .. "/out/*")
-  local rc, out = sh("lua5.4 gen/main.lua --model " .. toy .. " --variant fixture --out " .. tmp .. "/out --quiet")
-  local files = select(2, sh("ls " .. tmp .. "/out"))
-  check(rc == 0 and not files:find("schedule.txt") and files:find("plan.txt") and files:find("manifest.txt"),
-    "a network's generated files: no schedule.txt, plan.txt and manifest.txt", out .. files)
-  local tab = read(tmp .. "/out/tables.c") or ""
-  check(tab:find('.kind = "network"', 1, true) and tab:find(".denoiser = NULL", 1, true) and not tab:find("pab_table"),
-    "a network's tables.c: kind network, no denoiser part")
-  rc, out = sh("lua5.4 gen/main.lua --model " .. toy .. " --variant fixture --sp 2 --name x --out " .. tmp .. "/out")
-  check(rc == 1 and out:find("apply to denoisers") ~= nil, "--sp on a network is refused in one line", out)
-  local path, line = write_with_line("toy.lua", (read(toy):gsub('symbol = "toy",', 'symbol = "toy", sampler = { kind = "rflow" },')),
-    "sampler")
-  rc, out = sh("lua5.4 gen/main.lua --model " .. path .. " --variant fixture --out " .. tmp .. "/out")
-  check(rc == 1 and out:find(path .. ":" .. line, 1, true) and out:find("unknown field \"sampler\"", 1, true),
-    "a sampler in a network's description is refused at its line", out)
 end
 
 os.execute("rm -rf " .. tmp)

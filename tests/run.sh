@@ -29,6 +29,7 @@ suite() {
 }
 
 suite "generator (tests/gen_test.lua)" lua5.4 tests/gen_test.lua
+suite "the graph layer: dims, weight views, networks (tests/graph_test.lua)" lua5.4 tests/graph_test.lua
 suite "PAB tables vs upstream traces (tests/pab_trace_test.lua)" lua5.4 tests/pab_trace_test.lua
 suite "the op registry against the C prototypes (tests/registry_test.lua)" lua5.4 tests/registry_test.lua
 suite "the generator with hostile inputs (tests/gen_fuzz.lua)" lua5.4 tests/gen_fuzz.lua --count 150

@@ -28,6 +28,19 @@ typedef struct {
   int threads, info, quiet, allow_nonfinite;
 } net_options;
 
+/* The io table, one line an entry: role, name, dtype, shape, dims, rows, value range. */
+static void print_io(FILE *f, const ditc_variant *v) {
+  for (int i = 0; i < v->n_io; i++) {
+    const ditc_io *e = &v->io[i];
+    fprintf(f, "  %-6s %-24s %s [", e->role == DITC_IO_INPUT ? "input" : e->role == DITC_IO_OUTPUT ? "output" : "state",
+            e->name, e->dtype == DITC_DT_I32 ? "I32" : "F32");
+    for (int k = 0; k < e->ndim; k++) fprintf(f, "%s%lld", k ? ", " : "", (long long)e->shape[k]);
+    fprintf(f, "] (%s)%s", e->dims, e->batched ? ", any number of rows" : "");
+    if (e->dtype == DITC_DT_I32 && e->lo <= e->hi) fprintf(f, ", values %lld..%lld", (long long)e->lo, (long long)e->hi);
+    fprintf(f, "\n");
+  }
+}
+
 static void usage(FILE *f, const char *prog, const ditc_variant *v) {
   fprintf(f,
           "usage: %s --weights FILE --in FILE --out FILE [--dump NAMES|all] [--threads N] [--quiet]\n"
@@ -46,15 +59,7 @@ static void usage(FILE *f, const char *prog, const ditc_variant *v) {
           "  --allow-nonfinite  write the outputs even when they hold NaN/Inf (default: fail naming the first)\n"
           "  --info           print the io table, weights and arena, and exit\n",
           prog, prog, v->family, v->name);
-  for (int i = 0; i < v->n_io; i++) {
-    const ditc_io *e = &v->io[i];
-    fprintf(f, "  %-6s %-24s %s [", e->role == DITC_IO_INPUT ? "input" : e->role == DITC_IO_OUTPUT ? "output" : "state",
-            e->name, e->dtype == DITC_DT_I32 ? "I32" : "F32");
-    for (int k = 0; k < e->ndim; k++) fprintf(f, "%s%lld", k ? ", " : "", (long long)e->shape[k]);
-    fprintf(f, "] (%s)%s", e->dims, e->batched ? ", any number of rows" : "");
-    if (e->dtype == DITC_DT_I32 && e->lo <= e->hi) fprintf(f, ", values %lld..%lld", (long long)e->lo, (long long)e->hi);
-    fprintf(f, "\n");
-  }
+  print_io(f, v);
 }
 
 static int fail_usage(const char *prog, const char *msg, const char *arg) {
@@ -111,8 +116,8 @@ static void info(const ditc_variant *v) {
   printf("arena %lld bytes, %d weight tensors (%lld elements), %d phase%s:", (long long)v->arena_bytes, v->n_weights,
          (long long)v->weight_elems, v->n_phases, v->n_phases == 1 ? "" : "s");
   for (int i = 0; i < v->n_phases; i++) printf(" %s", v->phases[i].name);
-  printf("\n");
-  usage(stdout, "", v);
+  printf("\nio:\n");
+  print_io(stdout, v);
 }
 
 /* The first output element that is not finite, as an error naming the output, row and element. */
