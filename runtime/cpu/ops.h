@@ -116,6 +116,61 @@ void cpu_mul(float *out, const float *a, const float *b, int64_t n);
 /* out[n] = src[n]: storage into an fp32 io buffer (a copy on the CPU, whose storage is fp32). */
 void cpu_to_f32(float *out, const float *src, int64_t n);
 
+/* ---- video decoders (the VAEs; cpu/vae.c) ------------------------------------------------------
+ * Every activation is [N, C, T, H, W] row-major (PyTorch's B C T H W), HW = H * W; an image
+ * decoder runs its frames as N = frames, T = 1. */
+/* out[N, Cout, To, Ho, Wo] = b[co] + sum over ci, dt, dy, dx of w[co, ci, dt, dy, dx] *
+ * xp[n, ci, t + dt, y + dy, x + dx], where xp is src [N, Cin, T, H, W] padded with pt0 frames in
+ * front and pt1 behind (zeros, or with replicate != 0 copies of the first frame in front and of
+ * the last behind) and ph rows / pw columns of zeros on each side; To = T + pt0 + pt1 - kt + 1,
+ * Ho = H + 2 ph - kh + 1, Wo = W + 2 pw - kw + 1; stride 1; w [Cout, Cin, kt, kh, kw]; b may be
+ * NULL. out must not alias src. */
+void cpu_conv3d(float *out, const float *src, const float *w, const float *b, int64_t N, int64_t Cin, int64_t Cout,
+                int64_t T, int64_t H, int64_t W, int64_t kt, int64_t kh, int64_t kw, int64_t pt0, int64_t pt1,
+                int64_t ph, int64_t pw, int64_t replicate);
+/* GroupNorm of src [N, C, T, HW] in G groups of C/G channels: mean and biased variance per
+ * (n, group) over (C/G) x T x HW (per_frame 0: every frame pools, as on a 5-D tensor) or per
+ * (n, group, t) over (C/G) x HW (per_frame 1: each frame an image); out = (x - mean) /
+ * sqrt(var + eps) * gamma[c] + beta[c], then x * sigmoid(x) when silu. out may alias src. */
+void cpu_group_norm(float *out, const float *src, const float *gamma, const float *beta, int64_t N, int64_t C,
+                    int64_t T, int64_t HW, int64_t G, float eps, int64_t per_frame, int64_t silu);
+/* Nearest 2x in H and W: out[R, 2H, 2W] from src[R, H, W] (R = N * C * T). */
+void cpu_upsample2x(float *out, const float *src, int64_t R, int64_t H, int64_t W);
+/* Depth to time: src [N, 2C, T, HW] -> out [N, C, 2T, HW], source channel 2c + s, frame t to
+ * channel c, frame 2t + s. */
+void cpu_depth_to_time(float *out, const float *src, int64_t N, int64_t C, int64_t T, int64_t HW);
+/* Open-Sora-Plan's time upsampling: src [R, T, HW] -> out [R, 2T - 1, HW]: frame 0 kept, frames
+ * 1..T-1 linearly interpolated 2x along T (align_corners false, edges clamped). T = 1: a copy. */
+void cpu_time_lerp2x(float *out, const float *src, int64_t R, int64_t T, int64_t HW);
+/* out = alpha * a + (1 - alpha) * b with alpha = sigmoid(m[0]) (flip 0) or 1 - sigmoid(m[0])
+ * (flip 1); m a learned scalar in the weights. out may alias a or b. */
+void cpu_mix(float *out, const float *a, const float *b, const float *m, int64_t n, int64_t flip);
+/* One-head attention within each image: q, k, v, out [N, C, T, HW]; for each (n, t) and token p
+ * of HW: out[:, p] = sum over j of softmax_j(scale * q[:, p] . k[:, j]) v[:, j]. */
+void cpu_frame_attention(float *out, const float *q, const float *k, const float *v, int64_t N, int64_t C, int64_t T,
+                         int64_t HW, float scale);
+/* out[n, c, s] = src[n, c, s] * a[c] + b[c] for src [N, C, S]. out may alias src. */
+void cpu_channel_affine(float *out, const float *src, const float *a, const float *b, int64_t N, int64_t C, int64_t S);
+/* out = src / k (divide != 0) or src * k (divide == 0), elementwise over n. out may alias src. */
+void cpu_scale(float *out, const float *src, int64_t n, float k, int64_t divide);
+/* A strided 4-D copy: out[od + i0 d0 + i1 d1 + i2 d2 + i3 d3] = src[os + i0 s0 + i1 s1 + i2 s2 +
+ * i3 s3] for i < (n0, n1, n2, n3) (element offsets and strides): chunk and tile crops, frame
+ * transposes. out must not overlap src. */
+void cpu_copy4(float *out, const float *src, int64_t n0, int64_t n1, int64_t n2, int64_t n3, int64_t os, int64_t s0,
+               int64_t s1, int64_t s2, int64_t s3, int64_t od, int64_t d0, int64_t d1, int64_t d2, int64_t d3);
+/* Open-Sora-Plan's tile blending, in place on tile b [R, Hb, Wb] from its neighbour a [R, Ha, Wa]
+ * (R = N * C * T): axis 0 (above): e = min(Ha, Hb, E) rows, b[r, y, x] = a[r, Ha - e + y, x] *
+ * (1 - y/e) + b[r, y, x] * (y/e) for y < e (x < min(Wa, Wb)); axis 1 (left): the same over
+ * columns. The weights are computed in double and applied as floats. */
+void cpu_tile_blend(float *b, const float *a, int64_t R, int64_t Ha, int64_t Wa, int64_t Hb, int64_t Wb, int64_t E,
+                    int64_t axis);
+/* Frames for a video: src [N, C, T, HW] -> out [N, T, HW, C] uint8. mode 0 (Open-Sora):
+ * v = (clamp(x, -1, 1) + 1) / 2, u = trunc(clamp(v * 255 + 0.5, 0, 255)); mode 1 (Latte,
+ * Open-Sora-Plan): u = trunc(clamp(x / 2 + 0.5, 0, 1) * 255). */
+void cpu_to_u8(uint8_t *out, const float *src, int64_t N, int64_t C, int64_t T, int64_t HW, int64_t mode);
+/* The latent input (an fp32 io buffer) into storage: a copy on the CPU, whose storage is fp32. */
+void cpu_from_f32(float *out, const float *src, int64_t n);
+
 /* ---- sequence parallelism ------------------------------------------------------------------- */
 /* send[sp][B, ...] chunks of src[B, d1, d2, C] along dim (1 or 2): chunk r holds indices
  * r*chunk .. r*chunk+chunk-1 of that dim, zeros past its length n. */

@@ -210,6 +210,34 @@ void cuda_attention_bias(const cuda_ctx *ctx, ditc_st *out, const ditc_st *q, co
 void cuda_mul(const cuda_ctx *ctx, ditc_st *out, const ditc_st *a, const ditc_st *b, int64_t n);
 void cuda_to_f32(const cuda_ctx *ctx, float *out, const ditc_st *src, int64_t n);
 
+/* ---- video decoders (the VAEs; cuda/vae.cu): cpu/ops.h's contract, in storage elements with
+ * fp32 math (GroupNorm statistics and conv accumulation in fp32) ------------------------------ */
+void cuda_conv3d(const cuda_ctx *ctx, ditc_st *out, const ditc_st *src, const ditc_st *w, const ditc_st *b, int64_t N,
+                 int64_t Cin, int64_t Cout, int64_t T, int64_t H, int64_t W, int64_t kt, int64_t kh, int64_t kw,
+                 int64_t pt0, int64_t pt1, int64_t ph, int64_t pw, int64_t replicate);
+void cuda_group_norm(const cuda_ctx *ctx, ditc_st *out, const ditc_st *src, const ditc_st *gamma, const ditc_st *beta,
+                     int64_t N, int64_t C, int64_t T, int64_t HW, int64_t G, float eps, int64_t per_frame, int64_t silu);
+void cuda_upsample2x(const cuda_ctx *ctx, ditc_st *out, const ditc_st *src, int64_t R, int64_t H, int64_t W);
+void cuda_depth_to_time(const cuda_ctx *ctx, ditc_st *out, const ditc_st *src, int64_t N, int64_t C, int64_t T,
+                        int64_t HW);
+void cuda_time_lerp2x(const cuda_ctx *ctx, ditc_st *out, const ditc_st *src, int64_t R, int64_t T, int64_t HW);
+void cuda_mix(const cuda_ctx *ctx, ditc_st *out, const ditc_st *a, const ditc_st *b, const ditc_st *m, int64_t n,
+              int64_t flip);
+void cuda_frame_attention(const cuda_ctx *ctx, ditc_st *out, const ditc_st *q, const ditc_st *k, const ditc_st *v,
+                          int64_t N, int64_t C, int64_t T, int64_t HW, float scale);
+void cuda_channel_affine(const cuda_ctx *ctx, ditc_st *out, const ditc_st *src, const ditc_st *a, const ditc_st *b,
+                         int64_t N, int64_t C, int64_t S);
+void cuda_scale(const cuda_ctx *ctx, ditc_st *out, const ditc_st *src, int64_t n, float k, int64_t divide);
+void cuda_copy4(const cuda_ctx *ctx, ditc_st *out, const ditc_st *src, int64_t n0, int64_t n1, int64_t n2, int64_t n3,
+                int64_t os, int64_t s0, int64_t s1, int64_t s2, int64_t s3, int64_t od, int64_t d0, int64_t d1,
+                int64_t d2, int64_t d3);
+void cuda_tile_blend(const cuda_ctx *ctx, ditc_st *b, const ditc_st *a, int64_t R, int64_t Ha, int64_t Wa, int64_t Hb,
+                     int64_t Wb, int64_t E, int64_t axis);
+void cuda_to_u8(const cuda_ctx *ctx, uint8_t *out, const ditc_st *src, int64_t N, int64_t C, int64_t T, int64_t HW,
+                int64_t mode);
+/* the latent input (fp32 io) into storage: out = (storage) src */
+void cuda_from_f32(const cuda_ctx *ctx, ditc_st *out, const float *src, int64_t n);
+
 #ifdef __cplusplus
 }
 #endif
