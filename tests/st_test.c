@@ -441,6 +441,31 @@ static void test_round_trip(void) {
   check(f.count == 0 && !f.map, "st_close twice is safe", "st_file not zeroed");
 }
 
+/* U8, the dtype of the VAE's frames_u8 [B, F, H, W, 3]: an odd byte count (7 * 5 * 3) before an F32
+ * tensor, so the F32 data after it starts unaligned in the file. */
+static void test_u8_round_trip(void) {
+  static unsigned char frames[1 * 1 * 7 * 5 * 3];
+  static const float after[3] = {1.5f, -2.0f, 3.25f};
+  for (size_t i = 0; i < sizeof frames; i++) frames[i] = (unsigned char)(i * 37 % 256);
+  frames[0] = 0;
+  frames[1] = 255;
+  st_out_tensor t[2] = {{"frames_u8", ST_U8, 5, {1, 1, 7, 5, 3}, frames}, {"zz", ST_F32, 1, {3}, after}};
+  char path[256];
+  ditc_err err = {{0}};
+  ditc_status st = st_write(in_tmp(path, "u8.safetensors"), t, 2, &err);
+  if (!check(st == DITC_OK, "st_write writes a U8 tensor", "status %d: %s", st, err.msg)) return;
+  st_file f;
+  if (!check(st_open(&f, path, &err) == DITC_OK, "reopens the U8 file", "%s", err.msg)) return;
+  const st_tensor *r = st_find(&f, "frames_u8"), *z = st_find(&f, "zz");
+  int ok = r && r->dtype == ST_U8 && r->ndim == 5 && r->shape[2] == 7 && r->shape[3] == 5 && r->shape[4] == 3 &&
+           r->nbytes == sizeof frames && memcmp(r->data, frames, sizeof frames) == 0 && st_get(r, 1) == 255.0;
+  check(ok, "a U8 [1, 1, 7, 5, 3] tensor comes back with its dtype, shape and bytes (0 and 255 included)",
+        "dtype %s, %zu bytes", r ? st_dtype_name(r->dtype) : "(missing)", r ? r->nbytes : 0);
+  check(z && z->dtype == ST_F32 && st_get(z, 0) == 1.5 && st_get(z, 2) == 3.25,
+        "an F32 tensor after 105 U8 bytes reads back (unaligned data)", "zz %s", z ? "differs" : "is missing");
+  st_close(&f);
+}
+
 static void test_determinism(void) {
   st_out_tensor t[5];
   char p1[256], p2[256], p3[256];
@@ -748,6 +773,7 @@ int main(int argc, char **argv) {
   test_dtypes();
   test_json_numbers();
   test_round_trip();
+  test_u8_round_trip();
   test_determinism();
   test_write_errors();
   test_names_escaped();

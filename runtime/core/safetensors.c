@@ -490,10 +490,10 @@ static ditc_status check_out_tensor(const char *path, const st_out_tensor *t, si
   const char *n = shown(t->name, strlen(t->name), nb);
   if (strcmp(t->name, "__metadata__") == 0)
     return ditc_fail(err, DITC_EINVAL, "%s: '__metadata__' is not a valid tensor name", path);
-  if (t->dtype != ST_F32 && t->dtype != ST_I64 && t->dtype != ST_I32) {
+  if (t->dtype != ST_F32 && t->dtype != ST_I64 && t->dtype != ST_I32 && t->dtype != ST_U8) {
     const char *d = t->dtype >= 0 && t->dtype < ST_DTYPE_COUNT ? st_dtypes[t->dtype].name : "?";
     return ditc_fail(err, DITC_EINVAL,
-                     "%s: tensor '%s': writing dtype %s is not supported (only F32, I64 and I32)", path,
+                     "%s: tensor '%s': writing dtype %s is not supported (only F32, I64, I32 and U8)", path,
                      n, d);
   }
   if (t->ndim < 0 || t->ndim > ST_MAX_DIMS)

@@ -64,7 +64,7 @@ double st_get(const st_tensor *t, int64_t i);
 
 typedef struct {
   const char *name;
-  st_dtype dtype;             /* ST_F32, ST_I64 or ST_I32 */
+  st_dtype dtype;             /* ST_F32, ST_I64, ST_I32 or ST_U8 (e.g. frames_u8) */
   int ndim;
   int64_t shape[ST_MAX_DIMS];
   const void *data;           /* numel * dtype size bytes */
