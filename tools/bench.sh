@@ -4,7 +4,8 @@
 # count (--bench: a warm-up loop, then rounds of every configuration in rotating order; the
 # median, its spread, and PAB's ideal speedup 1/(1-skipped share) next to the measured one), the
 # arena size, the generator's run time per variant, the T5 tokenizer's prompts per second
-# (build/tests/tok_bench: warmed up, kinds interleaved, median and spread) and bin/ditc-tokenize's
+# (build/tests/tok_bench: warmed up, kinds interleaved, median and spread), the video decoders'
+# 3-D convolution in GFLOP/s at 1 and 2 threads (build/tests/vae_bench, likewise) and bin/ditc-tokenize's
 # with the pipelines' cleaning (tools/bench_tokenize.py, likewise), the T5 fixture encoder's run
 # time and the xxl encoder's arena, weights and FLOPs per prompt as generated for each storage;
 # then the GPU numbers of
@@ -34,6 +35,8 @@ cpu() {
   rm -rf "$tmp"
   echo "== T5 tokenizer (build/tests/tok_bench: the fixture's 155 prompts, every kind) =="
   build/tests/tok_bench tests/golden/t5/spiece.model tests/golden/t5/tokenizer_cases.json
+  echo "== video decoders: cpu_conv3d (build/tests/vae_bench: warmed up, thread counts interleaved, median and spread) =="
+  build/tests/vae_bench
   echo "== prompt preprocessing and tokenizing end to end (tools/bench_tokenize.py: bin/ditc-tokenize) =="
   python3 tools/bench_tokenize.py
   echo "== T5 encoder, fixture (4 rows of 300 tokens a call, d_model 64): whole-binary time, median of 7 after a warm-up =="
