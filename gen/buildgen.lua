@@ -13,7 +13,8 @@ require("strict")
 local describe = require("describe")
 
 local OUT = "out/variants.ninja"
-local MODELS = { "models/opensora-v1.2.lua", "models/latte.lua", "models/opensora-plan-v1.1.lua", "models/t5-v1.1.lua" }
+local MODELS = { "models/opensora-v1.2.lua", "models/latte.lua", "models/opensora-plan-v1.1.lua", "models/t5-v1.1.lua",
+  "models/vae-opensora-v1.2.lua", "models/vae-latte.lua", "models/vae-opensora-plan-v1.1.lua" }
 -- The released sizes the GPU bench (tools/bench_gpu.sh) and the device check run.
 local CUDA_RELEASED = { ["opensora-v1.2"] = "480p-9x16-51f", latte = "16x512x512" }
 local GEN_FILES = { "forward.c", "offsets.h", "tables.c", "entry.c", "schedule.txt", "plan.txt", "manifest.txt" }
@@ -84,7 +85,7 @@ for _, model in ipairs(MODELS) do
     gen(dir, model, string.format("--model %s --variant %s", model, name), network and NETWORK_FILES or GEN_FILES)
     cpu_bin("bin/" .. id, dir)
     add("cpu", "bin/" .. id)
-    if name == "fixture" then
+    if name == "fixture" or network and name:match("^fixture") then -- the fixtures' --dump builds
       cpu_bin("bin/debug/" .. id, dir, { extra = "-DDITC_DUMP_ENABLED" })
       add("cpu", "bin/debug/" .. id)
     end

@@ -23,14 +23,16 @@ local OPTIONS = {
   { "name", "NAME", "the variant's name: with --config, or for a variant derived by --sp/--pab/--cfg-parallel" },
   { "height", "PX", "the pipeline's frame height in pixels (with --config)" },
   { "width", "PX", "the pipeline's frame width in pixels (with --config)" },
-  { "frames", "N", "the pipeline's frame count (with --config)" },
-  { "latent", "T,H,W", "the latent size (default: the family's VAE rule from --height, --width, --frames)" },
+  { "frames", "N", "the pipeline's frame count (with --config; a VAE's pixel frames where the family needs it)" },
+  { "latent", "T,H,W", "the latent size (default: the family's VAE rule from --height, --width, --frames); a VAE's: C,T,H,W" },
   { "steps", "K", "sampler steps (default: the description's)" },
   { "cfg", "SCALE", "classifier-free guidance scale (default: the description's)" },
   { "fps", "F", "the frame rate the model is conditioned on (default: the description's)" },
   { "text-len", "L", "text tokens (LatteT2V; STDiT3 reads model_max_length)" },
   { "seq-len", "L", "a text encoder's tokens per row (with --config; T5EncoderModel)" },
   { "batch", "N", "a text encoder's rows per call (with --config; default 1): a binary runs any number of rows" },
+  { "micro-batch", "N", "a VAE's frames per 2-D decoder call (with --config; Open-Sora; default the config's)" },
+  { "tiling", "T", "Open-Sora-Plan's VAE tiles: off or SAMPLE,LATENT,SAMPLE_T,LATENT_T,OVERLAP (default the released)" },
   { "pipeline-dtype", "D", "fp32|bf16|fp16: upstream's pipeline rounding of timesteps, sizes, RoPE (default: the family's)" },
   { "dtype", "D", "deprecated name of --pipeline-dtype" },
   { "pab", "P", "default (the description's config), off, or a JSON file in VideoSys PABConfig field names" },
@@ -148,6 +150,7 @@ local function run(argv)
   local fam = describe.load_family(o.model)
   local v, source_desc
   local network = fam.cls.kind == "network"
+  local own = network and fam.cls.cli or {} -- a network's own flags (cls.cli), e.g. a VAE's --latent and --frames
   for flag in pairs(network and {} or { ["seq-len"] = true, batch = true }) do
     if o[flag] then util.fail(nil, "--%s applies to a network's --config (%s is a denoiser)", flag, fam.family) end
   end
@@ -155,10 +158,20 @@ local function run(argv)
     if o.variant then util.fail(nil, "--variant and --config exclude each other") end
     if not o.name then util.fail(nil, "--name is required with --config") end
     for _, k in ipairs({ "height", "width", "frames", "latent", "steps", "cfg", "fps", "text-len", "sp", "pab" }) do
-      if o[k] then util.fail(nil, "--%s applies to denoisers; %s (class %s) is a network", k, fam.family, fam.class) end
+      if o[k] and not own[k] then util.fail(nil, "--%s applies to denoisers; %s (class %s) is a network", k, fam.family,
+        fam.class) end
+    end
+    for flag in pairs(option) do
+      local field = own[flag]
+      if o[flag] and not field and (flag == "seq-len" or flag == "batch" or flag == "tiling" or flag == "micro-batch") then
+        util.fail(nil, "--%s does not apply to %s (class %s)", flag, fam.family, fam.class)
+      end
     end
     local settings = {}
-    for flag, field in pairs(fam.cls.cli or {}) do settings[field] = int_opt(o, flag) end
+    for flag, field in pairs(own) do
+      if type(field) == "string" then settings[field] = int_opt(o, flag)
+      else settings[field.field] = o[flag] and field.parse(o[flag], "--" .. flag) end
+    end
     v = describe.from_config_json(fam, o.config, { name = o.name, network = settings })
     source_desc = o.model .. " + " .. o.config
   elseif o.config then
@@ -182,7 +195,8 @@ local function run(argv)
     source_desc = o.model .. " + " .. o.config .. (o.attention and (" (--attention " .. o.attention .. ")") or "")
   else
     if not o.variant then util.fail(nil, "--variant or --config is required (see --help)") end
-    for _, k in ipairs({ "height", "width", "frames", "latent", "steps", "cfg", "fps", "text-len", "seq-len", "batch" }) do
+    for _, k in ipairs({ "height", "width", "frames", "latent", "steps", "cfg", "fps", "text-len", "seq-len", "batch",
+      "tiling", "micro-batch" }) do
       if o[k] then util.fail(nil, "--%s applies to --config (a named variant sets it in the description)", k) end
     end
     v = describe.named(fam, o.variant, { sp = int_opt(o, "sp"), pab = pab_arg ~= "default" and pab_arg or nil,

@@ -17,7 +17,8 @@ local M = {}
 -- A class's kind: "denoiser" (the default: a sampler, cache tables, sequence parallelism on top
 -- of its graph) or "network" (a graph with named io and no sampler: an encoder, a decoder).
 local classes = { STDiT3 = require("stdit3"), LatteT2V = require("latte"), ToyMLP = require("toy_mlp"),
-  ToyScan = require("toy_scan"), T5EncoderModel = require("t5") }
+  ToyScan = require("toy_scan"), T5EncoderModel = require("t5"), VideoAutoencoderPipeline = require("vae_opensora"),
+  AutoencoderKLTemporalDecoder = require("vae_latte"), CausalVAEModel = require("vae_osp") }
 for _, cls in pairs(classes) do cls.kind = cls.kind or "denoiser" end
 local class_names = util.sorted_keys(classes)
 
@@ -101,6 +102,16 @@ function M.import_config_json(fam, path)
     fail("architectures", string.format("is %s but %s describes class %s", S.describe(arch[1]), fam.path, fam.class))
   end
   local config, lines = {}, {}
+  if cls.import_config_json then -- a nested format (a pipeline of parts): the class maps it onto its fields
+    local flat = cls.import_config_json(obj, fail, function(msg) util.note("%s: %s", path, msg) end)
+    for _, k in ipairs(util.sorted_keys(flat)) do
+      if not cls.config_fields[k] then error("describe: " .. fam.class .. " imported an unknown field " .. k) end
+      cls.config_fields[k](flat[k], { k }, function(p, msg) util.fail(path, "%s: %s", S.path_str(p), msg) end)
+      config[k], lines[k] = flat[k], json.line(obj, k)
+    end
+    if cls.check_config then cls.check_config(config, function(k, msg) util.fail(path, "%s: %s", k, msg) end) end
+    return config, lines
+  end
   local known = util.sorted_keys(cls.config_fields)
   local ignored = {}
   for _, k in ipairs(json.keys(obj)) do
@@ -189,7 +200,10 @@ function M.from_config_json(fam, config_path, opts)
   local config, lines = M.import_config_json(fam, config_path)
   if fam.cls.kind == "network" then -- the class's own settings come from its command-line flags (cls.cli)
     local spec, flag_of = { config = config }, {}
-    for flag, field in pairs(fam.cls.cli or {}) do spec[field], flag_of[field] = opts.network[field], flag end
+    for flag, field in pairs(fam.cls.cli or {}) do
+      field = type(field) == "table" and field.field or field -- { field, parse }: a flag with its own parser
+      spec[field], flag_of[field] = opts.network[field], flag
+    end
     local where = function(p)
       if p[1] == "config" and p[2] then return lines[p[2]] and (config_path .. ":" .. lines[p[2]]) or config_path end
       if flag_of[p[1]] then return "command line: --" .. flag_of[p[1]] end

@@ -28,7 +28,7 @@ local function arg_expr(P, v, name)
     return dim_name(name)
   elseif type(v) == "table" and v.buf then
     local b = P.buffers[v.buf]
-    local e = ({ i32 = "AI(", f32 = "AF(", st = "A(" })[b.dtype] .. off_name(v.buf) .. ")"
+    local e = ({ i32 = "AI(", f32 = "AF(", u8 = "AU(", st = "A(" })[b.dtype] .. off_name(v.buf) .. ")"
     if Program.is_dim(v.off) then e = "(" .. e .. " + " .. dim_expr(v.off) .. ")" -- a column block of the rows
     elseif v.off and v.off ~= 0 then e = "(" .. e .. " + " .. v.off .. ")" end
     return e
@@ -44,8 +44,9 @@ end
 
 local function banner(P, op)
   local ins, outs = {}, {}
-  for _, b in ipairs(op.reads) do ins[#ins + 1] = b .. " " .. shape_str(P.buffers[b].shape) end
-  for _, b in ipairs(op.writes) do outs[#outs + 1] = b .. " " .. shape_str(P.buffers[b].shape) end
+  local function seen(b) return shape_str(op.shapes and op.shapes[b] or P.buffers[b].shape) end
+  for _, b in ipairs(op.reads) do ins[#ins + 1] = b .. " " .. seen(b) end
+  for _, b in ipairs(op.writes) do outs[#outs + 1] = b .. " " .. seen(b) end
   local s = op.kind .. " " .. op.name
   if #ins > 0 then s = s .. ": " .. table.concat(ins, ", ") end
   if #outs > 0 then s = s .. " -> " .. table.concat(outs, ", ") end
@@ -325,6 +326,13 @@ function M.tables_c(ctx)
   values.skipped = #sk > 0 and ("\n/* ---- tensors a checkpoint may hold that are not loaded ---- */\nstatic const ditc_weight_spec "
     .. "skipped[" .. #sk .. "] = {\n" .. table.concat(sk, "\n") .. "\n};\n") or ""
   values.skipped_ref = #sk > 0 and "skipped" or "NULL"
+  local ig = {}
+  for _, p in ipairs(P.ignored) do ig[#ig + 1] = string.format('  "%s", /* %s */', p.prefix, p.why) end
+  values.n_ignored = #ig
+  values.skipped = values.skipped .. (#ig > 0 and ("\n/* ---- name prefixes of checkpoint tensors ignored unread ---- */\n"
+    .. "static const char *const ignored[" .. #ig .. "] = {\n" .. table.concat(ig, "\n") .. "\n};\n") or "")
+  values.ignored_ref = #ig > 0 and "ignored" or "NULL"
+  values.video_fps = P.video_fps or 0
   local io = {}
   for _, b in ipairs(P.buffer_list) do
     if b.kind == "io" then

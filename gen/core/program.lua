@@ -55,9 +55,10 @@ function M.new(storage, fail, phases, phase_doc)
   return setmetatable({
     fail = fail or error,
     storage = storage, st_bytes = M.STORAGE[storage].bytes,
-    buffers = {}, buffer_list = {}, weights = {}, weight_list = {}, skipped = {},
+    buffers = {}, buffer_list = {}, weights = {}, weight_list = {}, skipped = {}, ignored = {},
     phases = phases, phase_doc = phase_doc or M.PHASE_DOC, ops = ops, modules = {}, phase = phases[1], group = nil,
     dims = {}, dim_doc = {}, -- name -> integer, name -> what it counts (use_dims)
+    schedule = {}, -- lines plan.txt prints: a network's static call structure (a VAE's chunks and tiles)
     residual = nil, -- the residual stream's buffer, where the network has one (a DiT's "x" [B, N, C]):
                     -- the block layers add into it and a PAB module's dump shows it
   }, M)
@@ -68,7 +69,7 @@ end
 -- the io table of the descriptor lists them), "device" (persistent, used by the device backend only: never on the host), or
 -- inferred "persist" when a step reads what the prologue wrote. dtype: "st" (the
 -- storage element: activations; the default), "f32" (io buffers, which the host reads and
--- writes, and the position/RoPE tables) or "i32".
+-- writes, and the position/RoPE tables), "i32", or "u8" (an output's video frames).
 function M:buffer(name, shape, opt)
   opt = opt or {}
   shape = M.values(shape)
@@ -80,7 +81,7 @@ function M:buffer(name, shape, opt)
     dtype = opt.dtype or (opt.kind == "io" and "f32" or "st"),
     dims = opt.dims or "", -- shape in the dimension vocabulary, for comments
   }
-  local each = b.dtype == "st" and self.st_bytes or 4
+  local each = b.dtype == "st" and self.st_bytes or b.dtype == "u8" and 1 or 4
   b.elems = M.checked_elems(shape, each, "buffer " .. name, self.fail)
   b.bytes = b.elems * each
   self.buffers[name] = b
@@ -174,6 +175,12 @@ function M:tied_weight(name, of, why)
   self.skipped[#self.skipped + 1] = { name = name, shape = w.shape, elems = w.elems, why = why }
 end
 
+-- Tensors whose names start with `prefix` may sit in a checkpoint and are ignored unread (why:
+-- for the generated comment): a VAE checkpoint's encoder side.
+function M:ignore_prefix(prefix, why)
+  self.ignored[#self.ignored + 1] = { prefix = prefix, why = why }
+end
+
 function M:set_phase(phase)
   assert(self.ops[phase], "program: no phase " .. tostring(phase))
   self.phase = phase
@@ -197,7 +204,8 @@ function M:op(kind, name, args, reads, writes, opt)
   for _, b in ipairs(writes) do assert(self.buffers[b], "program: op " .. name .. " writes unknown buffer " .. b) end
   local op = {
     kind = kind, name = name, args = args, reads = reads, writes = writes, phase = self.phase,
-    dump = opt.dump, dump_shape = opt.dump_shape, flops = registry.flops(kind, args),
+    dump = opt.dump, dump_buf = opt.dump_buf, dump_shape = opt.dump_shape, flops = registry.flops(kind, args),
+    shapes = opt.shapes, -- name -> the shape the op sees where it differs from the buffer's (work buffers)
   }
   if self.group then
     local list = self.group[self.group.branch]

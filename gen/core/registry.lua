@@ -109,6 +109,27 @@ kind("rel_bias", "out:buf table:w L:dim H:dim nb:int max_dist:int")
 kind("attention_bias", "out:buf q:buf k:buf v:buf ld:int bias:buf mask:buf B:dim L:dim H:dim D:dim", nil, biased_sdpa)
 kind("mul", "out:buf a:buf b:buf n:int")
 kind("to_f32", "out:buf src:buf n:int") -- storage -> an fp32 io buffer (a network's output)
+-- the video decoders (VAEs): activations [N, C, T, H, W]; runtime/cpu/ops.h says what each computes
+local function conv_flops(a) -- 2 x output elements x taps
+  local To, Ho, Wo = a.T + a.pt0 + a.pt1 - a.kt + 1, a.H + 2 * a.ph - a.kh + 1, a.W + 2 * a.pw - a.kw + 1
+  return 2 * a.N * a.Cout * To * Ho * Wo * a.Cin * a.kt * a.kh * a.kw
+end
+local function frame_sdpa(a) return 4 * a.N * a.T * a.HW * a.HW * a.C end
+kind("conv3d", "out:buf src:buf w:w b:w N:int Cin:int Cout:int T:int H:int W:int kt:int kh:int kw:int pt0:int pt1:int "
+  .. "ph:int pw:int replicate:int", nil, conv_flops)
+kind("group_norm", "out:buf src:buf gamma:w beta:w N:int C:int T:int HW:int G:int eps:num per_frame:int silu:int")
+kind("upsample2x", "out:buf src:buf R:int H:int W:int")
+kind("depth_to_time", "out:buf src:buf N:int C:int T:int HW:int")
+kind("time_lerp2x", "out:buf src:buf R:int T:int HW:int")
+kind("mix", "out:buf a:buf b:buf m:w n:int flip:int")
+kind("frame_attention", "out:buf q:buf k:buf v:buf N:int C:int T:int HW:int scale:num", nil, frame_sdpa)
+kind("channel_affine", "out:buf src:buf a:w b:w N:int C:int S:int")
+kind("scale", "out:buf src:buf n:int k:num divide:int")
+kind("copy4", "out:buf src:buf n0:int n1:int n2:int n3:int os:int s0:int s1:int s2:int s3:int od:int d0:int d1:int "
+  .. "d2:int d3:int")
+kind("tile_blend", "b:buf a:buf R:int Ha:int Wa:int Hb:int Wb:int E:int axis:int")
+kind("to_u8", "out:buf src:buf N:int C:int T:int HW:int mode:int")
+kind("from_f32", "out:buf src:buf n:int") -- an fp32 io buffer (a network's input) -> storage
 -- sequence parallelism
 kind("dsp_pack", "send:buf src:buf B:dim d1:int d2:int C:dim dim:int chunk:int n:int ranks:int")
 kind("dsp_unpack", "dst:buf recv:buf B:dim d1:int d2:int C:dim dim:int chunk:int ranks:int")

@@ -24,6 +24,10 @@ function M.plan_txt(ctx)
     end
     out[#out + 1] = string.format("flops per call %.6g (multiply-adds count 2)", flops)
   end
+  if P.schedule and #P.schedule > 0 then -- a network's static call structure (a VAE's chunks and tiles)
+    out[#out + 1] = ""
+    for _, line in ipairs(P.schedule) do out[#out + 1] = line end
+  end
   for _, line in ipairs({
     "",
     "offset        bytes        region      live            shape / name",

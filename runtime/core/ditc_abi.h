@@ -9,7 +9,7 @@
 
 #include <stdint.h>
 
-#define DITC_ABI_VERSION 5
+#define DITC_ABI_VERSION 6
 
 /* A PAB table cell: low 2 bits the op, the rest the cache slot index of the module. */
 enum { DITC_PAB_COMPUTE = 0, DITC_PAB_WRITE = 1, DITC_PAB_REUSE = 2 };
@@ -33,7 +33,7 @@ typedef struct {
  * rows (the runtime runs the phases once per shape[0] rows). An I32 input holds values in
  * [lo, hi] (lo > hi: any int32), which the loader checks. */
 enum { DITC_IO_INPUT = 0, DITC_IO_OUTPUT = 1, DITC_IO_STATE = 2 };
-enum { DITC_DT_F32 = 0, DITC_DT_I32 = 1 };
+enum { DITC_DT_F32 = 0, DITC_DT_I32 = 1, DITC_DT_U8 = 2 }; /* U8: outputs only (a decoder's video frames) */
 #define DITC_IO_MAX_DIMS 8
 typedef struct {
   const char *name;
@@ -169,6 +169,10 @@ typedef struct {
    * (a tied copy: T5's encoder.embed_tokens.weight of shared.weight); offset -1 */
   int n_skipped;
   const ditc_weight_spec *skipped;
+  /* name prefixes of tensors a checkpoint may hold that the variant ignores unread (a VAE
+   * checkpoint's encoder side: "encoder.", "quant_conv.") */
+  int n_ignored;
+  const char *const *ignored;
 
   /* the io table, by name */
   int n_io;
@@ -179,6 +183,10 @@ typedef struct {
   const struct ditc_phase *phases;
 
   const ditc_denoiser *denoiser; /* NULL: not a denoiser */
+
+  /* a decoder of video: its U8 output "frames_u8" [B, F, H, W, 3] plays at video_fps frames a
+   * second (the pipeline's); 0: the network makes no video */
+  int video_fps;
 } ditc_variant;
 
 /* The variant a binary was built for (defined by the generated entry.c). */

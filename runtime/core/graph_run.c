@@ -122,10 +122,10 @@ ditc_status graph_run_file(ditc_model *m, const char *path, int progress, graph_
     if (e->role != DITC_IO_OUTPUT) continue;
     DITC_CHECK(out->n < GRAPH_MAX_OUT && e->ndim <= ST_MAX_DIMS);
     st_out_tensor *t = &out->t[out->n];
-    *t = (st_out_tensor){.name = e->name, .dtype = e->dtype == DITC_DT_I32 ? ST_I32 : ST_F32, .ndim = e->ndim};
+    *t = (st_out_tensor){.name = e->name, .dtype = ditc_io_st_dtype(e->dtype), .ndim = e->ndim};
     for (int k = 0; k < e->ndim; k++) t->shape[k] = e->shape[k];
     if (e->batched) t->shape[0] = rows;
-    const size_t bytes = (size_t)(e->batched ? rows * elems_from(e, 1) : elems_from(e, 0)) * 4;
+    const size_t bytes = (size_t)(e->batched ? rows * elems_from(e, 1) : elems_from(e, 0)) * ditc_io_elem_bytes(e->dtype);
     out->data[out->n] = malloc(bytes ? bytes : 4);
     if (!out->data[out->n]) s = ditc_fail(err, DITC_ENOMEM, "out of memory for output '%s' (%zu bytes)", e->name, bytes);
     t->data = out->data[out->n++];
@@ -150,8 +150,9 @@ ditc_status graph_run_file(ditc_model *m, const char *path, int progress, graph_
       if (e->role != DITC_IO_OUTPUT) continue;
       be->to_host(m, e->off, (size_t)e->bytes);
       const int64_t re = elems_from(e, e->batched ? 1 : 0);
-      char *dst = (char *)out->data[o++] + (e->batched ? (size_t)(r0 * re) * 4 : 0);
-      memcpy(dst, m->arena + e->off, (size_t)((e->batched ? n : 1) * re) * 4);
+      const size_t each = ditc_io_elem_bytes(e->dtype);
+      char *dst = (char *)out->data[o++] + (e->batched ? (size_t)(r0 * re) * each : 0);
+      memcpy(dst, m->arena + e->off, (size_t)((e->batched ? n : 1) * re) * each);
     }
     if (progress && calls > 1) fprintf(stderr, "%s/%s: call %lld of %lld (rows %lld-%lld)\n", v->family, v->name,
                                        (long long)call + 1, (long long)calls, (long long)r0, (long long)(r0 + n - 1));

@@ -119,6 +119,10 @@ static ditc_status check_manifest(const ditc_variant *v, const ditc_ckpt *c, dit
     for (int i = 0; i < c->files[s].count; i++) {
       const st_tensor *t = &c->files[s].tensors[i];
       if (find_spec(v, t->name)) continue;
+      int ignored = 0; /* a part the variant does not run (a VAE's encoder) */
+      for (int j = 0; j < v->n_ignored && !ignored; j++)
+        ignored = !strncmp(t->name, v->ignored[j], strlen(v->ignored[j]));
+      if (ignored) continue;
       const ditc_weight_spec *k = NULL; /* a tensor the variant accepts and does not load (a tied copy) */
       for (int j = 0; j < v->n_skipped && !k; j++)
         if (!strcmp(v->skipped[j].name, t->name)) k = &v->skipped[j];
@@ -252,10 +256,13 @@ const ditc_io *ditc_io_find(const ditc_variant *v, const char *name) {
   return NULL;
 }
 
+st_dtype ditc_io_st_dtype(int dt) { return dt == DITC_DT_I32 ? ST_I32 : dt == DITC_DT_U8 ? ST_U8 : ST_F32; }
+size_t ditc_io_elem_bytes(int dt) { return dt == DITC_DT_U8 ? 1 : 4; }
+
 st_out_tensor model_io_tensor(const ditc_model *m, const char *io_name, const char *out_name) {
   const ditc_io *e = ditc_io_find(m->v, io_name);
   DITC_CHECK(e != NULL && e->ndim <= ST_MAX_DIMS);
-  st_out_tensor t = {.name = out_name, .dtype = e->dtype == DITC_DT_I32 ? ST_I32 : ST_F32, .ndim = e->ndim,
+  st_out_tensor t = {.name = out_name, .dtype = ditc_io_st_dtype(e->dtype), .ndim = e->ndim,
                      .data = m->arena + e->off};
   for (int i = 0; i < e->ndim; i++) t.shape[i] = e->shape[i];
   return t;

@@ -38,6 +38,10 @@ ditc_status model_load_weights(ditc_model *m, const char *path, ditc_err *err);
 /* Seeded random weights of a sensible scale, for benchmarks only (never a real model). */
 void model_random_weights(ditc_model *m, uint64_t seed);
 
+/* The safetensors dtype and element bytes of an io entry's DITC_DT_*. */
+st_dtype ditc_io_st_dtype(int dt);
+size_t ditc_io_elem_bytes(int dt);
+
 /* An output tensor named `out_name` holding the host arena's copy of io entry `io_name` (its
  * shape and element type from the io table). */
 st_out_tensor model_io_tensor(const ditc_model *m, const char *io_name, const char *out_name);

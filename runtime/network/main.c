@@ -33,7 +33,7 @@ static void print_io(FILE *f, const ditc_variant *v) {
   for (int i = 0; i < v->n_io; i++) {
     const ditc_io *e = &v->io[i];
     fprintf(f, "  %-6s %-24s %s [", e->role == DITC_IO_INPUT ? "input" : e->role == DITC_IO_OUTPUT ? "output" : "state",
-            e->name, e->dtype == DITC_DT_I32 ? "I32" : "F32");
+            e->name, e->dtype == DITC_DT_I32 ? "I32" : e->dtype == DITC_DT_U8 ? "U8" : "F32");
     for (int k = 0; k < e->ndim; k++) fprintf(f, "%s%lld", k ? ", " : "", (long long)e->shape[k]);
     fprintf(f, "] (%s)%s", e->dims, e->batched ? ", any number of rows" : "");
     if (e->dtype == DITC_DT_I32 && e->lo <= e->hi) fprintf(f, ", values %lld..%lld", (long long)e->lo, (long long)e->hi);
@@ -51,7 +51,7 @@ static void usage(FILE *f, const char *prog, const ditc_variant *v) {
           "  --weights FILE   safetensors checkpoint with upstream tensor names (checked against the manifest): a\n"
           "                   .safetensors file, a sharded one's model.safetensors.index.json, or a folder holding either\n"
           "  --in FILE        safetensors file with every input below (name, shape; F32: any float, I32: any int;\n"
-          "                   batched inputs: any number of rows); also spelt --ids\n"
+          "                   batched inputs: any number of rows); also spelt --ids and --latents\n"
           "  --out FILE       safetensors output: the outputs below\n"
           "  --dump NAMES     in a debug build: also write intermediates by stable name (comma-separated, or all)\n"
           "  --threads N      CPU threads (results do not depend on it)\n"
@@ -86,8 +86,9 @@ static int parse(int argc, char **argv, net_options *o, const ditc_variant *v) {
       *flag = 1;
       continue;
     }
-    if (!strcmp(a, "--ids")) a = "--in"; /* a text encoder's inputs are token ids */
-    if (!strcmp(a, "--in") && seen_in++) return fail_usage(argv[0], "given twice: --in/--ids", NULL);
+    /* a text encoder's inputs are token ids, a decoder's latents */
+    if (!strcmp(a, "--ids") || !strcmp(a, "--latents")) a = "--in";
+    if (!strcmp(a, "--in") && seen_in++) return fail_usage(argv[0], "given twice: --in/--ids/--latents", NULL);
     int k = 0;
     while (k < 4 && strcmp(a, strs[k].name)) k++;
     if (k == 4 && strcmp(a, "--threads")) return fail_usage(argv[0], "unknown argument", a);

@@ -33,6 +33,10 @@ out/opensora-v1.2/cpu-demo/forward.c: \
   gen/families/t5.lua \
   gen/families/toy_mlp.lua \
   gen/families/toy_scan.lua \
+  gen/families/vae_latte.lua \
+  gen/families/vae_opensora.lua \
+  gen/families/vae_osp.lua \
   gen/main.lua \
   gen/nn/nn.lua \
+  gen/nn/vae.lua \
   gen/paths.lua
