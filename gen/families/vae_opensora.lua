@@ -157,8 +157,8 @@ function M.chunks(c, Tz, F)
     if n < 1 then return nil, string.format("the latent's %d frames hold more chunks than %d frames need", Tz, F) end
     local pad = (f - n % f) % f
     if f * t - pad ~= n then
-      return nil, string.format("latent chunk %d (%d frames) decodes to %d frames, not the %d the frame count leaves", #out,
-        t, f * t - pad, n)
+      return nil, string.format("latent chunk %d (%d latent frames) decodes to %d to %d frames, not the %d the frame count "
+        .. "leaves it", #out, t, f * (t - 1) + 1, f * t, n)
     end
     out[#out + 1] = { t0 = t0, t = t, n = n, pad = pad }
     left = left - mf
