@@ -112,6 +112,12 @@ def _parse_osp(c):
             "embed": int(c["embed_dim"]), "su": [bool(v) for v in su], "tu": [bool(v) for v in tu], "out": 3}
 
 
+def latent_channels(family, cfg):
+    """Channels of the latent the decode takes."""
+    return {"opensora-v1.2": lambda: cfg["temporal"]["embed"], "latte": lambda: cfg["latent"],
+            "opensora-plan-v1.1": lambda: cfg["embed"]}[family]()
+
+
 # ---------------------------------------------------------------------------------------------------
 # checkpoint names and shapes (decoder side)
 def _conv_shapes(s, name, cout, cin, k, bias=True):

@@ -207,6 +207,9 @@ def cmd_decode(args):
     cfg = vc.parse_config(family, load_json(args.config))
     w, ignored = load_weights(family, cfg, args.weights)
     z = load_latents(family, args.latents)
+    if z.shape[1] != vc.latent_channels(family, cfg):
+        raise vc.ConfigError(f"{args.latents}: {z.shape[1]} latent channels, the config takes "
+                             f"{vc.latent_channels(family, cfg)}")
     tiling = vm.parse_tiling(args.tiling) if args.tiling else vm.PIPELINE_TILING
     if family != "opensora-plan-v1.1" and args.tiling:
         raise vc.ConfigError("--tiling is Open-Sora-Plan's")
