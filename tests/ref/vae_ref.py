@@ -8,10 +8,10 @@ and tensor names tests/ref/vae_config.py. No torch.
 
 Families: opensora-v1.2, latte, opensora-plan-v1.1. Commands:
   check-golden FAMILY DIR   decode DIR's latents with DIR/config.json + weights.safetensors and compare
-                            every tensor of DIR/decode.safetensors (a fixture or its subset) that the
-                            decode reproduces: floats within 1e-4 * max|ref|, uint8 frames exact but
-                            for +-1 at rounding boundaries; Open-Sora's frame count and Open-Sora-Plan's
-                            tile sizes come from DIR/meta.json
+                            every tensor of DIR/decode.safetensors (a fixture or its subset; a tensor
+                            the reference cannot name fails): floats within 1e-4 * max|ref|, uint8
+                            frames exact but for +-1 at rounding boundaries; Open-Sora's frame count
+                            and Open-Sora-Plan's tile sizes come from DIR/meta.json
   decode FAMILY --config C --weights W --latents L --out O [--frames F] [--tiling off|S,L,ST,LT,OV]
          [--intermediates]  write sample [B, C, T, H, W] and frames_u8 [B, T, H, W, 3] (and with
                             --intermediates every chunk / tile tensor under the fixtures' names)
