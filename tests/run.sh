@@ -40,6 +40,9 @@ suite "the same under ASan and UBSan (build/tests/vae_ops_test_san)" build/tests
 suite "--bench reports the final latent's statistics (tests/bench_test.sh)" tests/bench_test.sh
 suite "safetensors (tests/st_test.c)" build/tests/st_test tests/golden/opensora-v1.2/weights.safetensors
 suite "numpy reference vs upstream fixtures (tests/ref)" python3 tests/ref/stdit3_ref.py check-golden tests/golden/opensora-v1.2
+suite "the VAE numpy reference vs upstream: Open-Sora 1.2 (tests/ref/vae_ref.py)" python3 tests/ref/vae_ref.py check-golden opensora-v1.2 tests/golden/vae-opensora-v1.2
+suite "the VAE numpy reference vs upstream: Latte-1 (tests/ref/vae_ref.py)" python3 tests/ref/vae_ref.py check-golden latte tests/golden/vae-latte
+suite "the VAE numpy reference vs upstream: Open-Sora-Plan v1.1, tiled and untiled (tests/ref/vae_ref.py)" python3 tests/ref/vae_ref.py check-golden opensora-plan-v1.1 tests/golden/vae-opensora-plan-v1.1
 suite "the GPU tests' storage NMSE bound vs a numpy emulation (tests/ref/storage_bound.py)" python3 tests/ref/storage_bound.py
 suite "end to end, CPU (tests/e2e.sh)" tests/e2e.sh
 suite "bad input (tests/bad_input.sh)" tests/bad_input.sh
