@@ -31,6 +31,7 @@ return {
     temporal_num_groups = 32,
     temporal_in_out_channels = 4,
     temporal_latent_embed_dim = 4,
+    temporal_embed_dim = 4,
   },
 
   variants = {

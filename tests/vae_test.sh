@@ -62,6 +62,37 @@ print(f"max|tiled - untiled| {np.abs(got).max():.3g} (upstream {np.abs(want).max
 assert np.abs(got).max() > 0.1 and err <= 2 * float(sys.argv[4]) * scale
 PY
 
+# ---- a second config per family, from its config.json, against the numpy reference ----------
+# (tests/data/vae/README.md: random weights and latents; the reference decodes in fp32 with its own
+# chunking and tiling, so the same 1e-4 bound holds for the sample and every chunk/tile tensor)
+alt() {
+  local fam=$1 name=$2 bin=$3 latent=$4 zname=$5 mode=$6
+  shift 6
+  local D=tests/data/vae/$fam-alt R=tests/ref/vae_ref.py
+  python3 $R random-weights $fam --config $D/config.json --seed 1 --out $tmp/aw.safetensors >/dev/null &&
+    python3 $R random-latents --shape $latent --seed 2 --name $zname --out $tmp/az.safetensors >/dev/null &&
+    python3 $R decode $fam --config $D/config.json --weights $tmp/aw.safetensors --latents $tmp/az.safetensors "$@" \
+      --out $tmp/aref.safetensors --intermediates >$tmp/ref.txt 2>&1 || {
+    echo "not ok - vae-$fam/$name: the numpy reference failed: $(tail -n 2 $tmp/ref.txt | tr '\n' ' ')"
+    rc=1
+    return
+  }
+  if $bin --weights $tmp/aw.safetensors --latents $tmp/az.safetensors --out $tmp/aout.safetensors --dump all --quiet \
+    >$tmp/run.txt 2>&1; then
+    python3 tests/vae_check.py $tmp/aout.safetensors $tmp/aref.safetensors --rel $REL --mode $mode \
+      | sed "s|^\(not \)*ok - |&vae-$fam/$name (config.json, numpy reference): |" >$tmp/check.txt
+    cat $tmp/check.txt
+    grep -q "^not ok" $tmp/check.txt && rc=1
+  else
+    echo "not ok - vae-$fam/$name: the binary failed: $(tail -n 2 $tmp/run.txt | tr '\n' ' ')"
+    rc=1
+  fi
+}
+alt opensora-v1.2 alt build/tests/vae-os12-alt-debug 1,4,12,7,9 z round --frames 22
+alt latte alt build/tests/vae-latte-alt-debug 1,4,17,5,7 latents trunc
+alt opensora-plan-v1.1 alt build/tests/vae-osp-alt-debug 1,4,6,5,7 latents trunc --tiling 16,4,7,4,0.25
+alt opensora-plan-v1.1 alt-untiled build/tests/vae-osp-alt-untiled-debug 1,4,6,5,7 latents trunc --tiling off
+
 # ---- bad input -------------------------------------------------------------------------------
 G=tests/golden/vae-opensora-v1.2
 BIN=bin/vae-opensora-v1.2-fixture

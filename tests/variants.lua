@@ -65,4 +65,16 @@ return {
     .. "t5-v1_1-xxl-sharded/config.json --name e2e-os12 --seq-len 300" },
   { name = "t5-e2e-latte", model = t5, args = m(t5) .. "--config tests/golden/e2e-latte/maxin-cn/Latte-1/"
     .. "text_encoder/config.json --name e2e-latte --seq-len 120" },
+  -- a second VAE config per family from its config.json (tests/data/vae/README.md), against the
+  -- numpy reference (tests/vae_test.sh), with their --dump builds
+  { name = "vae-os12-alt", model = "models/vae-opensora-v1.2.lua", args = "--model models/vae-opensora-v1.2.lua --config "
+    .. "tests/data/vae/opensora-v1.2-alt/config.json --name alt --latent 4,12,7,9 --frames 22", debug = true },
+  { name = "vae-latte-alt", model = "models/vae-latte.lua", args = "--model models/vae-latte.lua --config "
+    .. "tests/data/vae/latte-alt/config.json --name alt --latent 4,17,5,7", debug = true },
+  { name = "vae-osp-alt", model = "models/vae-opensora-plan-v1.1.lua", args = "--model models/vae-opensora-plan-v1.1.lua "
+    .. "--config tests/data/vae/opensora-plan-v1.1-alt/config.json --name alt --latent 4,6,5,7 --tiling 16,4,7,4,0.25",
+    debug = true },
+  { name = "vae-osp-alt-untiled", model = "models/vae-opensora-plan-v1.1.lua", args = "--model "
+    .. "models/vae-opensora-plan-v1.1.lua --config tests/data/vae/opensora-plan-v1.1-alt/config.json --name alt-untiled "
+    .. "--latent 4,6,5,7 --tiling off", debug = true },
 }

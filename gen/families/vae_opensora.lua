@@ -38,8 +38,11 @@ M.config_fields = {
   temporal_num_groups = S.int { min = 1, max = 1024 },
   temporal_in_out_channels = S.int { min = 1, max = 64 },
   temporal_latent_embed_dim = S.int { min = 1, max = 64 },
+  temporal_embed_dim = S.int { min = 1, max = 64 },
 }
-M.config_required = {}
+M.config_required = { "micro_frame_size", "scale", "shift", "block_out_channels", "layers_per_block", "norm_num_groups",
+  "latent_channels", "out_channels", "temporal_filters", "temporal_num_res_blocks", "temporal_channel_multipliers",
+  "temporal_downsample", "temporal_num_groups", "temporal_in_out_channels", "temporal_latent_embed_dim", "temporal_embed_dim" }
 M.config_json_ignored, M.config_json_metadata = {}, {}
 
 -- A variant: the latent [C, T, h, w] of one video, the frames it decodes to, and how many frames
@@ -55,13 +58,14 @@ M.cli = { latent = { field = "latent", parse = vae.ints_flag(4) }, frames = "fra
 M.PHASES = { "decode" }
 M.PHASE_DOC = { decode = "One video: un-normalise, temporal decode chunk by chunk, spatial decode frame by frame." }
 M.DIM_DOC = {
-  B = "videos of one call", Cz = "latent channels", Tz = "latent frames", h = "latent rows", w = "latent columns",
+  B = "videos of one call", Cz = "latent channels (the temporal VAE's embed_dim)", C2 = "the 2-D VAE's latent channels",
+  Tz = "latent frames", h = "latent rows", w = "latent columns",
   F = "decoded frames", H = "pixel rows", W = "pixel columns", Co = "output channels (RGB)",
 }
 
 -- VideoSys' VAE_Temporal_SD: the released temporal VAE's hard-coded constructor arguments
 local TEMPORAL_SD = { filters = 128, num_res_blocks = 4, channel_multipliers = { 1, 2, 2, 4 },
-  temporal_downsample = { false, true, true }, num_groups = 32, in_out_channels = 4, latent_embed_dim = 4 }
+  temporal_downsample = { false, true, true }, num_groups = 32, in_out_channels = 4, latent_embed_dim = 4, embed_dim = 4 }
 -- the SDXL VAE that the released pipeline names (PixArt-alpha/pixart_sigma_sdxlvae_T5_diffusers)
 local SDXL = { block_out_channels = { 128, 256, 512, 512 }, layers_per_block = 2, norm_num_groups = 32,
   latent_channels = 4, out_channels = 3, mid_block_add_attention = true }
@@ -113,7 +117,7 @@ function M.import_config_json(obj, fail, note)
 end
 
 function M.check_config(c, fail)
-  local C = c.latent_channels
+  local C = c.temporal_embed_dim -- the latent's channels (the temporal VAE's embed_dim)
   if c.scale and C and #c.scale ~= C then fail("scale", string.format("has %d entries for %d latent channels", #c.scale, C)) end
   if c.shift and C and #c.shift ~= C then fail("shift", string.format("has %d entries for %d latent channels", #c.shift, C)) end
   for _, ch in ipairs(c.block_out_channels or {}) do
@@ -133,8 +137,9 @@ function M.check_config(c, fail)
       end
     end
   end
-  if c.temporal_latent_embed_dim and C and c.temporal_latent_embed_dim ~= C then
-    fail("temporal_latent_embed_dim", "must equal latent_channels (the temporal VAE decodes into the 2-D latent)")
+  if c.temporal_in_out_channels and c.latent_channels and c.temporal_in_out_channels ~= c.latent_channels then
+    fail("temporal_in_out_channels", string.format("is %d; the 2-D VAE's latent_channels is %d (the temporal VAE decodes "
+      .. "into the 2-D latent)", c.temporal_in_out_channels, c.latent_channels))
   end
 end
 
@@ -169,15 +174,15 @@ end
 
 function M.dims(v, fail)
   local c, l = v.config, v.latent
-  if l[1] ~= c.latent_channels then
-    fail({ "latent" }, string.format("has %d channels; the VAE's latent_channels is %d", l[1], c.latent_channels))
+  if l[1] ~= c.temporal_embed_dim then
+    fail({ "latent" }, string.format("has %d channels; the temporal VAE's embed_dim is %d", l[1], c.temporal_embed_dim))
   end
   local chunks, err = M.chunks(c, l[2], v.frames)
   if not chunks then fail({ "frames" }, err) end
   v.chunk_table = chunks
   local up = 1 << (#c.block_out_channels - 1)
-  return { B = 1, Cz = l[1], Tz = l[2], h = l[3], w = l[4], F = v.frames, H = up * l[3], W = up * l[4],
-    Co = c.out_channels }
+  return { B = 1, Cz = l[1], C2 = c.latent_channels, Tz = l[2], h = l[3], w = l[4], F = v.frames, H = up * l[3],
+    W = up * l[4], Co = c.out_channels }
 end
 
 local BUFS = { A = "a", B = "b", S = "s", V = "v" }
@@ -268,7 +273,7 @@ function M.build(v)
   P:buffer("frames_u8", { d.B, d.F, d.H, d.W, d.Co }, { kind = "io", role = "output", dtype = "u8",
     dims = "B, F, H, W, Co", batched = true })
   P:buffer("zs", { d.B, d.Cz, d.Tz, d.h, d.w }, { dims = "B, Cz, Tz, h, w" })
-  P:buffer("x_z", { d.B, d.Cz, d.F, d.h, d.w }, { dims = "B, Cz, F, h, w" })
+  P:buffer("x_z", { d.B, d.C2, d.F, d.h, d.w }, { dims = "B, C2, F, h, w" })
   P:buffer("video", { d.B, d.Co, d.F, d.H, d.W }, { dims = "B, Co, F, H, W" })
   local W = vae.work(P, { "x", "a", "b", "s", "v" })
   local z = vae.tensor("zs", 1, d.Cz, d.Tz, d.h, d.w)
@@ -277,7 +282,7 @@ function M.build(v)
   local sc, sh = P:weight("scale", { 1, d.Cz, 1, 1, 1 }), P:weight("shift", { 1, d.Cz, 1, 1, 1 })
   W:op("channel_affine", "unnormalize", { out = { buf = "zs" }, src = { buf = "zs" }, a = { w = sc }, b = { w = sh }, N = 1,
     C = d.Cz, S = d.Tz * d.h * d.w }, { z }, { z }, { dump = "z_unnormalized" })
-  local xz = vae.tensor("x_z", 1, d.Cz, d.F, d.h, d.w)
+  local xz = vae.tensor("x_z", 1, d.C2, d.F, d.h, d.w)
   local f0 = 0
   local S = P.schedule
   S[#S + 1] = string.format("decode schedule: %d micro chunks of up to %d latent frames (%d frames each), each decoded "
@@ -293,7 +298,7 @@ function M.build(v)
     local x = vae.tensor("x", 1, d.Cz, ch.t, d.h, d.w)
     vae.copy_frames(W, pre .. "z", z, ch.t0, ch.t, x, 0, { dump = pre .. "z" })
     local y = temporal_decode(W, c, x, k == 1 and pre or nil)
-    local out = vae.like(y, "x", { T = ch.n })
+    local out = vae.like(y, "x", { T = ch.n }) -- [1, C2, n, h, w]
     vae.copy_frames(W, pre .. "crop", y, ch.pad, ch.n, out, 0, { dump = pre .. "out" })
     vae.copy_frames(W, pre .. "place", out, 0, ch.n, xz, f0, k == #v.chunk_table and { dump = "x_z", dump_of = xz } or nil)
     f0 = f0 + ch.n
@@ -305,12 +310,12 @@ function M.build(v)
     local t0, nf = m * mb, math.min(mb, d.F - m * mb)
     local pre = m == 0 and "spatial.frame0." or nil
     -- frames t0 .. t0+nf-1 of x_z [C, F, hw] as nf images [nf, C, 1, hw]
-    local x = vae.tensor("x", nf, d.Cz, 1, d.h, d.w)
-    W:op("copy4", string.format("spatial.mb%d.frames", m), { out = { buf = "x" }, src = { buf = "x_z" }, n0 = nf, n1 = d.Cz,
+    local x = vae.tensor("x", nf, d.C2, 1, d.h, d.w)
+    W:op("copy4", string.format("spatial.mb%d.frames", m), { out = { buf = "x" }, src = { buf = "x_z" }, n0 = nf, n1 = d.C2,
       n2 = d.h * d.w, n3 = 1, os = t0 * d.h * d.w, s0 = d.h * d.w, s1 = d.F * d.h * d.w, s2 = 1, s3 = 0, od = 0,
-      d0 = d.Cz * d.h * d.w, d1 = d.h * d.w, d2 = 1, d3 = 0 }, { xz }, { x })
+      d0 = d.C2 * d.h * d.w, d1 = d.h * d.w, d2 = 1, d3 = 0 }, { xz }, { x })
     W:op("scale", string.format("spatial.mb%d.scale", m), { out = { buf = "x" }, src = { buf = "x" }, n = vae.elems(x),
-      k = 0.18215, divide = 1 }, { x }, { x }, m == 0 and { dump = "spatial.mb0.in", dump_shape = { nf, d.Cz, d.h, d.w } }
+      k = 0.18215, divide = 1 }, { x }, { x }, m == 0 and { dump = "spatial.mb0.in", dump_shape = { nf, d.C2, d.h, d.w } }
       or nil) -- the decoder's input (after the division, as the fixture stores it)
     W.dump_shape = function(t) return { 1, t.C, t.H, t.W } end -- frame 0: the first image
     local y = spatial_decode(W, c, x, pre)
