@@ -64,6 +64,62 @@ cpu() {
     done
   done
   rm -rf "$tmp"
+  vae
+}
+# The VAE decoders: CPU decode time per frame of each fixture binary and of a larger CPU-sized
+# variant of each fixture config (built by ./ditc.sh variant, the fixture's weights: a latent size
+# changes no weight), median of 5 after a warm-up; then the released decoders' arena, weights and
+# FLOPs as the generator plans them, for the CPU (fp32) and the pipeline's GPU storage.
+vae() {
+  echo "== VAE decoders: CPU decode, whole-binary time per frame (load, decode, write), median of 5 after a warm-up =="
+  local tmp fam v lat extra bin times i start end frames
+  tmp=$(mktemp -d)
+  for spec in "opensora-v1.2 z 4,5,16,24 --frames 17" "latte latents 4,16,16,16" \
+    "opensora-plan-v1.1 latents 4,3,12,12 --tiling off"; do
+    set -- $spec
+    fam=$1 v=$2 lat=$3
+    shift 3
+    extra=("$@")
+    local G=tests/golden/vae-$fam
+    for which in fixture cpu-bench; do
+      if [ $which = fixture ]; then
+        bin=bin/vae-$fam-fixture
+        cp $G/decode.safetensors $tmp/z.safetensors
+      else
+        bin=$(./ditc.sh variant --model models/vae-$fam.lua --config $G/config.json --name vae-$fam-cpu-bench \
+          --latent $lat "${extra[@]}" 2>/dev/null | tail -n 1)
+        python3 tests/ref/vae_ref.py random-latents --shape 1,$lat --seed 1 --name $v --out $tmp/z.safetensors >/dev/null
+      fi
+      times=()
+      for i in 0 1 2 3 4 5; do
+        start=$(date +%s%N)
+        $bin --weights $G/weights.safetensors --latents $tmp/z.safetensors --out $tmp/o.safetensors --quiet
+        end=$(date +%s%N)
+        [ $i -gt 0 ] && times+=($(((end - start) / 1000)))
+      done
+      frames=$(python3 -c "import sys; sys.path.insert(0, 'tests/ref'); import safetensors_np as s; \
+print(s.read_header('$tmp/o.safetensors')[0]['frames_u8']['shape'][1])")
+      local med
+      med=$(printf '%s\n' "${times[@]}" | sort -n | sed -n 3p)
+      printf '  %-22s %-9s %3d frames: %8.1f ms per frame (%d us per call; all: %s)\n' "$fam" $which "$frames" \
+        "$(echo "$med / $frames / 1000" | bc -l)" "$med" "$(printf '%s ' "${times[@]}")"
+    done
+  done
+  echo "== VAE decoders at released sizes: the generator's plan per storage (upstream decoder params: spec'd in docs) =="
+  for spec in "opensora-v1.2 480p-9x16-51f bf16" "latte 16x512x512 fp16" "opensora-plan-v1.1 65x512x512 fp16"; do
+    set -- $spec
+    for st in fp32 $3; do
+      local args=(--model models/vae-$1.lua --variant $2 --out "$tmp/$1-$st" --quiet)
+      [ $st != fp32 ] && args+=(--backend cuda --storage $st --name $2)
+      lua5.4 gen/main.lua "${args[@]}"
+      local p="$tmp/$1-$st/plan.txt"
+      printf '  %-30s %s storage: arena %s, weights %s, %s\n' "$1/$2" $st \
+        "$(sed -n 's/^arena [0-9]* bytes (\([^)]*\)).*/\1/p' "$p")" \
+        "$(sed -n 's/^weights [0-9]* [a-z0-9]* elements (\([^)]*\)).*/\1/p' "$p")" \
+        "$(sed -n 's/^flops per call \([^ ]*\).*/\1 FLOPs per video/p' "$p")"
+    done
+  done
+  rm -rf "$tmp"
 }
 # a failing CPU part (a missing binary, no lua5.4) is reported and the GPU part still runs
 (cpu) || { status=$?; echo "not ok - the CPU bench failed (exit $status)"; }
