@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # ditc.sh: one entry point for people: installs what is missing (lua5.4, ninja, python3-numpy
-# for the test oracle, libpcre2-dev and libutf8proc-dev for the caption cleaner of bin/ditc-tokenize),
-# then builds and runs a verb through ninja.
+# for the test oracle, libpcre2-dev and libutf8proc-dev for the caption cleaner of bin/ditc-tokenize,
+# and, as root, pkg-config and FFmpeg's libavformat-dev libavcodec-dev libswscale-dev libavutil-dev
+# for bin/ditc-video's .mp4, which a build without them refuses), then builds and runs a verb
+# through ninja.
 #   ./ditc.sh demo    the fixture model sampled with PAB off and on, schedule summary and times
 #   ./ditc.sh test    every CPU test, ending with "N passed, N failed"
 #   ./ditc.sh bench   time per step with PAB off/on, work skipped, arena size, generator time
@@ -35,7 +37,8 @@ usage: ./ditc.sh VERB [ARGS...]
              (without --out); prints the binary's path as the last line of stdout
   --help     this text
 Installs what is missing first (lua5.4, ninja-build, gcc, libpcre2-dev, libutf8proc-dev; numpy for
-the tests) when run as root.
+the tests; pkg-config and FFmpeg's libavformat-dev libavcodec-dev libswscale-dev libavutil-dev for
+.mp4 output, optional: without them .mp4 is refused) when run as root.
 EOF
 }
 case "$verb" in
@@ -59,6 +62,18 @@ command -v gcc >/dev/null || missing_apt+=(gcc)
 # links them
 [ -f /usr/include/pcre2.h ] || missing_apt+=(libpcre2-dev)
 [ -f /usr/include/utf8proc.h ] || missing_apt+=(libutf8proc-dev)
+# the video writer's .mp4 (runtime/video/mp4.c): FFmpeg's libraries, which build.ninja finds with
+# pkg-config (tools/video_flags.sh). Optional: without root they are named, and the build writes
+# .y4m and refuses .mp4 with the same names.
+ffmpeg_apt=(pkg-config libavformat-dev libavcodec-dev libswscale-dev libavutil-dev)
+if command -v pkg-config >/dev/null && pkg-config --exists libavformat libavcodec libswscale libavutil 2>/dev/null; then
+  ffmpeg_apt=()
+elif [ "$(id -u)" = 0 ]; then
+  missing_apt+=("${ffmpeg_apt[@]}")
+else
+  echo "ditc: note: no FFmpeg libraries: bin/ditc-video writes .y4m but not .mp4" \
+    "(apt-get install ${ffmpeg_apt[*]})" >&2
+fi
 need_numpy=0
 if [ "$verb" = test ] && ! python3 -c 'import numpy' 2>/dev/null; then need_numpy=1; fi
 if [ "$verb" = test ] && ! command -v python3 >/dev/null; then missing_apt+=(python3); fi

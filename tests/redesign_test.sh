@@ -36,7 +36,7 @@ denoisers=$(ls out/*/*/schedule.txt | wc -l)
 expect "every shipped denoiser variant is in the digests ($n of $denoisers)" test "$n" = "$denoisers"
 expect "out/variants.ninja (the per-variant build statements) is what gen/buildgen.lua writes" \
   lua5.4 gen/buildgen.lua --check
-# (bin/ditc-tokenize and bin/ditc-cond are no variants: the hand-written binaries of bin/)
+# (bin/ditc-tokenize, bin/ditc-cond and bin/ditc-video are no variants: the hand-written binaries of bin/)
 expect "build.ninja holds no per-variant statement (they are generated)" \
-  bash -c "! grep -E '^build (bin|out)/' build.ninja | grep -qvE '^build bin/ditc-(tokenize|cond):'"
+  bash -c "! grep -E '^build (bin|out)/' build.ninja | grep -qvE '^build bin/ditc-(tokenize|cond|video):'"
 exit $rc
