@@ -61,6 +61,7 @@ suite "the VAE decoders' generator side: configs, schedules, refusals (tests/vae
 suite "from a prompt to the DiT: tokenizer, T5, ditc-cond, first call and sampling vs the e2e fixtures (tests/cond_test.sh)" tests/cond_test.sh
 suite "the device check, dry (tests/devcheck_test.sh)" tests/devcheck_test.sh
 suite "caption cleaning vs upstream (tests/clean_test.sh)" tests/clean_test.sh
+suite "video files from uint8 frames: .y4m, .mp4, bin/ditc-video (tests/video_test.sh)" tests/video_test.sh
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
