@@ -7,8 +7,9 @@
 # (build/tests/tok_bench: warmed up, kinds interleaved, median and spread), the video decoders'
 # 3-D convolution in GFLOP/s at 1 and 2 threads (build/tests/vae_bench, likewise) and bin/ditc-tokenize's
 # with the pipelines' cleaning (tools/bench_tokenize.py, likewise), the T5 fixture encoder's run
-# time and the xxl encoder's arena, weights and FLOPs per prompt as generated for each storage;
-# then the GPU numbers of
+# time and the xxl encoder's arena, weights and FLOPs per prompt as generated for each storage,
+# the video writers' time per frame at 480x848 (build/tests/video_bench: .y4m beside its parts
+# timed alone, .mp4 through libx264); then the GPU numbers of
 # tools/bench_gpu.sh, which needs no lua and runs even when a CPU part fails (it prints
 # "skipped: no CUDA device" without one). Not a test: nothing here fails on a number.
 set -eu
@@ -64,6 +65,8 @@ cpu() {
     done
   done
   rm -rf "$tmp"
+  echo "== video files (build/tests/video_bench: video_write at a VAE's 480x848 output, 24 frames) =="
+  build/tests/video_bench 24 480 848 7
   vae
 }
 # The VAE decoders: CPU decode time per frame of each fixture binary and of a larger CPU-sized
