@@ -1,6 +1,6 @@
-/* outfile.h: the one path every output file of a ditc binary takes (safetensors today; the
- * tokenizer's, encoder's and video writers to come). Before a run, out_check refuses an output
- * that could destroy something or could not be written at the end: an empty path, anything at
+/* outfile.h: the one path every output file of a ditc binary takes (safetensors, and the videos
+ * of runtime/video/). Before a run, out_check refuses an output that could destroy something or
+ * could not be written at the end: an empty path, anything at
  * the path that is not a regular file (a device node, FIFO, symlink or directory), the same file
  * as an input (st_dev/st_ino, so symlinks and ./ spellings are caught), an existing file this
  * user may not replace (a sticky folder), a folder without write access, or too little free
