@@ -3,11 +3,12 @@
 # (build/tests/video_test: .y4m header, frame count, size and RGB within stated bounds; .mp4 decoded
 # with libavformat: frames, size, fps, tags, index first, PSNR; refusals), then bin/ditc-video on
 # small synthetic frames files the same helper writes: rows of [B, F, H, W, 3] and a [F, H, W, 3]
-# file to .y4m (decoded and compared) and .mp4, and every refusal as one line, exit status 1 (2 for
-# usage) and no file: a missing tensor, another dtype, rank or channel count, a row outside B, no
-# frames, an unknown extension, a missing folder, odd sizes for .mp4, .mp4 in a build without
-# FFmpeg (build/tests/ditc-video-noffmpeg, the same command line linked with
-# libditc_video_none.a). Not a benchmark (tests/video_bench.c, `ninja bench`).
+# file to .y4m (decoded and compared) and .mp4, the Open-Sora VAE fixture binary's own frames_u8
+# (frame count, size, fps), and every refusal as one line, exit status 1 (2 for usage) and no
+# file: a missing tensor, another dtype, rank or channel count, a row outside B, no frames, an
+# unknown extension, a missing folder, odd sizes for .mp4, .mp4 in a build without FFmpeg
+# (build/tests/ditc-video-noffmpeg, the same command line linked with libditc_video_none.a).
+# Not a benchmark (tests/video_bench.c, `ninja bench`).
 set -u
 cd "$(dirname "$0")/.."
 . tests/lib.sh
@@ -43,6 +44,21 @@ if $V --help | grep -q 'writes .mp4'; then
     $V --in "$tmp/f4.safetensors" --fps 8 --out "$tmp/odd.mp4"
 else
   echo "# skipped: ditc-video .mp4 checks: this build has no FFmpeg ($V --help)"
+fi
+
+# ---- a VAE decoder's own output (bin/vae-opensora-v1.2-fixture: frames_u8 [1, 26, 40, 56, 3]) -------
+G=tests/golden/vae-opensora-v1.2
+if [ -x bin/vae-opensora-v1.2-fixture ]; then
+  bin/vae-opensora-v1.2-fixture --weights $G/weights.safetensors --latents $G/decode.safetensors \
+    --out "$tmp/vae.safetensors" --quiet
+  expect "the Open-Sora VAE fixture's frames_u8 as .y4m" $V --in "$tmp/vae.safetensors" --fps 24 --out "$tmp/vae.y4m"
+  t $VT check "$tmp/vae.y4m" - 26 40 56 24
+  if $V --help | grep -q 'writes .mp4'; then
+    expect "... and as .mp4" $V --in "$tmp/vae.safetensors" --fps 24 --out "$tmp/vae.mp4"
+    t $VT check "$tmp/vae.mp4" - 26 40 56 24
+  fi
+else
+  echo "# skipped: the VAE fixture's frames: bin/vae-opensora-v1.2-fixture is not built"
 fi
 
 # ---- refusals -----------------------------------------------------------------------------------
