@@ -20,12 +20,13 @@
 #include "model.h"
 #include "outfile.h"
 #include "safetensors.h"
+#include "video/video.h"
 
 enum { MAX_OUT = 256 }; /* tensors one output file holds: outputs and dumped intermediates */
 
 typedef struct {
-  const char *weights, *in, *out, *dump;
-  int threads, info, quiet, allow_nonfinite;
+  const char *weights, *in, *out, *dump, *video;
+  int threads, fps, info, quiet, allow_nonfinite;
 } net_options;
 
 /* The io table, one line an entry: role, name, dtype, shape, dims, rows, value range. */
@@ -43,8 +44,8 @@ static void print_io(FILE *f, const ditc_variant *v) {
 
 static void usage(FILE *f, const char *prog, const ditc_variant *v) {
   fprintf(f,
-          "usage: %s --weights FILE --in FILE --out FILE [--dump NAMES|all] [--threads N] [--quiet]\n"
-          "          [--allow-nonfinite]\n"
+          "usage: %s --weights FILE --in FILE --out FILE [--video FILE.mp4|FILE.y4m] [--fps N]\n"
+          "          [--dump NAMES|all] [--threads N] [--quiet] [--allow-nonfinite]\n"
           "       %s --info | --help\n"
           "%s/%s: a network (no sampler); one run reads the inputs below from --in by name, runs the phases\n"
           "once and writes the outputs to --out (a new safetensors file, never an input).\n"
@@ -53,6 +54,9 @@ static void usage(FILE *f, const char *prog, const ditc_variant *v) {
           "  --in FILE        safetensors file with every input below (name, shape; F32: any float, I32: any int;\n"
           "                   batched inputs: any number of rows); also spelt --ids and --latents\n"
           "  --out FILE       safetensors output: the outputs below\n"
+          "  --video FILE     a decoder's frames_u8 as a video, .mp4 (H.264; a build with FFmpeg) or .y4m; with\n"
+          "                   several rows one file a row, FILE-ROW.mp4\n"
+          "  --fps N          the video's frame rate (default the pipeline's)\n"
           "  --dump NAMES     in a debug build: also write intermediates by stable name (comma-separated, or all)\n"
           "  --threads N      CPU threads (results do not depend on it)\n"
           "  --quiet          no progress line per call\n"
@@ -72,7 +76,9 @@ static int parse(int argc, char **argv, net_options *o, const ditc_variant *v) {
   memset(o, 0, sizeof *o);
   struct {
     const char *name, **dst;
-  } strs[] = {{"--weights", &o->weights}, {"--in", &o->in}, {"--out", &o->out}, {"--dump", &o->dump}};
+  } strs[] = {{"--weights", &o->weights}, {"--in", &o->in}, {"--out", &o->out}, {"--dump", &o->dump},
+               {"--video", &o->video}};
+  enum { NSTR = sizeof strs / sizeof strs[0] };
   int seen_in = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -90,24 +96,29 @@ static int parse(int argc, char **argv, net_options *o, const ditc_variant *v) {
     if (!strcmp(a, "--ids") || !strcmp(a, "--latents")) a = "--in";
     if (!strcmp(a, "--in") && seen_in++) return fail_usage(argv[0], "given twice: --in/--ids/--latents", NULL);
     int k = 0;
-    while (k < 4 && strcmp(a, strs[k].name)) k++;
-    if (k == 4 && strcmp(a, "--threads")) return fail_usage(argv[0], "unknown argument", a);
+    while (k < NSTR && strcmp(a, strs[k].name)) k++;
+    if (k == NSTR && strcmp(a, "--threads") && strcmp(a, "--fps")) return fail_usage(argv[0], "unknown argument", a);
     if (i + 1 >= argc || !strncmp(argv[i + 1], "--", 2)) return fail_usage(argv[0], "a value is missing after", a);
     const char *val = argv[++i];
-    if (k < 4) {
+    if (k < NSTR) {
       if (*strs[k].dst) return fail_usage(argv[0], "given twice:", a);
       *strs[k].dst = val;
       continue;
     }
+    const int fps = !strcmp(a, "--fps");
+    const long max = fps ? VIDEO_MAX_FPS : 4096;
     char *end;
     const long n = strtol(val, &end, 10);
-    if (*end || n < 1 || n > 4096) return fail_usage(argv[0], "--threads takes an integer in 1..4096, got", val);
-    o->threads = (int)n;
+    if (*end || n < 1 || n > max)
+      return fail_usage(argv[0], fps ? "--fps takes an integer in 1..1000, got" : "--threads takes an integer in 1..4096, got",
+                        val);
+    *(fps ? &o->fps : &o->threads) = (int)n;
   }
   if (o->info) return 0;
   if (!o->weights) return fail_usage(argv[0], "--weights FILE is required", NULL);
   if (!o->in) return fail_usage(argv[0], "--in FILE is required", NULL);
   if (!o->out) return fail_usage(argv[0], "--out FILE is required", NULL);
+  if (o->fps && !o->video) return fail_usage(argv[0], "--fps applies to --video", NULL);
   return 0;
 }
 
@@ -139,6 +150,34 @@ static ditc_status first_nonfinite(const graph_outputs *res, ditc_err *err) {
   return DITC_OK;
 }
 
+/* The video file of row `row` of `rows`: path itself for one row, else path with "-ROW" before its
+ * extension. */
+static void video_path(char *buf, size_t n, const char *path, int64_t row, int64_t rows) {
+  if (rows <= 1) {
+    snprintf(buf, n, "%s", path);
+    return;
+  }
+  const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
+  if (!dot || (slash && dot < slash)) dot = path + strlen(path);
+  snprintf(buf, n, "%.*s-%lld%s", (int)(dot - path), path, (long long)row, dot);
+}
+
+/* Writes frames_u8 [rows, F, H, W, 3] of res as one video a row. */
+static ditc_status write_videos(const net_options *o, const graph_outputs *res, int fps, ditc_err *err) {
+  for (int i = 0; i < res->n; i++) {
+    const st_out_tensor *t = &res->t[i];
+    if (strcmp(t->name, "frames_u8")) continue;
+    const int64_t F = t->shape[1], H = t->shape[2], W = t->shape[3], per = F * H * W * 3;
+    for (int64_t r = 0; r < t->shape[0]; r++) {
+      char path[4096];
+      video_path(path, sizeof path, o->video, r, t->shape[0]);
+      ditc_status s = video_write(path, (const uint8_t *)t->data + r * per, F, H, W, fps, err);
+      if (s) return s;
+    }
+  }
+  return DITC_OK;
+}
+
 static int error_exit(const char *prog, const ditc_err *err, ditc_model *m) {
   fprintf(stderr, "%s: error: %s\n", prog, err->msg);
   if (m) model_free(m);
@@ -163,6 +202,17 @@ int network_main(int argc, char **argv) {
   const out_input inputs[] = {{"--weights", o.weights}, {"--in", o.in}};
   if (ckpt_out_check("--out", o.out, inputs, 2, "--weights", o.weights, 65536, &err))
     return error_exit(prog, &err, NULL); /* the shards of --weights are inputs too */
+  const ditc_io *frames = ditc_io_find(v, "frames_u8");
+  const int fps = o.fps ? o.fps : v->video_fps;
+  if (o.video) { /* before the run: the format, the size, the path (a video per row: row 0's stands for all) */
+    if (!frames || v->video_fps <= 0 || frames->ndim != 5) {
+      ditc_fail(&err, DITC_EINVAL, "--video: %s/%s makes no video (no frames_u8 output)", v->family, v->name);
+      return error_exit(prog, &err, NULL);
+    }
+    const out_input vin[] = {{"--weights", o.weights}, {"--in", o.in}, {"--out", o.out}};
+    if (video_check("--video", o.video, vin, 3, frames->shape[1], frames->shape[2], frames->shape[3], fps, &err))
+      return error_exit(prog, &err, NULL);
+  }
   ditc_model m;
   if (model_init(&m, v, &err)) return error_exit(prog, &err, NULL);
   if (model_load_weights(&m, o.weights, &err) || model_attach(&m, &err)) return error_exit(prog, &err, &m);
@@ -182,6 +232,7 @@ int network_main(int argc, char **argv) {
     s = ditc_fail(&err, DITC_EINVAL, "--dump %s captured nothing: unknown name, or a binary built without "
                   "DITC_DUMP_ENABLED (a debug build)", o.dump);
   if (!s) s = st_write(o.out, t, n, &err);
+  if (!s && o.video) s = write_videos(&o, &res, fps, &err);
   dump_free(d);
   graph_outputs_free(&res);
   if (s) return error_exit(prog, &err, &m);
