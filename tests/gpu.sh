@@ -2,7 +2,9 @@
 # tests/gpu.sh (`ninja test-gpu`): the CUDA builds against the upstream fixtures and the CPU
 # reference, on a machine with an NVIDIA GPU; elsewhere it prints "skipped: no CUDA device" and
 # succeeds. Checks:
-#   - every CUDA op against the CPU op on random inputs, once per storage (tests/cuda_ops_test.c);
+#   - every CUDA op against the CPU op on random inputs, once per storage (tests/cuda_ops_test.c),
+#     and the video decoders' ops against float64 references, conv3d through the own kernel and
+#     through cuDNN (tests/cuda_vae_test.c);
 #   - fp32 storage (bin/cuda-fp32/): forward calls and every step's latent, PAB off and on, within
 #     1e-4 * max|ref| of upstream and of the CPU binary, as the CPU is held to (both are fp32);
 #   - the family's storage (bin/cuda/: bf16 Open-Sora, fp16 Latte and Open-Sora-Plan): forward
@@ -59,12 +61,14 @@ nvidia-smi -L | head -n 1
 
 # ---- every op, per storage (each run prints its own summary line; the counts join the total) --
 for st in fp32 bf16 fp16; do
-  ops_out=$(build/tests/cuda_ops_test_$st 2>&1)
-  printf '%s\n' "$ops_out" | grep -v ' passed, '
-  ops=$(printf '%s\n' "$ops_out" | grep -E '^[0-9]+ passed, [0-9]+ failed' | tail -n 1)
-  [ -n "$ops" ] || ops="0 passed, 1 failed" # the op test died before its summary
-  pass=$((pass + $(echo "$ops" | sed -n 's/^\([0-9]*\) passed.*/\1/p')))
-  fail=$((fail + $(echo "$ops" | sed -n 's/.* \([0-9]*\) failed.*/\1/p')))
+  for t in cuda_ops_test cuda_vae_test; do
+    ops_out=$(build/tests/${t}_$st 2>&1)
+    printf '%s\n' "$ops_out" | grep -v ' passed, '
+    ops=$(printf '%s\n' "$ops_out" | grep -E '^[0-9]+ passed, [0-9]+ failed' | tail -n 1)
+    [ -n "$ops" ] || ops="0 passed, 1 failed" # the op test died before its summary
+    pass=$((pass + $(echo "$ops" | sed -n 's/^\([0-9]*\) passed.*/\1/p')))
+    fail=$((fail + $(echo "$ops" | sed -n 's/.* \([0-9]*\) failed.*/\1/p')))
+  done
 done
 
 # ---- eager steps vs their graphs (each run prints its own ok lines and summary) --------------

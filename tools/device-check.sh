@@ -12,9 +12,11 @@
 # each under its own time limit and never past the global deadline (DEVCHECK_SECONDS, default
 # 420): a stage that would start with too little time left is reported as not run.
 #   1 env        nvidia-smi, the driver, ldd of the binaries (cuBLASLt, cuDNN found), the tools
-#   2 ops        every CUDA op against the CPU op, in fp32, bf16 and fp16 storage
+#   2 ops        every CUDA op against the CPU op, and the video decoders' ops (both conv3d
+#                backends) against float64, in fp32, bf16 and fp16 storage
 #   3 rates      per-op rates at the 480p shapes (build/tools/op_rates: each attention kind and
-#                backend, each GEMM shape, each memory-bound kernel) and the dense GEMM rate
+#                backend, each GEMM shape, each memory-bound kernel), the video decoders' ops at
+#                release shapes (build/tools/vae_rates: conv3d own vs cuDNN) and the dense GEMM rate
 #   4 bench      Open-Sora 1.2 480p 9:16 51 frames, random weights: s/step PAB off/on, peak memory
 #   5 gpu-tests  tests/gpu.sh on the carried builds: the fixtures against upstream and the CPU
 #   6 sanitizer  compute-sanitizer memcheck and racecheck on the bf16 op test at head dim 72
@@ -38,7 +40,8 @@ FILES=(
   bin/cuda/opensora-v1.2-480p-9x16-51f bin/cuda/latte-16x512x512
   bin/opensora-v1.2-fixture bin/latte-fixture bin/opensora-plan-v1.1-fixture
   build/tests/cuda_ops_test_fp32 build/tests/cuda_ops_test_bf16 build/tests/cuda_ops_test_fp16 build/tests/stcmp
-  build/tools/gemm_rate build/tools/op_rates
+  build/tests/cuda_vae_test_fp32 build/tests/cuda_vae_test_bf16 build/tests/cuda_vae_test_fp16
+  build/tools/gemm_rate build/tools/op_rates build/tools/vae_rates
 )
 
 case "${1:-}" in
@@ -139,11 +142,15 @@ ops_stage() {
   need build/tests/cuda_ops_test_fp32 build/tests/cuda_ops_test_bf16 build/tests/cuda_ops_test_fp16 || return
   local st rc=0
   for st in fp32 bf16 fp16; do build/tests/cuda_ops_test_$st || rc=1; done
+  for st in fp32 bf16 fp16; do
+    if [ -x build/tests/cuda_vae_test_$st ]; then build/tests/cuda_vae_test_$st || rc=1; else echo "missing: build/tests/cuda_vae_test_$st"; fi
+  done
   return $rc
 }
 rates_stage() {
   need build/tools/gemm_rate || return
   if [ -x build/tools/op_rates ]; then build/tools/op_rates; else echo "op_rates: not built (ninja build/tools/op_rates)"; fi
+  if [ -x build/tools/vae_rates ]; then build/tools/vae_rates; else echo "vae_rates: not built (ninja build/tools/vae_rates)"; fi
   build/tools/gemm_rate
 }
 bench_stage() {

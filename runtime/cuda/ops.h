@@ -237,6 +237,21 @@ void cuda_to_u8(const cuda_ctx *ctx, uint8_t *out, const ditc_st *src, int64_t N
                 int64_t mode);
 /* the latent input (fp32 io) into storage: out = (storage) src */
 void cuda_from_f32(const cuda_ctx *ctx, ditc_st *out, const float *src, int64_t n);
+/* cuda_conv3d through cuDNN's convolution (cuda/vae_cudnn.cu): same arguments after dnn, results
+ * up to summation order. Generated code calls cuda_conv3d (the own implicit GEMM, cuda/vae.cu);
+ * this is the alternative the op test compares with it and a device measurement may choose.
+ * Replicate padding runs its edge frames, and a shape no engine takes all of it, in the own
+ * kernel. dnn (NULL: the own kernel) holds the cuDNN handle, on ctx's stream, and one plan per
+ * distinct shape, built at the shape's first call outside a stream capture; plans use
+ * ctx->workspace, never their own. */
+typedef struct cuda_conv_dnn cuda_conv_dnn;
+cuda_conv_dnn *cuda_conv_dnn_init(const cuda_ctx *ctx); /* NULL: out of host memory, or no cuDNN handle */
+void cuda_conv_dnn_free(cuda_conv_dnn *dnn);            /* after ctx's stream's work; safe on NULL */
+int64_t cuda_conv_dnn_executions(const cuda_conv_dnn *dnn); /* cuDNN convolutions run so far */
+void cuda_conv3d_cudnn(const cuda_ctx *ctx, cuda_conv_dnn *dnn, ditc_st *out, const ditc_st *src, const ditc_st *w,
+                       const ditc_st *b, int64_t N, int64_t Cin, int64_t Cout, int64_t T, int64_t H, int64_t W,
+                       int64_t kt, int64_t kh, int64_t kw, int64_t pt0, int64_t pt1, int64_t ph, int64_t pw,
+                       int64_t replicate);
 
 #ifdef __cplusplus
 }
