@@ -47,11 +47,12 @@ end
 -- line from the same library: runtime/core/main.c picks it.)
 local function cpu_bin(bin, dir, opt)
   opt = opt or {}
-  put("build %s: variant %s | %s/offsets.h rt_deps%s", bin, files(dir, { "forward.c", "tables.c", "entry.c" }), dir,
-    opt.comm and " build/rt/comm_nccl.o" or "")
+  put("build %s: variant %s | %s/offsets.h rt_deps%s%s", bin, files(dir, { "forward.c", "tables.c", "entry.c" }), dir,
+    opt.comm and " build/rt/comm_nccl.o" or "", opt.noffmpeg and " build/rt/video/libditc_video_none.a" or "")
   put("  dir = %s", dir)
   if opt.extra then put("  extra = %s", opt.extra) end
   if opt.hooks then put("  hooks_obj = build/rt/test_hooks.o") end
+  if opt.noffmpeg then put("  video_libs = build/rt/video/libditc_video_none.a build/rt/libditc.a") end
   if opt.comm then
     put("  comm_obj = build/rt/comm_nccl.o")
     put("  comm_libs = -L$cuda/lib64 -lnccl -lcudart")
@@ -119,7 +120,7 @@ for _, t in ipairs(tests) do
   local network = kinds[t.model] == "network"
   local dir, bin = "build/gen/" .. t.name, "build/tests/" .. t.name
   gen(dir, t.model, t.args, network and NETWORK_FILES or GEN_FILES, t.args:match("%-%-config (%S+)"))
-  cpu_bin(bin, dir, { hooks = t.hooks })
+  cpu_bin(bin, dir, { hooks = t.hooks, noffmpeg = t.noffmpeg })
   add("tests", bin)
   if t.debug then
     cpu_bin(bin .. "-debug", dir, { extra = "-DDITC_DUMP_ENABLED" })

@@ -93,6 +93,53 @@ alt latte alt build/tests/vae-latte-alt-debug 1,4,17,5,7 latents trunc
 alt opensora-plan-v1.1 alt build/tests/vae-osp-alt-debug 1,4,6,5,7 latents trunc --tiling 16,4,7,4,0.25
 alt opensora-plan-v1.1 alt-untiled build/tests/vae-osp-alt-untiled-debug 1,4,6,5,7 latents trunc --tiling off
 
+# ---- video files (runtime/video/; its own checks: tests/video_test.sh) ----------------------------
+G=tests/golden/vae-opensora-v1.2
+VT=build/tests/video_test
+expect "--video out.y4m: the same bytes as bin/ditc-video writes from the run's frames_u8, at the pipeline's 24 fps" bash -c "
+  bin/vae-opensora-v1.2-fixture --weights $G/weights.safetensors --latents $G/decode.safetensors \
+    --out $tmp/v.safetensors --video $tmp/v.y4m --quiet &&
+  bin/ditc-video --in $tmp/v.safetensors --fps 24 --out $tmp/ref.y4m && cmp $tmp/v.y4m $tmp/ref.y4m &&
+  head -c 40 $tmp/v.y4m | grep -q 'W56 H40 F24:1'"
+t $VT check $tmp/v.y4m - 26 40 56 24
+if bin/ditc-video --help | grep -q 'writes .mp4'; then
+  expect "--video out.mp4 --fps 12 writes an H.264 file" bin/vae-opensora-v1.2-fixture --weights $G/weights.safetensors \
+    --latents $G/decode.safetensors --out $tmp/m.safetensors --video $tmp/v.mp4 --fps 12 --quiet
+  t $VT check $tmp/v.mp4 - 26 40 56 12
+else
+  echo "# skipped: .mp4 from a VAE binary (this build has no FFmpeg)"
+fi
+expect "Latte's video plays at its pipeline's 8 fps" bash -c "bin/vae-latte-fixture --weights \
+  tests/golden/vae-latte/weights.safetensors --latents tests/golden/vae-latte/decode.safetensors --out $tmp/l.safetensors \
+  --video $tmp/l.y4m --quiet && head -c 40 $tmp/l.y4m | grep -q 'F8:1'"
+python3 - $G/decode.safetensors $tmp <<'PY'
+import sys
+sys.path.insert(0, "tests/ref")
+import numpy as np
+import safetensors_np as s
+z = s.load(sys.argv[1], ["z"])["z"]
+s.save(sys.argv[2] + "/two.safetensors", {"z": np.concatenate([z, z[:, :, ::-1].copy()])})
+PY
+expect "two videos in one latents file: one file a row, out-0.y4m and out-1.y4m, each as ditc-video writes its row" bash -c "
+  bin/vae-opensora-v1.2-fixture --weights $G/weights.safetensors --latents $tmp/two.safetensors \
+    --out $tmp/two-out.safetensors --video $tmp/two.y4m --quiet && [ ! -e $tmp/two.y4m ] &&
+  bin/ditc-video --in $tmp/two-out.safetensors --row 1 --fps 24 --out $tmp/two-ref.y4m && cmp $tmp/two-1.y4m $tmp/two-ref.y4m &&
+  bin/ditc-video --in $tmp/two-out.safetensors --row 0 --fps 24 --out $tmp/two-ref.y4m && cmp $tmp/two-0.y4m $tmp/two-ref.y4m"
+t one_line_error "--video with an unknown extension, before decoding" $tmp/o.safetensors -e "--video" -e ".avi" \
+  -- bin/vae-opensora-v1.2-fixture --weights $G/weights.safetensors --latents $G/decode.safetensors --out $tmp/o.safetensors \
+  --video $tmp/v.avi
+t one_line_error "--video in a folder that does not exist" $tmp/o.safetensors -e "--video" -e "$tmp/none" \
+  -- bin/vae-opensora-v1.2-fixture --weights $G/weights.safetensors --latents $G/decode.safetensors --out $tmp/o.safetensors \
+  --video $tmp/none/v.y4m
+t one_line_error "--video .mp4 from a build without FFmpeg names the packages" $tmp/o.safetensors -e "--video" \
+  -e "libavformat-dev" -- build/tests/vae-os12-noffmpeg --weights $G/weights.safetensors --latents $G/decode.safetensors \
+  --out $tmp/o.safetensors --video $tmp/v.mp4
+expect "... while that build writes .y4m" build/tests/vae-os12-noffmpeg --weights $G/weights.safetensors \
+  --latents $G/decode.safetensors --out $tmp/o.safetensors --video $tmp/n.y4m --quiet
+t one_line_error "--video from a network that makes no video (T5)" $tmp/o.safetensors -e "makes no video" \
+  -- bin/t5-v1.1-fixture --weights tests/golden/t5/weights.safetensors --ids tests/golden/t5/forward.safetensors \
+  --out $tmp/o.safetensors --video $tmp/t.y4m
+
 # ---- bad input -------------------------------------------------------------------------------
 G=tests/golden/vae-opensora-v1.2
 BIN=bin/vae-opensora-v1.2-fixture

@@ -1,7 +1,8 @@
 -- tests/variants.lua: the variants the tests build besides the shipped ones, as data for
 -- gen/buildgen.lua: each is generated into build/gen/<name>/ and linked as build/tests/<name>.
 -- args: gen/main.lua's arguments (without --out); hooks: link the fault-injection hooks of the
--- rank tests (runtime/denoiser/test_hooks.c); debug: also build <name>-debug with intermediate dumps. A
+-- rank tests (runtime/denoiser/test_hooks.c); debug: also build <name>-debug with intermediate dumps;
+-- noffmpeg: link the video writers built without FFmpeg (runtime/video/: .mp4 refused). A
 -- network's variants (a family of kind "network") link runtime/network/main.c. Not code: no
 -- logic here.
 local os12, latte, osp = "models/opensora-v1.2.lua", "models/latte.lua", "models/opensora-plan-v1.1.lua"
@@ -74,6 +75,9 @@ return {
   { name = "vae-osp-alt", model = "models/vae-opensora-plan-v1.1.lua", args = "--model models/vae-opensora-plan-v1.1.lua "
     .. "--config tests/data/vae/opensora-plan-v1.1-alt/config.json --name alt --latent 4,6,5,7 --tiling 16,4,7,4,0.25",
     debug = true },
+  -- the Open-Sora fixture VAE linked without FFmpeg: its --video refuses .mp4 (tests/vae_test.sh)
+  { name = "vae-os12-noffmpeg", model = "models/vae-opensora-v1.2.lua", args = "--model models/vae-opensora-v1.2.lua "
+    .. "--variant fixture", noffmpeg = true },
   { name = "vae-osp-alt-untiled", model = "models/vae-opensora-plan-v1.1.lua", args = "--model "
     .. "models/vae-opensora-plan-v1.1.lua --config tests/data/vae/opensora-plan-v1.1-alt/config.json --name alt-untiled "
     .. "--latent 4,6,5,7 --tiling off", debug = true },
