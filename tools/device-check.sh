@@ -4,7 +4,8 @@
 # and a carried build must not be rebuilt there): everything it runs is built here and carried.
 #
 # Here (a machine with the CUDA toolkit, no GPU needed):
-#   ninja all cuda                       # the CPU reference binaries, every CUDA build, the tools
+#   DITC_FFMPEG=off ninja all cuda       # the CPU reference binaries, every CUDA build, the tools
+#                                        # (without FFmpeg: the device has none)
 #   tools/device-check.sh --pack         # devcheck/carry.tar.xz: the files listed by --list, ~5 MiB
 # On the device (the device tool's run; the tracked files are ~32 MiB, with the pack under 45 MiB):
 #   command: tools/device-check.sh       carry: ["devcheck"]        timeout_s: DEVCHECK_SECONDS + 60
@@ -37,6 +38,9 @@ FILES=(
   bin/cuda/latte-fixture-aggressive bin/cuda/opensora-plan-v1.1-fixture bin/cuda/opensora-plan-v1.1-fixture-aggressive
   bin/cuda-fp32/opensora-v1.2-fixture bin/cuda-fp32/latte-fixture bin/cuda-fp32/opensora-plan-v1.1-fixture
   bin/cuda/t5-v1.1-fixture bin/cuda-fp32/t5-v1.1-fixture
+  bin/cuda/vae-opensora-v1.2-fixture bin/cuda/vae-latte-fixture bin/cuda/vae-opensora-plan-v1.1-fixture
+  bin/cuda-fp32/vae-opensora-v1.2-fixture bin/cuda-fp32/vae-latte-fixture bin/cuda-fp32/vae-opensora-plan-v1.1-fixture
+  bin/vae-opensora-v1.2-fixture bin/vae-latte-fixture bin/vae-opensora-plan-v1.1-fixture
   bin/cuda/opensora-v1.2-480p-9x16-51f bin/cuda/latte-16x512x512
   bin/opensora-v1.2-fixture bin/latte-fixture bin/opensora-plan-v1.1-fixture
   build/tests/cuda_ops_test_fp32 build/tests/cuda_ops_test_bf16 build/tests/cuda_ops_test_fp16 build/tests/stcmp
@@ -53,9 +57,16 @@ case "${1:-}" in
     missing=""
     for f in "${FILES[@]}"; do [ -x "$f" ] || missing="$missing $f"; done
     if [ -n "$missing" ]; then
-      echo "device-check: not built:$missing (run: ninja all cuda)" >&2
+      echo "device-check: not built:$missing (run: DITC_FFMPEG=off ninja all cuda)" >&2
       exit 1
     fi
+    # the device's image has no FFmpeg: a binary linked with it would not start there
+    for f in "${FILES[@]}"; do
+      if ldd "$f" 2>/dev/null | grep -q 'libav'; then
+        echo "device-check: $f links FFmpeg, which the device lacks (run: DITC_FFMPEG=off ninja all cuda)" >&2
+        exit 1
+      fi
+    done
     mkdir -p devcheck
     tar -cJf "$CARRY.tmp" "${FILES[@]}" && mv "$CARRY.tmp" "$CARRY" || exit 1
     echo "device-check: $CARRY, $(($(wc -c <"$CARRY") / 1024)) KiB; tracked files $(($(git ls-files -z | xargs -0 cat | wc -c) / 1048576)) MiB"
@@ -122,7 +133,7 @@ stage() {
 need() { # need FILE...: fails with a line naming what was not carried
   local f
   for f in "$@"; do
-    [ -x "$f" ] || { echo "missing: $f (build it here with ninja all cuda, then tools/device-check.sh --pack)"; return 3; }
+    [ -x "$f" ] || { echo "missing: $f (build it here with DITC_FFMPEG=off ninja all cuda, then tools/device-check.sh --pack)"; return 3; }
   done
 }
 
