@@ -14,6 +14,15 @@ local emit = require("emit")
 local report = require("report")
 local schedule = require("schedule")
 local Program = require("program")
+local pipeline = require("pipeline")
+
+-- Creates directory d (one call, the path quoted for sh) unless it exists.
+local function mkdir(d)
+  if not os.rename(d, d) then
+    local ok = os.execute("mkdir -p '" .. d:gsub("'", "'\\''") .. "'")
+    if not ok then util.fail(nil, "cannot create the output directory %s", d) end
+  end
+end
 
 -- Every option, once: the parser and --help both read this table (value = nil: a flag).
 local OPTIONS = {
@@ -41,6 +50,14 @@ local OPTIONS = {
   { "attention", "A", "own (default: ditc's kernels) or cudnn (cuDNN's fused SDPA; CUDA, 16-bit storage): the attention kernels" },
   { "sp", "P", "sequence-parallel degree: P ranks share the frames" },
   { "cfg-parallel", nil, "split the CFG batch over 2 x P ranks" },
+  { "pipeline", nil, "a denoiser's whole pipeline (the description's `pipeline`): its text encoder, transformer and VAE "
+    .. "into DIR/text, DIR/denoise, DIR/decode and the pipeline's plan.txt over the three phases" },
+  { "model-dir", "DIR", "a pipeline from a model folder as users download it: every part's config.json from its "
+    .. "released repository's folder under DIR (the description's `pipeline`); implies --pipeline, needs --name, "
+    .. "--height, --width, --frames" },
+  { "transformer", "DIR", "with --model-dir: the transformer's folder elsewhere" },
+  { "text-encoder", "DIR", "with --model-dir: the text encoder's folder elsewhere" },
+  { "vae", "DIR", "with --model-dir: the VAE's folder elsewhere" },
   { "out", "DIR", "output directory (created if missing); files are written only when they change" },
   { "quiet", nil, "no summary line and no notes" },
   { "help", nil, "this text" },
@@ -149,6 +166,33 @@ local function run(argv)
 
   local fam = describe.load_family(o.model)
   local v, source_desc
+  -- --model-dir: the parts' folders (a released layout under DIR, or each given), their config.json
+  local part_configs
+  for _, k in ipairs({ "transformer", "text-encoder", "vae" }) do
+    if o[k] and not o["model-dir"] then util.fail(nil, "--%s applies to --model-dir", k) end
+  end
+  if o["model-dir"] then
+    if fam.cls.kind ~= "denoiser" or not fam.pipeline then
+      util.fail(nil, "--model-dir needs a denoiser family whose description has a `pipeline` record (%s has none)", o.model)
+    end
+    if o.config or o.variant then util.fail(nil, "--model-dir and --%s exclude each other", o.config and "config" or "variant") end
+    o.pipeline = true
+    local dir = o["model-dir"]:gsub("/$", "")
+    local function folder(flag, rec)
+      local d = o[flag] or (dir .. "/" .. rec.folder)
+      local path = d:gsub("/$", "") .. "/config.json"
+      local f = io.open(path, "rb")
+      if not f then
+        util.fail(nil, "%s: no config.json (the %s's folder: %s)", path, flag:gsub("%-", " "), o[flag] and ("--" .. flag)
+          or ("--model-dir + " .. rec.folder))
+      end
+      f:close()
+      return path
+    end
+    local p = fam.pipeline
+    o.config = folder("transformer", p.transformer)
+    part_configs = { text = folder("text-encoder", p.text_encoder), decode = folder("vae", p.vae) }
+  end
   local network = fam.cls.kind == "network"
   local own = network and fam.cls.cli or {} -- a network's own flags (cls.cli), e.g. a VAE's --latent and --frames
   for flag in pairs(network and {} or { ["seq-len"] = true, batch = true }) do
@@ -220,10 +264,16 @@ local function run(argv)
     util.fail(nil, "--attention cudnn needs 16-bit storage (cuDNN's SDPA has no fp32 path): --storage bf16 or fp16")
   end
   local baked = bake.variant(fam, v, o.config and "command line: --frames" or fam.where({ "variants", v.name, "num_frames" }))
-  local sched, P, tables, plan = baked.sched, baked.program, baked.pab, baked.plan
   local denoiser = v.kind == "denoiser"
   if denoiser and backend == "cuda" and (v.dims.sp > 1 or v.dims.cfgp > 1) then
     util.fail(nil, "--backend cuda runs single-rank variants for now (device-resident collectives are not built yet)")
+  end
+  local pl
+  if o.pipeline then
+    if not denoiser or not fam.pipeline then
+      util.fail(nil, "--pipeline needs a denoiser family whose description has a `pipeline` record (%s has none)", o.model)
+    end
+    pl = pipeline.bake(fam, v, baked, part_configs)
   end
 
   -- templates are read while emitting; load them first so the hash covers them
@@ -238,40 +288,63 @@ local function run(argv)
   end
   table.sort(gen_files)
   for _, p in ipairs(gen_files) do util.note_read(p) end
+  local hash = hash_files(util.reads)
 
-  local ctx = {
-    variant = v, sched = sched, program = P, pab = tables, plan = plan, source_desc = source_desc, comm = baked.comm,
-    hash = hash_files(util.reads), pab_comment = denoiser and schedule.pab_params(v, " * "), attention = attention,
-  }
-  ctx.schedule_txt = denoiser and schedule.schedule_txt(ctx)
-  local files = {
-    { "forward." .. ext, emit.forward_c(ctx, backend) },
-    { "offsets.h", emit.offsets_h(ctx) },
-    { "tables.c", emit.tables_c(ctx) },
-    { "entry.c", emit.entry_c(ctx) },
-    { "plan.txt", report.plan_txt(ctx) },
-    { "manifest.txt", report.manifest_txt(ctx) },
-  }
-  if denoiser then table.insert(files, 5, { "schedule.txt", ctx.schedule_txt }) end
   local dir = o.out:gsub("/$", "")
-  if not os.rename(dir, dir) then -- create the output directory (one call, the path quoted for sh)
-    local ok = os.execute("mkdir -p '" .. dir:gsub("'", "'\\''") .. "'")
-    if not ok then util.fail(nil, "cannot create the output directory %s", dir) end
+  local written, nfiles = 0, 0
+  -- one variant's generated files into d (created if missing): returns how many changed
+  local function write_variant(d, vv, b, source)
+    local den = vv.kind == "denoiser"
+    local ctx = {
+      variant = vv, sched = b.sched, program = b.program, pab = b.pab, plan = b.plan, source_desc = source,
+      comm = b.comm, hash = hash, pab_comment = den and schedule.pab_params(vv, " * "), attention = attention,
+    }
+    ctx.schedule_txt = den and schedule.schedule_txt(ctx)
+    local files = {
+      { "forward." .. ext, emit.forward_c(ctx, backend) },
+      { "offsets.h", emit.offsets_h(ctx) },
+      { "tables.c", emit.tables_c(ctx) },
+      { "entry.c", emit.entry_c(ctx) },
+      { "plan.txt", report.plan_txt(ctx) },
+      { "manifest.txt", report.manifest_txt(ctx) },
+    }
+    if den then table.insert(files, 5, { "schedule.txt", ctx.schedule_txt }) end
+    mkdir(d)
+    for _, f in ipairs(files) do
+      nfiles = nfiles + 1
+      if util.write_if_changed(d .. "/" .. f[1], f[2]) then written = written + 1 end
+    end
   end
-  local written = 0
-  for _, f in ipairs(files) do
-    if util.write_if_changed(dir .. "/" .. f[1], f[2]) then written = written + 1 end
+  if pl then
+    for _, ph in ipairs(pipeline.PHASES) do
+      local part = pl.parts[ph]
+      write_variant(dir .. "/" .. ph, part.v, part.baked, ph == "denoise" and source_desc
+        or (source_desc .. ", " .. ph .. ": " .. part.v.source.model))
+    end
+    mkdir(dir)
+    nfiles = nfiles + 1
+    if util.write_if_changed(dir .. "/plan.txt", pipeline.plan_txt(pl, v, source_desc)) then written = written + 1 end
+  else
+    write_variant(dir, v, baked, source_desc)
   end
-  local deps = { dir .. "/forward." .. ext .. ":" }
+  local first = dir .. (pl and "/denoise" or "") .. "/forward." .. ext
+  local deps = { first .. ":" }
   for _, p in ipairs(util.reads) do deps[#deps + 1] = p end
   util.write_if_changed(dir .. "/gen.d", table.concat(deps, " \\\n  ") .. "\n")
   util.flush_notes()
   if not o.quiet then
-    local what = denoiser and string.format("%d steps, %d PAB modules", sched.K, #P.modules)
+    local P = baked.program
+    local what = denoiser and string.format("%d steps, %d PAB modules", baked.sched.K, #P.modules)
       or string.format("a network, %d phase%s", #P.phases, #P.phases == 1 and "" or "s")
-    print(string.format("gen: %s/%s: %s, arena %d bytes, %d weight tensors (%d elements); "
-      .. "%d of %d files changed (%.2f s)", v.family, v.name, what, plan.arena_bytes,
-      #P.weight_list, P.weight_elems, written, #files, os.clock() - started))
+    if pl then
+      print(string.format("gen: %s/%s: a pipeline (text, denoise, decode), arena %d bytes, weights %d bytes %s; "
+        .. "%d of %d files changed (%.2f s)", v.family, v.name, pl.arena, pl.weights[pl.mode], pl.mode, written, nfiles,
+        os.clock() - started))
+    else
+      print(string.format("gen: %s/%s: %s, arena %d bytes, %d weight tensors (%d elements); "
+        .. "%d of %d files changed (%.2f s)", v.family, v.name, what, baked.plan.arena_bytes,
+        #P.weight_list, P.weight_elems, written, nfiles, os.clock() - started))
+    end
   end
 end
 

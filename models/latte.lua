@@ -52,6 +52,17 @@ return {
   vae = { spatial = 8, temporal = "none" }, -- 8x spatial, frames kept (docs/upstream.md#latent-sizes)
   text_len = 120,                            -- T5 max_length; the mask marks the prompt's tokens
 
+  -- The pipeline (VideoSys' LattePipeline; docs/upstream.md#vae and #t5): one repository,
+  -- maxin-cn/Latte-1, with its parts in folders; T5 in fp16 (wo in fp32), the SVD VAE in fp16.
+  pipeline = {
+    text_encoder = { model = "models/t5-v1.1.lua", folder = "text_encoder", tokenizer = "slow", clean = "latte",
+      dtype = "fp16" },
+    transformer = { folder = "transformer" },
+    vae = { model = "models/vae-latte.lua", folder = "vae_temporal_decoder", dtype = "fp16" },
+    fps = 8,
+    weights = "reload",
+  },
+
   pab = {
     spatial = { broadcast = true, threshold = { 100, 800 }, range = 2 },
     temporal = { broadcast = true, threshold = { 100, 800 }, range = 3 },

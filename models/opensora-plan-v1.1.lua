@@ -54,6 +54,18 @@ return {
   vae = { spatial = 8, temporal = "causal4" }, -- CausalVAEModel_4x8x8: 65 frames -> 17
   text_len = 300,
 
+  -- The pipeline (VideoSys' OpenSoraPlanPipeline; docs/upstream.md#vae and #t5):
+  -- LanguageBind/Open-Sora-Plan-v1.1.0 (the transformer of a size's folder, vae/) and
+  -- DeepFloyd/t5-v1_1-xxl; T5 in fp16 (wo in fp32), the causal VAE in fp16, tiled.
+  pipeline = {
+    text_encoder = { model = "models/t5-v1.1.lua", folder = "DeepFloyd/t5-v1_1-xxl", tokenizer = "slow",
+      clean = "opensora-plan-v1.1", dtype = "fp16" },
+    transformer = { folder = "LanguageBind/Open-Sora-Plan-v1.1.0/65x512x512" },
+    vae = { model = "models/vae-opensora-plan-v1.1.lua", folder = "LanguageBind/Open-Sora-Plan-v1.1.0/vae", dtype = "fp16" },
+    fps = 24,
+    weights = "reload",
+  },
+
   pab = {
     spatial = { broadcast = true, threshold = { 100, 850 }, range = 2 },
     temporal = { broadcast = true, threshold = { 100, 850 }, range = 4 },

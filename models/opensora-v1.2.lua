@@ -63,6 +63,20 @@ return {
   -- OpenSoraVAE_V1_2: 8x spatial; 17-frame micro-batches of 5 latent frames (docs/upstream.md#latent-sizes)
   vae = { spatial = 8, temporal = "opensora" },
 
+  -- The pipeline around the transformer (VideoSys' OpenSoraPipeline; docs/upstream.md#vae and
+  -- #t5): its text encoder and VAE descriptions, the released repositories' folders under a
+  -- model directory, the tokenizer and cleaning, each part's dtype, the video's fps, and whether
+  -- the phases' weights stay resident or are loaded at each phase's start (reload: the released
+  -- 480p pipeline then fits a 24 GB GPU).
+  pipeline = {
+    text_encoder = { model = "models/t5-v1.1.lua", folder = "DeepFloyd/t5-v1_1-xxl", tokenizer = "fast",
+      clean = "opensora-v1.2", dtype = "bf16" },
+    transformer = { folder = "hpcai-tech/OpenSora-STDiT-v3" },
+    vae = { model = "models/vae-opensora-v1.2.lua", folder = "hpcai-tech/OpenSora-VAE-v1.2", dtype = "bf16" },
+    fps = 24,
+    weights = "reload",
+  },
+
   -- OpenSoraPABConfig() (docs/upstream.md#open-sora-12-pab): a record per cache kind, then MLP broadcast keyed by
   -- block kind. MLP dicts are ordered lists: upstream's first-match rule follows dict insertion order.
   pab = {

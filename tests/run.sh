@@ -58,6 +58,7 @@ suite "a network that is not a denoiser: the toy MLP vs numpy (tests/network_tes
 suite "the T5 v1.1 encoder vs the upstream fixture and a numpy oracle (tests/t5_test.sh)" tests/t5_test.sh
 suite "the VAE decoders vs the upstream fixtures: samples, chunks, tiles, frames (tests/vae_test.sh)" tests/vae_test.sh
 suite "the VAE decoders' generator side: configs, schedules, refusals (tests/vae_gen_test.lua)" lua5.4 tests/vae_gen_test.lua
+suite "a variant as a whole pipeline: its parts and one plan over text, denoise, decode (tests/pipeline_gen_test.lua)" lua5.4 tests/pipeline_gen_test.lua
 suite "from a prompt to the DiT: tokenizer, T5, ditc-cond, first call and sampling vs the e2e fixtures (tests/cond_test.sh)" tests/cond_test.sh
 suite "the device check, dry (tests/devcheck_test.sh)" tests/devcheck_test.sh
 suite "caption cleaning vs upstream (tests/clean_test.sh)" tests/clean_test.sh

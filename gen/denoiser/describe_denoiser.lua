@@ -229,6 +229,7 @@ function M.family_schema(cls, class_names)
       fps = S.num { gt = 0, max = 1000 }, vae = vae_schema, text_len = S.int { min = 1, max = M.MAX_TOKENS },
       temporal_pos = S.str { enum = { "none", "latte", "osp" } }, extra_weights = extra_weights,
       pab = pab_schema(kinds), variants = S.map(variant_schema(cls, kinds)),
+      pipeline = function(...) return require("pipeline").schema(...) end,
     }, { required = { "family", "class", "symbol", "config", "cache_kinds", "blocks", "sampler", "dtype", "pab",
       "variants", "vae" } })(fam, path, fail)
   end

@@ -50,9 +50,6 @@ function M.check_config(c, fail)
     if ch % M.GROUPS ~= 0 then fail("block_out_channels", string.format("%d is not a multiple of the decoder's 32 "
       .. "GroupNorm groups", ch)) end
   end
-  if c.layers_per_block and c.layers_per_block < 2 then
-    fail("layers_per_block", "must be >= 2 (the mid block runs a resnet, the attention, a resnet)")
-  end
 end
 
 function M.dims(v, fail)
@@ -93,10 +90,12 @@ local function decode_chunk(W, c, x, dump)
   x = vae.conv(W, "decoder.conv_in", x, "x", top, vae.K2, vae.PAD2, { wshape = { top, x.C, 3, 3 },
     dump = named("decoder.conv_in") })
   x = st_res(W, "decoder.mid_block.resnets.0", x, top, named("decoder.mid_block.resnets.0"))
-  x = vae.attention(W, "decoder.mid_block.attentions.0", x, BUFS, M.GROUPS, 1e-6,
-    { norm = "group_norm", q = "to_q", k = "to_k", v = "to_v", out = "to_out.0" },
-    { linear = true, dump = named("decoder.mid_block.attentions.0") })
-  x = st_res(W, "decoder.mid_block.resnets.1", x, top, named("decoder.mid_block.resnets.1"))
+  if c.layers_per_block >= 2 then -- the attention runs only between two resnets (see build)
+    x = vae.attention(W, "decoder.mid_block.attentions.0", x, BUFS, M.GROUPS, 1e-6,
+      { norm = "group_norm", q = "to_q", k = "to_k", v = "to_v", out = "to_out.0" },
+      { linear = true, dump = named("decoder.mid_block.attentions.0") })
+    x = st_res(W, "decoder.mid_block.resnets.1", x, top, named("decoder.mid_block.resnets.1"))
+  end
   for i = 0, L - 1 do
     local Cout = c.block_out_channels[L - i]
     for j = 0, c.layers_per_block do
@@ -122,10 +121,14 @@ function M.build(v)
   P:use_dims(d, M.DIM_DOC)
   P.video_fps = 8
   for _, p in ipairs({ "encoder.", "quant_conv." }) do P:ignore_prefix(p, "the encoder side: not run by a decoder") end
-  -- the mid block runs resnets 0 and 1 around its one attention: upstream builds layers_per_block
-  -- resnets and never runs the others
+  -- the mid block (MidBlockTemporalDecoder) runs resnets[0], then its one attention and resnets[1]
+  -- paired by a zip: upstream builds layers_per_block resnets and one attention, and with one
+  -- layer never runs the attention, with more never the resnets past the second
   for j = 2, c.layers_per_block - 1 do
     P:ignore_prefix("decoder.mid_block.resnets." .. j .. ".", "built upstream, never run (the mid block's zip stops at its one attention)")
+  end
+  if c.layers_per_block == 1 then
+    P:ignore_prefix("decoder.mid_block.attentions.0.", "built upstream, never run (no second resnet to pair it with)")
   end
   P:buffer("latents", { d.B, d.Cz, d.F, d.h, d.w }, { kind = "io", role = "input", dims = "B, Cz, F, h, w", batched = true })
   P:buffer("sample", { d.B, d.Co, d.F, d.H, d.W }, { kind = "io", role = "output", dims = "B, Co, F, H, W", batched = true })

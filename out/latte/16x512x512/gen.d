@@ -39,4 +39,5 @@ out/latte/16x512x512/forward.c: \
   gen/main.lua \
   gen/nn/nn.lua \
   gen/nn/vae.lua \
-  gen/paths.lua
+  gen/paths.lua \
+  gen/pipeline/pipeline.lua

@@ -39,4 +39,5 @@ out/opensora-plan-v1.1/65x512x512/forward.c: \
   gen/main.lua \
   gen/nn/nn.lua \
   gen/nn/vae.lua \
-  gen/paths.lua
+  gen/paths.lua \
+  gen/pipeline/pipeline.lua

@@ -39,4 +39,5 @@ out/opensora-v1.2/cpu-bench/forward.c: \
   gen/main.lua \
   gen/nn/nn.lua \
   gen/nn/vae.lua \
-  gen/paths.lua
+  gen/paths.lua \
+  gen/pipeline/pipeline.lua

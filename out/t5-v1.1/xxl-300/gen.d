@@ -39,4 +39,5 @@ out/t5-v1.1/xxl-300/forward.c: \
   gen/main.lua \
   gen/nn/nn.lua \
   gen/nn/vae.lua \
-  gen/paths.lua
+  gen/paths.lua \
+  gen/pipeline/pipeline.lua

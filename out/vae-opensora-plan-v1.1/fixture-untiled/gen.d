@@ -39,4 +39,5 @@ out/vae-opensora-plan-v1.1/fixture-untiled/forward.c: \
   gen/main.lua \
   gen/nn/nn.lua \
   gen/nn/vae.lua \
-  gen/paths.lua
+  gen/paths.lua \
+  gen/pipeline/pipeline.lua
