@@ -122,6 +122,14 @@ print(s.read_header('$tmp/o.safetensors')[0]['frames_u8']['shape'][1])")
         "$(sed -n 's/^flops per call \([^ ]*\).*/\1 FLOPs per video/p' "$p")"
     done
   done
+  echo "== pipelines at released sizes: the generator's plan over text -> denoise -> decode, GPU storage =="
+  echo "   (upstream VideoSys keeps T5, DiT and VAE resident: the 'resident' weights, plus its own activations)"
+  for spec in "opensora-v1.2 480p-9x16-51f" "latte 16x512x512" "opensora-plan-v1.1 65x512x512"; do
+    set -- $spec
+    lua5.4 gen/main.lua --model models/$1.lua --variant $2 --pipeline --backend cuda --out "$tmp/pipe-$1" --quiet
+    echo "  $1/$2:"
+    sed -n '/^phase/,$p' "$tmp/pipe-$1/plan.txt" | sed 's/^/    /'
+  done
   rm -rf "$tmp"
 }
 # a failing CPU part (a missing binary, no lua5.4) is reported and the GPU part still runs
