@@ -119,7 +119,6 @@ function M.build(v)
   local d, c = v.dims, v.config
   local P = Program.new(v.storage, v.fail_size, M.PHASES, M.PHASE_DOC)
   P:use_dims(d, M.DIM_DOC)
-  P.video_fps = 8
   for _, p in ipairs({ "encoder.", "quant_conv." }) do P:ignore_prefix(p, "the encoder side: not run by a decoder") end
   -- the mid block (MidBlockTemporalDecoder) runs resnets[0], then its one attention and resnets[1]
   -- paired by a zip: upstream builds layers_per_block resnets and one attention, and with one
@@ -130,18 +129,10 @@ function M.build(v)
   if c.layers_per_block == 1 then
     P:ignore_prefix("decoder.mid_block.attentions.0.", "built upstream, never run (no second resnet to pair it with)")
   end
-  P:buffer("latents", { d.B, d.Cz, d.F, d.h, d.w }, { kind = "io", role = "input", dims = "B, Cz, F, h, w", batched = true })
-  P:buffer("sample", { d.B, d.Co, d.F, d.H, d.W }, { kind = "io", role = "output", dims = "B, Co, F, H, W", batched = true })
-  P:buffer("frames_u8", { d.B, d.F, d.H, d.W, d.Co }, { kind = "io", role = "output", dtype = "u8",
-    dims = "B, F, H, W, Co", batched = true })
-  P:buffer("zs", { d.B, d.Cz, d.F, d.h, d.w }, { dims = "B, Cz, F, h, w" })
-  P:buffer("video", { d.B, d.Co, d.F, d.H, d.W }, { dims = "B, Co, F, H, W" })
   local W = vae.work(P, { "x", "a", "b", "s", "v" })
-  local z = vae.tensor("zs", 1, d.Cz, d.F, d.h, d.w)
-  W:op("from_f32", "latents", { out = { buf = "zs" }, src = { buf = "latents" }, n = vae.elems(z) }, { "latents" }, { z })
+  local z, video = vae.decoder_io(W, d, "latents", "F", 8)
   W:op("scale", "latents_scaled", { out = { buf = "zs" }, src = { buf = "zs" }, n = vae.elems(z), k = 1 / c.scaling_factor,
     divide = 0 }, { z }, { z }, { dump = "latents_scaled" })
-  local video = vae.tensor("video", 1, d.Co, d.F, d.H, d.W)
   local chunk = v.chunk or M.CHUNK
   local S = P.schedule
   S[#S + 1] = string.format("decode schedule: %d chunks of up to %d frames, each decoded on its own:", -(-d.F // chunk), chunk)
@@ -156,11 +147,7 @@ function M.build(v)
     local y = decode_chunk(W, c, x, k == 0 and pre or nil)
     vae.copy_frames(W, pre .. "sample", y, 0, n, video, f0, { dump = pre .. "sample", dump_of = y })
   end
-  local nv = vae.elems(video)
-  W:op("to_f32", "sample", { out = { buf = "sample" }, src = { buf = "video" }, n = nv }, { video }, { "sample" })
-  W:op("to_u8", "frames_u8", { out = { buf = "frames_u8" }, src = { buf = "video" }, N = 1, C = d.Co, T = d.F,
-    HW = d.H * d.W, mode = 1 }, { video }, { "frames_u8" })
-  W:finish()
+  vae.finish(W, video, vae.TRUNCATE)
   return P
 end
 

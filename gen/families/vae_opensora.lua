@@ -263,22 +263,13 @@ function M.build(v)
   local d, c = v.dims, v.config
   local P = Program.new(v.storage, v.fail_size, M.PHASES, M.PHASE_DOC)
   P:use_dims(d, M.DIM_DOC)
-  P.video_fps = 24
   for _, p in ipairs({ "spatial_vae.module.encoder.", "spatial_vae.module.quant_conv.", "temporal_vae.encoder.",
     "temporal_vae.quant_conv." }) do
     P:ignore_prefix(p, "the encoder side: not run by a decoder")
   end
-  P:buffer("z", { d.B, d.Cz, d.Tz, d.h, d.w }, { kind = "io", role = "input", dims = "B, Cz, Tz, h, w", batched = true })
-  P:buffer("sample", { d.B, d.Co, d.F, d.H, d.W }, { kind = "io", role = "output", dims = "B, Co, F, H, W", batched = true })
-  P:buffer("frames_u8", { d.B, d.F, d.H, d.W, d.Co }, { kind = "io", role = "output", dtype = "u8",
-    dims = "B, F, H, W, Co", batched = true })
-  P:buffer("zs", { d.B, d.Cz, d.Tz, d.h, d.w }, { dims = "B, Cz, Tz, h, w" })
-  P:buffer("x_z", { d.B, d.C2, d.F, d.h, d.w }, { dims = "B, C2, F, h, w" })
-  P:buffer("video", { d.B, d.Co, d.F, d.H, d.W }, { dims = "B, Co, F, H, W" })
   local W = vae.work(P, { "x", "a", "b", "s", "v" })
-  local z = vae.tensor("zs", 1, d.Cz, d.Tz, d.h, d.w)
-  local n = vae.elems(z)
-  W:op("from_f32", "z", { out = { buf = "zs" }, src = { buf = "z" }, n = n }, { "z" }, { z })
+  local z, video = vae.decoder_io(W, d, "z", "Tz", 24)
+  P:buffer("x_z", { d.B, d.C2, d.F, d.h, d.w }, { dims = "B, C2, F, h, w" })
   local sc, sh = P:weight("scale", { 1, d.Cz, 1, 1, 1 }), P:weight("shift", { 1, d.Cz, 1, 1, 1 })
   W:op("channel_affine", "unnormalize", { out = { buf = "zs" }, src = { buf = "zs" }, a = { w = sc }, b = { w = sh }, N = 1,
     C = d.Cz, S = d.Tz * d.h * d.w }, { z }, { z }, { dump = "z_unnormalized" })
@@ -305,7 +296,6 @@ function M.build(v)
   end
   local mb = v.micro_batch or c.micro_batch_size or 4
   S[#S + 1] = string.format("then the 2-D decoder on every frame, %d frames a call: %d calls", mb, -(-d.F // mb))
-  local video = vae.tensor("video", 1, d.Co, d.F, d.H, d.W)
   for m = 0, (d.F - 1) // mb do
     local t0, nf = m * mb, math.min(mb, d.F - m * mb)
     local pre = m == 0 and "spatial.frame0." or nil
@@ -327,11 +317,7 @@ function M.build(v)
       d2 = 1, d3 = 0 }, { y }, { video }, m == 0 and { dump = "spatial.mb0.out", dump_of = y,
       dump_shape = { nf, d.Co, d.H, d.W } } or nil)
   end
-  local nv = vae.elems(video)
-  W:op("to_f32", "sample", { out = { buf = "sample" }, src = { buf = "video" }, n = nv }, { video }, { "sample" })
-  W:op("to_u8", "frames_u8", { out = { buf = "frames_u8" }, src = { buf = "video" }, N = 1, C = d.Co, T = d.F,
-    HW = d.H * d.W, mode = 0 }, { video }, { "frames_u8" })
-  W:finish()
+  vae.finish(W, video, vae.ROUND)
   return P
 end
 

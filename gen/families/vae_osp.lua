@@ -202,20 +202,11 @@ function M.build(v)
   local d, c = v.dims, v.config
   local P = Program.new(v.storage, v.fail_size, M.PHASES, M.PHASE_DOC)
   P:use_dims(d, M.DIM_DOC)
-  P.video_fps = 24
   for _, p in ipairs({ "encoder.", "quant_conv.", "loss." }) do P:ignore_prefix(p, "not run by a decoder") end
-  P:buffer("latents", { d.B, d.Cz, d.Tz, d.h, d.w }, { kind = "io", role = "input", dims = "B, Cz, Tz, h, w", batched = true })
-  P:buffer("sample", { d.B, d.Co, d.F, d.H, d.W }, { kind = "io", role = "output", dims = "B, Co, F, H, W", batched = true })
-  P:buffer("frames_u8", { d.B, d.F, d.H, d.W, d.Co }, { kind = "io", role = "output", dtype = "u8",
-    dims = "B, F, H, W, Co", batched = true })
-  P:buffer("zs", { d.B, d.Cz, d.Tz, d.h, d.w }, { dims = "B, Cz, Tz, h, w" })
-  P:buffer("video", { d.B, d.Co, d.F, d.H, d.W }, { dims = "B, Co, F, H, W" })
   local W = vae.work(P, { "x", "a", "b", "s", "v" })
-  local z = vae.tensor("zs", 1, d.Cz, d.Tz, d.h, d.w)
-  W:op("from_f32", "latents", { out = { buf = "zs" }, src = { buf = "latents" }, n = vae.elems(z) }, { "latents" }, { z })
+  local z, video = vae.decoder_io(W, d, "latents", "Tz", 24)
   W:op("scale", "latents_scaled", { out = { buf = "zs" }, src = { buf = "zs" }, n = vae.elems(z), k = M.SCALE, divide = 1 },
     { z }, { z }, { dump = "latents_scaled" })
-  local video = vae.tensor("video", 1, d.Co, d.F, d.H, d.W)
   local tt = v.tile_table
   local S = P.schedule
   if not tt then
@@ -301,11 +292,7 @@ function M.build(v)
       f0 = f0 + Tk
     end
   end
-  local nv = vae.elems(video)
-  W:op("to_f32", "sample", { out = { buf = "sample" }, src = { buf = "video" }, n = nv }, { video }, { "sample" })
-  W:op("to_u8", "frames_u8", { out = { buf = "frames_u8" }, src = { buf = "video" }, N = 1, C = d.Co, T = d.F,
-    HW = d.H * d.W, mode = 1 }, { video }, { "frames_u8" })
-  W:finish()
+  vae.finish(W, video, vae.TRUNCATE)
   return P
 end
 

@@ -202,6 +202,39 @@ function M.upsample_conv2d(W, prefix, x, bufs, opt)
   return M.conv(W, prefix .. ".conv", u, x.buf, x.C, M.K2, M.PAD2, { wshape = { x.C, x.C, 3, 3 }, dump = opt and opt.dump })
 end
 
+-- ---- a decoder's io ---------------------------------------------------------------------------
+
+-- The io of a video decoder over its dims d (B, Cz, Tz or F, h, w, F, H, W, Co): the latent input
+-- `name` [B, Cz, lt, h, w] (lt: its frame dim's name), the outputs sample [B, Co, F, H, W] (fp32,
+-- upstream's layout) and frames_u8 [B, F, H, W, Co], and the storage buffer "video" that the
+-- decode fills and finish() converts; fps: the pipeline's frame rate. Returns the input's
+-- storage copy "zs" [1, Cz, lt, h, w] (a tensor) and the video (a tensor).
+function M.decoder_io(W, d, name, lt, fps)
+  local P = W.P
+  P.video_fps = fps
+  local T = d[lt]
+  P:buffer(name, { d.B, d.Cz, T, d.h, d.w }, { kind = "io", role = "input", dims = "B, Cz, " .. lt .. ", h, w",
+    batched = true })
+  P:buffer("sample", { d.B, d.Co, d.F, d.H, d.W }, { kind = "io", role = "output", dims = "B, Co, F, H, W", batched = true })
+  P:buffer("frames_u8", { d.B, d.F, d.H, d.W, d.Co }, { kind = "io", role = "output", dtype = "u8",
+    dims = "B, F, H, W, Co", batched = true })
+  P:buffer("zs", { d.B, d.Cz, T, d.h, d.w }, { dims = "B, Cz, " .. lt .. ", h, w" })
+  P:buffer("video", { d.B, d.Co, d.F, d.H, d.W }, { dims = "B, Co, F, H, W" })
+  local z = M.tensor("zs", 1, d.Cz, T, d.h, d.w)
+  W:op("from_f32", name, { out = { buf = "zs" }, src = { buf = name }, n = elems(z) }, { name }, { z })
+  return z, M.tensor("video", 1, d.Co, d.F, d.H, d.W)
+end
+
+-- The decoded video into the outputs (sample; frames_u8 by the pipeline's rule, mode 0: round as
+-- Open-Sora, 1: truncate as Latte and Open-Sora-Plan), then the work buffers declared.
+function M.finish(W, video, mode)
+  W:op("to_f32", "sample", { out = { buf = "sample" }, src = { buf = "video" }, n = elems(video) }, { video }, { "sample" })
+  W:op("to_u8", "frames_u8", { out = { buf = "frames_u8" }, src = { buf = "video" }, N = 1, C = video.C, T = video.T,
+    HW = video.H * video.W, mode = mode }, { video }, { "frames_u8" })
+  W:finish()
+end
+M.ROUND, M.TRUNCATE = 0, 1
+
 -- ---- copies ------------------------------------------------------------------------------------
 
 -- Copies frames t0 .. t0+n-1 of x into frames d0 .. of y (same N, C, H, W).
