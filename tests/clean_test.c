@@ -6,7 +6,8 @@
  * Usage: clean_test FIXTURE.json
  *        clean_test --map MODE < strings.json   (a JSON array of strings in, the array of results
  *        out, one per line; MODE: once, twice, no_clean, opensora-v1.2, latte, opensora-plan-v1.1,
- *        lower, unquote_plus, unescape, soup; for tests/clean_check.py)
+ *        lower, unquote_plus, unescape, soup, opensora_prompt; for tests/clean_check.py and
+ *        tests/clean_test.sh)
  * Not a test of the tokenizer. */
 #include <stdarg.h>
 #include <stdio.h>
@@ -253,6 +254,11 @@ static int map_mode(text_cleaner *c, const char *mode) {
     else if (!strcmp(mode, "unquote_plus")) py_unquote_plus(&b, in->s, in->len);
     else if (!strcmp(mode, "unescape")) py_html_unescape(&b, in->s, in->len);
     else if (!strcmp(mode, "soup")) st = soup_text(&c->soup, in->s, in->len, &b, &err);
+    else if (!strcmp(mode, "opensora_prompt")) {
+      const char *t = NULL;
+      size_t tl = 0;
+      if (!(st = opensora_prompt_text(in->s, in->len, &t, &tl, &err))) tbuf_add(&b, t, tl);
+    }
     else {
       fprintf(stderr, "clean_test: unknown mode %s\n", mode);
       return 2;

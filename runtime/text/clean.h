@@ -5,6 +5,8 @@
  *
  *   opensora-v1.2        " aesthetic score: 6.5." appended unless the prompt holds
  *                        "aesthetic score:" (append_score_to_prompts), then _clean_caption twice
+ *                        (what the fixtures call opensora_final; generate() first reads the
+ *                        prompt's structure: opensora_prompt_text below)
  *   latte                _clean_caption twice (also for the negative prompt "")
  *   opensora-plan-v1.1   _clean_caption twice
  *
@@ -16,8 +18,8 @@
  * not done (ftfy.h), and soup.h lists its edge cases. Time is linear in the prompt for text
  * without pathological markup; a pattern that exceeds PCRE2's match limit fails with DITC_EINVAL
  * instead of running on.
- * Not here: Open-Sora's multi-loop "|0| ..." syntax and JSON reference part (split off by the
- * caller before this), tokenization. */
+ * Not here: tokenization, and the prompt's structure that Open-Sora's generate() reads before its
+ * preprocessing (opensora_prompt_text, which a whole pipeline calls first). */
 #ifndef DITC_TEXT_CLEAN_H
 #define DITC_TEXT_CLEAN_H
 
@@ -58,6 +60,12 @@ ditc_status text_no_clean(const char *in, size_t len, char **out, size_t *out_le
 /* What the pipeline feeds its tokenizer for the prompt in[0..len) (see the table above). */
 ditc_status text_preprocess(text_cleaner *c, text_pipeline p, const char *in, size_t len, char **out,
                             size_t *out_len, ditc_err *err);
+
+/* Open-Sora 1.2's prompt structure (opensora_prompt.c), read by generate() before the
+ * preprocessing above: the text it encodes for loop 0 of in[0..len), a part of in (*text,
+ * *text_len); DITC_EINVAL, one line, where upstream raises (malformed JSON or loop syntax) or for
+ * conditioning ditc does not build (reference images or videos). */
+ditc_status opensora_prompt_text(const char *in, size_t len, const char **text, size_t *text_len, ditc_err *err);
 
 /* The pipeline named name ("opensora-v1.2", "latte", "opensora-plan-v1.1"); DITC_EINVAL with the
  * known names otherwise. */
