@@ -2,9 +2,10 @@
  * whose kind is "network": no sampler, no cache tables). It loads the weights against the
  * manifest, reads every input of the io table from one safetensors file by name and shape, runs
  * the phases in their order once, and writes every output by name (plus intermediates with
- * --dump in a debug build). Every user mistake is one line on stderr and a non-zero exit, and no
- * output file is written unless the whole run succeeded. Not here: sampling (denoiser/main.c), loaders
- * (model.c). */
+ * --dump in a debug build); a decoder's frames_u8 also as video files (--video, runtime/video/).
+ * Every user mistake is one line on stderr and a non-zero exit, and no output file is written
+ * unless the whole run succeeded (the video's path is checked before the run). Not here:
+ * sampling (denoiser/main.c), loaders (model.c). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -152,14 +153,11 @@ static ditc_status first_nonfinite(const graph_outputs *res, ditc_err *err) {
 
 /* The video file of row `row` of `rows`: path itself for one row, else path with "-ROW" before its
  * extension. */
-static void video_path(char *buf, size_t n, const char *path, int64_t row, int64_t rows) {
-  if (rows <= 1) {
-    snprintf(buf, n, "%s", path);
-    return;
-  }
+static int video_path(char *buf, size_t n, const char *path, int64_t row, int64_t rows) {
+  if (rows <= 1) return snprintf(buf, n, "%s", path) < (int)n;
   const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
   if (!dot || (slash && dot < slash)) dot = path + strlen(path);
-  snprintf(buf, n, "%.*s-%lld%s", (int)(dot - path), path, (long long)row, dot);
+  return snprintf(buf, n, "%.*s-%lld%s", (int)(dot - path), path, (long long)row, dot) < (int)n;
 }
 
 /* Writes frames_u8 [rows, F, H, W, 3] of res as one video a row. */
@@ -170,7 +168,8 @@ static ditc_status write_videos(const net_options *o, const graph_outputs *res, 
     const int64_t F = t->shape[1], H = t->shape[2], W = t->shape[3], per = F * H * W * 3;
     for (int64_t r = 0; r < t->shape[0]; r++) {
       char path[4096];
-      video_path(path, sizeof path, o->video, r, t->shape[0]);
+      if (!video_path(path, sizeof path, o->video, r, t->shape[0]))
+        return ditc_fail(err, DITC_EINVAL, "--video: the path is longer than %zu bytes", sizeof path - 1);
       ditc_status s = video_write(path, (const uint8_t *)t->data + r * per, F, H, W, fps, err);
       if (s) return s;
     }
