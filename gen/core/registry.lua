@@ -117,6 +117,15 @@ kind("rel_bias", "out:buf table:w L:dim H:dim nb:int max_dist:int")
 kind("attention_bias", "out:buf q:buf k:buf v:buf ld:int bias:buf mask:buf B:dim L:dim H:dim D:dim", nil, biased_sdpa)
 kind("mul", "out:buf a:buf b:buf n:int")
 kind("to_f32", "out:buf/f32 src:buf n:int") -- storage -> an fp32 buffer (a network's output, an fp32 operand)
+-- fp32 activations and weights inside a 16-bit build (T5 in fp16: transformers keeps every
+-- DenseReluDense.wo in fp32, and the residual stream turns fp32 at block 0's FFN; spec A.7-A.8).
+-- On the CPU (fp32 storage) they are the plain ops; the clamp is its own function there too.
+kind("linear_f32", "out:buf/f32 src:buf/f32 w:w/f32 M:int K:int N:int",
+  { cpu = { "cpu_linear out src w NULL M K N DITC_ACT_NONE" } }, gemm)
+kind("rms_norm_from_f32", "out:buf/st src:buf/f32 w:w R:int C:dim eps:num", { cpu = { "cpu_rms_norm out src w R C eps" } })
+kind("add_f32", "out:buf/f32 a:buf/f32 b:buf/f32 n:int", { cpu = { "cpu_add out a b n" } })
+kind("add_f32_st", "out:buf/f32 a:buf/f32 b:buf/st n:int", { cpu = { "cpu_add out a b n" } })
+kind("clamp_fp16", "x:buf/st any_inf:buf n:int") -- after a residual add while the stream is fp16
 -- the video decoders (VAEs): activations [N, C, T, H, W]; runtime/cpu/ops.h says what each computes
 local function conv_flops(a) -- 2 x output elements x taps
   local To, Ho, Wo = a.T + a.pt0 + a.pt1 - a.kt + 1, a.H + 2 * a.ph - a.kh + 1, a.W + 2 * a.pw - a.kw + 1
