@@ -32,6 +32,7 @@ suite "generator (tests/gen_test.lua)" lua5.4 tests/gen_test.lua
 suite "the graph layer: dims, weight views, networks (tests/graph_test.lua)" lua5.4 tests/graph_test.lua
 suite "PAB tables vs upstream traces (tests/pab_trace_test.lua)" lua5.4 tests/pab_trace_test.lua
 suite "the op registry against the C prototypes (tests/registry_test.lua)" lua5.4 tests/registry_test.lua
+suite "the T5 encoder's precision per build: fp16's fp32 wo, stream and clamp (tests/t5_precision_test.lua)" lua5.4 tests/t5_precision_test.lua
 suite "the generator with hostile inputs (tests/gen_fuzz.lua)" lua5.4 tests/gen_fuzz.lua --count 150
 suite "random weights: any thread count, the same bits (tests/random_weights_test.c)" build/tests/random_weights_test
 suite "cross-attention key counts clamped to [0, L] (tests/cross_attention_test.c)" build/tests/cross_attention_test
