@@ -46,6 +46,7 @@ suite "the VAE numpy reference vs upstream: Open-Sora 1.2 (tests/ref/vae_ref.py)
 suite "the VAE numpy reference vs upstream: Latte-1 (tests/ref/vae_ref.py)" python3 tests/ref/vae_ref.py check-golden latte tests/golden/vae-latte
 suite "the VAE numpy reference vs upstream: Open-Sora-Plan v1.1, tiled and untiled (tests/ref/vae_ref.py)" python3 tests/ref/vae_ref.py check-golden opensora-plan-v1.1 tests/golden/vae-opensora-plan-v1.1
 suite "the GPU tests' storage NMSE bound vs a numpy emulation (tests/ref/storage_bound.py)" python3 tests/ref/storage_bound.py
+suite "the GPU tests' T5 bounds vs a numpy emulation of upstream's and ditc's bf16 and fp16 (tests/ref/t5_precision.py)" python3 tests/ref/t5_precision.py
 suite "end to end, CPU (tests/e2e.sh)" tests/e2e.sh
 suite "bad input (tests/bad_input.sh)" tests/bad_input.sh
 suite "outputs and the command line (tests/output_test.sh)" tests/output_test.sh
