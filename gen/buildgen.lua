@@ -3,9 +3,10 @@
 -- for every named variant, the generator run into out/<family>/<variant>/ and its CPU binary;
 -- for `fixture`, the debug binary (intermediate dumps); for a parallel variant, its NCCL binary;
 -- the CUDA builds (the family's storage for the fixtures and the released sizes the GPU bench
--- runs, fp32 storage for the fixtures); and every test variant's generator run and binary in
--- build/tests/. Phony targets group them for build.ninja's verbs. Written only when its content
--- changed; `--check` instead fails when the committed file is stale (the tests run it).
+-- runs, fp32 storage for the fixtures, and CUDA_ALSO's other storage of a fixture); and every
+-- test variant's generator run and binary in build/tests/. Phony targets group them for
+-- build.ninja's verbs. Written only when its content changed; `--check` instead fails when the
+-- committed file is stale (the tests run it).
 -- Usage: lua5.4 gen/buildgen.lua [--check]. Not here: rules and flags (build.ninja).
 local root = (arg[0]:match("^(.*)gen/buildgen%.lua$") or "./")
 dofile(root .. "gen/paths.lua")(root)
@@ -22,6 +23,10 @@ local FIXTURES_ONLY = { ["models/vae-opensora-v1.2.lua"] = true, ["models/vae-la
   ["models/vae-opensora-plan-v1.1.lua"] = true }
 -- The released sizes the GPU bench (tools/bench_gpu.sh) and the device check run.
 local CUDA_RELEASED = { ["opensora-v1.2"] = "480p-9x16-51f", latte = "16x512x512" }
+-- Fixtures built in another 16-bit storage besides the family's (bin/cuda-<storage>/): the T5
+-- runs in bf16 for Open-Sora (bin/cuda/) and in fp16, with its fp32 `wo` and residual stream, for
+-- Latte and Open-Sora-Plan (gen/families/t5.lua).
+local CUDA_ALSO = { ["t5-v1.1"] = { "fp16" } }
 local GEN_FILES = { "forward.c", "offsets.h", "tables.c", "entry.c", "schedule.txt", "plan.txt", "manifest.txt" }
 local NETWORK_FILES = { "forward.c", "offsets.h", "tables.c", "entry.c", "plan.txt", "manifest.txt" } -- no schedule
 local CUDA_FILES = { "forward.cu", "offsets.h", "tables.c", "entry.c" }
@@ -104,8 +109,10 @@ for _, model in ipairs(MODELS) do
       cuda_bin("bin/cuda/" .. id, "build/gen/cuda-" .. id, model, name, fam.dtype or "bf16")
       add("cuda", "bin/cuda/" .. id)
       if name == "fixture" then
-        cuda_bin("bin/cuda-fp32/" .. id, "build/gen/cuda-fp32-" .. id, model, name, "fp32")
-        add("cuda", "bin/cuda-fp32/" .. id)
+        for _, st in ipairs({ "fp32", table.unpack(CUDA_ALSO[fam.family] or {}) }) do
+          cuda_bin("bin/cuda-" .. st .. "/" .. id, "build/gen/cuda-" .. st .. "-" .. id, model, name, st)
+          add("cuda", "bin/cuda-" .. st .. "/" .. id)
+        end
       end
     end
   end

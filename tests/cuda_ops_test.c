@@ -1,6 +1,7 @@
 /* tests/cuda_ops_test.c: every op of runtime/cuda/ops.h against its fp32 CPU reference in
  * runtime/cpu/ops.h, on fresh fixed-seed random inputs of small, odd shapes (the attention ops in
- * tests/cuda_attention_test.c, which this binary runs too; the harness is tests/cuda_test.c),
+ * tests/cuda_attention_test.c and the text encoder's in tests/cuda_encoder_test.c, which this binary
+ * runs too; the harness is tests/cuda_test.c),
  * plus the storage conversions against a host implementation and a determinism check. Compiled
  * once per storage (-DDITC_STORAGE, linked with that ops library): inputs in storage are rounded to it on the host first, so the CPU reference sees the
  * same values, and tolerances add the storage's unit roundoff U once per rounding the GPU makes
@@ -674,6 +675,7 @@ int main(int argc, char **argv) {
   test_qk_rmsnorm_rope();
   test_rope();
   test_attention();
+  test_encoder();
   test_residuals();
   test_block_chain();
   test_dsp();

@@ -75,5 +75,7 @@ float *randn(int64_t n, float mean, float sd);
 
 /* tests/cuda_attention_test.c */
 void test_attention(void);
+/* tests/cuda_encoder_test.c */
+void test_encoder(void);
 
 #endif

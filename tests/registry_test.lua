@@ -52,6 +52,22 @@ end
 check(#bad == 0, string.format("%d calls of %d op kinds match the C prototypes by name and position", calls,
   #registry.order), table.concat(bad, "; "))
 
+-- the kinds of the fp16 T5 (fp32 tensors in a 16-bit build): a call on each backend, their fp32
+-- arguments marked (the program checks the buffers and weights it passes against the marks)
+local marks, missing = {}, nil
+for _, name in ipairs({ "linear_f32", "rms_norm_from_f32", "add_f32", "add_f32_st", "clamp_fp16", "to_f32" }) do
+  local k = registry.kinds[name]
+  if not (k and k.calls.cpu and k.calls.cuda) then missing = missing or name end
+  for _, a in ipairs(k and k.args or {}) do
+    if k.elems[a] then marks[#marks + 1] = name .. "." .. a .. "/" .. k.elems[a] end
+  end
+end
+check(missing == nil and table.concat(marks, " ") == "linear_f32.out/f32 linear_f32.src/f32 linear_f32.w/f32 "
+  .. "rms_norm_from_f32.out/st rms_norm_from_f32.src/f32 add_f32.out/f32 add_f32.a/f32 add_f32.b/f32 add_f32_st.out/f32 "
+  .. "add_f32_st.a/f32 add_f32_st.b/st clamp_fp16.x/st to_f32.out/f32",
+  "the fp16 T5's op kinds have a CPU and a CUDA call and mark each fp32 and storage argument",
+  missing or table.concat(marks, " "))
+
 -- the check must fail on a planted mismatch: cpu_linear's M and K swapped, and a missing function
 local k = registry.kinds.linear
 check(mismatch(k, "cpu_linear out src w b K M N act", protos) ~= nil and

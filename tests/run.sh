@@ -32,9 +32,11 @@ suite "generator (tests/gen_test.lua)" lua5.4 tests/gen_test.lua
 suite "the graph layer: dims, weight views, networks (tests/graph_test.lua)" lua5.4 tests/graph_test.lua
 suite "PAB tables vs upstream traces (tests/pab_trace_test.lua)" lua5.4 tests/pab_trace_test.lua
 suite "the op registry against the C prototypes (tests/registry_test.lua)" lua5.4 tests/registry_test.lua
+suite "the T5 encoder's precision per build: fp16's fp32 wo, stream and clamp (tests/t5_precision_test.lua)" lua5.4 tests/t5_precision_test.lua
 suite "the generator with hostile inputs (tests/gen_fuzz.lua)" lua5.4 tests/gen_fuzz.lua --count 150
 suite "random weights: any thread count, the same bits (tests/random_weights_test.c)" build/tests/random_weights_test
 suite "cross-attention key counts clamped to [0, L] (tests/cross_attention_test.c)" build/tests/cross_attention_test
+suite "the fp16 T5's clamp of the residual stream on the CPU (tests/t5_clamp_test.c)" build/tests/t5_clamp_test
 suite "the video decoders' CPU ops vs naive references, any thread count (tests/vae_ops_test.c)" build/tests/vae_ops_test
 suite "the same under ASan and UBSan (build/tests/vae_ops_test_san)" build/tests/vae_ops_test_san
 suite "--bench reports the final latent's statistics (tests/bench_test.sh)" tests/bench_test.sh
@@ -44,6 +46,7 @@ suite "the VAE numpy reference vs upstream: Open-Sora 1.2 (tests/ref/vae_ref.py)
 suite "the VAE numpy reference vs upstream: Latte-1 (tests/ref/vae_ref.py)" python3 tests/ref/vae_ref.py check-golden latte tests/golden/vae-latte
 suite "the VAE numpy reference vs upstream: Open-Sora-Plan v1.1, tiled and untiled (tests/ref/vae_ref.py)" python3 tests/ref/vae_ref.py check-golden opensora-plan-v1.1 tests/golden/vae-opensora-plan-v1.1
 suite "the GPU tests' storage NMSE bound vs a numpy emulation (tests/ref/storage_bound.py)" python3 tests/ref/storage_bound.py
+suite "the GPU tests' T5 bounds vs a numpy emulation of upstream's and ditc's bf16 and fp16 (tests/ref/t5_precision.py)" python3 tests/ref/t5_precision.py
 suite "end to end, CPU (tests/e2e.sh)" tests/e2e.sh
 suite "bad input (tests/bad_input.sh)" tests/bad_input.sh
 suite "outputs and the command line (tests/output_test.sh)" tests/output_test.sh

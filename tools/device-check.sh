@@ -37,7 +37,7 @@ FILES=(
   bin/cuda/opensora-v1.2-fixture bin/cuda/opensora-v1.2-fixture-aggressive bin/cuda/latte-fixture
   bin/cuda/latte-fixture-aggressive bin/cuda/opensora-plan-v1.1-fixture bin/cuda/opensora-plan-v1.1-fixture-aggressive
   bin/cuda-fp32/opensora-v1.2-fixture bin/cuda-fp32/latte-fixture bin/cuda-fp32/opensora-plan-v1.1-fixture
-  bin/cuda/t5-v1.1-fixture bin/cuda-fp32/t5-v1.1-fixture
+  bin/cuda/t5-v1.1-fixture bin/cuda-fp32/t5-v1.1-fixture bin/cuda-fp16/t5-v1.1-fixture
   bin/cuda/vae-opensora-v1.2-fixture bin/cuda/vae-latte-fixture bin/cuda/vae-opensora-plan-v1.1-fixture
   bin/cuda-fp32/vae-opensora-v1.2-fixture bin/cuda-fp32/vae-latte-fixture bin/cuda-fp32/vae-opensora-plan-v1.1-fixture
   bin/vae-opensora-v1.2-fixture bin/vae-latte-fixture bin/vae-opensora-plan-v1.1-fixture

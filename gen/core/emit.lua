@@ -33,7 +33,7 @@ local function arg_expr(P, v, name)
     elseif v.off and v.off ~= 0 then e = "(" .. e .. " + " .. v.off .. ")" end
     return e
   elseif type(v) == "table" and v.w then
-    return "W(" .. wt_name(v.w) .. ")"
+    return (P.weights[v.w].dtype == "f32" and "WF(" or "W(") .. wt_name(v.w) .. ")"
   elseif math.type(v) == "integer" then
     return tostring(v)
   elseif type(v) == "number" then
@@ -181,8 +181,9 @@ function M.offsets_h(ctx)
   values.slots = #lines > 0 and table.concat(lines, "\n") or "/* none: the PAB table reuses nothing */"
   lines = {}
   for _, w in ipairs(P.weight_list) do
-    lines[#lines + 1] = string.format("#define %s %dull /* %s%s */", wt_name(w.name), w.offset, shape_str(w.shape),
-      w.view and (", read as " .. shape_str(w.view)) or "")
+    lines[#lines + 1] = string.format("#define %s %dull /* %s%s%s */", wt_name(w.name), w.offset, shape_str(w.shape),
+      w.view and (", read as " .. shape_str(w.view)) or "",
+      w.dtype == "f32" and string.format(", fp32 (%d storage elements)", w.st_elems) or "")
   end
   values.weights = table.concat(lines, "\n")
   local names = {}
@@ -312,15 +313,16 @@ function M.tables_c(ctx)
   for _, w in ipairs(P.weight_list) do
     local sh = {}
     for i = 1, 5 do sh[i] = tostring(w.shape[i] or 0) end
-    ws[#ws + 1] = string.format('  { "%s", %d, { %s }, %s, %d },', w.name, #w.shape, table.concat(sh, ", "), wt_name(w.name), w.elems)
+    ws[#ws + 1] = string.format('  { "%s", %d, { %s }, %s, %d, %s },', w.name, #w.shape, table.concat(sh, ", "),
+      wt_name(w.name), w.elems, w.dtype == "f32" and "DITC_WT_F32" or "DITC_WT_ST")
   end
   values.n_weights, values.weights = #P.weight_list, table.concat(ws, "\n")
   local sk = {}
   for _, w in ipairs(P.skipped) do
     local sh = {}
     for i = 1, 5 do sh[i] = tostring(w.shape[i] or 0) end
-    sk[#sk + 1] = string.format('  { "%s", %d, { %s }, -1, %d }, /* %s */', w.name, #w.shape, table.concat(sh, ", "), w.elems,
-      w.why)
+    sk[#sk + 1] = string.format('  { "%s", %d, { %s }, -1, %d, DITC_WT_ST }, /* %s */', w.name, #w.shape,
+      table.concat(sh, ", "), w.elems, w.why)
   end
   values.n_skipped = #sk
   values.skipped = #sk > 0 and ("\n/* ---- tensors a checkpoint may hold that are not loaded ---- */\nstatic const ditc_weight_spec "

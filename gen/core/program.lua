@@ -92,15 +92,25 @@ end
 -- Registers a checkpoint tensor used by the model (name exactly as upstream) with its checkpoint
 -- shape; view (optional): the shape the ops read it as, the same elements in the same order (a
 -- convolution's [C, Cin, kt, kh, kw] as the GEMM operand [C, Cin*kt*kh*kw]). The manifest checks
--- files against the checkpoint shape; offsets.h shows both.
-function M:weight(name, shape, view)
+-- files against the checkpoint shape; offsets.h shows both. opt.dtype: "st" (the default: the
+-- build's storage element) or "f32" (kept in fp32 in any build, as transformers keeps T5's
+-- `wo` in fp32 in fp16: `_keep_in_fp32_modules`); only op kinds that mark the argument w/f32
+-- take an fp32 weight (registry.lua).
+function M:weight(name, shape, view, opt)
   shape = M.values(shape)
+  local dtype = opt and opt.dtype or "st"
+  assert(dtype == "st" or dtype == "f32", "program: weight " .. name .. ": dtype must be st or f32, not " .. tostring(dtype))
   local w = self.weights[name]
   if w then
     assert(table.concat(w.shape, ",") == table.concat(shape, ","), "program: weight shape conflict: " .. name)
+    assert(w.dtype == dtype, "program: weight dtype conflict: " .. name .. " is " .. w.dtype .. ", now " .. dtype)
     return name
   end
-  w = { name = name, shape = shape, elems = M.checked_elems(shape, self.st_bytes, "weight " .. name, self.fail) }
+  local each = dtype == "f32" and 4 or self.st_bytes
+  w = { name = name, shape = shape, dtype = dtype, elems = M.checked_elems(shape, each, "weight " .. name, self.fail) }
+  -- the storage elements it takes in the weight buffer (offsets count those): an fp32 weight
+  -- in 16-bit storage takes two per element
+  w.st_elems = w.elems * (each // self.st_bytes)
   if view then
     w.view = M.values(view)
     assert(util.prod(w.view) == w.elems, "program: the view of " .. name .. " has another number of elements")
@@ -193,6 +203,18 @@ function M:op(kind, name, args, reads, writes, opt)
   opt = opt or {}
   registry.check(kind, name, args)
   local k = registry.get(kind)
+  for _, a in ipairs(k.args) do -- the element each buffer and weight argument must have
+    local x, want = args[a], k.elems[a]
+    if type(x) == "table" and x.buf and want and self.buffers[x.buf] and self.buffers[x.buf].dtype ~= want then
+      error(string.format("op %s (%s): argument %s wants an %s buffer, %s is %s", name, kind, a, want, x.buf,
+        self.buffers[x.buf].dtype), 2)
+    end
+    local w = type(x) == "table" and x.w and self.weights[x.w]
+    if w and w.dtype ~= (want or "st") then
+      error(string.format("op %s (%s): argument %s wants a weight in %s, %s is %s", name, kind, a,
+        want == "f32" and "fp32" or "storage", x.w, w.dtype == "f32" and "fp32" or "storage"), 2)
+    end
+  end
   for _, a in ipairs(k.args) do -- a plain integer in a dim's place is that dim, or an error
     local x = args[a]
     if k.types[a] == "dim" and math.type(x) == "integer" and self.dims[a] and x ~= self.dims[a] then
@@ -254,12 +276,13 @@ end
 M.WEIGHT_ALIGN = 128
 
 -- Weight offsets (elements of the storage type) in the backend's weight buffer, each aligned to
--- WEIGHT_ALIGN elements.
+-- WEIGHT_ALIGN elements; an fp32 weight in 16-bit storage spans two storage elements an element
+-- (st_elems).
 function M:layout_weights()
   local off, a = 0, M.WEIGHT_ALIGN
   for _, w in ipairs(self.weight_list) do
     w.offset = off
-    off = off + ((w.elems + a - 1) // a) * a
+    off = off + ((w.st_elems + a - 1) // a) * a
   end
   self.weight_elems = off
   if off * self.st_bytes > M.MAX_BYTES then

@@ -14,7 +14,12 @@ local M = {}
 -- emitter writes it as D_<name>), and any other value is given as a dim expression; num, a
 -- float; store, the PAB
 -- cache slot the emitter supplies inside a PAB module (pab_store, or NULL outside one).
+-- A buf or w argument may name the element it must have, after a slash: buf/f32 an fp32 buffer,
+-- buf/st a storage one, w/f32 a weight kept in fp32 in any build (program.lua: P:weight's
+-- opt.dtype). An unmarked buf takes any buffer; an unmarked w a weight in storage only, so an
+-- fp32 weight reaches only the kinds written for it. The program checks both when an op is added.
 M.TYPES = { buf = true, w = true, bw = true, int = true, dim = true, num = true, store = true }
+M.ELEMS = { f32 = true, st = true }
 
 -- The FLOP rules (multiply-adds count 2; elementwise kinds count none): the benchmarks' and the
 -- schedule's FLOP shares come from them.
@@ -30,17 +35,20 @@ end
 local kinds, order = {}, {}
 
 local function kind(name, spec, calls, flops)
-  local args, types = {}, {}
-  for a, t in spec:gmatch("([%w_]+):(%a+)") do
+  local args, types, elems = {}, {}, {}
+  for a, t, e in spec:gmatch("([%w_]+):(%a+)/?([%w]*)") do
     assert(M.TYPES[t], "registry: " .. name .. ": unknown type " .. t)
+    assert(e == "" or (M.ELEMS[e] and (t == "buf" or t == "w" and e == "f32")),
+      "registry: " .. name .. ": argument " .. a .. " cannot be marked " .. e)
     args[#args + 1] = a
     types[a] = t
+    if e ~= "" then elems[a] = e end
   end
   calls = calls or {}
   local plain = table.concat(args, " ")
   if calls.cpu == nil then calls.cpu = { "cpu_" .. name .. " " .. plain } end
   if calls.cuda == nil then calls.cuda = { "cuda_" .. name .. " CTX " .. plain } end
-  kinds[name] = { name = name, args = args, types = types, calls = calls, flops = flops }
+  kinds[name] = { name = name, args = args, types = types, elems = elems, calls = calls, flops = flops }
   order[#order + 1] = name
 end
 
@@ -108,7 +116,16 @@ kind("embedding", "out:buf ids:buf table:w R:int C:dim")
 kind("rel_bias", "out:buf table:w L:dim H:dim nb:int max_dist:int")
 kind("attention_bias", "out:buf q:buf k:buf v:buf ld:int bias:buf mask:buf B:dim L:dim H:dim D:dim", nil, biased_sdpa)
 kind("mul", "out:buf a:buf b:buf n:int")
-kind("to_f32", "out:buf src:buf n:int") -- storage -> an fp32 io buffer (a network's output)
+kind("to_f32", "out:buf/f32 src:buf n:int") -- storage -> an fp32 buffer (a network's output, an fp32 operand)
+-- fp32 activations and weights inside a 16-bit build (T5 in fp16: transformers keeps every
+-- DenseReluDense.wo in fp32, and the residual stream turns fp32 at block 0's FFN; spec A.7-A.8).
+-- On the CPU (fp32 storage) they are the plain ops; the clamp is its own function there too.
+kind("linear_f32", "out:buf/f32 src:buf/f32 w:w/f32 M:int K:int N:int",
+  { cpu = { "cpu_linear out src w NULL M K N DITC_ACT_NONE" } }, gemm)
+kind("rms_norm_from_f32", "out:buf/st src:buf/f32 w:w R:int C:dim eps:num", { cpu = { "cpu_rms_norm out src w R C eps" } })
+kind("add_f32", "out:buf/f32 a:buf/f32 b:buf/f32 n:int", { cpu = { "cpu_add out a b n" } })
+kind("add_f32_st", "out:buf/f32 a:buf/f32 b:buf/st n:int", { cpu = { "cpu_add out a b n" } })
+kind("clamp_fp16", "x:buf/st any_inf:buf n:int") -- after a residual add while the stream is fp16
 -- the video decoders (VAEs): activations [N, C, T, H, W]; runtime/cpu/ops.h says what each computes
 local function conv_flops(a) -- 2 x output elements x taps
   local To, Ho, Wo = a.T + a.pt0 + a.pt1 - a.kt + 1, a.H + 2 * a.ph - a.kh + 1, a.W + 2 * a.pw - a.kw + 1

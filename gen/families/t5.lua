@@ -3,7 +3,8 @@
 -- block), then per block RMSNorm -> self-attention with bias and key mask (no scaling) -> residual,
 -- RMSNorm -> gated GELU FFN -> residual, and the final RMSNorm. One phase (`encode`), io by name:
 -- input_ids and attention_mask [B, L] in, last_hidden_state [B, L, C] out, B rows per call (a
--- file may hold any number). Kind "network": no sampler, no cache tables. Not here: the tokenizer
+-- file may hold any number). Kind "network": no sampler, no cache tables. In fp16 storage the
+-- program takes the fp16 pipelines' mixed precision (M.fp16_precision). Not here: the tokenizer
 -- (runtime/text/), op numerics (runtime/cpu/encoder.c, runtime/cuda/encoder.cu).
 local nn = require("nn")
 local Program = require("program")
@@ -92,6 +93,14 @@ function M.dims(v)
   }
 end
 
+-- The fp16 pipelines' precision (Latte-1, Open-Sora-Plan v1.1; spec A.7-A.8): a program in fp16
+-- storage keeps every `DenseReluDense.wo` weight in fp32 (transformers' _keep_in_fp32_modules),
+-- casts g*u to fp32 for it, and carries the residual stream in fp32 from block 0's FFN on; block
+-- 0's attention residual, the one add while the stream is fp16, is followed by T5Block's clamp.
+-- bf16 (Open-Sora: every weight bf16, no clamp) and fp32 (the CPU reference) keep one element
+-- throughout.
+function M.fp16_precision(P) return P.storage == "fp16" end
+
 local function attn_prefix(i) return string.format("encoder.block.%d.layer.0", i) end
 local function ff_prefix(i) return string.format("encoder.block.%d.layer.1", i) end
 
@@ -124,10 +133,19 @@ function M.build(v)
     P:buffer("v", { B, L, HD }, { dims = "B, L, H*D" })
   local att, o = P:buffer("att", { B, L, HD }, { dims = "B, L, H*D" }), P:buffer("o", { B, L, C }, { dims = "B, L, C" })
   local g, u = P:buffer("g", { B, L, F }, { dims = "B, L, F" }), P:buffer("u", { B, L, F }, { dims = "B, L, F" })
+  local fp16 = M.fp16_precision(P)
+  local x32, g32, o32, any_inf -- the fp16 pipelines' fp32 tensors (M.fp16_precision)
+  if fp16 then
+    x32 = P:buffer("x.f32", { B, L, C }, { dtype = "f32", dims = "B, L, C" })
+    g32 = P:buffer("g.f32", { B, L, F }, { dtype = "f32", dims = "B, L, F" })
+    o32 = P:buffer("o.f32", { B, L, C }, { dtype = "f32", dims = "B, L, C" })
+    any_inf = P:buffer("x.any_inf", { 1 }, { dtype = "i32", dims = "1" })
+  end
   for i = 0, d.depth - 1 do
     local a, f = attn_prefix(i), ff_prefix(i)
     local first = i == 0 -- the fixture's names of block 0's parts
-    nn.rms_norm(P, a .. ".layer_norm", x, h, rows, C, eps, { dump = first and "block.0.attn_norm" })
+    local stream = (fp16 and i > 0) and x32 or x -- the residual stream this block reads
+    nn.rms_norm(P, a .. ".layer_norm", stream, h, rows, C, eps, { dump = first and "block.0.attn_norm" })
     for _, part in ipairs({ { "q", q }, { "k", k }, { "v", vv } }) do
       nn.linear(P, a .. ".SelfAttention." .. part[1], h, part[2], rows, C, HD, { bias = false })
     end
@@ -135,19 +153,42 @@ function M.build(v)
       v = { buf = vv }, ld = HD, bias = { buf = "position_bias" }, mask = { buf = "attention_mask" }, B = B, L = L, H = H,
       D = D }, { q, k, vv, "position_bias", "attention_mask" }, { att })
     nn.linear(P, a .. ".SelfAttention.o", att, o, rows, HD, C, { bias = false, dump = first and "block.0.attn_out" })
-    P:op("add", a .. ".residual", { out = { buf = x }, a = { buf = x }, b = { buf = o }, n = rows * C }, { x, o }, { x },
-      { dump = first and "block.0.after_attn_residual" })
-    nn.rms_norm(P, f .. ".layer_norm", x, h, rows, C, eps, { dump = first and "block.0.ff_norm" })
+    if stream == x32 then -- fp32 + fp16 -> fp32 (PyTorch's promotion); no clamp on an fp32 tensor
+      P:op("add_f32_st", a .. ".residual", { out = { buf = x32 }, a = { buf = x32 }, b = { buf = o }, n = rows * C },
+        { x32, o }, { x32 })
+    elseif fp16 then -- block 0: the stream is still fp16, so T5Block clamps it (spec A.8)
+      P:op("add", a .. ".residual", { out = { buf = x }, a = { buf = x }, b = { buf = o }, n = rows * C }, { x, o }, { x })
+      P:op("clamp_fp16", a .. ".clamp", { x = { buf = x }, any_inf = { buf = any_inf }, n = rows * C }, { x },
+        { x, any_inf }, { dump = "block.0.after_attn_residual", dump_buf = x })
+    else
+      P:op("add", a .. ".residual", { out = { buf = x }, a = { buf = x }, b = { buf = o }, n = rows * C }, { x, o }, { x },
+        { dump = first and "block.0.after_attn_residual" })
+    end
+    nn.rms_norm(P, f .. ".layer_norm", stream, h, rows, C, eps, { dump = first and "block.0.ff_norm" })
     nn.linear(P, f .. ".DenseReluDense.wi_0", h, g, rows, C, F, { bias = false, act = "gelu_tanh",
       dump = first and "block.0.ff_gelu_wi0" })
     nn.linear(P, f .. ".DenseReluDense.wi_1", h, u, rows, C, F, { bias = false })
     P:op("mul", f .. ".DenseReluDense.gate", { out = { buf = g }, a = { buf = g }, b = { buf = u }, n = rows * F }, { g, u },
       { g })
-    nn.linear(P, f .. ".DenseReluDense.wo", g, o, rows, F, C, { bias = false, dump = first and "block.0.ff_out" })
-    P:op("add", f .. ".residual", { out = { buf = x }, a = { buf = x }, b = { buf = o }, n = rows * C }, { x, o }, { x },
-      { dump = i < d.depth - 1 and ("hidden_states." .. (i + 1)) or string.format("block.%d.out", i) })
+    local out_name = i < d.depth - 1 and ("hidden_states." .. (i + 1)) or string.format("block.%d.out", i)
+    if fp16 then -- g*u cast to wo's fp32, wo in fp32 with an fp32 output, added into the fp32 stream
+      P:op("to_f32", f .. ".DenseReluDense.gate_f32", { out = { buf = g32 }, src = { buf = g }, n = rows * F }, { g },
+        { g32 })
+      nn.linear_f32(P, f .. ".DenseReluDense.wo", g32, o32, rows, F, C, { dump = first and "block.0.ff_out" })
+      if first then -- x32 = f32(x) + ff: the stream turns fp32 here (ff + f32(x): the same fp32 sum)
+        P:op("add_f32_st", f .. ".residual", { out = { buf = x32 }, a = { buf = o32 }, b = { buf = x }, n = rows * C },
+          { o32, x }, { x32 }, { dump = out_name })
+      else
+        P:op("add_f32", f .. ".residual", { out = { buf = x32 }, a = { buf = x32 }, b = { buf = o32 }, n = rows * C },
+          { x32, o32 }, { x32 }, { dump = out_name })
+      end
+    else
+      nn.linear(P, f .. ".DenseReluDense.wo", g, o, rows, F, C, { bias = false, dump = first and "block.0.ff_out" })
+      P:op("add", f .. ".residual", { out = { buf = x }, a = { buf = x }, b = { buf = o }, n = rows * C }, { x, o }, { x },
+        { dump = out_name })
+    end
   end
-  nn.rms_norm(P, "encoder.final_layer_norm", x, h, rows, C, eps, { dump = "hidden_states." .. d.depth })
+  nn.rms_norm(P, "encoder.final_layer_norm", fp16 and x32 or x, h, rows, C, eps, { dump = "hidden_states." .. d.depth })
   P:op("to_f32", "last_hidden_state", { out = { buf = "last_hidden_state" }, src = { buf = h }, n = rows * C }, { h },
     { "last_hidden_state" })
   return P

@@ -1,6 +1,7 @@
 -- nn.lua: the network pieces any family composes, each appending ops to a program and
 -- registering its weights with their checkpoint names and shapes (so the manifest derives from
--- the ops that read it): linear, RMSNorm, two-layer MLPs, the sinusoidal timestep embedder.
+-- the ops that read it): linear (and its all-fp32 form), RMSNorm, two-layer MLPs, the sinusoidal
+-- timestep embedder.
 -- Not here: a DiT's modulated, cached sub-layers (dit_layers.lua) or op numerics (runtime).
 local M = {}
 
@@ -15,10 +16,20 @@ function M.linear(P, wprefix, src, out, Mrows, K, N, opt)
   }, { src }, { out }, { dump = opt.dump, dump_shape = opt.dump_shape })
 end
 
+-- out[M, N] = src[M, K] @ weight[N, K]^T with src, weight and out in fp32 whatever the storage
+-- (T5's `wo` in an fp16 pipeline: transformers keeps it in fp32); no bias, no activation.
+function M.linear_f32(P, wprefix, src, out, Mrows, K, N, opt)
+  local w = P:weight(wprefix .. ".weight", { N, K }, nil, { dtype = "f32" })
+  return P:op("linear_f32", wprefix, { out = { buf = out }, src = { buf = src }, w = { w = w }, M = Mrows, K = K, N = N },
+    { src }, { out }, { dump = opt and opt.dump })
+end
+
 -- out[R, C] = RMSNorm(src) * weight (T5's LayerNorm: no mean, no bias), weight `<prefix>.weight`.
+-- An fp32 src (a residual stream kept in fp32 inside a 16-bit build) is read as fp32; out is storage.
 function M.rms_norm(P, prefix, src, out, R, C, eps, opt)
   local w = P:weight(prefix .. ".weight", { C })
-  return P:op("rms_norm", prefix, { out = { buf = out }, src = { buf = src }, w = { w = w }, R = R, C = C, eps = eps },
+  local kind = P.buffers[src].dtype == "f32" and "rms_norm_from_f32" or "rms_norm"
+  return P:op(kind, prefix, { out = { buf = out }, src = { buf = src }, w = { w = w }, R = R, C = C, eps = eps },
     { src }, { out }, { dump = opt and opt.dump })
 end
 

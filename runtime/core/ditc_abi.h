@@ -9,21 +9,27 @@
 
 #include <stdint.h>
 
-#define DITC_ABI_VERSION 6
+#define DITC_ABI_VERSION 7
 
 /* A PAB table cell: low 2 bits the op, the rest the cache slot index of the module. */
 enum { DITC_PAB_COMPUTE = 0, DITC_PAB_WRITE = 1, DITC_PAB_REUSE = 2 };
 #define DITC_PAB_OP(cell) ((cell) & 3)
 #define DITC_PAB_SLOT(cell) ((cell) >> 2)
 
-/* A checkpoint tensor the variant reads: name exactly as upstream, shape, and its offset (in
- * elements of the storage type) in the backend's weight buffer. */
+/* A checkpoint tensor the variant reads: name exactly as upstream, shape, its offset (in
+ * elements of the storage type) in the backend's weight buffer, and the element it is kept in
+ * there: DITC_WT_ST, the build's storage, or DITC_WT_F32, fp32 in any build (T5's `wo` in the
+ * fp16 pipelines), which takes 4 / st_bytes storage elements an element. The host's copy
+ * (model.h) is fp32 either way, one float per storage element at the same offsets; the backend
+ * converts each tensor into its own element. */
+enum { DITC_WT_ST = 0, DITC_WT_F32 = 1 };
 typedef struct {
   const char *name;
   int ndim;
   int64_t shape[5];
   int64_t offset;
   int64_t elems;
+  int dtype; /* DITC_WT_* */
 } ditc_weight_spec;
 
 /* The io table: every tensor the runtime writes into or reads out of the arena, by name (the

@@ -49,6 +49,16 @@ ditc_status model_init_weights(ditc_model *m, const ditc_variant *v, int with_ar
   if (v->abi_version != DITC_ABI_VERSION)
     return ditc_fail(err, DITC_EINVAL, "variant %s was generated for ABI %d, this runtime is ABI %d",
                      v->name, v->abi_version, DITC_ABI_VERSION);
+  char nb[DITC_SHOWN_MAX];
+  for (int i = 0; i < v->n_weights; i++) { /* each tensor's element, and room for it at its offset */
+    const ditc_weight_spec *w = &v->weights[i];
+    const int64_t span = w->dtype == DITC_WT_F32 && v->st_bytes > 0 ? w->elems * (4 / v->st_bytes) : w->elems;
+    if ((w->dtype != DITC_WT_ST && w->dtype != DITC_WT_F32) || w->offset < 0 || w->offset + span > v->weight_elems)
+      return ditc_fail(err, DITC_EINVAL, "variant %s: weight '%s' has element kind %d and spans [%lld, %lld) of %lld "
+                       "weight elements (a generated descriptor this runtime cannot load)", v->name,
+                       SHOWN(nb, w->name), w->dtype, (long long)w->offset, (long long)(w->offset + span),
+                       (long long)v->weight_elems);
+  }
   m->v = v;
   m->prologue = ditc_phase_find(v, DITC_PHASE_PROLOGUE);
   m->step = ditc_phase_find(v, DITC_PHASE_STEP);

@@ -1,8 +1,9 @@
 /* cpu/encoder.c: the fp32 reference ops of a text encoder (T5 v1.1; docs/upstream.md#t5): the token
- * embedding, the relative position bias table, attention with that bias and a key mask, and the
- * gate product of the gated FFN. Formula order follows transformers' T5 (bias and mask summed
- * first, then added to the raw scores). Results do not depend on the thread count. Not here: the
- * DiT ops (cpu/ops.c), norms and linears (shared with them). */
+ * embedding, the relative position bias table, attention with that bias and a key mask, the gate
+ * product of the gated FFN, and the fp16 pipelines' clamp of the residual stream. Formula order
+ * follows transformers' T5 (bias and mask summed first, then added to the raw scores). Results do
+ * not depend on the thread count. Not here: the DiT ops (cpu/ops.c), norms and linears (shared
+ * with them). */
 #include <float.h>
 #include <math.h>
 #include <string.h>
@@ -68,4 +69,14 @@ void cpu_mul(float *out, const float *a, const float *b, int64_t n) {
 
 void cpu_to_f32(float *out, const float *src, int64_t n) {
   if (out != src) memmove(out, src, (size_t)n * sizeof *out);
+}
+
+void cpu_clamp_fp16(float *x, int32_t *any_inf, int64_t n) {
+  int found = 0;
+  for (int64_t i = 0; i < n && !found; i++) found = isinf(x[i]) != 0; /* glibc: -1 for -inf */
+  const float c = found ? 65504.0f - 1000.0f : 65504.0f;
+  for (int64_t i = 0; i < n; i++) /* NaN compares false and stays */
+    if (x[i] > c) x[i] = c;
+    else if (x[i] < -c) x[i] = -c;
+  *any_inf = found;
 }

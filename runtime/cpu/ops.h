@@ -115,6 +115,13 @@ void cpu_attention_bias(float *out, const float *q, const float *k, const float 
 void cpu_mul(float *out, const float *a, const float *b, int64_t n);
 /* out[n] = src[n]: storage into an fp32 io buffer (a copy on the CPU, whose storage is fp32). */
 void cpu_to_f32(float *out, const float *src, int64_t n);
+/* T5Block's clamp of a residual stream held in fp16 (spec A.8), on x[n]: c = 65504 - 1000 when
+ * some element is +-inf, else 65504 (fp16's largest finite value); x = clamp(x, -c, c), NaN kept.
+ * *any_inf is set to whether an infinity was found. (In fp16 storage the bound 64504 rounds to
+ * 64512; fp32 keeps 64504. The generated fp16 T5 is the only caller; the CPU builds never clamp.)
+ * The fp16 pipelines' other fp32 ops are the plain ones here (gen/core/registry.lua: linear_f32,
+ * rms_norm_from_f32, add_f32, add_f32_st call cpu_linear, cpu_rms_norm and cpu_add). */
+void cpu_clamp_fp16(float *x, int32_t *any_inf, int64_t n);
 
 /* ---- video decoders (the VAEs; cpu/vae.c) ------------------------------------------------------
  * Every activation is [N, C, T, H, W] row-major (PyTorch's B C T H W), HW = H * W; an image

@@ -1,12 +1,12 @@
 /* cuda/backend.c: the CUDA backend of backend.h (one GPU). At attach, and never again: the
  * weight buffer in the build's storage (the host's fp32 weights converted once, staged through
- * the arena), the device arena (which holds cuBLASLt's workspace), the stream and cuBLASLt
- * handle, and one CUDA graph per distinct PAB row pattern of the variant plus one for the
- * all-compute row (PAB off), each captured once from the generated step function after a
- * warm-up (the prologue and one eager all-compute step). A step then is one graph launch. Also
- * the io copies between the host arena and the device, and the sampler's work on the device
- * (cuda/sampler.cu) with the variant's coefficients. Not here: kernels (the .cu files beside
- * this one). */
+ * the arena; a tensor the variant keeps in fp32 copied as it is), the device arena (which holds
+ * cuBLASLt's workspace), the stream and cuBLASLt handle, and one CUDA graph per distinct PAB row
+ * pattern of the variant plus one for the all-compute row (PAB off), each captured once from the
+ * generated step function after a warm-up (the prologue and one eager all-compute step). A step
+ * then is one graph launch. Also the io copies between the host arena and the device, and the
+ * sampler's work on the device (cuda/sampler.cu) with the variant's coefficients. Not here:
+ * kernels (the .cu files beside this one). */
 #include <cuda_runtime_api.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -38,8 +38,12 @@ typedef struct {
 
 static cuda_state *state(ditc_model *m) { return (cuda_state *)((char *)m->ex.backend - offsetof(cuda_state, ctx)); }
 
-/* The host's fp32 weights into the device weight buffer: fp32 storage copies them; 16-bit storage
- * stages chunks in the arena (not yet in use) and converts them on the device. */
+/* The host's fp32 weights into the device weight buffer, each tensor in its own element
+ * (ditc_weight_spec.dtype): fp32 storage copies them all; 16-bit storage stages chunks in the
+ * arena (not yet in use) and converts them on the device, then copies each tensor kept in fp32
+ * over its span (its offset in storage elements, 4 / st_bytes of them an element: what the
+ * conversion wrote there first, in stream order, is the storage rounding of those floats and of
+ * the host buffer's zeros after them). */
 static void upload_weights(cuda_state *s, const ditc_variant *v, const float *host) {
   const int64_t n = v->weight_elems;
   if (v->st_bytes == 4) {
@@ -53,6 +57,12 @@ static void upload_weights(cuda_state *s, const ditc_variant *v, const float *ho
     const int64_t c = n - i < chunk ? n - i : chunk;
     CUDA_CHECK(cudaMemcpyAsync(stage, host + i, (size_t)c * 4, cudaMemcpyHostToDevice, (cudaStream_t)s->ctx.stream));
     cuda_to_storage(&s->ctx, (ditc_st *)((unsigned char *)s->weights + i * v->st_bytes), stage, c);
+  }
+  for (int i = 0; i < v->n_weights; i++) {
+    const ditc_weight_spec *w = &v->weights[i];
+    if (w->dtype != DITC_WT_F32) continue;
+    CUDA_CHECK(cudaMemcpyAsync((unsigned char *)s->weights + w->offset * v->st_bytes, host + w->offset,
+                               (size_t)w->elems * 4, cudaMemcpyHostToDevice, (cudaStream_t)s->ctx.stream));
   }
   CUDA_CHECK(cudaStreamSynchronize((cudaStream_t)s->ctx.stream));
 }

@@ -421,11 +421,11 @@ void cuda_rope(const cuda_ctx *ctx, ditc_st *q, ditc_st *k, int64_t ld, const fl
  * the rounding where upstream's T5LayerNorm casts the normalized row to the weight's dtype before
  * the product (a no-op in fp32). Elementwise loads: a T5 row is d_model = 4096 elements wide,
  * read twice (the second read hits L1/L2). */
-static __global__ void rms_norm_kernel(st_t *out, const st_t *src, const st_t *__restrict__ w, int R, int C,
-                                       float eps) {
+template <typename T> /* the source's element: st_t, or float (rms_norm_from_f32) */
+static __global__ void rms_norm_kernel(st_t *out, const T *src, const st_t *__restrict__ w, int R, int C, float eps) {
   const int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
   if (row >= R) return;
-  const st_t *x = src + (int64_t)row * C;
+  const T *x = src + (int64_t)row * C;
   float ss = 0.0f;
   for (int c = lane; c < C; c += 32) {
     const float v = ld(x[c]);
@@ -442,8 +442,20 @@ void cuda_rms_norm(const cuda_ctx *ctx, ditc_st *out, const ditc_st *src, const 
   if (R <= 0 || C <= 0) return;
   OPS_CHECK(R <= INT_MAX);
   const int rows_per_block = BLOCK / 32;
-  LAUNCH(rms_norm_kernel, (unsigned)((R + rows_per_block - 1) / rows_per_block), BLOCK, 0, stream_of(ctx), st_ptr(out),
-         st_ptr(src), st_ptr(w), (int)R, C, eps);
+  LAUNCH(rms_norm_kernel<st_t>, (unsigned)((R + rows_per_block - 1) / rows_per_block), BLOCK, 0, stream_of(ctx),
+         st_ptr(out), st_ptr(src), st_ptr(w), (int)R, C, eps);
+}
+
+/* The same over an fp32 src (the fp16 T5's residual stream): statistics and normalization in fp32
+ * as above, then the normalized row rounded to storage and multiplied by the storage weight, as
+ * T5LayerNorm does with fp32 hidden states and fp16 weights. */
+void cuda_rms_norm_from_f32(const cuda_ctx *ctx, ditc_st *out, const float *src, const ditc_st *w, int64_t R, int C,
+                            float eps) {
+  if (R <= 0 || C <= 0) return;
+  OPS_CHECK(R <= INT_MAX);
+  const int rows_per_block = BLOCK / 32;
+  LAUNCH(rms_norm_kernel<float>, (unsigned)((R + rows_per_block - 1) / rows_per_block), BLOCK, 0, stream_of(ctx),
+         st_ptr(out), src, st_ptr(w), (int)R, C, eps);
 }
 
 /* ---- sequence parallelism ------------------------------------------------------------------- */

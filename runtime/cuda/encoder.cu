@@ -1,11 +1,11 @@
 /* cuda/encoder.cu: the CUDA ops of a text encoder (T5 v1.1), the counterparts of cpu/encoder.c
  * with the same arguments: the token embedding, the relative position bias table by offset,
- * attention with that bias and a key mask (no scaling), the FFN's gate product, and storage to
- * an fp32 io buffer.
+ * attention with that bias and a key mask (no scaling), the FFN's gate product, storage to an
+ * fp32 buffer, and the fp16 pipelines' fp32 residual adds and clamp of an fp16 stream.
  * Storage elements in, fp32 math, one rounding on store; the bias table is fp32. The attention is
  * a plain kernel (one warp per query row, its scores in shared memory), correct before fast: T5
  * runs once per prompt, beside 30-50 DiT steps. Not here: norms and linears (block.cu,
- * linear.cu). */
+ * linear.cu, with their fp32 forms rms_norm_from_f32 and linear_f32). */
 #include <float.h>
 #include <math.h>
 
@@ -103,4 +103,45 @@ static __global__ void to_f32_kernel(float *out, const st_t *src, int64_t n) {
 
 void cuda_to_f32(const cuda_ctx *ctx, float *out, const ditc_st *src, int64_t n) {
   LAUNCH_N(ctx, to_f32_kernel, n, out, st_ptr(src), n);
+}
+
+/* ---- the fp16 pipelines' fp32 residual stream (spec A.7-A.8) ------------------------------------ */
+
+/* One thread per element: out = a + b in fp32 (b: fp32, or storage widened exactly). */
+template <typename T>
+static __global__ void add_f32_kernel(float *out, const float *a, const T *b, int64_t n) {
+  GRID_LOOP(i, n) out[i] = a[i] + ld(b[i]);
+}
+
+void cuda_add_f32(const cuda_ctx *ctx, float *out, const float *a, const float *b, int64_t n) {
+  LAUNCH_N(ctx, add_f32_kernel<float>, n, out, a, b, n);
+}
+
+void cuda_add_f32_st(const cuda_ctx *ctx, float *out, const float *a, const ditc_st *b, int64_t n) {
+  LAUNCH_N(ctx, add_f32_kernel<st_t>, n, out, a, st_ptr(b), n);
+}
+
+/* *any_inf |= some element of x is +-inf (each block ORs its threads, one atomic a block that
+ * found one: an OR, so the result does not depend on the order). */
+static __global__ void any_inf_kernel(int32_t *any_inf, const st_t *x, int64_t n) {
+  int found = 0;
+  GRID_LOOP(i, n) found |= isinf(ld(x[i])) ? 1 : 0;
+  if (__syncthreads_or(found) && threadIdx.x == 0) atomicOr(any_inf, 1);
+}
+
+/* x = clamp(x, -c, c), c = 64504 (65504 - 1000) after an infinity, else 65504; NaN compares false
+ * and stays. An element within the bound is not rewritten. */
+static __global__ void clamp_kernel(st_t *x, const int32_t *any_inf, int64_t n) {
+  const float c = *any_inf ? 65504.0f - 1000.0f : 65504.0f;
+  GRID_LOOP(i, n) {
+    const float v = ld(x[i]);
+    if (fabsf(v) > c) x[i] = to_st(copysignf(c, v));
+  }
+}
+
+void cuda_clamp_fp16(const cuda_ctx *ctx, ditc_st *x, int32_t *any_inf, int64_t n) {
+  if (n <= 0) return;
+  CUDA_CHECK(cudaMemsetAsync(any_inf, 0, sizeof *any_inf, stream_of(ctx)));
+  LAUNCH(any_inf_kernel, grid_for(n), BLOCK, 0, stream_of(ctx), any_inf, st_ptr(x), n);
+  LAUNCH(clamp_kernel, grid_for(n), BLOCK, 0, stream_of(ctx), st_ptr(x), any_inf, n);
 }

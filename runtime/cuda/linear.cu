@@ -2,7 +2,8 @@
  * conversions, and cuda_linear as one cuBLASLt matmul: storage-typed operands, fp32 accumulation,
  * the bias added in the epilogue, and in 16-bit storage tanh-GELU as well (GELU_BIAS). fp32
  * storage keeps the CPU's arithmetic instead: no TF32, and GELU in a separate kernel written like
- * cpu/ops.c's. Not here: the other ops (cuda/ops.cu, cuda/block.cu, cuda/attention.cu). */
+ * cpu/ops.c's. cuda_linear_f32 is that fp32 GEMM in any storage. Not here: the other ops
+ * (cuda/ops.cu, cuda/block.cu, cuda/attention.cu). */
 #include <cublasLt.h>
 #include <math.h>
 
@@ -90,18 +91,12 @@ static uint32_t alignment_of(const void *p) {
 
 /* Row-major out[M, N] = src[M, K] w[N, K]^T is, column-major, out^T [N, M] = op_T(w as [K, N]) *
  * src^T [K, M]; the bias has one entry per row of that column-major result (N), as cuBLASLt's
- * BIAS epilogue expects. Descriptors are made per call: host work only, so the call is legal
- * inside stream capture, and a replayed graph pays none of it. */
-void cuda_linear(const cuda_ctx *ctx, ditc_st *out, const ditc_st *src, const ditc_st *w, const ditc_st *b,
-                 int64_t M, int K, int N, int act) {
-  if (M <= 0 || N <= 0) return;
-  OPS_CHECK(K > 0 && (act == DITC_ACT_NONE || act == DITC_ACT_GELU_TANH));
+ * BIAS epilogue expects. Every operand (and the bias) of element `type`, fp32 accumulation and
+ * scaling (CUBLAS_COMPUTE_32F: no TF32 for fp32 operands). Descriptors are made per call: host work
+ * only, so the call is legal inside stream capture, and a replayed graph pays none of it. */
+static void lt_matmul(const cuda_ctx *ctx, void *out, const void *src, const void *w, const void *b, int64_t M, int K,
+                      int N, cudaDataType_t type, cublasLtEpilogue_t epi) {
   OPS_CHECK(ctx->workspace != NULL);
-  const bool fused_gelu = act == DITC_ACT_GELU_TANH && DITC_STORAGE != DITC_STORAGE_F32;
-  cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_DEFAULT;
-  if (b) epi = fused_gelu ? CUBLASLT_EPILOGUE_GELU_BIAS : CUBLASLT_EPILOGUE_BIAS;
-  else if (fused_gelu) epi = CUBLASLT_EPILOGUE_GELU;
-
   cublasLtMatmulDesc_t op = NULL;
   cublasLtMatrixLayout_t la = NULL, lb = NULL, ld_out = NULL;
   cublasLtMatmulPreference_t pref = NULL;
@@ -111,9 +106,9 @@ void cuda_linear(const cuda_ctx *ctx, ditc_st *out, const ditc_st *src, const di
   LT_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb));
   LT_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi));
   if (b) LT_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &b, sizeof b));
-  LT_CHECK(cublasLtMatrixLayoutCreate(&la, ST_TYPE, (uint64_t)K, (uint64_t)N, K));      /* w [N, K] */
-  LT_CHECK(cublasLtMatrixLayoutCreate(&lb, ST_TYPE, (uint64_t)K, (uint64_t)M, K));      /* src [M, K] */
-  LT_CHECK(cublasLtMatrixLayoutCreate(&ld_out, ST_TYPE, (uint64_t)N, (uint64_t)M, N));  /* out [M, N] */
+  LT_CHECK(cublasLtMatrixLayoutCreate(&la, type, (uint64_t)K, (uint64_t)N, K));      /* w [N, K] */
+  LT_CHECK(cublasLtMatrixLayoutCreate(&lb, type, (uint64_t)K, (uint64_t)M, K));      /* src [M, K] */
+  LT_CHECK(cublasLtMatrixLayoutCreate(&ld_out, type, (uint64_t)N, (uint64_t)M, N));  /* out [M, N] */
   LT_CHECK(cublasLtMatmulPreferenceCreate(&pref));
   const uint64_t ws = ctx->workspace_bytes;
   LT_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws));
@@ -137,6 +132,25 @@ void cuda_linear(const cuda_ctx *ctx, ditc_st *out, const ditc_st *src, const di
   cublasLtMatrixLayoutDestroy(lb);
   cublasLtMatrixLayoutDestroy(la);
   cublasLtMatmulDescDestroy(op);
+}
+
+/* Storage operands; the bias, and in 16-bit storage tanh-GELU, as the epilogue. */
+void cuda_linear(const cuda_ctx *ctx, ditc_st *out, const ditc_st *src, const ditc_st *w, const ditc_st *b,
+                 int64_t M, int K, int N, int act) {
+  if (M <= 0 || N <= 0) return;
+  OPS_CHECK(K > 0 && (act == DITC_ACT_NONE || act == DITC_ACT_GELU_TANH));
+  const bool fused_gelu = act == DITC_ACT_GELU_TANH && DITC_STORAGE != DITC_STORAGE_F32;
+  cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_DEFAULT;
+  if (b) epi = fused_gelu ? CUBLASLT_EPILOGUE_GELU_BIAS : CUBLASLT_EPILOGUE_BIAS;
+  else if (fused_gelu) epi = CUBLASLT_EPILOGUE_GELU;
+  lt_matmul(ctx, out, src, w, b, M, K, N, ST_TYPE, epi);
   if (act == DITC_ACT_GELU_TANH && !fused_gelu)
     LAUNCH_N(ctx, gelu_kernel, M * N, st_ptr(out), M * N);
+}
+
+/* fp32 operands in any storage (T5's `wo` in the fp16 pipelines): the fp32 storage path's GEMM. */
+void cuda_linear_f32(const cuda_ctx *ctx, float *out, const float *src, const float *w, int64_t M, int K, int N) {
+  if (M <= 0 || N <= 0) return;
+  OPS_CHECK(K > 0);
+  lt_matmul(ctx, out, src, w, NULL, M, K, N, CUDA_R_32F, CUBLASLT_EPILOGUE_DEFAULT);
 }

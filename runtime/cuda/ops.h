@@ -13,7 +13,8 @@
  *   DITC_STORAGE_F16:  IEEE half bits (Latte and Open-Sora-Plan run in fp16).
  * 16-bit storage loads to fp32, computes and accumulates in fp32, rounds once on store. What
  * stays fp32 in every build (float pointers below): the runtime's io buffers (latents, timesteps,
- * text, model output) and the position and RoPE tables. Plain C: includes no CUDA header
+ * text, model output), the position and RoPE tables, and what a program marks fp32 (a weight
+ * kept in fp32, WF() in generated code; the fp16 T5's `wo` and residual stream). Plain C: includes no CUDA header
  * (cpu/ops.h, found through -Iruntime, for DITC_ACT_*). Not here: allocation, copies to or from
  * the host, collectives. */
 #ifndef DITC_CUDA_OPS_H
@@ -209,6 +210,21 @@ void cuda_attention_bias(const cuda_ctx *ctx, ditc_st *out, const ditc_st *q, co
                          int64_t ld, const float *bias, const int32_t *mask, int B, int L, int H, int D);
 void cuda_mul(const cuda_ctx *ctx, ditc_st *out, const ditc_st *a, const ditc_st *b, int64_t n);
 void cuda_to_f32(const cuda_ctx *ctx, float *out, const ditc_st *src, int64_t n);
+/* The fp16 pipelines' fp32 tensors inside a 16-bit build (gen/families/t5.lua: transformers keeps
+ * T5's `wo` in fp32, and the residual stream is fp32 from block 0's FFN on; spec A.7-A.8):
+ * linear_f32: out[M, N] = src[M, K] w[N, K]^T, all fp32, one cuBLASLt matmul without TF32 (cuda/linear.cu);
+ * rms_norm_from_f32: cuda_rms_norm of an fp32 src, storage out (cuda/block.cu);
+ * add_f32: out = a + b, all fp32; add_f32_st: out = a + (float)b, b in storage, exact as PyTorch's
+ * fp32 + fp16 (one fp32 addition);
+ * clamp_fp16: cpu_clamp_fp16 on storage x: a reduction writes *any_inf (on the device: no host
+ * sync, the same result at any launch shape), then x = clamp(x, -c, c) rounded to storage (fp16:
+ * the bound 64504 stores as 64512). */
+void cuda_linear_f32(const cuda_ctx *ctx, float *out, const float *src, const float *w, int64_t M, int K, int N);
+void cuda_rms_norm_from_f32(const cuda_ctx *ctx, ditc_st *out, const float *src, const ditc_st *w, int64_t R, int C,
+                            float eps);
+void cuda_add_f32(const cuda_ctx *ctx, float *out, const float *a, const float *b, int64_t n);
+void cuda_add_f32_st(const cuda_ctx *ctx, float *out, const float *a, const ditc_st *b, int64_t n);
+void cuda_clamp_fp16(const cuda_ctx *ctx, ditc_st *x, int32_t *any_inf, int64_t n);
 
 /* ---- video decoders (the VAEs; cuda/vae.cu): cpu/ops.h's contract, in storage elements with
  * fp32 math (GroupNorm statistics and conv accumulation in fp32) ------------------------------ */

@@ -5,8 +5,8 @@
 #include <stddef.h>
 
 static const ditc_weight_spec tiny_weights[2] = {
-    {"blk.weight", 2, {3, 2}, 0, 6},
-    {"blk.bias", 1, {3}, 8, 3},
+    {"blk.weight", 2, {3, 2}, 0, 6, DITC_WT_ST},
+    {"blk.bias", 1, {3}, 8, 3, DITC_WT_ST},
 };
 
 static const ditc_input_spec tiny_inputs[2] = {
