@@ -26,7 +26,7 @@ import vae_config as vc  # noqa: E402
 
 FAMILIES = ("opensora-v1.2", "latte", "opensora-plan-v1.1")
 BLOCK_LIMIT = 150_000       # bytes: larger per-block intermediates are never kept
-DECODE_BUDGET = 3_000_000   # bytes of tensor data in the three decode.safetensors together
+DECODE_BUDGET = 2_500_000   # bytes of tensor data in the three decode.safetensors together
 ENCODER_KEEP = 2            # encoder-side tensors kept in each weights file
 
 # decode.safetensors entries always kept: inputs, outputs, and every chunk / tile / latent-scaling step
