@@ -10,8 +10,7 @@ local bakery = require("bake")
 local tap = dofile("tests/tap.lua")
 local check, sh, read = tap.check, tap.sh, tap.read
 
-local tmp = os.tmpname()
-os.remove(tmp)
+local tmp = tap.tmpdir()
 assert(os.execute("mkdir -p " .. tmp .. "/out"))
 
 -- Writes text to tmp/NAME and returns that path and the line where key first stands (0: none).

@@ -11,9 +11,7 @@ require("strict")
 local tap = dofile("tests/tap.lua")
 local check, sh, read = tap.check, tap.sh, tap.read
 
-local tmp = os.tmpname()
-os.remove(tmp)
-assert(os.execute("mkdir -p " .. tmp))
+local tmp = tap.tmpdir()
 local GEN = "lua5.4 gen/main.lua --quiet "
 local MIB = 1048576
 

@@ -1,8 +1,8 @@
 -- tests/tap.lua: what the Lua suites share: the lines they print, in the format tests/run.sh
 -- counts (check(ok, what, detail) prints "ok - what" or "not ok - what: detail"; finish(name)
 -- prints "# name: N failed" and exits non-zero after a failure), a shell command's status and
--- output (sh), and a file's content (read). Usage: local tap = dofile("tests/tap.lua"). Not a
--- test itself.
+-- output (sh), a scratch folder (tmpdir), and a file's content (read). Usage:
+-- local tap = dofile("tests/tap.lua"). Not a test itself.
 local M = { failed = 0 }
 
 function M.check(ok, what, detail)
@@ -24,6 +24,14 @@ function M.sh(cmd)
   f:close()
   local rc = tonumber(out:match("rc=(%d+)\n?$"))
   return rc, out:gsub("rc=%d+\n?$", "")
+end
+
+-- A new empty scratch folder (the caller removes it: os.execute("rm -rf " .. dir)).
+function M.tmpdir()
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(os.execute("mkdir -p " .. dir))
+  return dir
 end
 
 -- The content of path, or nil when it cannot be read.

@@ -10,9 +10,7 @@ require("strict")
 local tap = dofile("tests/tap.lua")
 local check, sh, read = tap.check, tap.sh, tap.read
 
-local tmp = os.tmpname()
-os.remove(tmp)
-assert(os.execute("mkdir -p " .. tmp))
+local tmp = tap.tmpdir()
 local GEN = "lua5.4 gen/main.lua --quiet "
 
 local function manifest(dir) return (read(dir .. "/manifest.txt") or ""):gsub("#[^\n]*\n", "") end
