@@ -180,6 +180,18 @@ local INPUTS = { -- kind, source file, mutator, command (FILE: the mutated copy)
   { "model description (Open-Sora 1.2)", "models/opensora-v1.2.lua", mutate_lua, "--model FILE --variant fixture" },
   { "model description (Latte)", "models/latte.lua", mutate_lua, "--model FILE --variant fixture" },
   { "model description (Open-Sora-Plan)", "models/opensora-plan-v1.1.lua", mutate_lua, "--model FILE --variant fixture" },
+  -- the networks: the T5 encoder and the three VAE decoders, from config.json and as descriptions
+  { "T5Config config.json", "tests/data/t5-odd.json", mutate_json,
+    "--model models/t5-v1.1.lua --config FILE --name f --seq-len 37 --batch 2" },
+  { "VAE config.json (Open-Sora 1.2, nested)", "tests/golden/vae-opensora-v1.2/config.json", mutate_json,
+    "--model models/vae-opensora-v1.2.lua --config FILE --name f --latent 4,8,5,7 --frames 26" },
+  { "VAE config.json (Latte)", "tests/golden/vae-latte/config.json", mutate_json,
+    "--model models/vae-latte.lua --config FILE --name f --latent 4,16,6,5" },
+  { "VAE config.json (Open-Sora-Plan, tiled)", "tests/golden/vae-opensora-plan-v1.1/config.json", mutate_json,
+    "--model models/vae-opensora-plan-v1.1.lua --config FILE --name f --latent 4,4,5,6 --tiling 32,4,9,3,0.25" },
+  { "model description (VAE Open-Sora 1.2)", "models/vae-opensora-v1.2.lua", mutate_lua, "--model FILE --variant fixture" },
+  { "model description (VAE Open-Sora-Plan)", "models/vae-opensora-plan-v1.1.lua", mutate_lua,
+    "--model FILE --variant fixture" },
 }
 
 local tmp = os.tmpname()
@@ -235,7 +247,7 @@ local function judge(c)
     for l in err:gmatch("[^\n]+") do
       if not l:match("^note: ") then return "exit 0 with stderr: " .. l end
     end
-    local f = io.open(c.out .. "/schedule.txt")
+    local f = io.open(c.out .. "/plan.txt") -- every variant's (a denoiser's schedule.txt beside it)
     if not f then return "exit 0 without the files" end
     f:close()
     return nil

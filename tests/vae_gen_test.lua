@@ -77,7 +77,7 @@ local OS = "models/vae-opensora-v1.2.lua --config tests/golden/vae-opensora-v1.2
 refuses("vae-opensora-v1.2: --frames that the latent's chunks cannot decode to", GEN .. "--model " .. OS
   .. "--latent 4,8,5,7 --frames 40", "frames.*latent")
 refuses("vae-opensora-v1.2: a latent with 3 channels", GEN .. "--model " .. OS .. "--latent 3,8,5,7 --frames 26",
-  "latent: has 3 channels")
+  "temporal_embed_dim: is 4 %(the temporal VAE's embed_dim%), but the latent %(%-%-latent%) has 3 channels")
 refuses("vae-opensora-v1.2: --frames is required", GEN .. "--model " .. OS .. "--latent 4,8,5,7", "%-%-frames is required")
 refuses("vae-opensora-v1.2: --latent of 3 numbers", GEN .. "--model " .. OS .. "--latent 8,5,7 --frames 26",
   "%-%-latent takes 4 positive integers")

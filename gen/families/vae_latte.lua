@@ -54,8 +54,9 @@ end
 
 function M.dims(v, fail)
   local c, l = v.config, v.latent
-  if l[1] ~= c.latent_channels then
-    fail({ "latent" }, string.format("has %d channels; the VAE's latent_channels is %d", l[1], c.latent_channels))
+  if l[1] ~= c.latent_channels then -- named at the config's field: the latent's channels are the VAE's
+    fail({ "config", "latent_channels" }, string.format("is %d, but the latent (--latent) has %d channels",
+      c.latent_channels, l[1]))
   end
   local up = 1 << (#c.block_out_channels - 1)
   return { B = 1, Cz = l[1], F = l[2], h = l[3], w = l[4], H = up * l[3], W = up * l[4], Co = c.out_channels or 3 }

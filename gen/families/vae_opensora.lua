@@ -87,8 +87,9 @@ function M.import_config_json(obj, fail, note)
     end
   end
   local v2 = val(obj.vae_2d)
-  if type(v2) ~= "table" then fail("vae_2d", "missing (the 2-D VAE's settings)") end
+  if type(v2) ~= "table" or v2[1] ~= nil then fail("vae_2d", "must be an object (the 2-D VAE's settings)") end
   local sub = val(v2.config)
+  if sub ~= nil and type(sub) ~= "table" then fail("vae_2d", "config must be an object (an AutoencoderKL config)") end
   if sub == nil then
     if val(v2.from_pretrained) ~= "PixArt-alpha/pixart_sigma_sdxlvae_T5_diffusers" then
       fail("vae_2d", "names no config and no known checkpoint: give vae_2d.config (an AutoencoderKL config.json) "
@@ -96,15 +97,23 @@ function M.import_config_json(obj, fail, note)
     end
     sub = SDXL
   end
+  for _, k in ipairs({ "block_out_channels", "layers_per_block", "norm_num_groups", "latent_channels" }) do
+    if sub ~= SDXL and val(sub[k]) == nil then fail("vae_2d", "config: missing " .. k .. " (the 2-D decoder's size)") end
+  end
   for k in pairs(SDXL) do if val(sub[k]) ~= nil then c[k] = val(sub[k]) end end
   if sub.act_fn and sub.act_fn ~= "silu" then fail("vae_2d", "act_fn " .. tostring(sub.act_fn) .. " is not built (silu)") end
   c.micro_batch_size = val(v2.micro_batch_size)
   local vt = val(obj.vae_temporal)
-  if type(vt) ~= "table" then fail("vae_temporal", "missing (the temporal VAE's settings)") end
+  if type(vt) ~= "table" or vt[1] ~= nil then fail("vae_temporal", "must be an object (the temporal VAE's settings)") end
   local targs
   if vt.type == "VAE_Temporal_SD" then targs = TEMPORAL_SD
   elseif vt.type == "VAE_Temporal" then targs = vt
   else fail("vae_temporal", "type " .. tostring(vt.type) .. " is not built (VAE_Temporal_SD or VAE_Temporal)") end
+  for _, k in ipairs({ "filters", "num_res_blocks", "channel_multipliers", "temporal_downsample", "num_groups" }) do
+    if targs ~= TEMPORAL_SD and val(targs[k]) == nil then
+      fail("vae_temporal", "missing " .. k .. " (the temporal VAE's size)")
+    end
+  end
   for k in pairs(TEMPORAL_SD) do
     if val(targs[k]) ~= nil then c["temporal_" .. (k == "temporal_downsample" and "downsample" or k)] = val(targs[k]) end
   end
@@ -174,8 +183,9 @@ end
 
 function M.dims(v, fail)
   local c, l = v.config, v.latent
-  if l[1] ~= c.temporal_embed_dim then
-    fail({ "latent" }, string.format("has %d channels; the temporal VAE's embed_dim is %d", l[1], c.temporal_embed_dim))
+  if l[1] ~= c.temporal_embed_dim then -- named at the config's field: the latent's channels are the VAE's
+    fail({ "config", "temporal_embed_dim" }, string.format("is %d (the temporal VAE's embed_dim), but the latent "
+      .. "(--latent) has %d channels", c.temporal_embed_dim, l[1]))
   end
   local chunks, err = M.chunks(c, l[2], v.frames)
   if not chunks then fail({ "frames" }, err) end

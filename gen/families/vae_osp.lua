@@ -34,7 +34,8 @@ M.config_fields = {
   q_conv = S.str { enum = { "CausalConv3d" } },
   in_channels = S.int { min = 1, max = 64 },
 }
-M.config_required = { "hidden_size", "hidden_size_mult", "num_res_blocks", "z_channels", "embed_dim" }
+M.config_required = { "hidden_size", "hidden_size_mult", "num_res_blocks", "z_channels", "embed_dim",
+  "decoder_spatial_upsample", "decoder_temporal_upsample" }
 M.config_json_ignored = {}
 for _, k in ipairs({ "double_z", "dropout", "encoder_attention", "encoder_conv_in", "encoder_conv_out",
   "encoder_mid_resnet", "encoder_resnet_blocks", "encoder_spatial_downsample", "encoder_temporal_downsample",
@@ -131,7 +132,9 @@ end
 
 function M.dims(v, fail)
   local c, l = v.config, v.latent
-  if l[1] ~= c.embed_dim then fail({ "latent" }, string.format("has %d channels; the VAE's embed_dim is %d", l[1], c.embed_dim)) end
+  if l[1] ~= c.embed_dim then -- named at the config's field: the latent's channels are the VAE's
+    fail({ "config", "embed_dim" }, string.format("is %d, but the latent (--latent) has %d channels", c.embed_dim, l[1]))
+  end
   v.tiling = v.tiling or M.TILING
   v.tile_table = M.tiles(c, l, v.tiling)
   local sf, frames = factors(c)
