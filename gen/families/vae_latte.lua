@@ -22,7 +22,7 @@ M.config_fields = {
   latent_channels = S.int { min = 1, max = 64 },
   out_channels = S.int { min = 1, max = 64 },
   in_channels = S.int { min = 1, max = 64 },
-  scaling_factor = S.num { gt = 0 },
+  scaling_factor = S.num { min = 1e-6, max = 1e6 }, -- latents are multiplied by 1 / scaling_factor (an fp32 scalar)
 }
 M.config_required = { "block_out_channels", "layers_per_block", "latent_channels", "scaling_factor" }
 M.config_json_ignored = { down_block_types = true, force_upcast = true, sample_size = true }

@@ -188,7 +188,10 @@ function M.dims(v, fail)
       .. "(--latent) has %d channels", c.temporal_embed_dim, l[1]))
   end
   local chunks, err = M.chunks(c, l[2], v.frames)
-  if not chunks then fail({ "frames" }, err) end
+  if not chunks then -- the chunking follows micro_frame_size (config) as much as --latent and --frames
+    fail({ "config", "micro_frame_size" }, string.format("chunks of %d frames cannot decode the latent's %d frames into "
+      .. "%d frames (--latent, --frames): %s", c.micro_frame_size, l[2], v.frames, err))
+  end
   v.chunk_table = chunks
   local up = 1 << (#c.block_out_channels - 1)
   return { B = 1, Cz = l[1], C2 = c.latent_channels, Tz = l[2], h = l[3], w = l[4], F = v.frames, H = up * l[3],
