@@ -133,8 +133,6 @@ def main(argv):
         m = re.search(r"@d(\d+)\[(\d+):(\d+)\]$", name)
         if m:
             d, a, b = int(m.group(1)), int(m.group(2)), int(m.group(3))
-            full = list(r.shape)
-            full[d] = None
             cand = o if o.ndim == r.ndim else (o[0].transpose(1, 0, 2, 3) if o.ndim == 5 else None)
             if cand is not None:
                 o = np.take(cand, range(a, b), axis=d)

@@ -9,7 +9,6 @@
 -- numerics (runtime/cpu/vae.c) or the video file (runtime/video/).
 local Program = require("program")
 local S = require("schema")
-local util = require("util")
 local vae = require("vae")
 
 local M = {}

@@ -152,8 +152,9 @@ end
 
 local BUFS = { A = "a", B = "b", S = "s", V = "v" }
 
--- The decoder on x [1, C, t, h, w] (buffer "b", post_quant_conv applied); output on "b".
-local function decoder(W, c, x, dump)
+-- The decoder on x [1, C, t, h, w] (buffer "b", post_quant_conv applied); its output on
+-- out_buf (default "b"), dumped as out_dump (default the block name).
+local function decoder(W, c, x, dump, out_buf, out_dump)
   local L = #c.hidden_size_mult
   local function named(p) return dump and (dump .. p) or nil end
   local s = { G = M.GROUPS, eps = M.EPS, per_frame = false, k = { 3, 3, 3 }, pad = vae.CAUSAL3, replicate = true,
@@ -191,14 +192,14 @@ local function decoder(W, c, x, dump)
     end
   end
   x = vae.group_norm_silu(W, "decoder.norm_out", x, "a", M.GROUPS, M.EPS, false, { dump = named("decoder.norm_out") })
-  return vae.conv(W, "decoder.conv_out.conv", x, "b", 3, { 3, 3, 3 }, vae.CAUSAL3, { replicate = true,
-    dump = named("decoder.conv_out") })
+  return vae.conv(W, "decoder.conv_out.conv", x, out_buf or "b", 3, { 3, 3, 3 }, vae.CAUSAL3, { replicate = true,
+    dump = out_dump or named("decoder.conv_out") })
 end
 
--- post_quant_conv of z (on buffer "a") into "b", then the decoder.
-local function decode(W, c, z, dump, dump_in)
+-- post_quant_conv of z (on buffer "a") into "b", then the decoder (its output on out_buf).
+local function decode(W, c, z, dump, dump_in, out_buf, out_dump)
   local x = vae.conv(W, "post_quant_conv.conv", z, "b", c.z_channels, vae.K1, vae.PAD0, { dump = dump_in })
-  return decoder(W, c, x, dump)
+  return decoder(W, c, x, dump, out_buf, out_dump)
 end
 
 function M.build(v)
@@ -256,13 +257,9 @@ function M.build(v)
             n0 = d.Cz, n1 = ch.t, n2 = r.n, n3 = col.n, os = ch.t0 * hw + r.at * d.w + col.at, s0 = d.Tz * hw, s1 = hw,
             s2 = d.w, s3 = 1, od = 0, d0 = ch.t * r.n * col.n, d1 = r.n * col.n, d2 = col.n, d3 = 1 }, { z }, { x })
           local pre = string.format("tiled.call%d.", call)
-          local y = decode(W, c, x, nil, pre .. "decoder_in")
+          -- each tile decoded straight into its own buffer, kept until its neighbours have blended
           local tb = W:track(string.format("tile%d_%d", i - 1, j - 1))
-          local t = vae.like(y, tb)
-          W:op("copy4", pre .. "keep", { out = { buf = tb }, src = { buf = y.buf }, n0 = vae.elems(y), n1 = 1, n2 = 1, n3 = 1,
-            os = 0, s0 = 1, s1 = 0, s2 = 0, s3 = 0, od = 0, d0 = 1, d1 = 0, d2 = 0, d3 = 0 }, { y }, { t },
-            { dump = pre .. "decoder_out" })
-          tiles[i][j] = t
+          tiles[i][j] = decode(W, c, x, nil, pre .. "decoder_in", tb, pre .. "decoder_out")
           call = call + 1
         end
       end

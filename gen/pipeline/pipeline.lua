@@ -38,22 +38,20 @@ M.schema = S.record({
 local function parts(fam, v, configs)
   local p = fam.pipeline
   local d = v.dims
-  local function part(name, rec, spec)
-    local pfam = describe.load_family(rec.model)
+  local function part(name, rec, spec, pfam)
     local path = configs and configs[name]
     if path then spec.config = describe.import_config_json(pfam, path) end
     local where = path or fam.where({ "pipeline", name == "text" and "text_encoder" or "vae" })
     return describe.resolve_network(pfam, v.name .. "-" .. name, spec, function(q, msg)
       util.fail(where, "%s: %s (the %s of %s/%s)", #q > 0 and S.path_str(q) or "variant", msg,
         name == "text" and "text encoder" or "VAE", v.family, v.name)
-    end, { model = rec.model, config = path }), pfam
+    end, { model = rec.model, config = path })
   end
-  local text = part("text", p.text_encoder, { seq_len = d.L, batch = 1 })
+  local t5fam, vaefam = describe.load_family(p.text_encoder.model), describe.load_family(p.vae.model)
+  local text = part("text", p.text_encoder, { seq_len = d.L, batch = 1 }, t5fam)
   local spec = { latent = { d.Cin, d.Tx, d.Hx, d.Wx } }
-  local vaefam = describe.load_family(p.vae.model)
-  if vaefam.cls.variant_fields.frames then spec.frames = v.num_frames end
-  local vae = part("decode", p.vae, spec)
-  local t5fam = describe.load_family(p.text_encoder.model)
+  if vaefam.cls.variant_fields.frames then spec.frames = v.num_frames end -- a VAE that needs the pixel frames
+  local vae = part("decode", p.vae, spec, vaefam)
   return { text = { fam = t5fam, v = text, dtype = p.text_encoder.dtype }, decode = { fam = vaefam, v = vae, dtype = p.vae.dtype } }
 end
 
