@@ -9,7 +9,8 @@
 #   ./ditc.sh bench   time per step with PAB off/on, work skipped, arena size, generator time
 #   ./ditc.sh build   all binaries (bin/)
 #   ./ditc.sh variant [--debug] GEN_ARGS...
-#                     a variant of your own (a DiT or a network such as T5): runs the generator with GEN_ARGS (gen/main.lua's own
+#                     a variant of your own (a DiT, a network such as T5, or with --pipeline or
+#                     --model-dir a whole pipeline from prompt to video): runs the generator with GEN_ARGS (gen/main.lua's own
 #                     arguments, without --out) into build/variant/NAME/, compiles and links the
 #                     CPU binary bin/variant/NAME (--debug: bin/variant/debug/NAME, whose --dump
 #                     writes intermediates) and prints its path as the last line of stdout. NAME
@@ -34,7 +35,8 @@ usage: ./ditc.sh VERB [ARGS...]
   build      all binaries (bin/)
   variant [--debug] GEN_ARGS...
              generate, compile and link a variant of your own from gen/main.lua's arguments
-             (without --out); prints the binary's path as the last line of stdout
+             (without --out); prints the binary's path as the last line of stdout. With
+             --model-dir DIR (or --pipeline) the binary is the whole pipeline, prompt to video
   --help     this text
 Installs what is missing first (lua5.4, ninja-build, gcc, libpcre2-dev, libutf8proc-dev; numpy for
 the tests; pkg-config and FFmpeg's libavformat-dev libavcodec-dev libswscale-dev libavutil-dev for
@@ -131,6 +133,8 @@ variant() {
       'print(require("describe").load_family(arg[1]).cls.kind)' | lua5.4 - "$model" 2>/dev/null) || kind=denoiser
   fi
   local dir=build/variant/$name bin=bin/variant/$name extra=""
+  # a whole pipeline (--pipeline, or --model-dir): three parts and pipeline.c
+  for a in "$@"; do case "$a" in --pipeline | --model-dir) kind=pipeline ;; esac; done
   outputs="$dir/forward.c $dir/offsets.h $dir/tables.c $dir/entry.c $dir/schedule.txt $dir/plan.txt $dir/manifest.txt"
   if [ "$kind" = network ]; then
     outputs="$dir/forward.c $dir/offsets.h $dir/tables.c $dir/entry.c $dir/plan.txt $dir/manifest.txt"
@@ -138,6 +142,41 @@ variant() {
   [ $debug = 1 ] && bin=bin/variant/debug/$name && extra=-DDITC_DUMP_ENABLED
   mkdir -p build/variant
   local f=build/variant/$name.ninja
+  if [ "$kind" = pipeline ]; then
+    [ $debug = 1 ] && { echo "ditc: variant: --debug builds one network's dumps; a pipeline has none" >&2; return 2; }
+    local p o objs="build/variant/obj/$name/pipeline.o" compile=""
+    outputs="$dir/denoise/forward.c $dir/denoise/schedule.txt $dir/plan.txt $dir/pipeline.c"
+    for p in denoise text decode; do
+      outputs="$outputs $dir/$p/offsets.h $dir/$p/tables.c $dir/$p/entry.c $dir/$p/plan.txt $dir/$p/manifest.txt"
+      [ $p = denoise ] || outputs="$outputs $dir/$p/forward.c"
+      for o in forward tables; do
+        objs="$objs build/variant/obj/$name/$p.$o.o"
+        compile="${compile}build build/variant/obj/$name/$p.$o.o: pipeline_cc $dir/$p/$o.c | $dir/$p/offsets.h rt_deps
+  dir = $dir/$p
+"
+      done
+    done
+    cat >"$f.tmp" <<NINJA
+# written by ./ditc.sh variant (do not edit): the generator's arguments, then build.ninja's rules for
+# a pipeline (each part compiled with its own offsets.h, linked with runtime/pipeline/)
+include build.ninja
+rule gen_user
+  command = \$lua gen/main.lua \$args --out \$dir --quiet
+  description = GEN \$dir
+  depfile = \$dir/gen.d
+  restat = 1
+build $outputs: gen_user
+  args = ${args[*]}
+  dir = $dir
+build build/variant/obj/$name/pipeline.o: pipeline_cc $dir/pipeline.c | rt_deps
+  dir = $dir
+${compile}build $bin: pipeline_link $objs | pipeline_deps
+NINJA
+    if ! cmp -s "$f.tmp" "$f"; then mv "$f.tmp" "$f"; else rm -f "$f.tmp"; fi
+    ninja -f "$f" "$bin" >&2
+    echo "$bin"
+    return
+  fi
   cat >"$f.tmp" <<NINJA
 # written by ./ditc.sh variant (do not edit): the generator's arguments, then build.ninja's own
 # compile-and-link rule with the CPU backend and no NCCL, as for every shipped variant

@@ -74,6 +74,34 @@ local function cuda_bin(bin, dir, model, variant, storage)
   put("  storage = %s", storage)
 end
 
+-- The files a pipeline run of the generator writes into dir: each part's, plan.txt and pipeline.c.
+local function pipeline_files(dir)
+  local out = {}
+  for _, part in ipairs({ "denoise", "text", "decode" }) do -- denoise/forward.c first: gen.d names it
+    for _, f in ipairs(part == "denoise" and GEN_FILES or NETWORK_FILES) do out[#out + 1] = part .. "/" .. f end
+  end
+  out[#out + 1] = "plan.txt"
+  out[#out + 1] = "pipeline.c"
+  return out
+end
+
+-- One pipeline binary from a generated pipeline dir: each part's forward.c and tables.c compiled
+-- with its own -I (rule pipeline_cc), pipeline.c, linked with runtime/pipeline/ (rule pipeline_link).
+local function pipeline_bin(bin, dir, obj)
+  local objs = { obj .. "/pipeline.o" }
+  put("build %s/pipeline.o: pipeline_cc %s/pipeline.c | rt_deps", obj, dir)
+  put("  dir = %s", dir)
+  for _, part in ipairs({ "text", "denoise", "decode" }) do
+    for _, f in ipairs({ "forward", "tables" }) do
+      local o = string.format("%s/%s.%s.o", obj, part, f)
+      put("build %s: pipeline_cc %s/%s/%s.c | %s/%s/offsets.h rt_deps", o, dir, part, f, dir, part)
+      put("  dir = %s/%s", dir, part)
+      objs[#objs + 1] = o
+    end
+  end
+  put("build %s: pipeline_link %s | pipeline_deps", bin, table.concat(objs, " "))
+end
+
 local groups = { cpu = {}, nccl = {}, cuda = {}, tests = {} }
 local function add(group, target) local g = groups[group]; g[#g + 1] = target end
 
@@ -126,8 +154,13 @@ for _, t in ipairs(tests) do
   kinds[t.model] = kinds[t.model] or describe.load_family(t.model).cls.kind
   local network = kinds[t.model] == "network"
   local dir, bin = "build/gen/" .. t.name, "build/tests/" .. t.name
-  gen(dir, t.model, t.args, network and NETWORK_FILES or GEN_FILES, t.args:match("%-%-config (%S+)"))
-  cpu_bin(bin, dir, { hooks = t.hooks, noffmpeg = t.noffmpeg })
+  if t.pipeline then
+    gen(dir, t.model, t.args, pipeline_files(dir))
+    pipeline_bin(bin, dir, "build/obj/" .. t.name)
+  else
+    gen(dir, t.model, t.args, network and NETWORK_FILES or GEN_FILES, t.args:match("%-%-config (%S+)"))
+    cpu_bin(bin, dir, { hooks = t.hooks, noffmpeg = t.noffmpeg })
+  end
   add("tests", bin)
   if t.debug then
     cpu_bin(bin .. "-debug", dir, { extra = "-DDITC_DUMP_ENABLED" })

@@ -280,6 +280,7 @@ local function run(argv)
   local ext = emit.ext[backend]
   local tpl = { "templates/" .. backend .. "/ops." .. ext .. ".in", "templates/" .. backend .. "/forward." .. ext .. ".in",
     "templates/offsets.h.in", "templates/tables.c.in" }
+  if pl then tpl[#tpl + 1] = "templates/pipeline.c.in" end
   for _, t in ipairs(tpl) do util.note_read(root .. t) end
   local gen_files = { root .. "gen/main.lua", root .. "gen/paths.lua" }
   for name in pairs(package.loaded) do
@@ -322,8 +323,11 @@ local function run(argv)
         or (source_desc .. ", " .. ph .. ": " .. part.v.source.model))
     end
     mkdir(dir)
-    nfiles = nfiles + 1
-    if util.write_if_changed(dir .. "/plan.txt", pipeline.plan_txt(pl, v, source_desc)) then written = written + 1 end
+    local plan = pipeline.plan_txt(pl, v, source_desc)
+    for name, text in pairs({ ["plan.txt"] = plan, ["pipeline.c"] = pipeline.pipeline_c(pl, v, source_desc, hash, plan) }) do
+      nfiles = nfiles + 1
+      if util.write_if_changed(dir .. "/" .. name, text) then written = written + 1 end
+    end
   else
     write_variant(dir, v, baked, source_desc)
   end

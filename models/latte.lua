@@ -55,8 +55,8 @@ return {
   -- The pipeline (VideoSys' LattePipeline; docs/upstream.md#vae and #t5): one repository,
   -- maxin-cn/Latte-1, with its parts in folders; T5 in fp16 (wo in fp32), the SVD VAE in fp16.
   pipeline = {
-    text_encoder = { model = "models/t5-v1.1.lua", folder = "text_encoder", tokenizer = "slow", clean = "latte",
-      dtype = "fp16" },
+    text_encoder = { model = "models/t5-v1.1.lua", folder = "text_encoder", tokenizer_folder = "tokenizer",
+      tokenizer = "slow", clean = "latte", dtype = "fp16" },
     transformer = { folder = "transformer" },
     vae = { model = "models/vae-latte.lua", folder = "vae_temporal_decoder", dtype = "fp16" },
     fps = 8,

@@ -2,7 +2,9 @@
 -- gen/buildgen.lua: each is generated into build/gen/<name>/ and linked as build/tests/<name>.
 -- args: gen/main.lua's arguments (without --out); hooks: link the fault-injection hooks of the
 -- rank tests (runtime/denoiser/test_hooks.c); debug: also build <name>-debug with intermediate dumps;
--- noffmpeg: link the video writers built without FFmpeg (runtime/video/: .mp4 refused). A
+-- noffmpeg: link the video writers built without FFmpeg (runtime/video/: .mp4 refused);
+-- pipeline: a whole pipeline (--model-dir: text, denoise and decode parts and pipeline.c), linked
+-- with runtime/pipeline/ as build/tests/<name>. A
 -- network's variants (a family of kind "network") link runtime/network/main.c. Not code: no
 -- logic here.
 local os12, latte, osp = "models/opensora-v1.2.lua", "models/latte.lua", "models/opensora-plan-v1.1.lua"
@@ -20,6 +22,20 @@ return {
     .. "--width 80 --frames 3 --text-len 6 --steps 10 --pipeline-dtype fp32" },
   { name = "osp-cfg", model = osp, args = m(osp) .. "--config tests/data/osp-config.json --name cfg --height 64 "
     .. "--width 48 --frames 13 --text-len 7 --steps 12 --pipeline-dtype fp32" },
+  -- the end-to-end fixtures as whole pipelines from their model folders (tests/pipeline_test.sh), in fp32
+  -- as upstream ran them
+  { name = "pipeline-os12-e2e", model = os12, pipeline = true, args = m(os12) .. "--model-dir "
+    .. "tests/golden/e2e-opensora-v1.2 --text-encoder tests/golden/e2e-opensora-v1.2/DeepFloyd/t5-v1_1-xxl-sharded "
+    .. "--name e2e --height 144 --width 256 --frames 17 --pipeline-dtype fp32" },
+  { name = "pipeline-latte-e2e", model = latte, pipeline = true, args = m(latte) .. "--model-dir "
+    .. "tests/golden/e2e-latte/maxin-cn/Latte-1 --name e2e --height 64 --width 64 --frames 16 --text-len 120 "
+    .. "--steps 10 --pipeline-dtype fp32" },
+  -- their VAEs alone, for the chained-binaries comparison of tests/pipeline_test.sh
+  { name = "vae-os12-e2e", model = "models/vae-opensora-v1.2.lua", args = "--model models/vae-opensora-v1.2.lua "
+    .. "--config tests/golden/e2e-opensora-v1.2/hpcai-tech/OpenSora-VAE-v1.2/config.json --name e2e --latent 4,5,18,32 "
+    .. "--frames 17" },
+  { name = "vae-latte-e2e", model = "models/vae-latte.lua", args = "--model models/vae-latte.lua "
+    .. "--config tests/golden/e2e-latte/maxin-cn/Latte-1/vae_temporal_decoder/config.json --name e2e --latent 4,16,8,8" },
   -- the end-to-end fixtures' transformers at their sizes (tests/cond_test.sh: the first model call and
   -- the sampling run from ditc-cond's conditioning)
   { name = "os12-e2e", model = os12, args = m(os12) .. "--config tests/golden/e2e-opensora-v1.2/hpcai-tech/"

@@ -42,7 +42,10 @@ M.config_fields = {
 M.config_required = { "micro_frame_size", "scale", "shift", "block_out_channels", "layers_per_block", "norm_num_groups",
   "latent_channels", "out_channels", "temporal_filters", "temporal_num_res_blocks", "temporal_channel_multipliers",
   "temporal_downsample", "temporal_num_groups", "temporal_in_out_channels", "temporal_latent_embed_dim", "temporal_embed_dim" }
-M.config_json_ignored, M.config_json_metadata = {}, {}
+-- Top-level fields of its nested config.json that do not affect decoding, and its metadata (the
+-- pipeline binary's run-time check of config.json skips both, as the import does)
+M.config_json_ignored = { cal_loss = true, freeze_vae_2d = true, from_pretrained = true }
+M.config_json_metadata = { architectures = true, model_type = true, torch_dtype = true, transformers_version = true }
 
 -- A variant: the latent [C, T, h, w] of one video, the frames it decodes to, and how many frames
 -- one spatial call decodes (numerically irrelevant: every frame is its own image).
@@ -77,11 +80,10 @@ function M.import_config_json(obj, fail, note)
   local c = {}
   local function val(v) if v == json.null then return nil end return v end
   local top = { micro_frame_size = true, scale = true, shift = true }
-  local ignored = { architectures = true, model_type = true, torch_dtype = true, transformers_version = true,
-    cal_loss = true, freeze_vae_2d = true, from_pretrained = true }
   for _, k in ipairs(json.keys(obj)) do
     if top[k] then c[k] = val(obj[k])
-    elseif k ~= "vae_2d" and k ~= "vae_temporal" and not ignored[k] and not k:match("^_") then
+    elseif k ~= "vae_2d" and k ~= "vae_temporal" and not M.config_json_ignored[k] and not M.config_json_metadata[k]
+      and not k:match("^_") then
       fail(k, "unknown config.json field (not a VideoAutoencoderPipeline setting ditc knows)")
     end
   end

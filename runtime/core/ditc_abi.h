@@ -9,7 +9,7 @@
 
 #include <stdint.h>
 
-#define DITC_ABI_VERSION 7
+#define DITC_ABI_VERSION 8
 
 /* A PAB table cell: low 2 bits the op, the rest the cache slot index of the module. */
 enum { DITC_PAB_COMPUTE = 0, DITC_PAB_WRITE = 1, DITC_PAB_REUSE = 2 };
@@ -194,6 +194,52 @@ typedef struct {
    * second (the pipeline's); 0: the network makes no video */
   int video_fps;
 } ditc_variant;
+
+/* A whole text-to-video pipeline (gen/main.lua --pipeline or --model-dir): three generated parts,
+ * each a variant above, run as the phases text -> denoise -> decode on one arena, where only the
+ * DiT's conditioning and the latent cross phases (runtime/pipeline/). */
+enum { DITC_PART_TEXT = 0, DITC_PART_DENOISE = 1, DITC_PART_DECODE = 2, DITC_N_PARTS = 3 };
+enum { DITC_WEIGHTS_RESIDENT = 0, DITC_WEIGHTS_RELOAD = 1 };
+
+/* A leaf of the config.json a part was generated from: its path ("a.b" in nested objects) and
+ * its value as canonical JSON (gen/pipeline/pipeline.lua's canon; runtime/pipeline/config_check.c
+ * writes a run-time file's the same way). */
+typedef struct {
+  const char *path, *value;
+} ditc_config_field;
+
+typedef struct {
+  const ditc_variant *v;
+  const char *folder;              /* its folder under --model-dir, as the released repository lays it out */
+  int n_fields;                    /* the config.json leaves a run-time config.json must repeat (0: the */
+  const ditc_config_field *fields; /* part came from its description: no config.json was read) */
+  int n_skip;                      /* top-level fields the check skips: metadata and fields */
+  const char *const *skip;         /* upstream reads but that do not affect inference */
+  int n_class_names;               /* what model_type, _class_name or architectures[0] may say */
+  const char *const *class_names;
+  int64_t arena_bytes, weight_bytes; /* the plan's: this part's arena and its weights */
+} ditc_pipeline_part;
+
+typedef struct {
+  int abi_version;
+  const char *family, *name, *inputs_hash;
+  ditc_pipeline_part parts[DITC_N_PARTS];
+  const char *tokenizer_folder;    /* the folder of spiece.model under --model-dir */
+  const char *tokenizer;           /* "fast" (T5TokenizerFast) or "slow" (T5Tokenizer) */
+  const char *clean;               /* the prompt preprocessing (text_pipeline_find's names) */
+  int negative;                    /* 1: the DiT's uncond half is a T5-encoded negative prompt */
+  const char *negative_default;    /* its default ("" for Latte-1) */
+  int weights_mode;                /* DITC_WEIGHTS_* */
+  int fps;                         /* the video's frame rate */
+  int64_t arena_bytes;             /* one arena: every phase at offset 0, then the carried tensors */
+  int64_t off_cond, cond_bytes;    /* the DiT's conditioning inputs, in the order of its inputs[] */
+  int64_t off_latent, latent_bytes;/* the latent [Bp, Cin, Tx, Hx, Wx], fp32 */
+  int64_t weight_bytes;            /* resident: every part's; reload: the largest part's */
+  const char *plan_text;           /* plan.txt */
+} ditc_pipeline;
+
+/* The pipeline a pipeline binary was built for (defined by the generated pipeline.c). */
+const ditc_pipeline *ditc_pipeline_get(void);
 
 /* The variant a binary was built for (defined by the generated entry.c). */
 const ditc_variant *ditc_variant_get(void);

@@ -44,8 +44,8 @@ static ditc_status no_memory(const ditc_variant *v, size_t wbytes, size_t abytes
                    v->family, v->name, what, (double)abytes / gib, abytes, ditc_backend()->name, have);
 }
 
-ditc_status model_init_weights(ditc_model *m, const ditc_variant *v, int with_arena, ditc_err *err) {
-  memset(m, 0, sizeof *m);
+/* The descriptor's ABI and weight spans, before anything is allocated for it. */
+static ditc_status check_descriptor(const ditc_variant *v, ditc_err *err) {
   if (v->abi_version != DITC_ABI_VERSION)
     return ditc_fail(err, DITC_EINVAL, "variant %s was generated for ABI %d, this runtime is ABI %d",
                      v->name, v->abi_version, DITC_ABI_VERSION);
@@ -59,6 +59,27 @@ ditc_status model_init_weights(ditc_model *m, const ditc_variant *v, int with_ar
                        SHOWN(nb, w->name), w->dtype, (long long)w->offset, (long long)(w->offset + span),
                        (long long)v->weight_elems);
   }
+  return DITC_OK;
+}
+
+ditc_status model_init_view(ditc_model *m, const ditc_variant *v, float *weights, unsigned char *arena, ditc_err *err) {
+  memset(m, 0, sizeof *m);
+  ditc_status s = check_descriptor(v, err);
+  if (s) return s;
+  m->v = v;
+  m->prologue = ditc_phase_find(v, DITC_PHASE_PROLOGUE);
+  m->step = ditc_phase_find(v, DITC_PHASE_STEP);
+  m->weights = weights;
+  m->arena = arena;
+  m->ex.weights = weights;
+  m->ex.arena = arena;
+  return DITC_OK;
+}
+
+ditc_status model_init_weights(ditc_model *m, const ditc_variant *v, int with_arena, ditc_err *err) {
+  memset(m, 0, sizeof *m);
+  ditc_status s = check_descriptor(v, err);
+  if (s) return s;
   m->v = v;
   m->prologue = ditc_phase_find(v, DITC_PHASE_PROLOGUE);
   m->step = ditc_phase_find(v, DITC_PHASE_STEP);
@@ -68,13 +89,13 @@ ditc_status model_init_weights(ditc_model *m, const ditc_variant *v, int with_ar
   if (avail >= 0 && (double)wbytes + (double)abytes > avail) return no_memory(v, wbytes, abytes, -1, err);
   m->weights = aligned_alloc(256, wbytes ? wbytes : 256);
   m->arena = with_arena ? aligned_alloc(256, abytes ? abytes : 256) : NULL;
+  m->owns_weights = m->owns_arena = 1;
   if (!m->weights || (with_arena && !m->arena)) {
     model_free(m);
     return no_memory(v, wbytes, abytes, -1, err);
   }
   memset(m->weights, 0, wbytes);
   if (m->arena) memset(m->arena, 0, abytes);
-  m->owns_weights = 1;
   m->ex.weights = m->weights;
   m->ex.arena = m->arena;
   return DITC_OK;
@@ -91,6 +112,7 @@ ditc_status model_init_rank(ditc_model *m, const ditc_variant *v, const float *w
   m->arena = avail >= 0 && (double)abytes > avail ? NULL : aligned_alloc(256, abytes ? abytes : 256);
   if (!m->arena) return no_memory(v, 0, abytes, cfg_rank * v->denoiser->sp + rank, err);
   memset(m->arena, 0, abytes);
+  m->owns_arena = 1;
   m->weights = (float *)weights; /* shared, never written */
   m->ex.weights = weights;
   m->ex.arena = m->arena;
@@ -108,7 +130,7 @@ ditc_status model_attach(ditc_model *m, ditc_err *err) { return ditc_backend()->
 void model_free(ditc_model *m) {
   if (m->v) ditc_backend()->detach(m);
   if (m->owns_weights) free(m->weights);
-  free(m->arena);
+  if (m->owns_arena) free(m->arena);
   memset(m, 0, sizeof *m);
 }
 
@@ -196,6 +218,16 @@ static ditc_status convert_shard(void *arg, ditc_err *err) {
     }
   }
   return DITC_OK;
+}
+
+ditc_status model_check_weights(const ditc_variant *v, const char *path, ditc_err *err) {
+  ditc_ckpt c;
+  ditc_status s = ckpt_resolve(&c, path, err);
+  if (s) return s;
+  s = ckpt_open(&c, err);
+  if (!s) s = check_manifest(v, &c, err);
+  ckpt_close(&c);
+  return s;
 }
 
 ditc_status model_load_weights(ditc_model *m, const char *path, ditc_err *err) {

@@ -13,7 +13,7 @@ typedef struct {
   const ditc_variant *v;
   float *weights;        /* [weight_elems] fp32 */
   unsigned char *arena;  /* [host_bytes] of the arena (all of it on the CPU), 256-byte aligned, zeroed */
-  int owns_weights;
+  int owns_weights, owns_arena; /* 0: the caller's buffers (model_init_view) */
   ditc_exec ex;
   ditc_phase_fn prologue, step; /* the denoiser's phases (ditc_phase_find) */
 } ditc_model;
@@ -22,6 +22,9 @@ typedef struct {
 ditc_status model_init(ditc_model *m, const ditc_variant *v, ditc_err *err);
 /* The weight buffer, and the arena only when with_arena (ranks bring their own: model_init_rank). */
 ditc_status model_init_weights(ditc_model *m, const ditc_variant *v, int with_arena, ditc_err *err);
+/* A model over the caller's weight buffer and arena (a pipeline's phases share one of each);
+ * model_free frees neither. Checks the descriptor as model_init does. */
+ditc_status model_init_view(ditc_model *m, const ditc_variant *v, float *weights, unsigned char *arena, ditc_err *err);
 /* Points the model's execution at the backend's copies (a no-op on the CPU; CUDA uploads the
  * loaded weights and allocates the device arena). model_init_rank does it itself. */
 ditc_status model_attach(ditc_model *m, ditc_err *err);
@@ -35,6 +38,10 @@ void model_free(ditc_model *m);
  * every shard against the manifest (names, shapes, float dtypes, no extras, no NaN/Inf) before
  * converting any of it into the weight buffer. */
 ditc_status model_load_weights(ditc_model *m, const char *path, ditc_err *err);
+/* The checks of model_load_weights that read no tensor data: the files of the checkpoint at path and
+ * every tensor's name, dtype and shape against v's manifest (a run checks every part it will load
+ * before its first phase). */
+ditc_status model_check_weights(const ditc_variant *v, const char *path, ditc_err *err);
 /* Seeded random weights of a sensible scale, for benchmarks only (never a real model). */
 void model_random_weights(ditc_model *m, uint64_t seed);
 

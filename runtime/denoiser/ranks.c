@@ -93,15 +93,7 @@ static ditc_status load_inputs(const rank_job *job, ditc_model *m, int global, f
   if (o->noise) {
     if ((s = model_load_noise(m, o->noise, err))) return s;
   } else {
-    float *z = (float *)(void *)(m->arena + v->denoiser->off_z);
-    rng_normal(z, latent, (uint64_t)o->seed);
-    if (!strcmp(v->dtype, "bf16")) /* upstream samples the initial noise in the pipeline dtype */
-      for (int64_t i = 0; i < latent; i++) {
-        uint32_t b;
-        memcpy(&b, &z[i], 4);
-        b = (b + 0x7fffu + ((b >> 16) & 1u)) & 0xffff0000u;
-        memcpy(&z[i], &b, 4);
-      }
+    sampler_seed_noise(m, (uint64_t)o->seed);
   }
   if (o->save_steps && global == 0 && !o->bench) {
     *latents = malloc((size_t)(latent * v->denoiser->steps) * sizeof(float));

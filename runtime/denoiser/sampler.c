@@ -12,6 +12,7 @@
 
 #include "backend.h"
 #include "comm.h"
+#include "rng.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -172,6 +173,20 @@ static int note_nonfinite(sampler_health *h, const float *z, int64_t n, int i, i
 static int comm_failed(const ditc_model *m) {
   const ditc_comm *c = m->ex.comm ? m->ex.comm : m->ex.cfg_comm;
   return c && comm_faulted(c->fault);
+}
+
+void sampler_seed_noise(ditc_model *m, uint64_t seed) {
+  const ditc_denoiser *d = m->v->denoiser;
+  const int64_t latent = (int64_t)d->Bp * d->Cin * d->Tx * d->Hx * d->Wx;
+  float *z = (float *)(void *)(m->arena + d->off_z);
+  rng_normal(z, latent, seed);
+  if (!strcmp(m->v->dtype, "bf16"))
+    for (int64_t i = 0; i < latent; i++) {
+      uint32_t b;
+      memcpy(&b, &z[i], 4);
+      b = (b + 0x7fffu + ((b >> 16) & 1u)) & 0xffff0000u;
+      memcpy(&z[i], &b, 4);
+    }
 }
 
 void sampler_run(ditc_model *m, const sampler_opts *o) {

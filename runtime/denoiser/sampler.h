@@ -26,6 +26,10 @@ typedef struct sampler_health {
   int64_t bad_index; /* the first non-finite element of that latent */
 } sampler_health;
 
+/* The initial noise of --seed: counter-based N(0, 1) from seed (rng.h) into the sampler latent,
+ * rounded to bf16 where the pipeline dtype is (upstream samples it in that dtype). */
+void sampler_seed_noise(ditc_model *m, uint64_t seed);
+
 /* Runs the prologue and every step on the noise already in the sampler latent (off_z). The
  * final latent stays at off_z. Stops after the first step whose latent holds NaN/Inf unless
  * keep_nonfinite (o->health says which). */

@@ -151,15 +151,6 @@ static ditc_status first_nonfinite(const graph_outputs *res, ditc_err *err) {
   return DITC_OK;
 }
 
-/* The video file of row `row` of `rows`: path itself for one row, else path with "-ROW" before its
- * extension. */
-static int video_path(char *buf, size_t n, const char *path, int64_t row, int64_t rows) {
-  if (rows <= 1) return snprintf(buf, n, "%s", path) < (int)n;
-  const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
-  if (!dot || (slash && dot < slash)) dot = path + strlen(path);
-  return snprintf(buf, n, "%.*s-%lld%s", (int)(dot - path), path, (long long)row, dot) < (int)n;
-}
-
 /* Writes frames_u8 [rows, F, H, W, 3] of res as one video a row. */
 static ditc_status write_videos(const net_options *o, const graph_outputs *res, int fps, ditc_err *err) {
   for (int i = 0; i < res->n; i++) {
@@ -168,7 +159,7 @@ static ditc_status write_videos(const net_options *o, const graph_outputs *res, 
     const int64_t F = t->shape[1], H = t->shape[2], W = t->shape[3], per = F * H * W * 3;
     for (int64_t r = 0; r < t->shape[0]; r++) {
       char path[4096];
-      if (!video_path(path, sizeof path, o->video, r, t->shape[0]))
+      if (!video_row_path(path, sizeof path, o->video, r, t->shape[0]))
         return ditc_fail(err, DITC_EINVAL, "--video: the path is longer than %zu bytes", sizeof path - 1);
       ditc_status s = video_write(path, (const uint8_t *)t->data + r * per, F, H, W, fps, err);
       if (s) return s;

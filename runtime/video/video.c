@@ -3,6 +3,7 @@
  * mp4.c). Not here: colour conversion, encoding, files (the writers and outfile.c). */
 #include "video.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -88,4 +89,11 @@ ditc_status video_write(const char *path, const uint8_t *frames, int64_t F, int6
   DITC_CHECK(frames);
   return fmt == VIDEO_Y4M ? video_y4m_write(path, frames, F, H, W, fps, err)
                           : video_mp4_write(path, frames, F, H, W, fps, err);
+}
+
+int video_row_path(char *buf, size_t n, const char *path, int64_t row, int64_t rows) {
+  if (rows <= 1) return snprintf(buf, n, "%s", path) < (int)n;
+  const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
+  if (!dot || (slash && dot < slash)) dot = path + strlen(path);
+  return snprintf(buf, n, "%.*s-%lld%s", (int)(dot - path), path, (long long)row, dot) < (int)n;
 }

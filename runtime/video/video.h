@@ -14,6 +14,7 @@
 #ifndef DITC_VIDEO_H
 #define DITC_VIDEO_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "ditc_status.h"
@@ -41,6 +42,11 @@ int video_mp4_available(ditc_err *err);
  * folder, the space for a .y4m). flag names the path in messages ("--out"). */
 ditc_status video_check(const char *flag, const char *path, const out_input *inputs, int n_inputs, int64_t F,
                         int64_t H, int64_t W, int fps, ditc_err *err);
+
+/* The file of video `row` of `rows` written to one path: path itself for one, else path with
+ * "-ROW" (0-based) before its extension (out.mp4: out-0.mp4, out-1.mp4, ...). 0 when it does not
+ * fit n bytes. */
+int video_row_path(char *buf, size_t n, const char *path, int64_t row, int64_t rows);
 
 /* Writes frames [F, H, W, 3] (uint8 RGB, row-major) as a video of fps frames per second at path,
  * atomically (see above). */
