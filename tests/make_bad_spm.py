@@ -123,4 +123,5 @@ def main():
             f.write(blob)
 
 
-main()
+if __name__ == "__main__":
+    main()

@@ -63,6 +63,7 @@ suite "the VAE decoders vs the upstream fixtures: samples, chunks, tiles, frames
 suite "the VAE decoders' generator side: configs, schedules, refusals (tests/vae_gen_test.lua)" lua5.4 tests/vae_gen_test.lua
 suite "a variant as a whole pipeline: its parts and one plan over text, denoise, decode (tests/pipeline_gen_test.lua)" lua5.4 tests/pipeline_gen_test.lua
 suite "from a prompt to the DiT: tokenizer, T5, ditc-cond, first call and sampling vs the e2e fixtures (tests/cond_test.sh)" tests/cond_test.sh
+suite "one binary from a prompt to a video: the e2e fixtures, the chained parts, the memory plan, model folders (tests/pipeline_test.sh)" tests/pipeline_test.sh
 suite "the device check, dry (tests/devcheck_test.sh)" tests/devcheck_test.sh
 suite "caption cleaning vs upstream (tests/clean_test.sh)" tests/clean_test.sh
 suite "video files from uint8 frames: .y4m, .mp4, bin/ditc-video (tests/video_test.sh)" tests/video_test.sh
