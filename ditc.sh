@@ -4,7 +4,7 @@
 # and, as root, pkg-config and FFmpeg's libavformat-dev libavcodec-dev libswscale-dev libavutil-dev
 # for bin/ditc-video's .mp4, which a build without them refuses), then builds and runs a verb
 # through ninja.
-#   ./ditc.sh demo    the fixture model sampled with PAB off and on, schedule summary and times
+#   ./ditc.sh demo    a prompt to a video in one binary (tiny parts), PAB off and on, times per phase
 #   ./ditc.sh test    every CPU test, ending with "N passed, N failed"
 #   ./ditc.sh bench   time per step with PAB off/on, work skipped, arena size, generator time
 #   ./ditc.sh build   all binaries (bin/)
@@ -25,9 +25,9 @@ verb=${1:-}
 usage() {
   cat <<'EOF'
 usage: ./ditc.sh VERB [ARGS...]
-  demo       sample the Open-Sora 1.2 demo model (cpu-demo: the fixture's weights at a 5x20x28
-             latent) for 30 steps with PAB off and on: progress, schedule summary, both times and
-             their ratio next to the ideal 1/(1-skip)
+  demo       one binary from a prompt to a video (Open-Sora 1.2 on the e2e fixture's tiny parts)
+             with PAB off and on: progress per phase, seconds per phase, the denoise speedup next
+             to the ideal 1/(1-skip), and where the two videos are (build/demo/)
   test       build and run every CPU test (the CI command); ends with "N passed, N failed"
   bench      CPU time per step, PAB off/on and 1 thread vs the default, warmed up, interleaved and
              repeated (median and spread, the ideal PAB speedup beside the measured one); then the

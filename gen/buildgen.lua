@@ -146,6 +146,17 @@ for _, model in ipairs(MODELS) do
   end
 end
 
+-- The demo's pipeline (tools/demo.sh): the Open-Sora end-to-end fixture's tiny parts from their
+-- folders, in fp32 as upstream ran them; generated into build/gen/ (not committed), part of `all`.
+put("")
+put("# ---- the demo's pipeline (tools/demo.sh) ----")
+local E2E = "tests/golden/e2e-opensora-v1.2"
+gen("build/gen/demo-opensora-v1.2-e2e", "models/opensora-v1.2.lua", "--model models/opensora-v1.2.lua --model-dir " .. E2E
+  .. " --text-encoder " .. E2E .. "/DeepFloyd/t5-v1_1-xxl-sharded --name e2e --height 144 --width 256 --frames 17 "
+  .. "--pipeline-dtype fp32", pipeline_files("build/gen/demo-opensora-v1.2-e2e"))
+pipeline_bin("bin/pipeline/opensora-v1.2-e2e", "build/gen/demo-opensora-v1.2-e2e", "build/obj/demo-opensora-v1.2-e2e")
+add("cpu", "bin/pipeline/opensora-v1.2-e2e")
+
 put("")
 put("# ---- test variants (tests/variants.lua; generated into build/gen/, not committed) ----")
 local tests = dofile(root .. "tests/variants.lua")

@@ -210,8 +210,9 @@ t one_line_error "--video over an input (the noise file)" $tmp/none -e "--video"
   $OS --model-dir $R --prompt a --noise $tmp/os-z0.safetensors --video $tmp/os-z0.safetensors --quiet
 : >$tmp/empty.txt
 t one_line_error "an empty --prompt-file" $tmp/x.y4m -e "no prompt" -- $OS --model-dir $R --prompt-file $tmp/empty.txt --video $tmp/x.y4m
-expect "--print-plan prints plan.txt; --info names the parts and their folders" bash -c "
-  $OS --print-plan | cmp - build/gen/pipeline-os12-e2e/plan.txt && $OS --info | grep -q 'hpcai-tech/OpenSora-VAE-v1.2'"
+expect "--print-plan prints plan.txt, --print-schedule the DiT binary's schedule; --info names the parts' folders" bash -c "
+  $OS --print-plan | cmp - build/gen/pipeline-os12-e2e/plan.txt &&
+  $OS --print-schedule | cmp - <(build/tests/os12-e2e --print-schedule) && $OS --info | grep -q 'hpcai-tech/OpenSora-VAE-v1.2'"
 expect "--negative-prompt on Latte changes the video" bash -c "
   $LA --model-dir $RL --prompt \"\$1\" --noise $tmp/la-z0.safetensors --negative-prompt 'blurry, dark' --out $tmp/la-neg.safetensors --quiet &&
   ! $CMP --exact $tmp/la-neg.safetensors final $tmp/la-pab.safetensors final >/dev/null" _ "$LP"

@@ -122,6 +122,36 @@ print(s.read_header('$tmp/o.safetensors')[0]['frames_u8']['shape'][1])")
         "$(sed -n 's/^flops per call \([^ ]*\).*/\1 FLOPs per video/p' "$p")"
     done
   done
+  echo "== the tiny pipelines, prompt to frames in one binary (the e2e fixtures' parts, fp32): seconds per phase =="
+  echo "   (a warm-up run, then 5 runs interleaved PAB off / on; median and [min, max] of each phase)"
+  local pl_os=(bin/pipeline/opensora-v1.2-e2e --model-dir tests/golden/e2e-opensora-v1.2 --text-encoder
+    tests/golden/e2e-opensora-v1.2/DeepFloyd/t5-v1_1-xxl-sharded --tokenizer tests/golden/t5)
+  local pl_la=(build/tests/pipeline-latte-e2e --model-dir tests/golden/e2e-latte/maxin-cn/Latte-1 --tokenizer tests/golden/t5)
+  local ptmp
+  ptmp=$(mktemp -d)
+  for fam in os la; do
+    local cmd=("${pl_os[@]}")
+    [ $fam = la ] && cmd=("${pl_la[@]}")
+    "${cmd[@]}" --prompt "a red panda eating bamboo" --seed 1 --out $ptmp/w.safetensors --quiet
+    for i in 1 2 3 4 5; do
+      for pab in off on; do
+        "${cmd[@]}" --prompt "a red panda eating bamboo" --seed 1 --pab $pab --out $ptmp/o.safetensors --quiet --json \
+          >$ptmp/$fam-$pab-$i.json
+      done
+    done
+    python3 - "${cmd[0]}" $ptmp/$fam <<'PY'
+import glob, json, statistics, sys
+print(f"  {sys.argv[1]}:")
+for pab in ("off", "on"):
+    runs = [json.load(open(p))["seconds"] for p in sorted(glob.glob(f"{sys.argv[2]}-{pab}-*.json"))]
+    cells = []
+    for k in ("text", "denoise", "decode", "write", "total"):
+        v = [r[k] for r in runs]
+        cells.append(f"{k} {statistics.median(v):.3f} [{min(v):.3f}, {max(v):.3f}]")
+    print(f"    PAB {pab:<3} " + ", ".join(cells) + " s")
+PY
+  done
+  rm -rf "$ptmp"
   echo "== pipelines at released sizes: the generator's plan over text -> denoise -> decode, GPU storage =="
   echo "   (upstream VideoSys keeps T5, DiT and VAE resident: the 'resident' weights, plus its own activations)"
   for spec in "opensora-v1.2 480p-9x16-51f" "latte 16x512x512" "opensora-plan-v1.1 65x512x512"; do

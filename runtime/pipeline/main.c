@@ -33,7 +33,7 @@ typedef struct {
   size_t *prompt_len;
   int n_prompts;
   unsigned long long seed;
-  int has_seed, pab_on, save_steps, json, quiet, threads, fps, info, print_plan, allow_nonfinite;
+  int has_seed, pab_on, save_steps, json, quiet, threads, fps, info, print_plan, print_schedule, allow_nonfinite;
 } pipe_options;
 
 static const char *const PART_FLAG[DITC_N_PARTS] = {"--text-encoder", "--transformer", "--vae"};
@@ -47,7 +47,7 @@ static void usage(FILE *f, const char *prog, const ditc_pipeline *pl) {
           "usage: %s --model-dir DIR (--prompt TEXT ... | --prompt-file FILE | --cond FILE)\n"
           "          [--negative-prompt TEXT] [--seed N | --noise FILE] [--pab on|off] [--out FILE.safetensors]\n"
           "          [--save-steps] [--video FILE.mp4|FILE.y4m] [--fps N] [--json] [--quiet] [--threads N]\n"
-          "       %s --info | --print-plan | --help\n"
+          "       %s --info | --print-plan | --print-schedule | --help\n"
           "  --model-dir DIR        the released repositories under DIR: %s/, %s/, %s/ (tokenizer: %s/)\n"
           "  --text-encoder DIR     the text encoder's folder elsewhere (config.json and its checkpoint)\n"
           "  --transformer DIR      the transformer's folder elsewhere\n"
@@ -69,7 +69,8 @@ static void usage(FILE *f, const char *prog, const ditc_pipeline *pl) {
           "  --quiet                no progress and no summary line on stderr\n"
           "  --threads N            CPU threads (results do not depend on it)\n"
           "  --allow-nonfinite      write results that hold NaN/Inf instead of failing\n"
-          "  --info                 the parts and the memory plan; --print-plan: plan.txt\n",
+          "  --info                 the parts and the memory plan; --print-plan: plan.txt; --print-schedule:\n"
+          "                         the transformer's schedule.txt (sampler and PAB tables)\n",
           prog, prog, pl->parts[0].folder, pl->parts[1].folder, pl->parts[2].folder, pl->tokenizer_folder,
           pl->negative ? "the negative prompt (default \"\")" : "(none: this family's unconditional half is its "
                                                                 "learned null caption)",
@@ -118,7 +119,8 @@ static int parse(int argc, char **argv, pipe_options *o, const ditc_pipeline *pl
     const char *name;
     int *dst;
   } bools[] = {{"--save-steps", &o->save_steps}, {"--json", &o->json}, {"--quiet", &o->quiet}, {"--info", &o->info},
-               {"--print-plan", &o->print_plan}, {"--allow-nonfinite", &o->allow_nonfinite}};
+               {"--print-plan", &o->print_plan}, {"--print-schedule", &o->print_schedule},
+               {"--allow-nonfinite", &o->allow_nonfinite}};
   enum { NBOOL = sizeof bools / sizeof bools[0] };
   int seen_pab = 0;
   for (int i = 1; i < argc; i++) {
@@ -170,7 +172,7 @@ static int parse(int argc, char **argv, pipe_options *o, const ditc_pipeline *pl
       *dst = (int)n;
     }
   }
-  if (o->info || o->print_plan) return 0;
+  if (o->info || o->print_plan || o->print_schedule) return 0;
   const int sources = (o->n_prompts > 0) + (o->prompt_file != NULL) + (o->cond != NULL);
   if (sources != 1) return fail_usage(prog, "%s", "give the prompts one way: --prompt TEXT (repeatable), --prompt-file "
                                                   "FILE or --cond FILE");
@@ -344,6 +346,7 @@ int main(int argc, char **argv) {
   const int pr = parse(argc, argv, &o, pl);
   if (pr) return pr < 0 ? 0 : pr;
   if (o.print_plan) return fputs(pl->plan_text, stdout) < 0;
+  if (o.print_schedule) return fputs(pl->parts[DITC_PART_DENOISE].v->denoiser->schedule_text, stdout) < 0;
   if (o.info) {
     info(pl);
     return 0;
