@@ -87,7 +87,7 @@ end
 
 -- One pipeline binary from a generated pipeline dir: each part's forward.c and tables.c compiled
 -- with its own -I (rule pipeline_cc), pipeline.c, linked with runtime/pipeline/ (rule pipeline_link).
-local function pipeline_bin(bin, dir, obj)
+local function pipeline_bin(bin, dir, obj, nccl)
   local objs = { obj .. "/pipeline.o" }
   put("build %s/pipeline.o: pipeline_cc %s/pipeline.c | rt_deps", obj, dir)
   put("  dir = %s", dir)
@@ -100,6 +100,11 @@ local function pipeline_bin(bin, dir, obj)
     end
   end
   put("build %s: pipeline_link %s | pipeline_deps", bin, table.concat(objs, " "))
+  if nccl then -- the same objects linked with the NCCL communicator (one process a rank)
+    put("build %s-nccl: pipeline_link %s | pipeline_deps build/rt/comm_nccl.o", bin, table.concat(objs, " "))
+    put("  pipe_comm = build/rt/comm_nccl.o")
+    put("  comm_libs = -L$cuda/lib64 -lnccl -lcudart")
+  end
 end
 
 local groups = { cpu = {}, nccl = {}, cuda = {}, tests = {} }
@@ -167,7 +172,8 @@ for _, t in ipairs(tests) do
   local dir, bin = "build/gen/" .. t.name, "build/tests/" .. t.name
   if t.pipeline then
     gen(dir, t.model, t.args, pipeline_files(dir))
-    pipeline_bin(bin, dir, "build/obj/" .. t.name)
+    pipeline_bin(bin, dir, "build/obj/" .. t.name, t.nccl)
+    if t.nccl then add("nccl", bin .. "-nccl") end
   else
     gen(dir, t.model, t.args, network and NETWORK_FILES or GEN_FILES, t.args:match("%-%-config (%S+)"))
     cpu_bin(bin, dir, { hooks = t.hooks, noffmpeg = t.noffmpeg })

@@ -114,6 +114,38 @@ assert total == arena + weights
 PY
 done
 
+# ---- several ranks: every rank encodes the prompt, rank 0 decodes and writes ------------------------------
+SP=build/tests/pipeline-os12-e2e-sp2
+expect "opensora-v1.2, 2 sequence-parallel thread ranks: runs" $SP "${OS_DIRS[@]}" --ranks 2 --prompt "$P" \
+  --noise $tmp/os-z0.safetensors --pab off --out $tmp/sp2.safetensors --save-steps --video $tmp/sp2.y4m --json --quiet
+for n in latents frames_u8; do
+  t $CMP --exact --label "opensora-v1.2, 2 ranks == 1 rank: $n" $tmp/sp2.safetensors $n $tmp/os-nopab.safetensors $n
+done
+expect "opensora-v1.2, 2 ranks: the video is the one rank's" cmp $tmp/sp2.y4m $tmp/os-nopab.y4m
+expect "latte, the CFG halves on 2 thread ranks == 1 rank: every step's latent and the frames" bash -c "
+  build/tests/pipeline-latte-e2e-cfgp ${LA_DIRS[*]} --ranks 2 --prompt \"\$1\" --noise $tmp/la-z0.safetensors \
+    --out $tmp/cfgp.safetensors --save-steps --quiet &&
+  $CMP --exact $tmp/cfgp.safetensors latents $tmp/la-pab.safetensors latents &&
+  $CMP --exact $tmp/cfgp.safetensors frames_u8 $tmp/la-pab.safetensors frames_u8" _ "$LP"
+$SP "${OS_DIRS[@]}" --ranks 2 --prompt "$P" --noise $tmp/os-z0.safetensors --out $tmp/sp2b.safetensors --json --quiet \
+  >$tmp/sp2.json 2>&1
+expect "2 thread ranks: --json's arenas (one a further rank) are plan.txt's" python3 - $SP $tmp/sp2.json <<'PY'
+import json, re, subprocess, sys
+plan = subprocess.run([sys.argv[1], "--print-plan"], capture_output=True, text=True).stdout
+b = json.load(open(sys.argv[2]))
+ranks, extra = map(int, re.search(r"^  ranks +(\d+) thread_rank_arenas (\d+)$", plan, re.M).groups())
+arena = int(re.search(r"^  denoise +arena (\d+)", plan, re.M).group(1))
+assert b["ranks"] == ranks == 2 and b["bytes"]["thread_rank_arenas"] == extra == arena, (b, ranks, extra, arena)
+PY
+refuses "a parallel pipeline without --ranks names the count" 2 "run it with --ranks 2" $tmp/x.y4m \
+  $SP --model-dir $G --prompt a --video $tmp/x.y4m
+if [ -x build/tests/pipeline-os12-e2e-sp2-nccl ]; then
+  t one_line_error "--comm nccl outside a launcher: one line naming RANK and WORLD_SIZE" $tmp/x.y4m -e "RANK" -- \
+    env -u RANK -u WORLD_SIZE build/tests/pipeline-os12-e2e-sp2-nccl --comm nccl --model-dir $G --prompt a --video $tmp/x.y4m
+else
+  echo "# skipped: the NCCL build of the pipeline (build/tests/pipeline-os12-e2e-sp2-nccl: ninja nccl, needs the CUDA toolkit)"
+fi
+
 # ---- model folders as the released repositories lay them out --------------------------------------------
 # Open-Sora 1.2: three repositories under DIR by their names; DeepFloyd's holds the tokenizer too
 R=$tmp/os-models
@@ -172,6 +204,36 @@ bad "a tokenizer whose vocabulary is larger than the text encoder's" "spiece.mod
   "does not belong" --
 fresh && printf '{"model_type": "t5"' >$B/DeepFloyd/t5-v1_1-xxl/config.json
 bad "a truncated config.json" "t5-v1_1-xxl/config.json" "malformed JSON" --
+
+# Open-Sora-Plan v1.1 (no end-to-end fixture): its released layout from the fixtures' tiny parts of matching
+# widths (the DiT fixture's transformer, the VAE fixture's decoder, Open-Sora's e2e T5 of d_model 32), its
+# pipeline generated and built from that folder by ./ditc.sh variant, then run from a prompt
+RO=$tmp/osp/LanguageBind/Open-Sora-Plan-v1.1.0
+mkdir -p $RO/65x512x512 $RO/vae $tmp/osp/DeepFloyd
+cp tests/data/osp-fixture/config.json $RO/65x512x512/
+cp tests/golden/opensora-plan-v1.1/weights.safetensors $RO/65x512x512/diffusion_pytorch_model.safetensors
+cp tests/golden/vae-opensora-plan-v1.1/config.json $RO/vae/
+cp tests/golden/vae-opensora-plan-v1.1/weights.safetensors $RO/vae/diffusion_pytorch_model.safetensors
+cp -r $R/DeepFloyd/t5-v1_1-xxl $tmp/osp/DeepFloyd/
+expect "opensora-plan-v1.1: ./ditc.sh variant --model-dir on the released layout builds the pipeline binary" bash -c "
+  ./ditc.sh variant --model models/opensora-plan-v1.1.lua --model-dir $tmp/osp --name test-pipeline-osp --height 64 \
+    --width 64 --frames 17 --steps 12 >$tmp/osp-variant.log 2>&1 && test \"\$(tail -n 1 $tmp/osp-variant.log)\" = bin/variant/test-pipeline-osp"
+printf '["a lighthouse at dawn"]\n' >$tmp/osp-prompt.json
+expect "opensora-plan-v1.1: from a prompt to frames [1, 17, 64, 64, 3] and a video, the T5 outputs the T5 binary's" bash -c "
+  bin/variant/test-pipeline-osp --model-dir $tmp/osp --prompt 'a lighthouse at dawn' --seed 5 --save-steps \
+    --out $tmp/osp.safetensors --video $tmp/osp.y4m --quiet &&
+  bin/ditc-tokenize --pipeline opensora-plan-v1.1 --spiece $SPIECE/spiece.model --in $tmp/osp-prompt.json --out $tmp/osp-ids.safetensors &&
+  build/tests/t5-e2e-os12 --quiet --weights $G/DeepFloyd/t5-v1_1-xxl-sharded --ids $tmp/osp-ids.safetensors --out $tmp/osp-t5.safetensors &&
+  $CMP --exact $tmp/osp.safetensors prompt_embeds $tmp/osp-t5.safetensors last_hidden_state &&
+  $CMP --exact $tmp/osp.safetensors input_ids $tmp/osp-ids.safetensors input_ids &&
+  py 'f = st.load(a[0])[\"frames_u8\"]; assert f.shape == (1, 17, 64, 64, 3) and f.dtype == np.uint8 and f.std() > 0, f.shape' \
+    $tmp/osp.safetensors && test -s $tmp/osp.y4m"
+
+# the decode phase's progress: a line before each decoder call
+expect "progress: the decode phase prints each decoder call (Open-Sora: 1 temporal chunk, 5 calls of the 2-D decoder)" bash -c "
+  $OS --model-dir $R --prompt 'a cat' --seed 1 --video $tmp/prog.y4m 2>$tmp/prog.txt &&
+  grep -q '^decode: temporal chunk 1 of 1\$' $tmp/prog.txt && grep -q '^decode: 2-D decoder call 5 of 5\$' $tmp/prog.txt &&
+  grep -q '^text: ' $tmp/prog.txt && grep -q '^step 30/30 ' $tmp/prog.txt && grep -q '^done: 1 video in ' $tmp/prog.txt"
 
 # ---- several prompts --------------------------------------------------------------------------------------
 printf 'a red panda eating bamboo\n\na lighthouse at dawn\r\na cat plays the piano\n' >$tmp/three.txt

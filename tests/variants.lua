@@ -4,7 +4,8 @@
 -- rank tests (runtime/denoiser/test_hooks.c); debug: also build <name>-debug with intermediate dumps;
 -- noffmpeg: link the video writers built without FFmpeg (runtime/video/: .mp4 refused);
 -- pipeline: a whole pipeline (--model-dir: text, denoise and decode parts and pipeline.c), linked
--- with runtime/pipeline/ as build/tests/<name>. A
+-- with runtime/pipeline/ as build/tests/<name> (nccl: also build/tests/<name>-nccl, one NCCL rank a
+-- process). A
 -- network's variants (a family of kind "network") link runtime/network/main.c. Not code: no
 -- logic here.
 local os12, latte, osp = "models/opensora-v1.2.lua", "models/latte.lua", "models/opensora-plan-v1.1.lua"
@@ -30,6 +31,14 @@ return {
   { name = "pipeline-latte-e2e", model = latte, pipeline = true, args = m(latte) .. "--model-dir "
     .. "tests/golden/e2e-latte/maxin-cn/Latte-1 --name e2e --height 64 --width 64 --frames 16 --text-len 120 "
     .. "--steps 10 --pipeline-dtype fp32" },
+  -- the same on several ranks: 2 sequence-parallel thread ranks, and the CFG halves on 2 (nccl: also
+  -- linked as one NCCL rank a process, build/tests/NAME-nccl, for `ninja nccl`)
+  { name = "pipeline-os12-e2e-sp2", model = os12, pipeline = true, nccl = true, args = m(os12) .. "--model-dir "
+    .. "tests/golden/e2e-opensora-v1.2 --text-encoder tests/golden/e2e-opensora-v1.2/DeepFloyd/t5-v1_1-xxl-sharded "
+    .. "--name e2e-sp2 --height 144 --width 256 --frames 17 --pipeline-dtype fp32 --sp 2" },
+  { name = "pipeline-latte-e2e-cfgp", model = latte, pipeline = true, args = m(latte) .. "--model-dir "
+    .. "tests/golden/e2e-latte/maxin-cn/Latte-1 --name e2e-cfgp --height 64 --width 64 --frames 16 --text-len 120 "
+    .. "--steps 10 --pipeline-dtype fp32 --cfg-parallel" },
   -- their VAEs alone, for the chained-binaries comparison of tests/pipeline_test.sh
   { name = "vae-os12-e2e", model = "models/vae-opensora-v1.2.lua", args = "--model models/vae-opensora-v1.2.lua "
     .. "--config tests/golden/e2e-opensora-v1.2/hpcai-tech/OpenSora-VAE-v1.2/config.json --name e2e --latent 4,5,18,32 "

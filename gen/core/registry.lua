@@ -147,6 +147,8 @@ kind("copy4", "out:buf src:buf n0:int n1:int n2:int n3:int os:int s0:int s1:int 
 kind("tile_blend", "b:buf a:buf R:int Ha:int Wa:int Hb:int Wb:int E:int axis:int")
 kind("to_u8", "out:buf src:buf N:int C:int T:int HW:int mode:int")
 kind("from_f32", "out:buf src:buf n:int") -- an fp32 io buffer (a network's input) -> storage
+-- a decoder's progress before its call i of n (ditc_exec.progress; stage: DITC_PROGRESS_*)
+kind("progress", "stage:int i:int n:int", { cpu = { "cpu_progress ex stage i n" }, cuda = { "cuda_progress ex stage i n" } })
 -- sequence parallelism
 kind("dsp_pack", "send:buf src:buf B:dim d1:int d2:int C:dim dim:int chunk:int n:int ranks:int")
 kind("dsp_unpack", "dst:buf recv:buf B:dim d1:int d2:int C:dim dim:int chunk:int ranks:int")

@@ -143,6 +143,7 @@ function M.build(v)
   for k = 0, (d.F - 1) // chunk do
     local f0, n = k * chunk, math.min(chunk, d.F - k * chunk)
     local pre = string.format("chunk%d.", k)
+    vae.progress(W, "DITC_PROGRESS_CHUNK", k, -(-d.F // chunk))
     local x = vae.tensor("a", 1, d.Cz, n, d.h, d.w)
     vae.copy_frames(W, pre .. "z", z, f0, n, x, 0, { dump = pre .. "z" })
     local y = decode_chunk(W, c, x, k == 0 and pre or nil)

@@ -300,6 +300,7 @@ function M.build(v)
   f0 = 0
   for k, ch in ipairs(v.chunk_table) do
     local pre = string.format("temporal.chunk%d.", k - 1)
+    vae.progress(W, "DITC_PROGRESS_CHUNK", k - 1, #v.chunk_table)
     local x = vae.tensor("x", 1, d.Cz, ch.t, d.h, d.w)
     vae.copy_frames(W, pre .. "z", z, ch.t0, ch.t, x, 0, { dump = pre .. "z" })
     local y = temporal_decode(W, c, x, k == 1 and pre or nil)
@@ -313,6 +314,7 @@ function M.build(v)
   for m = 0, (d.F - 1) // mb do
     local t0, nf = m * mb, math.min(mb, d.F - m * mb)
     local pre = m == 0 and "spatial.frame0." or nil
+    vae.progress(W, "DITC_PROGRESS_FRAMES", m, -(-d.F // mb))
     -- frames t0 .. t0+nf-1 of x_z [C, F, hw] as nf images [nf, C, 1, hw]
     local x = vae.tensor("x", nf, d.C2, 1, d.h, d.w)
     W:op("copy4", string.format("spatial.mb%d.frames", m), { out = { buf = "x" }, src = { buf = "x_z" }, n0 = nf, n1 = d.C2,

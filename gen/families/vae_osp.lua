@@ -250,6 +250,7 @@ function M.build(v)
       for i, r in ipairs(tt.rows) do
         tiles[i] = {}
         for j, col in ipairs(tt.cols) do
+          vae.progress(W, "DITC_PROGRESS_TILE", call, #tt.chunks * #tt.rows * #tt.cols)
           local x = vae.tensor("a", 1, d.Cz, ch.t, r.n, col.n)
           local hw = d.h * d.w
           -- the latent box [Cz, t, rows, cols] of zs [Cz, Tz, h, w]

@@ -94,6 +94,13 @@ end
 
 -- ---- ops ---------------------------------------------------------------------------------------
 
+-- A progress op before the decoder's call i (0-based) of n: stage is DITC_PROGRESS_CHUNK, _FRAMES
+-- or _TILE (runtime/core/ditc_abi.h).
+function M.progress(W, stage, i, n)
+  W:op("progress", string.format("progress.%s.%d", stage:lower():match("[a-z]+$"), i), { stage = stage, i = i, n = n },
+    {}, {})
+end
+
 local function B(x) return { buf = x.buf } end
 
 -- out = conv(x) + bias: kernel k = { kt, kh, kw }, pad = { front, behind, rows, columns }

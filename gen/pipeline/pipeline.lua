@@ -120,10 +120,8 @@ end
 -- checks, folder }, carried, layout, arena, weights = { resident, reload }, mode }.
 function M.bake(fam, v, den, configs)
   local d = v.dims
-  if d.Bp ~= 1 or d.sp > 1 or d.cfgp > 1 then
-    util.fail(nil, "a pipeline runs one prompt a generation on one rank: %s/%s has %d prompts, %d sequence-parallel "
-      .. "and %d CFG ranks (leave --sp and --cfg-parallel out; several ranks for the whole pipeline are not built yet)",
-      v.family, v.name, d.Bp, d.sp, d.cfgp)
+  if d.Bp ~= 1 then
+    util.fail(nil, "a pipeline runs one prompt a generation: %s/%s has %d prompts a call", v.family, v.name, d.Bp)
   end
   local ps = parts(fam, v, configs)
   local out = { parts = {}, mode = fam.pipeline.weights, spec = fam.pipeline }
@@ -168,6 +166,7 @@ function M.bake(fam, v, den, configs)
   out.layout.cond, out.layout.latent = out.layout.carried, out.layout.carried + out.carried.cond
   out.arena = out.layout.carried + out.carried.total
   out.weights = { resident = resident, reload = reload }
+  out.ranks = d.sp * d.cfgp -- each rank's denoise arena is its part's plan (the work of one rank)
   out.total = { resident = out.arena + resident, reload = out.arena + reload }
   return out
 end
@@ -210,6 +209,11 @@ function M.plan_txt(pl, v, source)
     out[#out + 1] = string.format("total with weights %-8s %s (weights %s)%s", m .. ":", mib(pl.total[m]),
       mib(pl.weights[m]), m == mode and "  <- this variant" or "")
   end
+  if pl.ranks > 1 then
+    out[#out + 1] = string.format("ranks: %d (the denoise phase's arena is one rank's); one NCCL process a rank holds "
+      .. "this plan; thread ranks (--ranks %d) add %d denoise arenas = %s", pl.ranks, pl.ranks, pl.ranks - 1,
+      mib((pl.ranks - 1) * pl.parts.denoise.arena))
+  end
   out[#out + 1] = ""
   out[#out + 1] = "bytes (what the binary allocates; its --json summary reports the same):"
   for _, name in ipairs(M.PHASES) do
@@ -217,6 +221,9 @@ function M.plan_txt(pl, v, source)
     out[#out + 1] = string.format("  %-8s arena %d weights %d peak %d", name, p.arena, p.weights, M.phase_peak(pl, name, mode))
   end
   out[#out + 1] = string.format("  %-8s cond %d latent %d", "carried", pl.carried.cond, pl.carried.latent)
+  if pl.ranks > 1 then
+    out[#out + 1] = string.format("  %-8s %d thread_rank_arenas %d", "ranks", pl.ranks, (pl.ranks - 1) * pl.parts.denoise.arena)
+  end
   out[#out + 1] = string.format("  %-8s arena %d weights %d total %d (weights %s)", "total", pl.arena, pl.weights[mode],
     pl.total[mode], mode)
   return table.concat(out, "\n") .. "\n"

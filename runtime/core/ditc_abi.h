@@ -97,7 +97,16 @@ struct ditc_exec {
   struct ditc_comm *cfg_comm; /* the two ranks sharing a sequence-parallel rank (or NULL) */
   struct ditc_dump *dump;
   void *backend;              /* the device backend's context (CUDA: stream and cuBLAS handle) */
+  /* optional: called by a decoder's progress ops before each of its n calls of the decoder
+   * (stage DITC_PROGRESS_*, call i of n), with progress_ctx; NULL: no progress */
+  void (*progress)(void *ctx, int stage, int64_t i, int64_t n);
+  void *progress_ctx;
 };
+
+/* What a decoder's progress op announces: a temporal chunk (Open-Sora's temporal VAE, Latte's
+ * chunks), a 2-D decoder call on a few frames (Open-Sora's spatial VAE), a tile of a tiled decode
+ * (Open-Sora-Plan). */
+enum { DITC_PROGRESS_CHUNK = 0, DITC_PROGRESS_FRAMES = 1, DITC_PROGRESS_TILE = 2 };
 
 /* The denoiser part of a variant (NULL for a network that is not one: an encoder, a decoder):
  * the dims the sampler and the input loaders read, the baked sampler and cache tables, sequence

@@ -102,17 +102,22 @@ ditc_status model_init_weights(ditc_model *m, const ditc_variant *v, int with_ar
 }
 
 ditc_status model_init_rank(ditc_model *m, const ditc_variant *v, const float *weights, int rank,
-                            struct ditc_comm *comm, int cfg_rank, struct ditc_comm *cfg_comm, ditc_err *err) {
+                            struct ditc_comm *comm, int cfg_rank, struct ditc_comm *cfg_comm, unsigned char *arena,
+                            ditc_err *err) {
   memset(m, 0, sizeof *m);
   m->v = v;
   m->prologue = ditc_phase_find(v, DITC_PHASE_PROLOGUE);
   m->step = ditc_phase_find(v, DITC_PHASE_STEP);
-  const size_t abytes = ((size_t)v->host_bytes + 255) / 256 * 256;
-  const double avail = available_bytes();
-  m->arena = avail >= 0 && (double)abytes > avail ? NULL : aligned_alloc(256, abytes ? abytes : 256);
-  if (!m->arena) return no_memory(v, 0, abytes, cfg_rank * v->denoiser->sp + rank, err);
+  const size_t abytes = arena ? (size_t)v->host_bytes : ((size_t)v->host_bytes + 255) / 256 * 256;
+  if (arena) {
+    m->arena = arena;
+  } else {
+    const double avail = available_bytes();
+    m->arena = avail >= 0 && (double)abytes > avail ? NULL : aligned_alloc(256, abytes ? abytes : 256);
+    if (!m->arena) return no_memory(v, 0, abytes, cfg_rank * v->denoiser->sp + rank, err);
+    m->owns_arena = 1;
+  }
   memset(m->arena, 0, abytes);
-  m->owns_arena = 1;
   m->weights = (float *)weights; /* shared, never written */
   m->ex.weights = weights;
   m->ex.arena = m->arena;

@@ -28,9 +28,12 @@ ditc_status model_init_view(ditc_model *m, const ditc_variant *v, float *weights
 /* Points the model's execution at the backend's copies (a no-op on the CPU; CUDA uploads the
  * loaded weights and allocates the device arena). model_init_rank does it itself. */
 ditc_status model_attach(ditc_model *m, ditc_err *err);
-/* Another rank of the same process: its own arena over shared, read-only weights. */
+/* Another rank of the same process: its own arena over shared, read-only weights; arena: the
+ * caller's [host_bytes] (a pipeline allocates its ranks' before the first phase; zeroed here), or
+ * NULL to allocate one. */
 ditc_status model_init_rank(ditc_model *m, const ditc_variant *v, const float *weights, int rank,
-                            struct ditc_comm *comm, int cfg_rank, struct ditc_comm *cfg_comm, ditc_err *err);
+                            struct ditc_comm *comm, int cfg_rank, struct ditc_comm *cfg_comm, unsigned char *arena,
+                            ditc_err *err);
 void model_free(ditc_model *m);
 
 /* Loads the checkpoint at path: one safetensors file, a sharded checkpoint's index

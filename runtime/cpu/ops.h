@@ -186,4 +186,8 @@ void cpu_dsp_pack(float *send, const float *src, int B, int d1, int d2, int C, i
  * r*chunk .. of that dim, dropping those past its length (the padding). */
 void cpu_dsp_unpack(float *dst, const float *recv, int B, int d1, int d2, int C, int dim, int chunk, int ranks);
 
+/* A decoder's progress before its call i of n of stage DITC_PROGRESS_* (ex->progress, if set). */
+struct ditc_exec;
+void cpu_progress(const struct ditc_exec *ex, int64_t stage, int64_t i, int64_t n);
+
 #endif

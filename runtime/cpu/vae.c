@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cpu/ops.h"
+#include "ditc_abi.h"
 
 #define PARALLEL_MIN (1 << 22) /* as cpu/ops.c: work (multiply-adds) below which a loop runs on one thread */
 
@@ -377,4 +378,8 @@ void cpu_to_u8(uint8_t *out, const float *src, int64_t N, int64_t C, int64_t T, 
 
 void cpu_from_f32(float *out, const float *src, int64_t n) {
   if (out != src) memmove(out, src, (size_t)n * sizeof *out);
+}
+
+void cpu_progress(const ditc_exec *ex, int64_t stage, int64_t i, int64_t n) {
+  if (ex->progress) ex->progress(ex->progress_ctx, (int)stage, i, n);
 }

@@ -273,4 +273,8 @@ void cuda_conv3d_cudnn(const cuda_ctx *ctx, cuda_conv_dnn *dnn, ditc_st *out, co
 }
 #endif
 
+/* A decoder's progress before its call i of n (ex->progress, if set), once the stream has done the
+ * work before it (runtime/cuda/backend.c). */
+void cuda_progress(const struct ditc_exec *ex, int64_t stage, int64_t i, int64_t n);
+
 #endif

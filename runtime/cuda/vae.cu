@@ -10,6 +10,7 @@
 #include <math.h>
 
 #include "cuda/common.cuh"
+#include "ditc_abi.h"
 
 /* ---- conv3d: the implicit GEMM ------------------------------------------------------------- */
 
@@ -508,4 +509,10 @@ static __global__ void from_f32_kernel(st_t *__restrict__ out, const float *__re
 
 void cuda_from_f32(const cuda_ctx *ctx, ditc_st *out, const float *src, int64_t n) {
   LAUNCH_N(ctx, from_f32_kernel, n, st_ptr(out), src, n);
+}
+
+void cuda_progress(const ditc_exec *ex, int64_t stage, int64_t i, int64_t n) {
+  if (!ex->progress) return;
+  CUDA_CHECK(cudaStreamSynchronize((cudaStream_t)((const cuda_ctx *)ex->backend)->stream));
+  ex->progress(ex->progress_ctx, (int)stage, i, n);
 }

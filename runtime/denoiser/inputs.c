@@ -93,6 +93,34 @@ ditc_status model_load_cond(ditc_model *m, const char *path, ditc_err *err) {
   return load_file(m, path, NULL, load_inputs, err);
 }
 
+int64_t model_cond_input_bytes(const ditc_denoiser *d, const ditc_input_spec *in) {
+  return in->role == DITC_IN_TEXT ? (int64_t)d->Bp * d->L * d->Cc * 4 : (int64_t)d->Bp * d->L * 4;
+}
+
+int64_t model_cond_bytes(const ditc_variant *v) {
+  int64_t n = 0;
+  for (int i = 0; i < v->denoiser->n_inputs; i++) n += model_cond_input_bytes(v->denoiser, &v->denoiser->inputs[i]);
+  return n;
+}
+
+void model_put_cond(ditc_model *m, const unsigned char *src) {
+  const ditc_denoiser *d = m->v->denoiser;
+  for (int i = 0; i < d->n_inputs; i++) {
+    const int64_t n = model_cond_input_bytes(d, &d->inputs[i]);
+    memcpy(m->arena + d->inputs[i].off, src, (size_t)n);
+    src += n;
+  }
+}
+
+void model_get_cond(const ditc_model *m, unsigned char *dst) {
+  const ditc_denoiser *d = m->v->denoiser;
+  for (int i = 0; i < d->n_inputs; i++) {
+    const int64_t n = model_cond_input_bytes(d, &d->inputs[i]);
+    memcpy(dst, m->arena + d->inputs[i].off, (size_t)n);
+    dst += n;
+  }
+}
+
 /* The noise file's z0 into the sampler's latent, by the io table's shape. */
 static ditc_status load_noise(void *arg, ditc_err *err) {
   const load_ctx *c = arg;

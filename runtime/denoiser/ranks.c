@@ -40,6 +40,12 @@ static void synthetic_cond(ditc_model *m) {
   }
 }
 
+/* The run's error line: printed as "PROG: error: MSG", or kept for the caller (options.err_out). */
+static void report(const options *o, const char *prog, const char *msg) {
+  if (o->err_out) snprintf(o->err_out->msg, sizeof o->err_out->msg, "%s", msg);
+  else fprintf(stderr, "%s: error: %s\n", prog, msg);
+}
+
 /* ---- one rank of a generation ---------------------------------------------------------------- */
 
 typedef struct {
@@ -86,7 +92,8 @@ static ditc_status load_inputs(const rank_job *job, ditc_model *m, int global, f
   const options *o = job->o;
   const ditc_variant *v = job->v;
   ditc_status s;
-  if (o->cond) {
+  if (o->cond_mem) model_put_cond(m, o->cond_mem);
+  else if (o->cond) {
     if ((s = model_load_cond(m, test_hook_cond_path(global, o->cond), err))) return s;
   } else synthetic_cond(m);
   const int64_t latent = (int64_t)v->denoiser->Bp * v->denoiser->Cin * v->denoiser->Tx * v->denoiser->Hx * v->denoiser->Wx;
@@ -95,7 +102,9 @@ static ditc_status load_inputs(const rank_job *job, ditc_model *m, int global, f
   } else {
     sampler_seed_noise(m, (uint64_t)o->seed);
   }
-  if (o->save_steps && global == 0 && !o->bench) {
+  if (o->save_steps && global == 0 && !o->bench && o->latents_out) {
+    *latents = o->latents_out;
+  } else if (o->save_steps && global == 0 && !o->bench) {
     *latents = malloc((size_t)(latent * v->denoiser->steps) * sizeof(float));
     if (!*latents)
       return ditc_fail(err, DITC_ENOMEM, "out of memory for --save-steps (%lld floats)", (long long)(latent * v->denoiser->steps));
@@ -116,7 +125,8 @@ static void *rank_main(void *arg) {
   ditc_model m;
   float *latents = NULL;
   job->failed = 1;
-  ditc_status s = model_init_rank(&m, v, job->weights, job->rank, job->comm, job->cfg_rank, job->cfg_comm, err);
+  ditc_status s = model_init_rank(&m, v, job->weights, job->rank, job->comm, job->cfg_rank, job->cfg_comm,
+                                  o->arenas ? o->arenas[global] : NULL, err);
   const int have_model = !s;
   if (!s) s = load_inputs(job, &m, global, &latents, err);
   if (s) name_rank(err, s, global, world);
@@ -175,7 +185,10 @@ static void *rank_main(void *arg) {
   if (writer && health.bad_step >= 0 && !o->quiet)
     fprintf(stderr, "warning: the latent holds NaN/Inf from step %d on (written: --allow-nonfinite)\n",
             health.bad_step + 1);
-  if (writer) {
+  if (writer && o->final_out) { /* a pipeline's: the latent stays in memory for its decode phase */
+    const ditc_denoiser *d = v->denoiser; /* sampler_run left the final latent at off_z on the host */
+    memcpy(o->final_out, m.arena + d->off_z, (size_t)d->Bp * d->Cin * d->Tx * d->Hx * d->Wx * sizeof(float));
+  } else if (writer) {
     st_out_tensor t[2];
     t[0] = model_io_tensor(&m, DITC_IO_LATENT, "final");
     t[1] = (st_out_tensor){.name = "latents", .dtype = ST_F32, .ndim = t[0].ndim + 1, .shape = {v->denoiser->steps},
@@ -198,7 +211,7 @@ out:
       job->reports = 2;
     }
   }
-  free(latents);
+  if (latents != o->latents_out) free(latents);
   if (have_model) model_free(&m);
   return NULL;
 }
@@ -223,8 +236,9 @@ static int run(const options *o, const ditc_variant *v, const float *weights, di
   const int cfgp = v->denoiser->cfg_parallel ? 2 : 1, world = cfgp * v->denoiser->sp;
   const int P = nccl ? nccl->size : o->ranks ? o->ranks : 1;
   if (P != world) {
-    fprintf(stderr, "%s: error: %s/%s is built for %d rank%s (%d CFG x %d sequence-parallel), not %d (%s)\n", prog,
-            v->family, v->name, world, world == 1 ? "" : "s", cfgp, v->denoiser->sp, P, nccl ? "WORLD_SIZE" : "--ranks");
+    ditc_fail(&err, DITC_EINVAL, "%s/%s is built for %d rank%s (%d CFG x %d sequence-parallel), not %d (%s)",
+              v->family, v->name, world, world == 1 ? "" : "s", cfgp, v->denoiser->sp, P, nccl ? "WORLD_SIZE" : "--ranks");
+    report(o, prog, err.msg);
     if (nccl) nccl->destroy(nccl);
     return 1;
   }
@@ -236,7 +250,7 @@ static int run(const options *o, const ditc_variant *v, const float *weights, di
     if (cfgp > 1) {
       job.comm = v->denoiser->sp > 1 ? comm_nccl_split(nccl, g / v->denoiser->sp, g % v->denoiser->sp, &err) : NULL;
       job.cfg_comm = comm_nccl_split(nccl, g % v->denoiser->sp, g / v->denoiser->sp, &err);
-      if ((v->denoiser->sp > 1 && !job.comm) || !job.cfg_comm) return fprintf(stderr, "%s: error: %s\n", prog, err.msg), 1;
+      if ((v->denoiser->sp > 1 && !job.comm) || !job.cfg_comm) return report(o, prog, err.msg), 1;
     }
     if (early) { /* join the agreement failed: the other ranks stop now, not after --comm-timeout */
       job.err = *early;
@@ -245,26 +259,26 @@ static int run(const options *o, const ditc_variant *v, const float *weights, di
       job.failed = 1;
       job.reports = culprit == g || culprit == -2;
     } else rank_main(&job);
-    if (job.failed && job.reports) fprintf(stderr, "%s: error: %s\n", prog, job.err.msg);
+    if (job.failed && job.reports) report(o, prog, job.err.msg);
     return job.failed;
   }
   if (world == 1) {
     rank_job job = {.o = o, .v = v, .weights = weights};
     rank_main(&job);
-    if (job.failed) fprintf(stderr, "%s: error: %s\n", prog, job.err.msg);
+    if (job.failed) report(o, prog, job.err.msg);
     return job.failed;
   }
   ditc_comm **everyone = comm_threads_create(world, o->comm_timeout, &err);
-  if (!everyone) return fprintf(stderr, "%s: error: %s\n", prog, err.msg), 1;
+  if (!everyone) return report(o, prog, err.msg), 1;
   ditc_comm **sp_comms[2] = {NULL, NULL};
   for (int c = 0; c < cfgp && v->denoiser->sp > 1; c++)
     if (!(sp_comms[c] = comm_threads_create(v->denoiser->sp, o->comm_timeout, &err)))
-      return fprintf(stderr, "%s: error: %s\n", prog, err.msg), 1;
+      return report(o, prog, err.msg), 1;
   ditc_comm ***pairs = calloc((size_t)v->denoiser->sp, sizeof *pairs);
   DITC_CHECK(pairs != NULL);
   for (int s = 0; s < v->denoiser->sp && cfgp > 1; s++)
     if (!(pairs[s] = comm_threads_create(2, o->comm_timeout, &err)))
-      return fprintf(stderr, "%s: error: %s\n", prog, err.msg), 1;
+      return report(o, prog, err.msg), 1;
   rank_job *jobs = calloc((size_t)world, sizeof *jobs);
   pthread_t *tid = calloc((size_t)world, sizeof *tid);
   DITC_CHECK(jobs && tid);
@@ -280,7 +294,7 @@ static int run(const options *o, const ditc_variant *v, const float *weights, di
   for (int g = 0; g < world; g++) DITC_CHECK(pthread_create(&tid[g], NULL, rank_main, &jobs[g]) == 0);
   for (int g = 0; g < world; g++) pthread_join(tid[g], NULL);
   const int first = first_error(jobs, world);
-  if (first >= 0) fprintf(stderr, "%s: error: %s\n", prog, jobs[first].err.msg);
+  if (first >= 0) report(o, prog, jobs[first].err.msg);
   everyone[0]->destroy(everyone[0]);
   free(everyone);
   for (int c = 0; c < 2; c++)

@@ -4,6 +4,7 @@
 #define DITC_RANKS_H
 
 #include "comm.h"
+#include "ditc_abi.h"
 #include "options.h"
 
 /* Runs the generation (or --bench) with the loaded weights; returns the exit status. */

@@ -168,6 +168,14 @@ static ditc_status write_videos(const net_options *o, const graph_outputs *res, 
   return DITC_OK;
 }
 
+/* A decoder's progress line before each of its decoder calls (its progress ops). */
+static void net_progress(void *ctx, int stage, int64_t i, int64_t n) {
+  const ditc_variant *v = ctx;
+  static const char *const what[] = {"temporal chunk", "2-D decoder call", "tile"};
+  if (stage >= 0 && stage <= DITC_PROGRESS_TILE)
+    fprintf(stderr, "%s/%s: %s %lld of %lld\n", v->family, v->name, what[stage], (long long)i + 1, (long long)n);
+}
+
 static int error_exit(const char *prog, const ditc_err *err, ditc_model *m) {
   fprintf(stderr, "%s: error: %s\n", prog, err->msg);
   if (m) model_free(m);
@@ -208,6 +216,7 @@ int network_main(int argc, char **argv) {
   if (model_load_weights(&m, o.weights, &err) || model_attach(&m, &err)) return error_exit(prog, &err, &m);
   struct ditc_dump *d = o.dump ? dump_new(o.dump) : NULL;
   m.ex.dump = d;
+  if (!o.quiet) m.ex.progress = net_progress, m.ex.progress_ctx = (void *)v;
   graph_outputs res;
   if (graph_run_file(&m, o.in, !o.quiet, &res, &err)) {
     dump_free(d);

@@ -17,7 +17,9 @@
 #endif
 
 #include "checkpoint.h"
+#include "comm.h"
 #include "options.h"
+#include "ranks.h"
 #include "outfile.h"
 #include "provenance.h"
 #include "run.h"
@@ -28,12 +30,13 @@ enum { MAX_PROMPTS = 100000, MAX_PROMPTS_FILE = 64 << 20, PATH_CAP = 4096 };
 
 typedef struct {
   const char *model_dir, *part_dir[DITC_N_PARTS], *tokenizer_dir, *prompt_file, *negative, *cond, *noise, *out,
-      *video;
+      *video, *comm;
   const char **prompts; /* [n_prompts] (argv's, or the file's lines) */
   size_t *prompt_len;
   int n_prompts;
   unsigned long long seed;
   int has_seed, pab_on, save_steps, json, quiet, threads, fps, info, print_plan, print_schedule, allow_nonfinite;
+  int ranks, comm_timeout;
 } pipe_options;
 
 static const char *const PART_FLAG[DITC_N_PARTS] = {"--text-encoder", "--transformer", "--vae"};
@@ -69,6 +72,10 @@ static void usage(FILE *f, const char *prog, const ditc_pipeline *pl) {
           "  --quiet                no progress and no summary line on stderr\n"
           "  --threads N            CPU threads (results do not depend on it)\n"
           "  --allow-nonfinite      write results that hold NaN/Inf instead of failing\n"
+          "  --ranks P              a parallel variant: its P ranks as threads of this process\n"
+          "  --comm nccl            a parallel variant: this process is one NCCL rank (tools/ditc-launch); every\n"
+          "                         rank encodes the prompt, rank 0 decodes and writes, the others exit 0\n"
+          "  --comm-timeout S       a rank that does not answer within S seconds ends the run (default 300)\n"
           "  --info                 the parts and the memory plan; --print-plan: plan.txt; --print-schedule:\n"
           "                         the transformer's schedule.txt (sampler and PAB tables)\n",
           prog, prog, pl->parts[0].folder, pl->parts[1].folder, pl->parts[2].folder, pl->tokenizer_folder,
@@ -113,7 +120,7 @@ static int parse(int argc, char **argv, pipe_options *o, const ditc_pipeline *pl
                {"--transformer", &o->part_dir[DITC_PART_DENOISE]}, {"--vae", &o->part_dir[DITC_PART_DECODE]},
                {"--tokenizer", &o->tokenizer_dir}, {"--prompt-file", &o->prompt_file},
                {"--negative-prompt", &o->negative}, {"--cond", &o->cond}, {"--noise", &o->noise}, {"--out", &o->out},
-               {"--video", &o->video}};
+               {"--video", &o->video}, {"--comm", &o->comm}};
   enum { NSTR = sizeof strs / sizeof strs[0] };
   struct {
     const char *name;
@@ -136,7 +143,7 @@ static int parse(int argc, char **argv, pipe_options *o, const ditc_pipeline *pl
       continue;
     }
     const int known = !strcmp(a, "--prompt") || !strcmp(a, "--seed") || !strcmp(a, "--pab") || !strcmp(a, "--fps") ||
-                      !strcmp(a, "--threads");
+                      !strcmp(a, "--threads") || !strcmp(a, "--ranks") || !strcmp(a, "--comm-timeout");
     for (k = 0; k < NSTR && strcmp(a, strs[k].name); k++) {}
     if (k == NSTR && !known) return fail_usage(prog, "unknown argument '%s'", a);
     if (i + 1 >= argc) return fail_usage(prog, "%s needs a value", a);
@@ -161,14 +168,16 @@ static int parse(int argc, char **argv, pipe_options *o, const ditc_pipeline *pl
       if (o->has_seed++) return fail_usage(prog, "%s is given twice", a);
       if (!parse_u64(val, ~0ull, &o->seed))
         return fail_usage(prog, "--seed needs an integer in 0..18446744073709551615 (digits only), got '%s'", val);
-    } else {
-      const int fps = !strcmp(a, "--fps");
+    } else { /* --fps, --threads, --ranks, --comm-timeout: an integer in 1..max */
+      const int fps = !strcmp(a, "--fps"), threads = !strcmp(a, "--threads"), ranks = !strcmp(a, "--ranks");
       unsigned long long n;
-      int *dst = fps ? &o->fps : &o->threads;
+      int *dst = fps ? &o->fps : threads ? &o->threads : ranks ? &o->ranks : &o->comm_timeout;
+      const unsigned long long max = fps ? VIDEO_MAX_FPS : threads ? 4096 : ranks ? 1024 : 86400;
       if (*dst) return fail_usage(prog, "%s is given twice", a);
-      if (!parse_u64(val, fps ? VIDEO_MAX_FPS : 4096, &n) || n < 1)
-        return fail_usage(prog, fps ? "--fps takes an integer in 1..1000, got '%s'"
-                                    : "--threads takes an integer in 1..4096, got '%s'", val);
+      if (!parse_u64(val, max, &n) || n < 1) {
+        fprintf(stderr, "%s: error: %s takes an integer in 1..%llu, got '%s' (see --help)\n", prog, a, max, val);
+        return 2;
+      }
       *dst = (int)n;
     }
   }
@@ -188,6 +197,16 @@ static int parse(int argc, char **argv, pipe_options *o, const ditc_pipeline *pl
   for (int p = 0; p < DITC_N_PARTS; p++)
     if (!o->model_dir && !o->part_dir[p] && !(p == DITC_PART_TEXT && o->cond))
       return fail_usage(prog, "--model-dir DIR is required (or %s DIR for each part)", PART_FLAG[p]);
+  const ditc_denoiser *d = pl->parts[DITC_PART_DENOISE].v->denoiser;
+  const int world = (d->cfg_parallel ? 2 : 1) * d->sp;
+  if (o->comm && strcmp(o->comm, "nccl")) return fail_usage(prog, "--comm must be nccl, got '%s'", o->comm);
+  if (o->comm && o->ranks) return fail_usage(prog, "%s", "--comm nccl and --ranks exclude each other");
+  if (!o->comm && (o->ranks ? o->ranks : 1) != world) {
+    fprintf(stderr, "%s: error: %s/%s is built for %d rank%s (%d CFG x %d sequence-parallel): run it with --ranks %d, or "
+            "--comm nccl under a launcher (see --help)\n", prog, pl->family, pl->name, world, world == 1 ? "" : "s",
+            d->cfg_parallel ? 2 : 1, d->sp, world);
+    return 2;
+  }
   return 0;
 }
 
@@ -333,9 +352,10 @@ static void summary(const pipe_options *o, const pipeline_run *r, int videos, do
     printf("\"%s\": {\"arena\": %lld, \"weights\": %lld, \"peak\": %lld}, ", phase[p], (long long)v->arena_bytes,
            (long long)w, (long long)(v->arena_bytes + carried + held));
   }
-  printf("\"arena\": %lld, \"weights\": %lld, \"total\": %lld, \"weights_mode\": \"%s\"},\n \"max_rss_bytes\": %.0f}\n",
-         (long long)r->arena_bytes, (long long)r->weight_bytes, (long long)(r->arena_bytes + r->weight_bytes),
-         pl->weights_mode == DITC_WEIGHTS_RELOAD ? "reload" : "resident", rss);
+  printf("\"arena\": %lld, \"weights\": %lld, \"total\": %lld, \"weights_mode\": \"%s\", \"thread_rank_arenas\": %lld},\n"
+         " \"ranks\": %d, \"max_rss_bytes\": %.0f}\n", (long long)r->arena_bytes, (long long)r->weight_bytes,
+         (long long)(r->arena_bytes + r->weight_bytes), pl->weights_mode == DITC_WEIGHTS_RELOAD ? "reload" : "resident",
+         (long long)r->rank_arena_bytes, r->world, rss);
   fflush(stdout);
 }
 
@@ -351,14 +371,35 @@ int main(int argc, char **argv) {
     info(pl);
     return 0;
   }
+  const ditc_denoiser *d = pl->parts[DITC_PART_DENOISE].v->denoiser;
+  const int world = (d->cfg_parallel ? 2 : 1) * d->sp;
+  int rank_threads = o.threads; /* the denoise phase's threads a rank */
 #ifdef _OPENMP
   if (o.threads > 0) omp_set_num_threads(o.threads);
+  if (!o.threads && !o.comm && world > 1) { /* thread ranks share the CPUs (the other phases run on all) */
+    const int n = omp_get_num_procs() / world;
+    rank_threads = n > 1 ? n : 1;
+  }
 #endif
   const double t0 = now();
   ditc_err err = {{0}};
+  ditc_comm *nccl = NULL; /* joined before anything is read: a rank whose start fails stops the others */
+  if (o.comm && !(nccl = comm_nccl_create(o.comm_timeout ? o.comm_timeout : 300.0, &err))) {
+    fprintf(stderr, "%s: error: %s\n", prog, err.msg);
+    return 1;
+  }
+  if (nccl && nccl->size != world) {
+    fprintf(stderr, "%s: error: %s/%s is built for %d ranks (%d CFG x %d sequence-parallel), not %d (WORLD_SIZE)\n", prog,
+            pl->family, pl->name, world, d->cfg_parallel ? 2 : 1, d->sp, nccl->size);
+    nccl->destroy(nccl);
+    return 1;
+  }
+  const int writer = !nccl || nccl->rank == 0; /* rank 0 decodes and writes; every rank encodes */
+  if (!writer) o.quiet = 1, o.json = 0;
   char *file_text = NULL;
   char dirs[DITC_N_PARTS + 1][PATH_CAP];
-  pipeline_config c = {.pl = pl, .progress = !o.quiet, .pab_on = o.pab_on, .allow_nonfinite = o.allow_nonfinite};
+  pipeline_config c = {.pl = pl, .progress = !o.quiet, .pab_on = o.pab_on, .allow_nonfinite = o.allow_nonfinite,
+                       .threads = rank_threads, .nccl = nccl, .comm_timeout = o.comm_timeout ? o.comm_timeout : 300.0};
   ditc_status s = o.prompt_file ? read_prompt_file(&o, &file_text, &err) : DITC_OK;
   for (int p = 0; p <= DITC_N_PARTS && !s; p++) { /* each part's folder, then the tokenizer's */
     const char *given = p < DITC_N_PARTS ? o.part_dir[p] : o.tokenizer_dir;
@@ -376,7 +417,7 @@ int main(int argc, char **argv) {
                                                                  !strcmp(pl->tokenizer_folder, pl->parts[DITC_PART_TEXT].folder))))
     c.tokenizer_dir = c.dirs[DITC_PART_TEXT];
   const int n = o.cond ? 1 : o.n_prompts;
-  if (!s) s = check_outputs(&o, &c, n, &err);
+  if (!s && writer) s = check_outputs(&o, &c, n, &err);
   pipeline_run r;
   int opened = 0;
   if (!s) {
@@ -387,6 +428,12 @@ int main(int argc, char **argv) {
     s = pipeline_open(&r, &c, o.save_steps, &err);
     opened = !s;
   }
+  if (s && nccl) { /* the other ranks learn it at their start-up agreement instead of waiting */
+    const options ro = {.comm_timeout = c.comm_timeout};
+    const int rc = run_ranks_failed(&ro, pl->parts[DITC_PART_DENOISE].v, nccl, &err, prog);
+    free(file_text);
+    return rc;
+  }
   const char *neg = o.negative ? o.negative : pl->negative_default;
   int done = 0;
   for (int i = 0; i < n && !s; i++) {
@@ -395,20 +442,21 @@ int main(int argc, char **argv) {
     s = o.cond ? pipeline_cond_file(&r, o.cond, &err)
                : pipeline_text(&r, o.prompts[i], o.prompt_len[i], neg, neg ? strlen(neg) : 0, &err);
     if (!s) s = pipeline_denoise(&r, o.noise, o.seed, &err);
-    if (!s) s = pipeline_decode(&r, &err);
-    if (!s) s = write_outputs(&o, &r, i, n, &err);
-    if (s && n > 1) {
+    if (!s && writer) s = pipeline_decode(&r, &err);
+    if (!s && writer) s = write_outputs(&o, &r, i, n, &err);
+    if (s && n > 1 && err.msg[0]) {
       char msg[sizeof err.msg];
       snprintf(msg, sizeof msg, "%s", err.msg);
       ditc_fail(&err, s, "prompt %d of %d: %s", i + 1, n, msg);
     }
     done += !s;
   }
-  if (!s) summary(&o, &r, done, now() - t0);
+  if (!s && writer) summary(&o, &r, done, now() - t0);
   if (opened) pipeline_close(&r);
   free(file_text);
-  if (s) {
-    fprintf(stderr, "%s: error: %s\n", prog, err.msg);
+  if (nccl) nccl->destroy(nccl);
+  if (s) { /* an empty message: another rank printed the run's error line */
+    if (err.msg[0]) fprintf(stderr, "%s: error: %s\n", prog, err.msg);
     return 1;
   }
   return 0;

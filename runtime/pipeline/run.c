@@ -13,6 +13,8 @@
 #include "backend.h"
 #include "config_check.h"
 #include "inputs.h"
+#include "options.h"
+#include "ranks.h"
 
 static const char *const PART_NAME[DITC_N_PARTS] = {"the text encoder", "the transformer", "the VAE"};
 
@@ -41,11 +43,6 @@ static const ditc_io *vae_input(const ditc_variant *v) {
     }
   DITC_CHECK(in != NULL);
   return in;
-}
-
-/* The bytes one conditioning input of the DiT takes in the carried region. */
-static int64_t cond_input_bytes(const ditc_denoiser *d, const ditc_input_spec *in) {
-  return in->role == DITC_IN_TEXT ? (int64_t)d->Bp * d->L * d->Cc * 4 : (int64_t)d->Bp * d->L * 4;
 }
 
 /* config.json of every part, against the descriptor; the text encoder's vocabulary, pad and EOS
@@ -96,6 +93,14 @@ static ditc_status ensure_weights(pipeline_run *r, int p, ditc_err *err) {
   return DITC_OK;
 }
 
+/* The decode phase's progress line before each decoder call (the VAE's progress ops). */
+static void decode_progress(void *ctx, int stage, int64_t i, int64_t n) {
+  const pipeline_run *r = ctx;
+  static const char *const what[] = {"temporal chunk", "2-D decoder call", "tile"};
+  if (r->c.progress && stage >= 0 && stage <= DITC_PROGRESS_TILE)
+    fprintf(stderr, "decode: %s %lld of %lld\n", what[stage], (long long)i + 1, (long long)n);
+}
+
 /* Zeroes part p's arena region: it starts as its own binary's fresh arena would. */
 static void fresh_arena(pipeline_run *r, int p) { memset(r->arena, 0, (size_t)r->c.pl->parts[p].v->arena_bytes); }
 
@@ -135,7 +140,7 @@ ditc_status pipeline_open(pipeline_run *r, const pipeline_config *c, int save_st
     resident += v->weight_elems * 4;
     if (v->weight_elems * 4 > reload) reload = v->weight_elems * 4;
   }
-  for (int i = 0; i < d->n_inputs; i++) cond += cond_input_bytes(d, &d->inputs[i]);
+  cond = model_cond_bytes(pl->parts[DITC_PART_DENOISE].v);
   const int64_t latent = (int64_t)d->Bp * d->Cin * d->Tx * d->Hx * d->Wx * 4;
   const int64_t carried = (phase + 255) / 256 * 256;
   /* the generated plan and this count agree, or the descriptor is not this runtime's */
@@ -148,11 +153,25 @@ ditc_status pipeline_open(pipeline_run *r, const pipeline_config *c, int save_st
     for (int p = 0; p < DITC_N_PARTS; p++) r->weight_off[p] = 0;
   r->arena = aligned_alloc(256, (size_t)(r->arena_bytes + 255) / 256 * 256);
   r->weights = aligned_alloc(256, (size_t)(r->weight_bytes + 255) / 256 * 256);
+  /* the denoiser's ranks: this process's arena is its rank's; thread ranks bring the others' now */
+  const ditc_variant *den = pl->parts[DITC_PART_DENOISE].v;
+  r->world = (d->cfg_parallel ? 2 : 1) * d->sp;
+  r->rank = c->nccl ? c->nccl->rank : 0;
+  r->rank_arenas = calloc((size_t)r->world, sizeof *r->rank_arenas);
+  int alloc_failed = !r->rank_arenas;
+  for (int g = 0; g < r->world && !alloc_failed; g++) {
+    if (g == r->rank || c->nccl) r->rank_arenas[g] = g == r->rank ? r->arena : NULL;
+    else {
+      r->rank_arenas[g] = aligned_alloc(256, (size_t)(den->host_bytes + 255) / 256 * 256);
+      alloc_failed = !r->rank_arenas[g];
+      r->rank_arena_bytes += den->host_bytes;
+    }
+  }
   if (save_steps) {
     r->latents = malloc((size_t)(latent * d->steps));
     r->input_ids = calloc(2 * (size_t)d->L, sizeof *r->input_ids);
   }
-  if (!r->arena || !r->weights || (save_steps && (!r->latents || !r->input_ids))) {
+  if (!r->arena || !r->weights || alloc_failed || (save_steps && (!r->latents || !r->input_ids))) {
     pipeline_close(r);
     return ditc_fail(err, DITC_ENOMEM, "out of memory: %s/%s needs %.2f MiB of arena and %.2f MiB of weights "
                      "(plan.txt)", pl->family, pl->name, mib(r->arena_bytes), mib(r->weight_bytes));
@@ -161,6 +180,8 @@ ditc_status pipeline_open(pipeline_run *r, const pipeline_config *c, int save_st
   for (int p = 0; p < DITC_N_PARTS && !s; p++)
     s = model_init_view(&r->m[p], pl->parts[p].v, r->weights + r->weight_off[p], r->arena, err);
   for (int p = 0; p < DITC_N_PARTS && !s; p++) s = model_attach(&r->m[p], err);
+  r->m[DITC_PART_DECODE].ex.progress = decode_progress;
+  r->m[DITC_PART_DECODE].ex.progress_ctx = r;
   if (!s && pl->weights_mode == DITC_WEIGHTS_RESIDENT) {
     for (int p = 0; p < DITC_N_PARTS && !s; p++)
       if (p != DITC_PART_TEXT || c->tokenizer_dir) {
@@ -180,6 +201,9 @@ void pipeline_close(pipeline_run *r) {
   free(r->weights);
   free(r->latents);
   free(r->input_ids);
+  for (int g = 0; r->rank_arenas && g < r->world; g++)
+    if (r->rank_arenas[g] != r->arena) free(r->rank_arenas[g]);
+  free(r->rank_arenas);
   if (r->have_tok) tok_free(&r->tok);
   if (r->have_cleaner) text_cleaner_free(&r->cleaner);
   tok_scratch_free(&r->scratch);
@@ -250,7 +274,7 @@ ditc_status pipeline_text(pipeline_run *r, const char *prompt, size_t len, const
   unsigned char *carried = r->arena + r->c.pl->off_cond;
   float *text[2] = {NULL, NULL};
   int32_t *mask = NULL;
-  for (int i = 0, off = 0; i < d->n_inputs; off += (int)cond_input_bytes(d, &d->inputs[i]), i++) {
+  for (int i = 0, off = 0; i < d->n_inputs; off += (int)model_cond_input_bytes(d, &d->inputs[i]), i++) {
     if (d->inputs[i].role == DITC_IN_TEXT) text[d->inputs[i].half] = (float *)(void *)(carried + off);
     else mask = (int32_t *)(void *)(carried + off);
   }
@@ -269,13 +293,10 @@ ditc_status pipeline_text(pipeline_run *r, const char *prompt, size_t len, const
 
 ditc_status pipeline_cond_file(pipeline_run *r, const char *path, ditc_err *err) {
   ditc_model *m = &r->m[DITC_PART_DENOISE];
-  const ditc_denoiser *d = m->v->denoiser;
   /* load into the DiT's own inputs, then keep them in the carried region as the text phase would */
   fresh_arena(r, DITC_PART_DENOISE);
   ditc_status s = model_load_cond(m, path, err);
-  unsigned char *carried = r->arena + r->c.pl->off_cond;
-  for (int i = 0, off = 0; i < d->n_inputs && !s; off += (int)cond_input_bytes(d, &d->inputs[i]), i++)
-    memcpy(carried + off, m->arena + d->inputs[i].off, (size_t)cond_input_bytes(d, &d->inputs[i]));
+  if (!s) model_get_cond(m, r->arena + r->c.pl->off_cond);
   return s;
 }
 
@@ -285,27 +306,16 @@ ditc_status pipeline_denoise(pipeline_run *r, const char *noise, uint64_t seed, 
   const double t0 = now();
   ditc_model *m = &r->m[DITC_PART_DENOISE];
   const ditc_variant *v = m->v;
-  const ditc_denoiser *d = v->denoiser;
   ditc_status s = ensure_weights(r, DITC_PART_DENOISE, err);
   if (s) return s;
-  fresh_arena(r, DITC_PART_DENOISE);
-  const unsigned char *carried = r->arena + r->c.pl->off_cond;
-  for (int i = 0, off = 0; i < d->n_inputs; off += (int)cond_input_bytes(d, &d->inputs[i]), i++)
-    memcpy(m->arena + d->inputs[i].off, carried + off, (size_t)cond_input_bytes(d, &d->inputs[i]));
-  if (noise) {
-    if ((s = model_load_noise(m, noise, err))) return s;
-  } else {
-    sampler_seed_noise(m, seed);
-  }
-  sampler_health health;
-  const sampler_opts so = {.pab_on = r->c.pab_on, .progress = r->c.progress, .latents = r->latents,
-                           .keep_nonfinite = r->c.allow_nonfinite, .health = &health};
-  sampler_run(m, &so);
-  if (health.bad_step >= 0 && !r->c.allow_nonfinite)
-    return ditc_fail(err, DITC_EINVAL, "the latent after step %d/%d holds NaN/Inf (first at element %lld); nothing "
-                     "written (--allow-nonfinite writes it anyway)", health.bad_step + 1, d->steps,
-                     (long long)health.bad_index);
-  memcpy(r->arena + r->c.pl->off_latent, m->arena + d->off_z, (size_t)r->c.pl->latent_bytes);
+  /* the carried conditioning sits after the largest phase: no rank's arena overlaps it */
+  const options o = {.noise = noise, .seed = seed, .has_seed = !noise, .pab_on = r->c.pab_on, .quiet = !r->c.progress,
+                     .save_steps = r->latents != NULL, .threads = r->c.threads, .ranks = r->c.nccl ? 0 : r->world,
+                     .allow_nonfinite = r->c.allow_nonfinite, .comm_timeout = r->c.comm_timeout,
+                     .cond_mem = r->arena + r->c.pl->off_cond, .final_out = (float *)(void *)(r->arena + r->c.pl->off_latent),
+                     .latents_out = r->latents, .arenas = r->rank_arenas, .err_out = err};
+  err->msg[0] = 0;
+  if (run_ranks(&o, v, m->weights, r->c.nccl, "")) return DITC_EINVAL;
   r->seconds[PHASE_DENOISE] += now() - t0;
   return DITC_OK;
 }
@@ -363,7 +373,7 @@ int pipeline_text_tensors(const pipeline_run *r, st_out_tensor *t) {
                              .data = r->input_ids + d->L};
   }
   const unsigned char *carried = r->arena + r->c.pl->off_cond;
-  for (int i = 0, off = 0; i < d->n_inputs; off += (int)cond_input_bytes(d, &d->inputs[i]), i++) {
+  for (int i = 0, off = 0; i < d->n_inputs; off += (int)model_cond_input_bytes(d, &d->inputs[i]), i++) {
     const ditc_input_spec *in = &d->inputs[i];
     if (in->role == DITC_IN_TEXT)
       t[n++] = (st_out_tensor){.name = in->name, .dtype = ST_F32, .ndim = 3, .shape = {d->Bp, d->L, d->Cc},

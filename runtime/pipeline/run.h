@@ -16,6 +16,8 @@
 #include "text/clean.h"
 #include "text/tokenizer.h"
 
+struct ditc_comm;
+
 enum { PHASE_TEXT, PHASE_DENOISE, PHASE_DECODE, PHASE_WRITE, N_PHASE_TIMES };
 
 typedef struct {
@@ -25,6 +27,9 @@ typedef struct {
   int progress;                   /* progress lines on stderr */
   int pab_on;
   int allow_nonfinite;
+  int threads;                    /* OpenMP threads a rank (0: the default) */
+  struct ditc_comm *nccl;         /* this process is one NCCL rank of a parallel variant; NULL: thread ranks */
+  double comm_timeout;
 } pipeline_config;
 
 typedef struct {
@@ -33,6 +38,10 @@ typedef struct {
   float *weights;                    /* [weight_bytes / 4]: resident, every part's at its offset; reload, one part's */
   int64_t arena_bytes, weight_bytes; /* what was allocated (computed from the parts, = the plan's) */
   int64_t weight_off[DITC_N_PARTS];  /* each part's offset in weights (elements; 0 when reloading) */
+  int world, rank;                   /* the denoiser's ranks (CFG x sequence-parallel) and this process's first */
+  unsigned char **rank_arenas;       /* [world]: each global rank's denoise arena: the one arena for this
+                                      * process's rank; thread ranks' others allocated at start-up */
+  int64_t rank_arena_bytes;          /* what those others take */
   int loaded;                        /* the part whose weights the buffer holds: -1 none; DITC_N_PARTS all */
   ditc_model m[DITC_N_PARTS];        /* views of arena and weights */
   tokenizer tok;
@@ -62,8 +71,9 @@ ditc_status pipeline_text(pipeline_run *r, const char *prompt, size_t len, const
                           ditc_err *err);
 /* The conditioning from a --cond file instead (people who bring their own encoder). */
 ditc_status pipeline_cond_file(pipeline_run *r, const char *path, ditc_err *err);
-/* The denoise phase: the noise (--noise file, or seed) and the sampler; the final latent into the
- * carried latent (and every step's into r->latents). */
+/* The denoise phase on every rank (denoiser/ranks.c: thread ranks, or this process's NCCL rank):
+ * the noise (--noise file, or seed) and the sampler; rank 0's final latent into the carried latent
+ * (and every step's into r->latents). A failure whose line another rank prints leaves err empty. */
 ditc_status pipeline_denoise(pipeline_run *r, const char *noise, uint64_t seed, ditc_err *err);
 /* The decode phase: the carried latent through the VAE; its outputs stay in the arena
  * (pipeline_frames, pipeline_latent). */
