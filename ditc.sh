@@ -142,44 +142,33 @@ variant() {
   [ $debug = 1 ] && bin=bin/variant/debug/$name && extra=-DDITC_DUMP_ENABLED
   mkdir -p build/variant
   local f=build/variant/$name.ninja
+  local build
   if [ "$kind" = pipeline ]; then
     [ $debug = 1 ] && { echo "ditc: variant: --debug builds one network's dumps; a pipeline has none" >&2; return 2; }
-    local p o objs="build/variant/obj/$name/pipeline.o" compile=""
+    # three parts and pipeline.c: each part compiled with its own offsets.h, linked with runtime/pipeline/
+    local p o objs="build/variant/obj/$name/pipeline.o"
     outputs="$dir/denoise/forward.c $dir/denoise/schedule.txt $dir/plan.txt $dir/pipeline.c"
+    build="build build/variant/obj/$name/pipeline.o: pipeline_cc $dir/pipeline.c | rt_deps
+  dir = $dir
+"
     for p in denoise text decode; do
       outputs="$outputs $dir/$p/offsets.h $dir/$p/tables.c $dir/$p/entry.c $dir/$p/plan.txt $dir/$p/manifest.txt"
       [ $p = denoise ] || outputs="$outputs $dir/$p/forward.c"
       for o in forward tables; do
         objs="$objs build/variant/obj/$name/$p.$o.o"
-        compile="${compile}build build/variant/obj/$name/$p.$o.o: pipeline_cc $dir/$p/$o.c | $dir/$p/offsets.h rt_deps
+        build="${build}build build/variant/obj/$name/$p.$o.o: pipeline_cc $dir/$p/$o.c | $dir/$p/offsets.h rt_deps
   dir = $dir/$p
 "
       done
     done
-    cat >"$f.tmp" <<NINJA
-# written by ./ditc.sh variant (do not edit): the generator's arguments, then build.ninja's rules for
-# a pipeline (each part compiled with its own offsets.h, linked with runtime/pipeline/)
-include build.ninja
-rule gen_user
-  command = \$lua gen/main.lua \$args --out \$dir --quiet
-  description = GEN \$dir
-  depfile = \$dir/gen.d
-  restat = 1
-build $outputs: gen_user
-  args = ${args[*]}
+    build="${build}build $bin: pipeline_link $objs | pipeline_deps"
+  else # build.ninja's own compile-and-link rule with the CPU backend and no NCCL, as for every shipped variant
+    build="build $bin: variant $dir/forward.c $dir/tables.c $dir/entry.c | $dir/offsets.h rt_deps
   dir = $dir
-build build/variant/obj/$name/pipeline.o: pipeline_cc $dir/pipeline.c | rt_deps
-  dir = $dir
-${compile}build $bin: pipeline_link $objs | pipeline_deps
-NINJA
-    if ! cmp -s "$f.tmp" "$f"; then mv "$f.tmp" "$f"; else rm -f "$f.tmp"; fi
-    ninja -f "$f" "$bin" >&2
-    echo "$bin"
-    return
+  extra = $extra"
   fi
   cat >"$f.tmp" <<NINJA
-# written by ./ditc.sh variant (do not edit): the generator's arguments, then build.ninja's own
-# compile-and-link rule with the CPU backend and no NCCL, as for every shipped variant
+# written by ./ditc.sh variant (do not edit): the generator's arguments, then build.ninja's rules
 include build.ninja
 rule gen_user
   command = \$lua gen/main.lua \$args --out \$dir --quiet
@@ -189,9 +178,7 @@ rule gen_user
 build $outputs: gen_user
   args = ${args[*]}
   dir = $dir
-build $bin: variant $dir/forward.c $dir/tables.c $dir/entry.c | $dir/offsets.h rt_deps
-  dir = $dir
-  extra = $extra
+$build
 NINJA
   if ! cmp -s "$f.tmp" "$f"; then mv "$f.tmp" "$f"; else rm -f "$f.tmp"; fi
   ninja -f "$f" "$bin" >&2

@@ -77,12 +77,8 @@ ditc_status model_init_view(ditc_model *m, const ditc_variant *v, float *weights
 }
 
 ditc_status model_init_weights(ditc_model *m, const ditc_variant *v, int with_arena, ditc_err *err) {
-  memset(m, 0, sizeof *m);
-  ditc_status s = check_descriptor(v, err);
+  ditc_status s = model_init_view(m, v, NULL, NULL, err);
   if (s) return s;
-  m->v = v;
-  m->prologue = ditc_phase_find(v, DITC_PHASE_PROLOGUE);
-  m->step = ditc_phase_find(v, DITC_PHASE_STEP);
   const size_t wbytes = ((size_t)v->weight_elems * sizeof(float) + 255) / 256 * 256;
   const size_t abytes = with_arena ? ((size_t)v->host_bytes + 255) / 256 * 256 : 0;
   const double avail = available_bytes(); /* refuse what would end in the OOM killer during the memset */

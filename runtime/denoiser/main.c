@@ -14,6 +14,7 @@
 #endif
 
 #include "checkpoint.h"
+#include "cli.h"
 #include "comm.h"
 #include "dump.h"
 #include "mains.h"
@@ -141,20 +142,6 @@ static int fail_usage(const char *prog, const char *fmt, const char *arg) {
   return 1;
 }
 
-/* Digits only (no sign, space or radix prefix), at most `max`. */
-static int parse_u64(const char *s, unsigned long long max, unsigned long long *out) {
-  if (!*s) return 0;
-  unsigned long long n = 0;
-  for (const char *c = s; *c; c++) {
-    if (*c < '0' || *c > '9') return 0;
-    const unsigned d = (unsigned)(*c - '0');
-    if (n > (max - d) / 10) return 0;
-    n = n * 10 + d;
-  }
-  *out = n;
-  return 1;
-}
-
 /* Parses argv into o: each flag at most once, every value present and not itself a flag. */
 static int parse(int argc, char **argv, options *o, const ditc_variant *v) {
   memset(o, 0, sizeof *o);
@@ -192,7 +179,7 @@ static int parse(int argc, char **argv, options *o, const ditc_variant *v) {
       if (strcmp(val, "on") && strcmp(val, "off")) return fail_usage(argv[0], "--pab takes on or off, got '%s'", val);
       o->pab_on = !strcmp(val, "on");
     } else if (fl->kind == F_U64) {
-      if (!parse_u64(val, ~0ull, &n)) {
+      if (!cli_u64(val, ~0ull, &n)) {
         fprintf(stderr, "%s: error: %s needs an integer in 0..18446744073709551615 (digits only), got '%s' "
                 "(see --help)\n", argv[0], a, val);
         return 1;
@@ -201,7 +188,7 @@ static int parse(int argc, char **argv, options *o, const ditc_variant *v) {
       *(int *)(void *)(base + fl->off2) = 1;
     } else {
       const long long hi = fl->hi ? fl->hi : online_cpus();
-      if (!parse_u64(val, ~0ull, &n) || n < (unsigned long long)fl->lo || n > (unsigned long long)hi) {
+      if (!cli_u64(val, ~0ull, &n) || n < (unsigned long long)fl->lo || n > (unsigned long long)hi) {
         fprintf(stderr, "%s: error: %s needs an integer in %lld..%lld%s, got '%s' (see --help)\n", argv[0], a,
                 fl->lo, hi, fl->hi ? "" : " (the online CPUs)", val);
         return 1;

@@ -17,6 +17,7 @@
 #endif
 
 #include "checkpoint.h"
+#include "cli.h"
 #include "comm.h"
 #include "options.h"
 #include "ranks.h"
@@ -91,20 +92,6 @@ static int fail_usage(const char *prog, const char *fmt, const char *arg) {
   return 2;
 }
 
-/* Digits only, at most max. */
-static int parse_u64(const char *s, unsigned long long max, unsigned long long *out) {
-  if (!*s) return 0;
-  unsigned long long n = 0;
-  for (const char *c = s; *c; c++) {
-    if (*c < '0' || *c > '9') return 0;
-    const unsigned d = (unsigned)(*c - '0');
-    if (n > (max - d) / 10) return 0;
-    n = n * 10 + d;
-  }
-  *out = n;
-  return 1;
-}
-
 /* Parses argv into o; 0, or the exit status (-1: --help printed). */
 static int parse(int argc, char **argv, pipe_options *o, const ditc_pipeline *pl) {
   const char *prog = argv[0];
@@ -166,7 +153,7 @@ static int parse(int argc, char **argv, pipe_options *o, const ditc_pipeline *pl
       o->pab_on = !strcmp(val, "on");
     } else if (!strcmp(a, "--seed")) {
       if (o->has_seed++) return fail_usage(prog, "%s is given twice", a);
-      if (!parse_u64(val, ~0ull, &o->seed))
+      if (!cli_u64(val, ~0ull, &o->seed))
         return fail_usage(prog, "--seed needs an integer in 0..18446744073709551615 (digits only), got '%s'", val);
     } else { /* --fps, --threads, --ranks, --comm-timeout: an integer in 1..max */
       const int fps = !strcmp(a, "--fps"), threads = !strcmp(a, "--threads"), ranks = !strcmp(a, "--ranks");
@@ -174,7 +161,7 @@ static int parse(int argc, char **argv, pipe_options *o, const ditc_pipeline *pl
       int *dst = fps ? &o->fps : threads ? &o->threads : ranks ? &o->ranks : &o->comm_timeout;
       const unsigned long long max = fps ? VIDEO_MAX_FPS : threads ? 4096 : ranks ? 1024 : 86400;
       if (*dst) return fail_usage(prog, "%s is given twice", a);
-      if (!parse_u64(val, max, &n) || n < 1) {
+      if (!cli_u64(val, max, &n) || n < 1) {
         fprintf(stderr, "%s: error: %s takes an integer in 1..%llu, got '%s' (see --help)\n", prog, a, max, val);
         return 2;
       }
