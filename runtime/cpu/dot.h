@@ -19,9 +19,10 @@ static inline float cpu_dot(const float *a, const float *b, int n) {
   return s;
 }
 
-/* out[i * ldo + j] = cpu_dot(a + i * K, w + j * K, K) + (b ? b[j] : 0) for i, j in 0..3, bit for
- * bit, with AVX-512 (the 16 partial sums of an output in one register); returns 0 without doing
- * anything when this CPU lacks AVX-512F. */
-int cpu_dot_block4x4(float *out, int64_t ldo, const float *a, const float *w, int K, const float *b);
+/* out[i * ldo + j] = cpu_dot(a + i * lda, w + j * ldw, K) (+ b[j] where b is not NULL) for i, j in
+ * 0..3, bit for bit, with AVX-512 (the 16 partial sums of an output in one register); returns 0
+ * without doing anything when this CPU lacks AVX-512F. */
+int cpu_dot_block4x4(float *out, int64_t ldo, const float *a, int64_t lda, const float *w, int64_t ldw, int K,
+                     const float *b);
 
 #endif

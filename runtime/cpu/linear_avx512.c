@@ -41,7 +41,8 @@ AVX512 static void transpose16(__m512 r[16]) {
 }
 
 /* The unrolled loops keep the 16 accumulators, 4 rows and 4 columns in registers (32 zmm). */
-AVX512 static void block(float *out, int64_t ldo, const float *a, const float *w, int K, const float *b) {
+AVX512 static void block(float *out, int64_t ldo, const float *a, int64_t lda, const float *w, int64_t ldw, int K,
+                         const float *b) {
   __m512 acc[16];
 #pragma GCC unroll 16
   for (int o = 0; o < 16; o++) acc[o] = _mm512_setzero_ps();
@@ -49,34 +50,38 @@ AVX512 static void block(float *out, int64_t ldo, const float *a, const float *w
   for (; k + 16 <= K; k += 16) {
     __m512 av[4], wv[4];
 #pragma GCC unroll 4
-    for (int i = 0; i < 4; i++) av[i] = _mm512_loadu_ps(a + (int64_t)i * K + k);
+    for (int i = 0; i < 4; i++) av[i] = _mm512_loadu_ps(a + i * lda + k);
 #pragma GCC unroll 4
-    for (int j = 0; j < 4; j++) wv[j] = _mm512_loadu_ps(w + (int64_t)j * K + k);
+    for (int j = 0; j < 4; j++) wv[j] = _mm512_loadu_ps(w + j * ldw + k);
 #pragma GCC unroll 4
     for (int i = 0; i < 4; i++)
 #pragma GCC unroll 4
       for (int j = 0; j < 4; j++) acc[4 * i + j] = _mm512_add_ps(acc[4 * i + j], _mm512_mul_ps(av[i], wv[j]));
   }
-  float tail[16], bias[16], y[16]; /* output 4 * i + j */
+  float tail[16], y[16]; /* output 4 * i + j */
   for (int i = 0; i < 4; i++)
     for (int j = 0; j < 4; j++) {
       float s = 0.0f;
-      for (int kk = k; kk < K; kk++) s += a[(int64_t)i * K + kk] * w[(int64_t)j * K + kk];
+      for (int kk = k; kk < K; kk++) s += a[i * lda + kk] * w[j * ldw + kk];
       tail[4 * i + j] = s;
-      bias[4 * i + j] = b ? b[j] : 0.0f;
     }
   transpose16(acc);
   __m512 s = _mm512_loadu_ps(tail);
 #pragma GCC unroll 16
   for (int l = 0; l < 16; l++) s = _mm512_add_ps(s, acc[l]);
-  _mm512_storeu_ps(y, _mm512_add_ps(s, _mm512_loadu_ps(bias)));
+  if (b) { /* the bias of column j in every row */
+    const __m128 b4 = _mm_loadu_ps(b);
+    s = _mm512_add_ps(s, _mm512_broadcast_f32x4(b4));
+  }
+  _mm512_storeu_ps(y, s);
   for (int i = 0; i < 4; i++) memcpy(out + i * ldo, y + 4 * i, 4 * sizeof(float));
 }
 
-int cpu_dot_block4x4(float *out, int64_t ldo, const float *a, const float *w, int K, const float *b) {
+int cpu_dot_block4x4(float *out, int64_t ldo, const float *a, int64_t lda, const float *w, int64_t ldw, int K,
+                     const float *b) {
   static int have = -1; /* a benign race: every thread computes the same answer */
   if (have < 0) have = __builtin_cpu_supports("avx512f") ? 1 : 0;
   if (!have) return 0;
-  block(out, ldo, a, w, K, b);
+  block(out, ldo, a, lda, w, ldw, K, b);
   return 1;
 }

@@ -143,7 +143,9 @@ void cpu_linear(float *out, const float *src, const float *w, const float *b, in
     int n = 0;
     for (; n + 4 <= N; n += 4) { /* 4 x 4 outputs at once where the CPU has AVX-512 (the same bits: dot.h) */
       int64_t m = m0;
-      while (m + 4 <= m1 && cpu_dot_block4x4(out + m * N + n, N, src + m * K, w + (int64_t)n * K, K, b ? b + n : NULL))
+      static const float zeros[4] = {0.0f, 0.0f, 0.0f, 0.0f}; /* no bias: + 0, as the portable loop adds */
+      while (m + 4 <= m1 &&
+             cpu_dot_block4x4(out + m * N + n, N, src + m * K, K, w + (int64_t)n * K, K, K, b ? b + n : zeros))
         m += 4;
       for (int j = n; j < n + 4; j++)
         for (int64_t r = m; r < m1; r++) out[r * N + j] = cpu_dot(src + r * K, w + (int64_t)j * K, K) + (b ? b[j] : 0.0f);
@@ -349,14 +351,30 @@ void cpu_rope(float *q, float *k, int64_t ld, const float *cos_t, const float *s
   }
 }
 
-/* One query row against len keys/values (row strides in floats), softmax in double. */
-static void attend(float *o, const float *q, const float *k0, const float *v0, int64_t kv_stride,
-                   int len, int D, float scale, float *p) {
+/* The scores of one query row against len keys (row stride kv_stride): cpu_dot * scale into p. */
+static void scores(float *p, const float *q, const float *k0, int64_t kv_stride, int len, int D, float scale) {
+  for (int j = 0; j < len; j++) p[j] = cpu_dot(q, k0 + j * kv_stride, D) * scale;
+}
+
+/* The same for 4 query rows (row stride q_stride) into p[4][len], 4 x 4 scores at once where the CPU
+ * has AVX-512 (dot.h: the same bits). */
+static void scores4(float *p, const float *q, int64_t q_stride, const float *k0, int64_t kv_stride, int len, int D,
+                    float scale) {
+  int j = 0;
+  float s16[16];
+  for (; j + 4 <= len && cpu_dot_block4x4(s16, 4, q, q_stride, k0 + j * kv_stride, kv_stride, D, NULL); j += 4)
+    for (int i = 0; i < 4; i++)
+      for (int c = 0; c < 4; c++) p[(int64_t)i * len + j + c] = s16[4 * i + c] * scale;
+  for (int i = 0; i < 4; i++)
+    for (int jj = j; jj < len; jj++) p[(int64_t)i * len + jj] = cpu_dot(q + i * q_stride, k0 + jj * kv_stride, D) * scale;
+}
+
+/* One query's output from its scores p[len] (softmax in double) and len values (row stride
+ * kv_stride). */
+static void softmax_pv(float *o, float *p, const float *v0, int64_t kv_stride, int len, int D) {
   float mx = -INFINITY;
-  for (int j = 0; j < len; j++) {
-    p[j] = cpu_dot(q, k0 + j * kv_stride, D) * scale;
+  for (int j = 0; j < len; j++)
     if (p[j] > mx) mx = p[j];
-  }
   double sum = 0.0;
   for (int j = 0; j < len; j++) {
     p[j] = expf(p[j] - mx);
@@ -371,34 +389,47 @@ static void attend(float *o, const float *q, const float *k0, const float *v0, i
   }
 }
 
+/* Queries q[0..n) (row stride q_stride; outputs o, row stride o_stride) against len keys and values:
+ * four at a time, the rest one by one. p: [4 * len] scratch. */
+static void attend_rows(float *o, int64_t o_stride, const float *q, int64_t q_stride, const float *k0, const float *v0,
+                        int64_t kv_stride, int n, int len, int D, float scale, float *p) {
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    scores4(p, q + i * q_stride, q_stride, k0, kv_stride, len, D, scale);
+    for (int r = 0; r < 4; r++) softmax_pv(o + (i + r) * o_stride, p + (int64_t)r * len, v0, kv_stride, len, D);
+  }
+  for (; i < n; i++) {
+    scores(p, q + i * q_stride, k0, kv_stride, len, D, scale);
+    softmax_pv(o + i * o_stride, p, v0, kv_stride, len, D);
+  }
+}
+
 void cpu_attention(float *out, const float *q, const float *k, const float *v, int64_t ld, int nseq,
                    int inner, int64_t outer_stride, int64_t inner_stride, int64_t tok_stride, int len, int H,
                    int D, float scale) {
   const int C = H * D;
 #pragma omp parallel for schedule(static) if ((int64_t)nseq * inner * len * len * H * D > PARALLEL_MIN)
   for (int64_t s = 0; s < (int64_t)nseq * inner; s++) {
-    float p[len > 0 ? len : 1];
+    float p[len > 0 ? 4 * len : 1];
     const int64_t base = (s / inner) * outer_stride + (s % inner) * inner_stride;
     for (int h = 0; h < H; h++)
-      for (int i = 0; i < len; i++) {
-        const int64_t row = base + i * tok_stride;
-        attend(out + row * C + h * D, q + row * ld + h * D, k + base * ld + h * D, v + base * ld + h * D,
-               tok_stride * ld, len, D, scale, p);
-      }
+      attend_rows(out + base * C + h * D, tok_stride * C, q + base * ld + h * D, tok_stride * ld, k + base * ld + h * D,
+                  v + base * ld + h * D, tok_stride * ld, len, len, D, scale, p);
   }
 }
 
 void cpu_cross_attention(float *out, const float *q, const float *k, const float *v, int64_t ld,
                          const int32_t *lens, int B, int N, int L, int H, int D, float scale) {
-  const int C = H * D;
+  const int C = H * D, G = (N + 3) / 4; /* groups of 4 query rows of one sample */
 #pragma omp parallel for schedule(static) if ((int64_t)B * N * L * H * D > PARALLEL_MIN)
-  for (int64_t row = 0; row < (int64_t)B * N; row++) {
-    float p[L > 0 ? L : 1];
-    const int b = (int)(row / N);
-    const int64_t off = (int64_t)b * L * ld;
+  for (int64_t g = 0; g < (int64_t)B * G; g++) {
+    float p[L > 0 ? 4 * L : 1];
+    const int b = (int)(g / G), i0 = (int)(g % G) * 4, n = N - i0 < 4 ? N - i0 : 4;
+    const int64_t off = (int64_t)b * L * ld, row = (int64_t)b * N + i0;
     const int len = lens[b] < 0 ? 0 : lens[b] > L ? L : lens[b]; /* a bad count never reads past row b's L keys */
     for (int h = 0; h < H; h++)
-      attend(out + row * C + h * D, q + row * C + h * D, k + off + h * D, v + off + h * D, ld, len, D, scale, p);
+      attend_rows(out + row * C + h * D, C, q + row * C + h * D, C, k + off + h * D, v + off + h * D, ld, n, len, D,
+                  scale, p);
   }
 }
 
