@@ -55,6 +55,8 @@ local OPTIONS = {
   { "model-dir", "DIR", "a pipeline from a model folder as users download it: every part's config.json from its "
     .. "released repository's folder under DIR (the description's `pipeline`); implies --pipeline, needs --name, "
     .. "--height, --width, --frames" },
+  { "weights", "MODE", "a pipeline's weights: reload (each phase's loaded at its start) or resident (all loaded at "
+    .. "start-up, for GPUs big enough); default the description's `pipeline.weights`" },
   { "transformer", "DIR", "with --model-dir: the transformer's folder elsewhere" },
   { "text-encoder", "DIR", "with --model-dir: the text encoder's folder elsewhere" },
   { "vae", "DIR", "with --model-dir: the VAE's folder elsewhere" },
@@ -269,11 +271,15 @@ local function run(argv)
     util.fail(nil, "--backend cuda runs single-rank variants for now (device-resident collectives are not built yet)")
   end
   local pl
+  if o.weights and not o.pipeline then util.fail(nil, "--weights applies to --pipeline or --model-dir") end
   if o.pipeline then
     if not denoiser or not fam.pipeline then
       util.fail(nil, "--pipeline needs a denoiser family whose description has a `pipeline` record (%s has none)", o.model)
     end
-    pl = pipeline.bake(fam, v, baked, part_configs)
+    if o.weights and o.weights ~= "reload" and o.weights ~= "resident" then
+      util.fail(nil, "--weights must be reload or resident, got %q", o.weights)
+    end
+    pl = pipeline.bake(fam, v, baked, part_configs, o.weights)
   end
 
   -- templates are read while emitting; load them first so the hash covers them

@@ -121,6 +121,21 @@ refuses("--model-dir for a family without a pipeline (T5)", GEN .. "--model mode
   .. " --name x --out " .. tmp .. "/x", "has none")
 refuses("--pipeline for a network", GEN .. "--model models/t5-v1.1.lua --variant fixture --pipeline --out " .. tmp .. "/x",
   "%-%-pipeline needs a denoiser family")
+refuses("--weights without a pipeline", GEN .. "--model models/opensora-v1.2.lua --variant fixture --weights resident --out "
+  .. tmp .. "/x", "%-%-weights applies to %-%-pipeline")
+refuses("--weights neither reload nor resident", GEN .. "--model models/opensora-v1.2.lua --variant 480p-9x16-51f --pipeline "
+  .. "--weights lazy --out " .. tmp .. "/x", "%-%-weights must be reload or resident")
+
+-- --weights resident: the released 480p Open-Sora pipeline marked resident, its total every part's weights
+do
+  local dir = tmp .. "/resident"
+  local rc, out = sh(GEN .. "--model models/opensora-v1.2.lua --variant 480p-9x16-51f --pipeline --backend cuda "
+    .. "--weights resident --out " .. dir)
+  local t = pipe_plan(dir)
+  check(rc == 0 and t.mode == "resident" and t.raw:find("resident: .*<%- this variant") and t.weights
+    and near(t.resident, (t.arena + t.weights) / MIB), "--weights resident: plan.txt marks the resident total, its "
+    .. "weights every part's", out .. (t.raw or ""))
+end
 
 os.execute("rm -rf " .. tmp)
 tap.finish("pipeline_gen_test")

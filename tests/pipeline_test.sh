@@ -146,6 +146,26 @@ else
   echo "# skipped: the NCCL build of the pipeline (build/tests/pipeline-os12-e2e-sp2-nccl: ninja nccl, needs the CUDA toolkit)"
 fi
 
+# weights resident (generated with --weights resident): the same frames, all three parts' weights allocated
+LR=build/tests/pipeline-latte-e2e-resident
+expect "latte, weights resident: the same latents and frames as reloading them" bash -c "
+  $LR ${LA_DIRS[*]} --prompt \"\$1\" --noise $tmp/la-z0.safetensors --out $tmp/res.safetensors --save-steps --json \
+    --quiet >$tmp/res.json && $CMP --exact $tmp/res.safetensors latents $tmp/la-pab.safetensors latents &&
+  $CMP --exact $tmp/res.safetensors frames_u8 $tmp/la-pab.safetensors frames_u8" _ "$LP"
+expect "latte, weights resident: --json's weights are every part's, as plan.txt says, and each phase's peak holds them all" \
+  python3 - $LR $tmp/res.json <<'PY'
+import json, re, subprocess, sys
+plan = subprocess.run([sys.argv[1], "--print-plan"], capture_output=True, text=True).stdout
+b = json.load(open(sys.argv[2]))["bytes"]
+phases = {m[0]: tuple(map(int, m[1:])) for m in re.findall(r"^  (\w+) +arena (\d+) weights (\d+) peak (\d+)$", plan, re.M)}
+arena, weights, total = map(int, re.search(r"^  total +arena (\d+) weights (\d+) total (\d+) \(weights resident\)", plan, re.M).groups())
+cond, latent = map(int, re.search(r"^  carried +cond (\d+) latent (\d+)$", plan, re.M).groups())
+assert b["weights_mode"] == "resident" and b["weights"] == weights == sum(v[1] for v in phases.values()), (b, weights)
+for ph, (a, w, peak) in phases.items():
+    assert peak == a + cond + latent + weights and b[ph]["peak"] == peak, (ph, peak, b[ph])
+assert b["total"] == total == arena + weights
+PY
+
 # ---- model folders as the released repositories lay them out --------------------------------------------
 # Open-Sora 1.2: three repositories under DIR by their names; DeepFloyd's holds the tokenizer too
 R=$tmp/os-models

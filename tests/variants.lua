@@ -39,6 +39,10 @@ return {
   { name = "pipeline-latte-e2e-cfgp", model = latte, pipeline = true, args = m(latte) .. "--model-dir "
     .. "tests/golden/e2e-latte/maxin-cn/Latte-1 --name e2e-cfgp --height 64 --width 64 --frames 16 --text-len 120 "
     .. "--steps 10 --pipeline-dtype fp32 --cfg-parallel" },
+  -- Latte's with every part's weights resident (--weights resident; the family's default reloads them)
+  { name = "pipeline-latte-e2e-resident", model = latte, pipeline = true, args = m(latte) .. "--model-dir "
+    .. "tests/golden/e2e-latte/maxin-cn/Latte-1 --name e2e-resident --height 64 --width 64 --frames 16 --text-len 120 "
+    .. "--steps 10 --pipeline-dtype fp32 --weights resident" },
   -- their VAEs alone, for the chained-binaries comparison of tests/pipeline_test.sh
   { name = "vae-os12-e2e", model = "models/vae-opensora-v1.2.lua", args = "--model models/vae-opensora-v1.2.lua "
     .. "--config tests/golden/e2e-opensora-v1.2/hpcai-tech/OpenSora-VAE-v1.2/config.json --name e2e --latent 4,5,18,32 "

@@ -116,15 +116,15 @@ local function config_checks(fam, path)
 end
 
 -- Bakes the pipeline of denoiser variant v (already baked: `den`, bake.variant's result) for the
--- build's backend. Returns { parts = { text, denoise, decode } each { v, baked, arena, weights,
+-- build's backend, with its weights mode (nil: the description's). Returns { parts = { text, denoise, decode } each { v, baked, arena, weights,
 -- checks, folder }, carried, layout, arena, weights = { resident, reload }, mode }.
-function M.bake(fam, v, den, configs)
+function M.bake(fam, v, den, configs, weights_mode)
   local d = v.dims
   if d.Bp ~= 1 then
     util.fail(nil, "a pipeline runs one prompt a generation: %s/%s has %d prompts a call", v.family, v.name, d.Bp)
   end
   local ps = parts(fam, v, configs)
-  local out = { parts = {}, mode = fam.pipeline.weights, spec = fam.pipeline }
+  local out = { parts = {}, mode = weights_mode or fam.pipeline.weights, spec = fam.pipeline }
   for _, name in ipairs({ "text", "decode" }) do
     local part = ps[name]
     part.v.backend = v.backend
