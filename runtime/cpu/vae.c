@@ -11,6 +11,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "cpu/dot.h"
 #include "cpu/ops.h"
 #include "cpu/vae_kernels.h"
 #include "ditc_abi.h"
@@ -225,18 +226,6 @@ void cpu_mix(float *out, const float *a, const float *b, const float *m, int64_t
  * (QB x KB floats, 8 KiB), whatever the number of tokens. */
 enum { ATT_QB = 16, ATT_KB = 128 };
 
-/* Dot product with 16 independent partial sums combined in a fixed order (as cpu/ops.c's). */
-static float dot16(const float *a, const float *b, int64_t n) {
-  float acc[16] = {0};
-  int64_t k = 0;
-  for (; k + 16 <= n; k += 16)
-    for (int j = 0; j < 16; j++) acc[j] += a[k + j] * b[k + j];
-  float s = 0.0f;
-  for (; k < n; k++) s += a[k] * b[k];
-  for (int j = 0; j < 16; j++) s += acc[j];
-  return s;
-}
-
 /* Flash-style: per (n, t, block of ATT_QB queries), the keys in blocks of ATT_KB with a running max
  * and sum per query (the sum in double); out[:, p] accumulates sum_j exp(s_j - max) v[:, j] in
  * place, rescaled when the max grows, and is divided by the sum at the end. The channel-major
@@ -286,7 +275,7 @@ void cpu_frame_attention(float *out, const float *q, const float *k, const float
       for (int64_t c = 0; c < C; c++) {
         const float *vc = v + base + c * cs + j0;
         float *oc = out + base + c * cs + p0;
-        for (int64_t i = 0; i < nq; i++) oc[i] = oc[i] * corr[i] + dot16(s[i], vc, nk);
+        for (int64_t i = 0; i < nq; i++) oc[i] = oc[i] * corr[i] + cpu_dot(s[i], vc, (int)nk);
       }
     }
     for (int64_t i = 0; i < nq; i++) corr[i] = (float)(1.0 / l[i]);
