@@ -390,7 +390,10 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--tiny", action="store_true", help="a very small config in float32 on the CPU")
     ap.add_argument("--check", action="store_true", help="with --tiny: own forward vs upstream, same weights")
+    ap.add_argument("--threads", type=int, help="CPU threads (torch.set_num_threads; default torch's)")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     args.variant = args.variant or ("480p-9x16-51f" if args.model == "opensora-v1.2" else "16x512x512")
     if args.check:
         args.tiny = True
