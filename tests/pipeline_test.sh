@@ -39,7 +39,6 @@ for run in nopab pab; do
     --save-steps --video $tmp/os-$run.y4m --json --quiet
   t python3 tests/pipeline_e2e_check.py $tmp/os-$run.safetensors $E $run os12
 done
-py 'import json; j = json.loads(open(a[0]).read())' /dev/null 2>/dev/null
 expect "opensora-v1.2: --video .y4m: the bytes bin/ditc-video writes from --out's frames_u8, at 24 fps" bash -c "
   bin/ditc-video --in $tmp/os-nopab.safetensors --fps 24 --out $tmp/os-ref.y4m && cmp $tmp/os-nopab.y4m $tmp/os-ref.y4m"
 
@@ -176,7 +175,7 @@ cp -r $G/hpcai-tech/OpenSora-STDiT-v3 $G/hpcai-tech/OpenSora-VAE-v1.2 $R/hpcai-t
 expect "opensora-v1.2: --model-dir alone on the released layout gives the same frames" bash -c "
   $OS --model-dir $R --prompt \"\$1\" --noise $tmp/os-z0.safetensors --pab off --out $tmp/os-dir.safetensors --quiet &&
   $CMP --exact $tmp/os-dir.safetensors frames_u8 $tmp/os-nopab.safetensors frames_u8" _ "$P"
-expect "opensora-v1.2: --seed (no --noise) runs and writes an .mp4 or a .y4m" bash -c "
+expect "opensora-v1.2: --seed (no --noise) runs and writes a .y4m" bash -c "
   $OS --model-dir $R --prompt 'a red panda eating bamboo' --seed 7 --video $tmp/panda.y4m --quiet && test -s $tmp/panda.y4m"
 # Latte-1: one repository
 RL=$tmp/Latte-1

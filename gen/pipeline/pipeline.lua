@@ -146,11 +146,13 @@ function M.bake(fam, v, den, configs, weights_mode)
   end
   -- what crosses phases: the DiT's conditioning inputs (its --cond tensors: text [Bp, L, Cc], fp32;
   -- a mask [Bp, L], int32) and the latent [Bp, Cin, Tx, Hx, Wx] (fp32)
+  -- (a text input of the uncond half: the family encodes a negative prompt with T5)
   local cond = 0
+  out.negative = false
   for _, inp in ipairs(den.program.inputs) do
     cond = cond + (inp.role == "DITC_IN_TEXT" and d.Bp * d.L * d.Cc * 4 or d.Bp * d.L * 4)
+    if inp.role == "DITC_IN_TEXT" and inp.half == 1 then out.negative = true end
   end
-  out.negative = #den.program.inputs > 0 and den.program.inputs[2] ~= nil and den.program.inputs[2].role == "DITC_IN_TEXT"
   out.carried = { cond = cond, latent = d.Bp * d.Cin * d.Tx * d.Hx * d.Wx * 4 }
   out.carried.total = out.carried.cond + out.carried.latent
   local phase, resident, reload = 0, 0, 0

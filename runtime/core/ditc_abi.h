@@ -107,6 +107,8 @@ struct ditc_exec {
  * chunks), a 2-D decoder call on a few frames (Open-Sora's spatial VAE), a tile of a tiled decode
  * (Open-Sora-Plan). */
 enum { DITC_PROGRESS_CHUNK = 0, DITC_PROGRESS_FRAMES = 1, DITC_PROGRESS_TILE = 2 };
+/* A stage's words in a progress line ("temporal chunk", "2-D decoder call", "tile"; runtime/core/model.c). */
+const char *ditc_progress_name(int stage);
 
 /* The denoiser part of a variant (NULL for a network that is not one: an encoder, a decoder):
  * the dims the sampler and the input loaders read, the baked sampler and cache tables, sequence

@@ -299,6 +299,11 @@ const ditc_io *ditc_io_find(const ditc_variant *v, const char *name) {
   return NULL;
 }
 
+const char *ditc_progress_name(int stage) {
+  static const char *const names[] = {"temporal chunk", "2-D decoder call", "tile"};
+  return stage >= 0 && stage <= DITC_PROGRESS_TILE ? names[stage] : "decoder call";
+}
+
 st_dtype ditc_io_st_dtype(int dt) { return dt == DITC_DT_I32 ? ST_I32 : dt == DITC_DT_U8 ? ST_U8 : ST_F32; }
 size_t ditc_io_elem_bytes(int dt) { return dt == DITC_DT_U8 ? 1 : 4; }
 

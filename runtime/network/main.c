@@ -171,9 +171,8 @@ static ditc_status write_videos(const net_options *o, const graph_outputs *res, 
 /* A decoder's progress line before each of its decoder calls (its progress ops). */
 static void net_progress(void *ctx, int stage, int64_t i, int64_t n) {
   const ditc_variant *v = ctx;
-  static const char *const what[] = {"temporal chunk", "2-D decoder call", "tile"};
-  if (stage >= 0 && stage <= DITC_PROGRESS_TILE)
-    fprintf(stderr, "%s/%s: %s %lld of %lld\n", v->family, v->name, what[stage], (long long)i + 1, (long long)n);
+  fprintf(stderr, "%s/%s: %s %lld of %lld\n", v->family, v->name, ditc_progress_name(stage), (long long)i + 1,
+          (long long)n);
 }
 
 static int error_exit(const char *prog, const ditc_err *err, ditc_model *m) {

@@ -57,11 +57,10 @@ static ditc_status check_configs(pipeline_run *r, ditc_err *err) {
     ditc_status s = config_read(path, &doc, err);
     if (!s) s = config_check(&r->c.pl->parts[p], &doc, path, PART_NAME[p], err);
     if (!s && p == DITC_PART_TEXT) {
-      int64_t pad = 0, eos = 0;
+      int64_t pad = 0, eos = 1; /* T5Config's defaults where the file leaves them out */
       s = config_int(&doc, path, "vocab_size", &r->vocab, err);
       if (!s && json_get(&doc.root, "pad_token_id")) s = config_int(&doc, path, "pad_token_id", &pad, err);
       if (!s && json_get(&doc.root, "eos_token_id")) s = config_int(&doc, path, "eos_token_id", &eos, err);
-      else eos = 1;
       if (!s && r->have_tok && r->tok.n_vocab > r->vocab)
         s = ditc_fail(err, DITC_EINVAL, "%s/spiece.model: the tokenizer has %d ids, but %s says vocab_size %lld: the "
                       "tokenizer does not belong to this text encoder", r->c.tokenizer_dir, r->tok.n_vocab, path,
@@ -77,18 +76,20 @@ static ditc_status check_configs(pipeline_run *r, ditc_err *err) {
   return DITC_OK;
 }
 
-/* Loads part p's weights into the buffer unless it holds them (reload mode: at the phase's start). */
+/* Loads part p's weights unless they are loaded: resident, into its own region once; reloading, into
+ * the shared buffer at its phase's start (the buffer then holds only p's). */
 static ditc_status ensure_weights(pipeline_run *r, int p, ditc_err *err) {
-  if (r->loaded == DITC_N_PARTS || r->loaded == p) return DITC_OK;
+  if (r->loaded & (1u << p)) return DITC_OK;
   const ditc_variant *v = r->c.pl->parts[p].v;
   const double t0 = now();
   if (r->c.progress)
     fprintf(stderr, "loading %s weights: %s (%s/%s, %.2f MiB)\n", PART_NAME[p] + 4, r->c.dirs[p], v->family, v->name,
             mib(v->weight_elems * 4));
-  r->loaded = -1; /* a failed load leaves the buffer holding nobody's */
+  const int resident = r->c.pl->weights_mode == DITC_WEIGHTS_RESIDENT;
+  if (!resident) r->loaded = 0; /* from here the shared buffer holds nobody's, until the load succeeds */
   ditc_status s = model_load_weights(&r->m[p], r->c.dirs[p], err);
   if (s) return s;
-  r->loaded = r->c.pl->weights_mode == DITC_WEIGHTS_RELOAD ? p : DITC_N_PARTS;
+  r->loaded |= 1u << p;
   if (r->c.progress) fprintf(stderr, "  loaded in %.2f s\n", now() - t0);
   return DITC_OK;
 }
@@ -96,9 +97,7 @@ static ditc_status ensure_weights(pipeline_run *r, int p, ditc_err *err) {
 /* The decode phase's progress line before each decoder call (the VAE's progress ops). */
 static void decode_progress(void *ctx, int stage, int64_t i, int64_t n) {
   const pipeline_run *r = ctx;
-  static const char *const what[] = {"temporal chunk", "2-D decoder call", "tile"};
-  if (r->c.progress && stage >= 0 && stage <= DITC_PROGRESS_TILE)
-    fprintf(stderr, "decode: %s %lld of %lld\n", what[stage], (long long)i + 1, (long long)n);
+  if (r->c.progress) fprintf(stderr, "decode: %s %lld of %lld\n", ditc_progress_name(stage), (long long)i + 1, (long long)n);
 }
 
 /* Zeroes part p's arena region: it starts as its own binary's fresh arena would. */
@@ -107,7 +106,6 @@ static void fresh_arena(pipeline_run *r, int p) { memset(r->arena, 0, (size_t)r-
 ditc_status pipeline_open(pipeline_run *r, const pipeline_config *c, int save_steps, ditc_err *err) {
   memset(r, 0, sizeof *r);
   r->c = *c;
-  r->loaded = -1;
   const ditc_pipeline *pl = c->pl;
   ditc_status s = DITC_OK;
   if (pl->abi_version != DITC_ABI_VERSION)
@@ -160,8 +158,8 @@ ditc_status pipeline_open(pipeline_run *r, const pipeline_config *c, int save_st
   r->rank_arenas = calloc((size_t)r->world, sizeof *r->rank_arenas);
   int alloc_failed = !r->rank_arenas;
   for (int g = 0; g < r->world && !alloc_failed; g++) {
-    if (g == r->rank || c->nccl) r->rank_arenas[g] = g == r->rank ? r->arena : NULL;
-    else {
+    if (g == r->rank) r->rank_arenas[g] = r->arena;
+    else if (!c->nccl) { /* a NCCL process runs its own rank only */
       r->rank_arenas[g] = aligned_alloc(256, (size_t)(den->host_bytes + 255) / 256 * 256);
       alloc_failed = !r->rank_arenas[g];
       r->rank_arena_bytes += den->host_bytes;
@@ -182,14 +180,8 @@ ditc_status pipeline_open(pipeline_run *r, const pipeline_config *c, int save_st
   for (int p = 0; p < DITC_N_PARTS && !s; p++) s = model_attach(&r->m[p], err);
   r->m[DITC_PART_DECODE].ex.progress = decode_progress;
   r->m[DITC_PART_DECODE].ex.progress_ctx = r;
-  if (!s && pl->weights_mode == DITC_WEIGHTS_RESIDENT) {
-    for (int p = 0; p < DITC_N_PARTS && !s; p++)
-      if (p != DITC_PART_TEXT || c->tokenizer_dir) {
-        s = ensure_weights(r, p, err);
-        r->loaded = -1;
-      }
-    if (!s) r->loaded = DITC_N_PARTS;
-  }
+  for (int p = 0; p < DITC_N_PARTS && !s && pl->weights_mode == DITC_WEIGHTS_RESIDENT; p++)
+    if (p != DITC_PART_TEXT || c->tokenizer_dir) s = ensure_weights(r, p, err);
   if (s) pipeline_close(r);
   return s;
 }

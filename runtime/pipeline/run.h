@@ -42,7 +42,7 @@ typedef struct {
   unsigned char **rank_arenas;       /* [world]: each global rank's denoise arena: the one arena for this
                                       * process's rank; thread ranks' others allocated at start-up */
   int64_t rank_arena_bytes;          /* what those others take */
-  int loaded;                        /* the part whose weights the buffer holds: -1 none; DITC_N_PARTS all */
+  unsigned loaded;                   /* bit p: part p's weights are loaded */
   ditc_model m[DITC_N_PARTS];        /* views of arena and weights */
   tokenizer tok;
   int have_tok;
