@@ -36,10 +36,12 @@ suite "the T5 encoder's precision per build: fp16's fp32 wo, stream and clamp (t
 suite "the generator with hostile inputs (tests/gen_fuzz.lua)" lua5.4 tests/gen_fuzz.lua --count 150
 suite "random weights: any thread count, the same bits (tests/random_weights_test.c)" build/tests/random_weights_test
 suite "cross-attention key counts clamped to [0, L] (tests/cross_attention_test.c)" build/tests/cross_attention_test
-suite "the linear layers: one summation order, AVX-512 blocks or not, any thread count (tests/linear_test.c)" build/tests/linear_test
+suite "the CPU's products, exp and GELU: one order, any thread count (tests/linear_test.c)" build/tests/linear_test
+suite "the same with the portable kernels (DITC_CPU_PORTABLE=1)" env DITC_CPU_PORTABLE=1 build/tests/linear_test
 suite "the fp16 T5's clamp of the residual stream on the CPU (tests/t5_clamp_test.c)" build/tests/t5_clamp_test
 suite "the video decoders' CPU ops vs naive references, any thread count (tests/vae_ops_test.c)" build/tests/vae_ops_test
 suite "the same under ASan and UBSan (build/tests/vae_ops_test_san)" build/tests/vae_ops_test_san
+suite "the same with the portable kernels (DITC_CPU_PORTABLE=1)" env DITC_CPU_PORTABLE=1 build/tests/vae_ops_test
 suite "--bench reports the final latent's statistics (tests/bench_test.sh)" tests/bench_test.sh
 suite "safetensors (tests/st_test.c)" build/tests/st_test tests/golden/opensora-v1.2/weights.safetensors
 suite "numpy reference vs upstream fixtures (tests/ref)" python3 tests/ref/stdit3_ref.py check-golden tests/golden/opensora-v1.2

@@ -8,6 +8,7 @@
 #include <immintrin.h>
 #include <stdint.h>
 
+#include "cpu/isa.h"
 #include "cpu/vae_kernels.h"
 
 #define AVX512 __attribute__((target("avx512f")))
@@ -72,13 +73,10 @@ AVX512 static void rows4(float *out, int64_t plane, const float *src, const floa
 #pragma GCC unroll 2
         for (int v = 0; v < 2; v++) _mm512_mask_storeu_ps(out + c * plane + y * Wo + x0 + 16 * v, store[v], acc[c][v]);
     }
+  _mm256_zeroupper(); /* for the SSE code after it, whatever the optimization level */
 }
 
-int cpu_conv3d_block4_runs(int64_t kw) {
-  static int have = -1; /* a benign race: every thread computes the same answer */
-  if (have < 0) have = __builtin_cpu_supports("avx512f") ? 1 : 0;
-  return have && kw <= 8;
-}
+int cpu_conv3d_block4_runs(int64_t kw) { return cpu_avx512() && kw <= 8; }
 
 void cpu_conv3d_block4(float *out, int64_t plane, const float *src, const float *w, const float *b, int64_t Cin,
                        int64_t T, int64_t H, int64_t W, int64_t kt, int64_t kh, int64_t kw, int64_t pt0, int64_t ph,

@@ -1,11 +1,9 @@
-/* dot.h: the CPU reference's dot product, whose summation order every GEMM-like CPU op keeps (so a
- * result does not depend on the thread count, the ranks or the kernel that computed it): 16
- * partial sums over the blocks of 16, the tail summed in order from 0, then the 16 partial sums
- * added to it in order. Not here: the blocked AVX-512 form of the same sums (linear_avx512.c). */
+/* dot.h: the dot product of the video decoders' frame attention on the CPU (cpu/vae.c: a query's
+ * weighted sum of values over a block of keys): 16 partial sums over the blocks of 16, the tail
+ * summed in order from 0, then the 16 partial sums added to it in order. Not here: the DiT's and
+ * the text encoder's products (cpu/gemm.h, one fused multiply-add chain an output). */
 #ifndef DITC_CPU_DOT_H
 #define DITC_CPU_DOT_H
-
-#include <stdint.h>
 
 /* The partial sums are independent, so the loop vectorizes without reassociation. */
 static inline float cpu_dot(const float *a, const float *b, int n) {
@@ -18,11 +16,5 @@ static inline float cpu_dot(const float *a, const float *b, int n) {
   for (int j = 0; j < 16; j++) s += acc[j];
   return s;
 }
-
-/* out[i * ldo + j] = cpu_dot(a + i * lda, w + j * ldw, K) (+ b[j] where b is not NULL) for i, j in
- * 0..3, bit for bit, with AVX-512 (the 16 partial sums of an output in one register); returns 0
- * without doing anything when this CPU lacks AVX-512F. */
-int cpu_dot_block4x4(float *out, int64_t ldo, const float *a, int64_t lda, const float *w, int64_t ldw, int K,
-                     const float *b);
 
 #endif

@@ -8,7 +8,9 @@
 #include <math.h>
 #include <string.h>
 
+#include "cpu/gemm.h"
 #include "cpu/ops.h"
+#include "cpu/softmax.h"
 #include "cpu/t5_bucket.h"
 
 #define PARALLEL_MIN (1 << 22) /* as cpu/ops.c: below it one thread */
@@ -30,35 +32,24 @@ void cpu_rel_bias(float *out, const float *table, int L, int H, int nb, int max_
 
 void cpu_attention_bias(float *out, const float *q, const float *k, const float *v, int64_t ld, const float *bias,
                         const int32_t *mask, int B, int L, int H, int D) {
-  const int C = H * D, W = 2 * L - 1;
+  enum { QB = 48 }; /* queries a work item: 4 register tiles (cpu/gemm.h) */
+  const int C = H * D, W = 2 * L - 1, nb = (L + QB - 1) / QB;
 #pragma omp parallel for schedule(static) if ((int64_t)B * L * L * H * D > PARALLEL_MIN)
-  for (int64_t bi = 0; bi < (int64_t)B * L; bi++) {
-    float p[L > 0 ? L : 1];
-    const int b = (int)(bi / L), i = (int)(bi % L);
+  for (int64_t it = 0; it < (int64_t)B * nb; it++) {
+    float p[QB * (L > 0 ? L : 1)];
+    const int b = (int)(it / nb), i0 = (int)(it % nb) * QB, n = L - i0 < QB ? L - i0 : QB;
     const int64_t base = (int64_t)b * L;
     for (int h = 0; h < H; h++) {
-      const float *qi = q + (base + i) * ld + h * D, *bh = bias + (int64_t)h * W + (L - 1 - i);
-      float mx = -INFINITY;
-      for (int j = 0; j < L; j++) {
-        const float *kj = k + (base + j) * ld + h * D;
-        float s = 0.0f;
-        for (int d = 0; d < D; d++) s += qi[d] * kj[d];
-        const float pos = bh[j] + (mask[base + j] ? 0.0f : -FLT_MAX);
-        p[j] = s + pos;
-        if (p[j] > mx) mx = p[j];
+      /* raw scores q . k (cpu_gemm's order), then the bias and the mask summed first, then added */
+      cpu_gemm(p, L, q + (base + i0) * ld + h * D, ld, k + base * ld + h * D, ld, 1, n, L, D, 1.0f, NULL,
+               DITC_ACT_NONE);
+      for (int i = 0; i < n; i++) {
+        const float *bh = bias + (int64_t)h * W + (L - 1 - (i0 + i));
+        for (int j = 0; j < L; j++) p[(int64_t)i * L + j] += bh[j] + (mask[base + j] ? 0.0f : -FLT_MAX);
       }
-      double sum = 0.0;
-      for (int j = 0; j < L; j++) {
-        p[j] = expf(p[j] - mx);
-        sum += p[j];
-      }
-      const float inv = (float)(1.0 / sum);
-      float *o = out + (base + i) * C + h * D;
-      for (int d = 0; d < D; d++) o[d] = 0.0f;
-      for (int j = 0; j < L; j++) {
-        const float w = p[j] * inv, *vj = v + (base + j) * ld + h * D;
-        for (int d = 0; d < D; d++) o[d] += w * vj[d];
-      }
+      cpu_softmax_rows(p, n, L);
+      cpu_gemm(out + (base + i0) * C + h * D, C, p, L, v + base * ld + h * D, ld, 0, n, D, L, 1.0f, NULL,
+               DITC_ACT_NONE);
     }
   }
 }

@@ -3,11 +3,16 @@
  * rounding (embedding tables, modulation); reductions over a row run in a fixed order, so the
  * result does not depend on the number of OpenMP threads. Not here: attention kernels for
  * GPUs, or anything that allocates. */
-#include "cpu/dot.h"
 #include "cpu/ops.h"
 
 #include <math.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "cpu/gemm.h"
+#include "cpu/softmax.h"
 
 /* ---- helpers ----------------------------------------------------------------------------- */
 
@@ -24,12 +29,6 @@ static float round_bf16(float x) {
   if ((b & 0x7f800000u) != 0x7f800000u) b = (b + 0x7fffu + ((b >> 16) & 1u)) & 0xffff0000u;
   memcpy(&x, &b, 4);
   return x;
-}
-
-static float gelu_tanh(float x) {
-  const float beta = 0.7978845608028654f; /* sqrt(2/pi) */
-  const float kappa = 0.044715f;
-  return 0.5f * x * (1.0f + tanhf(beta * (x + kappa * x * x * x)));
 }
 
 /* ---- embeddings ------------------------------------------------------------------------- */
@@ -134,26 +133,18 @@ void cpu_sinusoid(float *out, const float *t, int B, int dim) {
 
 /* ---- dense ------------------------------------------------------------------------------- */
 
-void cpu_linear(float *out, const float *src, const float *w, const float *b, int64_t M, int K,
-                int N, int act) {
-  enum { MB = 32 }; /* rows per tile: a tile of src stays in cache while all of w streams by */
-#pragma omp parallel for schedule(static) if (M * N * K > PARALLEL_MIN)
-  for (int64_t m0 = 0; m0 < M; m0 += MB) {
-    const int64_t m1 = m0 + MB < M ? m0 + MB : M;
-    int n = 0;
-    for (; n + 4 <= N; n += 4) { /* 4 x 4 outputs at once where the CPU has AVX-512 (the same bits: dot.h) */
-      int64_t m = m0;
-      static const float zeros[4] = {0.0f, 0.0f, 0.0f, 0.0f}; /* no bias: + 0, as the portable loop adds */
-      while (m + 4 <= m1 &&
-             cpu_dot_block4x4(out + m * N + n, N, src + m * K, K, w + (int64_t)n * K, K, K, b ? b + n : zeros))
-        m += 4;
-      for (int j = n; j < n + 4; j++)
-        for (int64_t r = m; r < m1; r++) out[r * N + j] = cpu_dot(src + r * K, w + (int64_t)j * K, K) + (b ? b[j] : 0.0f);
-    }
-    for (; n < N; n++)
-      for (int64_t r = m0; r < m1; r++) out[r * N + n] = cpu_dot(src + r * K, w + (int64_t)n * K, K) + (b ? b[n] : 0.0f);
-    if (act == DITC_ACT_GELU_TANH)
-      for (int64_t i = m0 * N; i < m1 * N; i++) out[i] = gelu_tanh(out[i]);
+void cpu_linear(float *out, const float *src, const float *w, const float *b, int64_t M, int K, int N, int act) {
+  /* the rows in one contiguous range per thread, whole register tiles each, so every thread packs
+     w once per block of it (cpu/gemm.c) */
+#pragma omp parallel if (M * N * K > PARALLEL_MIN)
+  {
+    int64_t t = 0, nt = 1;
+#ifdef _OPENMP
+    t = omp_get_thread_num(), nt = omp_get_num_threads();
+#endif
+    const int64_t tiles = (M + GEMM_MR - 1) / GEMM_MR, per = (tiles + nt - 1) / nt;
+    const int64_t m0 = t * per * GEMM_MR < M ? t * per * GEMM_MR : M, m1 = m0 + per * GEMM_MR < M ? m0 + per * GEMM_MR : M;
+    if (m1 > m0) cpu_gemm(out + m0 * N, N, src + m0 * K, K, w, K, 1, m1 - m0, N, K, 1.0f, b, act);
   }
 }
 
@@ -221,30 +212,35 @@ void cpu_text_pack(float *out, const float *src, const int32_t *idx, const int32
 
 void cpu_patch_embed3d(float *out, const float *src, const float *w, const float *b, int B, int Cin,
                        int Tx, int Hx, int Wx, int pt, int ph, int pw, int C, int t0, int Tn) {
+  enum { TB = 48 }; /* tokens a work item: their patches gathered, then one cpu_gemm with w [C, P] */
   const int T = (Tx + pt - 1) / pt, Hp = (Hx + ph - 1) / ph, Wp = (Wx + pw - 1) / pw;
   const int P = Cin * pt * ph * pw;
-#pragma omp parallel for schedule(static) if ((int64_t)B * Tn * Hp * Wp * C * P > PARALLEL_MIN)
-  for (int64_t tok = 0; tok < (int64_t)B * Tn * Hp * Wp; tok++) {
-    const int bi = (int)(tok / ((int64_t)Tn * Hp * Wp));
-    const int64_t n = tok % ((int64_t)Tn * Hp * Wp);
-    const int t = t0 + (int)(n / (Hp * Wp)), h = (int)(n / Wp % Hp), x = (int)(n % Wp);
-    if (t >= T) { /* a padding frame of sequence parallelism */
-      memset(out + tok * C, 0, (size_t)C * sizeof(float));
-      continue;
+  const int64_t ntok = (int64_t)B * Tn * Hp * Wp;
+#pragma omp parallel for schedule(static) if (ntok * C * P > PARALLEL_MIN)
+  for (int64_t tok0 = 0; tok0 < ntok; tok0 += TB) {
+    const int64_t nt = ntok - tok0 < TB ? ntok - tok0 : TB;
+    float patch[TB * (P > 0 ? P : 1)]; /* [nt, P]: [Cin, pt, ph, pw] each, zero where padded */
+    for (int64_t r = 0; r < nt; r++) {
+      const int64_t tok = tok0 + r;
+      const int bi = (int)(tok / ((int64_t)Tn * Hp * Wp));
+      const int64_t n = tok % ((int64_t)Tn * Hp * Wp);
+      const int t = t0 + (int)(n / (Hp * Wp)), h = (int)(n / Wp % Hp), x = (int)(n % Wp);
+      int e = 0;
+      for (int ci = 0; ci < Cin; ci++)
+        for (int kt = 0; kt < pt; kt++)
+          for (int kh = 0; kh < ph; kh++)
+            for (int kw = 0; kw < pw; kw++, e++) {
+              const int tt = t * pt + kt, hh = h * ph + kh, ww = x * pw + kw;
+              patch[r * P + e] = (t < T && tt < Tx && hh < Hx && ww < Wx)
+                                     ? src[((((int64_t)bi * Cin + ci) * Tx + tt) * Hx + hh) * Wx + ww]
+                                     : 0.0f;
+            }
     }
-    float patch[P > 0 ? P : 1]; /* [Cin, pt, ph, pw], zero where padded */
-    int e = 0;
-    for (int ci = 0; ci < Cin; ci++)
-      for (int kt = 0; kt < pt; kt++)
-        for (int kh = 0; kh < ph; kh++)
-          for (int kw = 0; kw < pw; kw++, e++) {
-            const int tt = t * pt + kt, hh = h * ph + kh, ww = x * pw + kw;
-            patch[e] = (tt < Tx && hh < Hx && ww < Wx)
-                           ? src[((((int64_t)bi * Cin + ci) * Tx + tt) * Hx + hh) * Wx + ww]
-                           : 0.0f;
-          }
-    float *o = out + tok * C;
-    for (int c = 0; c < C; c++) o[c] = cpu_dot(w + (int64_t)c * P, patch, P) + b[c];
+    cpu_gemm(out + tok0 * C, C, patch, P, w, P, 1, nt, C, P, 1.0f, b, DITC_ACT_NONE);
+    for (int64_t r = 0; r < nt; r++) { /* a padding frame of sequence parallelism is zero, bias and all */
+      const int64_t n = (tok0 + r) % ((int64_t)Tn * Hp * Wp);
+      if (t0 + (int)(n / (Hp * Wp)) >= T) memset(out + (tok0 + r) * C, 0, (size_t)C * sizeof(float));
+    }
   }
 }
 
@@ -351,85 +347,52 @@ void cpu_rope(float *q, float *k, int64_t ld, const float *cos_t, const float *s
   }
 }
 
-/* The scores of one query row against len keys (row stride kv_stride): cpu_dot * scale into p. */
-static void scores(float *p, const float *q, const float *k0, int64_t kv_stride, int len, int D, float scale) {
-  for (int j = 0; j < len; j++) p[j] = cpu_dot(q, k0 + j * kv_stride, D) * scale;
-}
-
-/* The same for 4 query rows (row stride q_stride) into p[4][len], 4 x 4 scores at once where the CPU
- * has AVX-512 (dot.h: the same bits). */
-static void scores4(float *p, const float *q, int64_t q_stride, const float *k0, int64_t kv_stride, int len, int D,
-                    float scale) {
-  int j = 0;
-  float s16[16];
-  for (; j + 4 <= len && cpu_dot_block4x4(s16, 4, q, q_stride, k0 + j * kv_stride, kv_stride, D, NULL); j += 4)
-    for (int i = 0; i < 4; i++)
-      for (int c = 0; c < 4; c++) p[(int64_t)i * len + j + c] = s16[4 * i + c] * scale;
-  for (int i = 0; i < 4; i++)
-    for (int jj = j; jj < len; jj++) p[(int64_t)i * len + jj] = cpu_dot(q + i * q_stride, k0 + jj * kv_stride, D) * scale;
-}
-
-/* One query's output from its scores p[len] (softmax in double) and len values (row stride
- * kv_stride). */
-static void softmax_pv(float *o, float *p, const float *v0, int64_t kv_stride, int len, int D) {
-  float mx = -INFINITY;
-  for (int j = 0; j < len; j++)
-    if (p[j] > mx) mx = p[j];
-  double sum = 0.0;
-  for (int j = 0; j < len; j++) {
-    p[j] = expf(p[j] - mx);
-    sum += p[j];
-  }
-  const float inv = (float)(1.0 / sum);
-  for (int d = 0; d < D; d++) o[d] = 0.0f;
-  for (int j = 0; j < len; j++) {
-    const float w = p[j] * inv;
-    const float *v = v0 + j * kv_stride;
-    for (int d = 0; d < D; d++) o[d] += w * v[d];
+/* n queries (row stride ldq; outputs o, row stride ldo) against len keys and values (row stride
+ * ldkv), every head: the scores scale * q k^T (cpu_gemm), softmax per row (cpu/softmax.h), then the
+ * weighted values p v (cpu_gemm). p: [n * len] scratch. */
+static void attend(float *o, int64_t ldo, const float *q, int64_t ldq, const float *k, const float *v, int64_t ldkv,
+                   int n, int len, int H, int D, float scale, float *p) {
+  for (int h = 0; h < H; h++) {
+    cpu_gemm(p, len, q + h * D, ldq, k + h * D, ldkv, 1, n, len, D, scale, NULL, DITC_ACT_NONE);
+    cpu_softmax_rows(p, n, len);
+    cpu_gemm(o + h * D, ldo, p, len, v + h * D, ldkv, 0, n, D, len, 1.0f, NULL, DITC_ACT_NONE);
   }
 }
 
-/* Queries q[0..n) (row stride q_stride; outputs o, row stride o_stride) against len keys and values:
- * four at a time, the rest one by one. p: [4 * len] scratch. */
-static void attend_rows(float *o, int64_t o_stride, const float *q, int64_t q_stride, const float *k0, const float *v0,
-                        int64_t kv_stride, int n, int len, int D, float scale, float *p) {
-  int i = 0;
-  for (; i + 4 <= n; i += 4) {
-    scores4(p, q + i * q_stride, q_stride, k0, kv_stride, len, D, scale);
-    for (int r = 0; r < 4; r++) softmax_pv(o + (i + r) * o_stride, p + (int64_t)r * len, v0, kv_stride, len, D);
-  }
-  for (; i < n; i++) {
-    scores(p, q + i * q_stride, k0, kv_stride, len, D, scale);
-    softmax_pv(o + i * o_stride, p, v0, kv_stride, len, D);
-  }
+/* Queries a work item of n queries against len keys: whole register tiles, at least 4, and more
+ * while the scores [qb, len] stay within 256 KiB, up to all n (each work item packs its keys once
+ * a head, so fewer, larger items pack less). */
+static int query_block(int n, int len) {
+  const int whole = (n + GEMM_MR - 1) / GEMM_MR * GEMM_MR;
+  int qb = (1 << 16) / (len > 0 ? len : 1) / GEMM_MR * GEMM_MR;
+  if (qb < 4 * GEMM_MR) qb = 4 * GEMM_MR;
+  return qb < whole ? qb : whole > 0 ? whole : GEMM_MR;
 }
 
 void cpu_attention(float *out, const float *q, const float *k, const float *v, int64_t ld, int nseq,
                    int inner, int64_t outer_stride, int64_t inner_stride, int64_t tok_stride, int len, int H,
                    int D, float scale) {
-  const int C = H * D;
+  const int C = H * D, QB = query_block(len, len), nb = (len + QB - 1) / QB; /* query blocks of a sequence */
 #pragma omp parallel for schedule(static) if ((int64_t)nseq * inner * len * len * H * D > PARALLEL_MIN)
-  for (int64_t s = 0; s < (int64_t)nseq * inner; s++) {
-    float p[len > 0 ? 4 * len : 1];
-    const int64_t base = (s / inner) * outer_stride + (s % inner) * inner_stride;
-    for (int h = 0; h < H; h++)
-      attend_rows(out + base * C + h * D, tok_stride * C, q + base * ld + h * D, tok_stride * ld, k + base * ld + h * D,
-                  v + base * ld + h * D, tok_stride * ld, len, len, D, scale, p);
+  for (int64_t it = 0; it < (int64_t)nseq * inner * nb; it++) {
+    float p[QB * (len > 0 ? len : 1)];
+    const int64_t s = it / nb, i0 = it % nb * QB;
+    const int64_t base = (s / inner) * outer_stride + (s % inner) * inner_stride, row = base + i0 * tok_stride;
+    attend(out + row * C, tok_stride * C, q + row * ld, tok_stride * ld, k + base * ld, v + base * ld, tok_stride * ld,
+           (int)(len - i0 < QB ? len - i0 : QB), len, H, D, scale, p);
   }
 }
 
 void cpu_cross_attention(float *out, const float *q, const float *k, const float *v, int64_t ld,
                          const int32_t *lens, int B, int N, int L, int H, int D, float scale) {
-  const int C = H * D, G = (N + 3) / 4; /* groups of 4 query rows of one sample */
+  const int C = H * D, QB = query_block(N, L), nb = (N + QB - 1) / QB; /* query blocks of a sample */
 #pragma omp parallel for schedule(static) if ((int64_t)B * N * L * H * D > PARALLEL_MIN)
-  for (int64_t g = 0; g < (int64_t)B * G; g++) {
-    float p[L > 0 ? 4 * L : 1];
-    const int b = (int)(g / G), i0 = (int)(g % G) * 4, n = N - i0 < 4 ? N - i0 : 4;
+  for (int64_t it = 0; it < (int64_t)B * nb; it++) {
+    float p[QB * (L > 0 ? L : 1)];
+    const int b = (int)(it / nb), i0 = (int)(it % nb) * QB;
     const int64_t off = (int64_t)b * L * ld, row = (int64_t)b * N + i0;
     const int len = lens[b] < 0 ? 0 : lens[b] > L ? L : lens[b]; /* a bad count never reads past row b's L keys */
-    for (int h = 0; h < H; h++)
-      attend_rows(out + row * C + h * D, C, q + row * C + h * D, C, k + off + h * D, v + off + h * D, ld, n, len, D,
-                  scale, p);
+    attend(out + row * C, C, q + row * C, C, k + off, v + off, ld, N - i0 < QB ? N - i0 : QB, len, H, D, scale, p);
   }
 }
 

@@ -1,14 +1,15 @@
 /* cpu/ops.h: the fp32 CPU reference ops the generated CPU forward code calls, one per op kind
- * of the op program. Plain loops, no fast-math; where a loop is split across threads (OpenMP)
- * each output element is still computed by one thread in a fixed order, so results do not
- * depend on the thread count. Shapes use the vocabulary of runtime/README.md.
+ * of the op program. No fast-math; products through cpu/gemm.h's one order, softmax through
+ * cpu/softmax.h's, exp and GELU through cpu/vmath.h's; where a loop is split across threads
+ * (OpenMP) each output element is still computed by one thread in a fixed order, so results do
+ * not depend on the thread count. Shapes use the vocabulary of runtime/README.md.
  * Not here: sampling, loading, planning. */
 #ifndef DITC_CPU_OPS_H
 #define DITC_CPU_OPS_H
 
 #include <stdint.h>
 
-enum { DITC_ACT_NONE = 0, DITC_ACT_GELU_TANH = 1 };
+#include "cpu/gemm.h" /* DITC_ACT_* */
 
 /* ---- embeddings ------------------------------------------------------------------------- */
 /* out[S = Hp*Wp, C]: [sin(c*f), cos(c*f), sin(r*f), cos(r*f)], r = (float)i/scale*mul_h. */
@@ -31,7 +32,7 @@ void cpu_fill(float *out, int64_t n, float value);
 void cpu_sinusoid(float *out, const float *t, int B, int dim);
 
 /* ---- dense ------------------------------------------------------------------------------- */
-/* out[M, N] = act(src[M, K] @ w[N, K]^T + b[N]); b may be NULL. */
+/* out[M, N] = act(src[M, K] @ w[N, K]^T + b[N]); b may be NULL. Each output as cpu_gemm sums it. */
 void cpu_linear(float *out, const float *src, const float *w, const float *b, int64_t M, int K,
                 int N, int act);
 void cpu_silu(float *out, const float *src, int64_t n);

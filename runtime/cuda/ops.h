@@ -39,8 +39,9 @@ typedef uint16_t ditc_st; /* the bits of a bfloat16 or half; only device code do
 extern "C" {
 #endif
 
-/* DITC_ACT_* (an enum, so it cannot be guarded by #ifndef): defined once, in cpu/ops.h, which
- * has an include guard; including it keeps both headers usable together in either order. */
+/* DITC_ACT_* (an enum, so it cannot be guarded by #ifndef): defined once, in cpu/gemm.h, which
+ * cpu/ops.h includes under include guards; including it keeps both headers usable together in
+ * either order. */
 #include "cpu/ops.h"
 
 /* What every op runs on: the stream, the cuBLASLt handle, and the cuBLASLt workspace (a
