@@ -76,6 +76,12 @@ else
   echo "ditc: note: no FFmpeg libraries: bin/ditc-video writes .y4m but not .mp4" \
     "(apt-get install ${ffmpeg_apt[*]})" >&2
 fi
+# the bench's sgemm yardstick beside ditc's own GEMM (tests/gemm_bench.c opens them at run time):
+# OpenBLAS and BLIS, optional, installed as root for `bench`
+if [ "$verb" = bench ] && [ "$(id -u)" = 0 ]; then
+  [ -e /usr/lib/x86_64-linux-gnu/libopenblas.so.0 ] || missing_apt+=(libopenblas0)
+  [ -e /usr/lib/x86_64-linux-gnu/libblis.so.4 ] || missing_apt+=(libblis4)
+fi
 need_numpy=0
 if [ "$verb" = test ] && ! python3 -c 'import numpy' 2>/dev/null; then need_numpy=1; fi
 if [ "$verb" = test ] && ! command -v python3 >/dev/null; then missing_apt+=(python3); fi

@@ -95,5 +95,13 @@ return {
         mlp_temporal = { { key = 860, blocks = { 0 }, skip_count = 2 }, { key = 300, blocks = { 0, 1 }, skip_count = 1 } },
       },
     },
+    -- A CPU-sized model for benchmarks (ninja bench: ditc and PyTorch on the CPU, random weights):
+    -- 2 layer pairs, 6 heads of 64, 8 frames of a 16x16 latent (64 tokens a frame), 32 text tokens;
+    -- its generated C is built, not committed (.gitignore).
+    ["cpu-bench"] = {
+      config = { num_attention_heads = 6, attention_head_dim = 64, num_layers = 2, cross_attention_dim = 384,
+        sample_size = 16, caption_channels = 128, video_length = 8 },
+      height = 128, width = 128, num_frames = 8, text_len = 32, dtype = "fp32",
+    },
   },
 }

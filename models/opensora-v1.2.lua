@@ -144,5 +144,12 @@ return {
       height = 128, width = 192, num_frames = 17,
       dtype = "fp32",
     },
+    -- The GEMM-heavy one beside it (ninja bench: ditc and PyTorch on the CPU): twice as wide, 6
+    -- heads of 64; its generated C is built, not committed (.gitignore).
+    ["cpu-large"] = {
+      config = { depth = 2, hidden_size = 384, num_heads = 6, caption_channels = 128, model_max_length = 32 },
+      height = 128, width = 192, num_frames = 17,
+      dtype = "fp32",
+    },
   },
 }

@@ -31,9 +31,12 @@ while read -r v s m p; do
     fi
   done
 done <"$sums"
-# every shipped denoiser (a folder with a schedule.txt; the networks added since have none) has digests
-denoisers=$(ls out/*/*/schedule.txt | wc -l)
-expect "every shipped denoiser variant is in the digests ($n of $denoisers)" test "$n" = "$denoisers"
+# every shipped denoiser (a folder with a schedule.txt; the networks added since have none) has digests,
+# but for the denoiser variants added after the redesign, which have no "before" (issue 14's CPU bench)
+added_since="opensora-v1.2/cpu-large latte/cpu-bench"
+denoisers=$(ls out/*/*/schedule.txt | sed 's#^out/##; s#/schedule.txt$##' | grep -cvxF "$(printf '%s\n' $added_since)")
+expect "every shipped denoiser variant is in the digests ($n of $denoisers; added since: $added_since)" \
+  test "$n" = "$denoisers"
 expect "out/variants.ninja (the per-variant build statements) is what gen/buildgen.lua writes" \
   lua5.4 gen/buildgen.lua --check
 # (bin/ditc-tokenize, bin/ditc-cond and bin/ditc-video are no variants: the hand-written binaries of bin/)

@@ -3,8 +3,9 @@
 # step and per 30-step loop with PAB off and on and with one thread against the default thread
 # count (--bench: a warm-up loop, then rounds of every configuration in rotating order; the
 # median, its spread, and PAB's ideal speedup 1/(1-skipped share) next to the measured one), the
-# arena size, ditc beside PyTorch's CPU forward of the same model (tools/torch_baseline.py, where
-# torch is installed: 3 interleaved rounds at 1 and 2 threads), the generator's run time per variant, the T5 tokenizer's prompts per second
+# arena size, the single-core sgemm yardstick and ditc beside PyTorch's CPU forward of the same
+# models at 1 and 2 threads (tools/bench_cpu.sh), the generator's run time per variant, the T5
+# tokenizer's prompts per second
 # (build/tests/tok_bench: warmed up, kinds interleaved, median and spread), the video decoders'
 # 3-D convolution in GFLOP/s at 1 and 2 threads (build/tests/vae_bench, likewise) and bin/ditc-tokenize's
 # with the pipelines' cleaning (tools/bench_tokenize.py, likewise), the T5 fixture encoder's run
@@ -123,24 +124,7 @@ print(s.read_header('$tmp/o.safetensors')[0]['frames_u8']['shape'][1])")
         "$(sed -n 's/^flops per call \([^ ]*\).*/\1 FLOPs per video/p' "$p")"
     done
   done
-  echo "== ditc CPU vs PyTorch CPU, opensora-v1.2/cpu-bench (fp32, the same shapes, PAB off, random weights) =="
-  if python3 -c 'import torch' 2>/dev/null; then
-    echo "   (3 rounds, ditc and torch interleaved at 1 and 2 threads; ditc: --bench's loop median a step;"
-    echo "    torch: tools/torch_baseline.py --mode own, its mean step after 2 warm-up steps)"
-    local round th
-    for round in 1 2 3; do
-      for th in 1 2; do
-        printf '  round %d, %d thread%s: ditc %s s, torch %s s a step\n' $round $th "$([ $th = 1 ] || echo s)" \
-          "$(bin/opensora-v1.2-cpu-bench --random-weights 1 --bench --threads $th 2>&1 |
-            sed -n 's/^  pab off  *: \([0-9.]*\) s per step.*/\1/p' | head -n 1)" \
-          "$(OMP_NUM_THREADS=$th python3 tools/torch_baseline.py --model opensora-v1.2 --variant cpu-bench \
-            --info-from bin/opensora-v1.2-cpu-bench --mode own --device cpu --dtype fp32 --threads $th 2>/dev/null |
-            sed -n 's/.* step_s=\([0-9.]*\) .*/\1/p')"
-      done
-    done
-  else
-    echo "   skipped: no PyTorch here (pip install torch; tools/torch_baseline.py is the baseline)"
-  fi
+  tools/bench_cpu.sh
   echo "== the tiny pipelines, prompt to frames in one binary (the e2e fixtures' parts, fp32): seconds per phase =="
   echo "   (a warm-up run, then 5 runs interleaved PAB off / on; median and [min, max] of each phase)"
   local pl_os=(bin/pipeline/opensora-v1.2-e2e --model-dir tests/golden/e2e-opensora-v1.2 --text-encoder

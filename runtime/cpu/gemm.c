@@ -2,15 +2,16 @@
  * its operands into the tiles' order, and the portable tile kernel, which the AVX-512 one
  * (gemm_avx512.c) replaces where the CPU has it. Blocks: KC values of k (a tile's chain continues
  * through c from one block to the next, which rounds nothing: c holds the same float), NC columns
- * of b packed once per block of k, MC rows of a packed per block of columns; together about 350 KiB
- * of stack, sized for a 2 MiB L2 and a 48 KiB L1. Not here: threads (the callers split work). */
+ * of b packed once per block of k, MC rows of a packed per block of columns; together 528 KiB of
+ * stack, sized for a 2 MiB L2 (KC x GEMM_NR of b, a tile's panel, is a 48 KiB L1) and tuned on
+ * the bench's shapes (build/tests/gemm_bench). Not here: threads (the callers split work). */
 #include "cpu/gemm.h"
 
 #include <math.h>
 
 #include "cpu/vmath.h"
 
-enum { KC = 256, NC = 256, MC = 96 };
+enum { KC = 384, NC = 256, MC = 96 };
 _Static_assert(NC % GEMM_NR == 0 && MC % GEMM_MR == 0, "blocks of whole tiles");
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -68,7 +69,8 @@ void cpu_gemm(float *c, int64_t ldc, const float *a, int64_t lda, const float *b
     for (int64_t pc = 0; pc == 0 || pc < K; pc += KC) { /* K == 0: one pass, alpha * 0 + bias */
       const int64_t kc = min64(KC, K - pc);
       const int first = pc == 0, last = pc + kc >= K;
-      if (trans_b && !cpu_gemm_pack_avx512(bp, b + jc * ldb + pc, ldb, nc, kc, 0)) pack_b(bp, b + jc * ldb + pc, ldb, nc, kc);
+      if (trans_b && !cpu_gemm_pack_avx512(bp, b + jc * ldb + pc, ldb, nc, kc, 0))
+        pack_b(bp, b + jc * ldb + pc, ldb, nc, kc);
       for (int64_t ic = 0; ic < M; ic += MC) {
         const int64_t mc = min64(MC, M - ic);
         if (!cpu_gemm_pack_avx512(ap, a + ic * lda + pc, lda, mc, kc, 1)) pack_a(ap, a + ic * lda + pc, lda, mc, kc);
