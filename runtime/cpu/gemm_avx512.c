@@ -1,9 +1,10 @@
-/* cpu/gemm_avx512.c: cpu_gemm_tile_avx512 (gemm.h), the register tile of cpu_gemm in AVX-512F:
- * 12 rows x 32 columns of accumulators (24 zmm), each k one load of b's two vectors and 12
- * broadcasts of a, every output's chain of fused multiply-adds in order of k as the portable
- * kernel's (gemm.c), so the same bits; the epilogue (alpha, bias, GELU: cpu/vmath.h) in
- * registers (every loop over the 12 rows unrolled, so the accumulators stay in registers). Compiled for AVX-512F by function attributes and chosen at run time, so a binary
- * still runs on a CPU without it. Not here: the blocking and packing (gemm.c). */
+/* cpu/gemm_avx512.c: cpu_gemm's AVX-512F forms (gemm.h): the register tile, 12 rows x 32
+ * columns of accumulators (24 zmm; every loop over the rows unrolled, so they stay in registers),
+ * each k one load of b's two vectors and 12 broadcasts of a, every output's chain of fused
+ * multiply-adds in order of k as the portable kernel's (gemm.c), so the same bits, and the
+ * epilogue (alpha, bias, GELU: cpu/vmath.h) in registers; and the packing of both operands by
+ * 16 x 16 transposes in registers. Compiled for AVX-512F by function attributes and chosen at run
+ * time (cpu/isa.h), so a binary still runs on a CPU without it. Not here: the blocking (gemm.c). */
 #include <immintrin.h>
 
 #include "cpu/gemm.h"

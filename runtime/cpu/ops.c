@@ -12,6 +12,7 @@
 #endif
 
 #include "cpu/gemm.h"
+#include "cpu/rowsum.h"
 #include "cpu/softmax.h"
 
 /* ---- helpers ----------------------------------------------------------------------------- */
@@ -143,7 +144,8 @@ void cpu_linear(float *out, const float *src, const float *w, const float *b, in
     t = omp_get_thread_num(), nt = omp_get_num_threads();
 #endif
     const int64_t tiles = (M + GEMM_MR - 1) / GEMM_MR, per = (tiles + nt - 1) / nt;
-    const int64_t m0 = t * per * GEMM_MR < M ? t * per * GEMM_MR : M, m1 = m0 + per * GEMM_MR < M ? m0 + per * GEMM_MR : M;
+    const int64_t m0 = t * per * GEMM_MR < M ? t * per * GEMM_MR : M;
+    const int64_t m1 = m0 + per * GEMM_MR < M ? m0 + per * GEMM_MR : M;
     if (m1 > m0) cpu_gemm(out + m0 * N, N, src + m0 * K, K, w, K, 1, m1 - m0, N, K, 1.0f, b, act);
   }
 }
@@ -152,20 +154,19 @@ void cpu_silu(float *out, const float *src, int64_t n) {
   for (int64_t i = 0; i < n; i++) out[i] = src[i] / (1.0f + expf(-src[i]));
 }
 
-void cpu_add(float *out, const float *a, const float *b, int64_t n) {
+CPU_CLONES void cpu_add(float *out, const float *a, const float *b, int64_t n) {
+#pragma omp simd
   for (int64_t i = 0; i < n; i++) out[i] = a[i] + b[i];
 }
 
-void cpu_rms_norm(float *out, const float *src, const float *w, int64_t R, int C, float eps) {
+CPU_CLONES void cpu_rms_norm(float *out, const float *src, const float *w, int64_t R, int C, float eps) {
   for (int64_t r = 0; r < R; r++) {
     const float *x = src + r * C;
-    double ss = 0.0; /* each square in fp32 as upstream (a square past FLT_MAX is inf there too, and the
-                        row becomes 0 * inf), summed in double: far below fp32's summation error */
-    for (int c = 0; c < C; c++) {
-      const float sq = x[c] * x[c];
-      ss += sq;
-    }
+    /* each square in fp32 as upstream (a square past FLT_MAX is inf there too, and the row becomes
+       0 * inf), summed in double: far below fp32's summation error */
+    const double ss = row_sum(x, C, ROW_X2_F32, 0.0);
     const float inv = 1.0f / sqrtf((float)(ss / C) + eps);
+#pragma omp simd
     for (int c = 0; c < C; c++) out[r * C + c] = w[c] * (x[c] * inv);
   }
 }
@@ -280,21 +281,18 @@ void cpu_unpatchify(float *out, const float *src, int B, int Cout, int T, int Hp
 
 /* ---- block --------------------------------------------------------------------------------- */
 
-void cpu_ln_modulate(float *out, const float *x, const float *t, int64_t t_stride, int64_t t_shift,
-                     int64_t t_scale, const float *table, int shift, int scale, int B, int64_t R, int C,
-                     float eps) {
+CPU_CLONES void cpu_ln_modulate(float *out, const float *x, const float *t, int64_t t_stride, int64_t t_shift,
+                                int64_t t_scale, const float *table, int shift, int scale, int B, int64_t R, int C,
+                                float eps) {
 #pragma omp parallel for schedule(static) if ((int64_t)B * R * C > PARALLEL_MIN)
   for (int64_t row = 0; row < (int64_t)B * R; row++) {
     const int b = (int)(row / R);
     const float *xr = x + row * C;
     const float *tb = t + (int64_t)b * t_stride;
-    double mean = 0.0, var = 0.0;
-    for (int c = 0; c < C; c++) mean += xr[c];
-    mean /= C;
-    for (int c = 0; c < C; c++) var += (xr[c] - mean) * (xr[c] - mean);
-    var /= C;
+    const double mean = row_sum(xr, C, ROW_X, 0.0) / C, var = row_sum(xr, C, ROW_DEV2, mean) / C;
     const float m = (float)mean, rstd = (float)(1.0 / sqrt(var + eps));
     float *o = out + row * C;
+#pragma omp simd
     for (int c = 0; c < C; c++) {
       const float sh = table[shift * C + c] + tb[t_shift + c];
       const float sc = table[scale * C + c] + tb[t_scale + c];
@@ -303,17 +301,16 @@ void cpu_ln_modulate(float *out, const float *x, const float *t, int64_t t_strid
   }
 }
 
-void cpu_qk_rmsnorm(float *q, float *k, int64_t ld, const float *wq, const float *wk, int64_t R, int H,
-                    int D, float eps) {
+CPU_CLONES void cpu_qk_rmsnorm(float *q, float *k, int64_t ld, const float *wq, const float *wk, int64_t R, int H,
+                               int D, float eps) {
 #pragma omp parallel for schedule(static) if (R * 2 * H * D > PARALLEL_MIN)
   for (int64_t r = 0; r < R; r++) {
     for (int part = 0; part < 2; part++) {
       const float *wt = part ? wk : wq;
       for (int h = 0; h < H; h++) {
         float *v = (part ? k : q) + r * ld + h * D;
-        double ss = 0.0;
-        for (int d = 0; d < D; d++) ss += (double)v[d] * v[d];
-        const float inv = (float)(1.0 / sqrt(ss / D + eps));
+        const float inv = (float)(1.0 / sqrt(row_sum(v, D, ROW_X2, 0.0) / D + eps));
+#pragma omp simd
         for (int d = 0; d < D; d++) v[d] = wt[d] * (v[d] * inv);
       }
     }
@@ -396,12 +393,13 @@ void cpu_cross_attention(float *out, const float *q, const float *k, const float
   }
 }
 
-void cpu_gate_residual(float *x, const float *src, const float *t, const float *table, int chunk,
-                       int nchunk, int B, int64_t R, int C, float *store) {
+CPU_CLONES void cpu_gate_residual(float *x, const float *src, const float *t, const float *table, int chunk,
+                                  int nchunk, int B, int64_t R, int C, float *store) {
   for (int b = 0; b < B; b++) {
     const float *tb = t + (int64_t)b * nchunk * C + (int64_t)chunk * C;
     for (int64_t r = 0; r < R; r++) {
       const int64_t base = ((int64_t)b * R + r) * C;
+#pragma omp simd
       for (int c = 0; c < C; c++) {
         const float g = (table[chunk * C + c] + tb[c]) * src[base + c];
         if (store) store[base + c] = g;
@@ -411,11 +409,12 @@ void cpu_gate_residual(float *x, const float *src, const float *t, const float *
   }
 }
 
-void cpu_residual_store(float *x, const float *src, int64_t n, float *store) {
-  for (int64_t i = 0; i < n; i++) {
-    if (store) store[i] = src[i];
-    x[i] += src[i];
-  }
+CPU_CLONES void cpu_residual_store(float *x, const float *src, int64_t n, float *store) {
+  if (store)
+#pragma omp simd
+    for (int64_t i = 0; i < n; i++) store[i] = src[i];
+#pragma omp simd
+  for (int64_t i = 0; i < n; i++) x[i] += src[i];
 }
 
 /* ---- sequence parallelism ------------------------------------------------------------------- */

@@ -72,7 +72,8 @@ VM_AVX512 static inline __m512 vm_exp16(__m512 x) {
 
 VM_AVX512 static inline __m512 vm_gelu16(__m512 x) {
   const __m512 x3 = _mm512_mul_ps(_mm512_mul_ps(x, x), x);
-  const __m512 u = _mm512_mul_ps(_mm512_set1_ps(VM_GELU_BETA), _mm512_add_ps(x, _mm512_mul_ps(_mm512_set1_ps(VM_GELU_KAPPA), x3)));
+  const __m512 inner = _mm512_add_ps(x, _mm512_mul_ps(_mm512_set1_ps(VM_GELU_KAPPA), x3));
+  const __m512 u = _mm512_mul_ps(_mm512_set1_ps(VM_GELU_BETA), inner);
   const __m512 e = vm_exp16(_mm512_mul_ps(_mm512_set1_ps(-2.0f), u));
   return _mm512_div_ps(x, _mm512_add_ps(_mm512_set1_ps(1.0f), e));
 }
