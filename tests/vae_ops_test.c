@@ -2,7 +2,9 @@
  * written here from cpu/ops.h's contract: conv3d through an explicitly padded input in double,
  * GroupNorm by per-group mean and variance in double, attention by a full softmax in double, and
  * the rest by their formulas (float formulas in upstream's order where the op promises bits). Also
- * conv3d, group_norm and frame_attention at 1 and 2 OpenMP threads, bit for bit. Prints one
+ * conv3d, group_norm and frame_attention at 1 and 2 OpenMP threads, bit for bit, and conv3d bit
+ * for bit against its contract's order in float (a fused multiply-add chain; run as it is and with
+ * DITC_CPU_PORTABLE=1 by tests/run.sh, so the AVX-512 and the portable kernels both). Prints one
  * "ok - ..." / "not ok - ..." line per check; exits 1 on any failure. Not a test against upstream
  * (the decoders' fixture tests are) nor of speed (tests/vae_bench.c). */
 #include <math.h>
@@ -105,6 +107,38 @@ static void conv3d_ref(double *out, const float *src, const float *w, const floa
   free(xp);
 }
 
+/* The contract's order in float (cpu/ops.h, cpu/vae.c): bias, then over (ci, dt, dy, dx) one fused
+ * multiply-add a tap, the taps in the padding skipped; the AVX-512 and the portable kernels must
+ * both give these bits. */
+static void conv3d_chain(float *out, const float *src, const float *w, const float *b, int64_t N, int64_t Cin,
+                         int64_t Cout, int64_t T, int64_t H, int64_t W, int64_t kt, int64_t kh, int64_t kw, int64_t pt0,
+                         int64_t pt1, int64_t ph, int64_t pw, int64_t replicate) {
+  const int64_t To = T + pt0 + pt1 - kt + 1, Ho = H + 2 * ph - kh + 1, Wo = W + 2 * pw - kw + 1;
+  for (int64_t n = 0; n < N; n++)
+    for (int64_t co = 0; co < Cout; co++)
+      for (int64_t t = 0; t < To; t++)
+        for (int64_t y = 0; y < Ho; y++)
+          for (int64_t x = 0; x < Wo; x++) {
+            float s = b ? b[co] : 0.0f;
+            for (int64_t ci = 0; ci < Cin; ci++)
+              for (int64_t a = 0; a < kt; a++) {
+                int64_t ts = t + a - pt0;
+                if (ts < 0 || ts >= T) {
+                  if (!replicate) continue;
+                  ts = ts < 0 ? 0 : T - 1;
+                }
+                for (int64_t c = 0; c < kh; c++)
+                  for (int64_t d = 0; d < kw; d++) {
+                    const int64_t ys = y + c - ph, xs = x + d - pw;
+                    if (ys < 0 || ys >= H || xs < 0 || xs >= W) continue;
+                    s = fmaf(w[(((co * Cin + ci) * kt + a) * kh + c) * kw + d],
+                             src[(((n * Cin + ci) * T + ts) * H + ys) * W + xs], s);
+                  }
+              }
+            out[(((n * Cout + co) * To + t) * Ho + y) * Wo + x] = s;
+          }
+}
+
 static void conv3d_case(int64_t N, int64_t Cin, int64_t Cout, int64_t T, int64_t H, int64_t W, int64_t kt, int64_t kh,
                         int64_t kw, int64_t pt0, int64_t pt1, int64_t ph, int64_t pw, int64_t replicate, int bias) {
   const int64_t To = T + pt0 + pt1 - kt + 1, Ho = H + 2 * ph - kh + 1, Wo = W + 2 * pw - kw + 1;
@@ -124,7 +158,12 @@ static void conv3d_case(int64_t N, int64_t Cin, int64_t Cout, int64_t T, int64_t
            (long long)W, bias ? "" : ", no bias");
   /* float sums of Cin*kt*kh*kw products: a long reduction, hence atol relative to max|ref| */
   compare(what, got, ref, nout, 1e-6, 1.3e-6);
-  free(src), free(w), free(b), free(got), free(ref);
+  float *chain = xmalloc(sizeof(float) * nout);
+  conv3d_chain(chain, src, w, b, N, Cin, Cout, T, H, W, kt, kh, kw, pt0, pt1, ph, pw, replicate);
+  char what2[300];
+  snprintf(what2, sizeof what2, "%s = the contract's fused multiply-add chain", what);
+  same_bits(what2, got, chain, sizeof(float) * nout);
+  free(src), free(w), free(b), free(got), free(ref), free(chain);
 }
 
 static void test_conv3d(void) {

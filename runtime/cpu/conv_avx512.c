@@ -1,7 +1,7 @@
 /* conv_avx512.c: cpu_conv3d_block4 (vae_kernels.h): rows of 4 output planes of a 3-D convolution
  * with AVX-512F, each output element summed exactly as cpu_conv3d's portable loop sums it (bias,
- * then every input channel, time tap, row tap and column tap in that order, each product rounded
- * before its sum, the taps in the zero padding skipped, not added as zeros), so the results are
+ * then every input channel, time tap, row tap and column tap in that order, each a fused
+ * multiply-add, the taps in the zero padding skipped, not added as zeros), so the results are
  * bit-identical. The 4 channels x 32 columns stay in registers over all the taps, and each weight
  * is broadcast once for 32 columns. Chosen at run time, so a binary still runs without AVX-512.
  * Not here: the work items and the other output channels (vae.c). */
@@ -11,7 +11,7 @@
 #include "cpu/isa.h"
 #include "cpu/vae_kernels.h"
 
-#define AVX512 __attribute__((target("avx512f")))
+#define AVX512 __attribute__((target("avx512f,fma")))
 
 /* Lanes l of the 16 columns from x0 whose input column x0 + l + dx - pw lies in [0, W) and whose
  * output column lies in [0, Wo). */
@@ -63,7 +63,7 @@ AVX512 static void rows4(float *out, int64_t plane, const float *src, const floa
                 const __m512 wv = _mm512_set1_ps(wt[c * wco + dx]);
 #pragma GCC unroll 2
                 for (int v = 0; v < 2; v++)
-                  acc[c][v] = _mm512_mask_add_ps(acc[c][v], m[v][dx], acc[c][v], _mm512_mul_ps(wv, s[v]));
+                  acc[c][v] = _mm512_mask3_fmadd_ps(wv, s[v], acc[c][v], m[v][dx]);
               }
             }
           }

@@ -13,6 +13,7 @@
 
 #include "cpu/dot.h"
 #include "cpu/ops.h"
+#include "cpu/rowsum.h"
 #include "cpu/vae_kernels.h"
 #include "ditc_abi.h"
 
@@ -30,9 +31,10 @@ static float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
 #define CONV_TILE 2048
 
 /* One output row o[0, Wo) += the kw column taps wr[dx] times the input row (x + dx - pw), in dx
- * order, skipping the columns in the zero padding. The common kw 3 adds its three taps in one
- * pass where all are inside the row (the same sums in the same order, one load and store of o). */
-static void conv_row(float *o, const float *row, const float *wr, int64_t W, int64_t Wo, int64_t kw, int64_t pw) {
+ * order, each a fused multiply-add, skipping the columns in the zero padding. The common kw 3 adds
+ * its three taps in one pass where all are inside the row (the same chain in the same order, one
+ * load and store of o). An AVX-512 clone and the portable one (the same bits: cpu/rowsum.h). */
+CPU_CLONES static void conv_row(float *o, const float *row, const float *wr, int64_t W, int64_t Wo, int64_t kw, int64_t pw) {
   if (kw == 3) {
     const int64_t fa = min64(max64(0, pw), Wo), fb = max64(min64(Wo, W + pw - 2), fa); /* all taps inside */
     for (int64_t x = 0; x < Wo; x++) { /* the edge columns [0, fa) and [fb, Wo), tap by tap */
@@ -40,13 +42,13 @@ static void conv_row(float *o, const float *row, const float *wr, int64_t W, int
       if (x >= Wo) break;
       for (int64_t dx = 0; dx < 3; dx++) {
         const int64_t ix = x + dx - pw;
-        if (ix >= 0 && ix < W) o[x] += wr[dx] * row[ix];
+        if (ix >= 0 && ix < W) o[x] = fmaf(wr[dx], row[ix], o[x]);
       }
     }
     const float w0 = wr[0], w1 = wr[1], w2 = wr[2], *s = row + (fa - pw);
     float *d = o + fa;
 #pragma omp simd
-    for (int64_t x = 0; x < fb - fa; x++) d[x] = d[x] + w0 * s[x] + w1 * s[x + 1] + w2 * s[x + 2];
+    for (int64_t x = 0; x < fb - fa; x++) d[x] = fmaf(w2, s[x + 2], fmaf(w1, s[x + 1], fmaf(w0, s[x], d[x])));
     return;
   }
   for (int64_t dx = 0; dx < kw; dx++) {
@@ -54,15 +56,16 @@ static void conv_row(float *o, const float *row, const float *wr, int64_t W, int
     const float wv = wr[dx], *s = row + (xa + dx - pw);
     float *d = o + xa;
 #pragma omp simd
-    for (int64_t x = 0; x < xb - xa; x++) d[x] += wv * s[x];
+    for (int64_t x = 0; x < xb - xa; x++) d[x] = fmaf(wv, s[x], d[x]);
   }
 }
 
 /* A work item is a tile of rows [y0, y1) of the output plane (n, co, to): bias, then for every
  * input channel ci, time tap dt and row tap dy in that order, conv_row: each output element sums
- * bias + w * x over (ci, dt, dy, dx) in that order, skipping the taps in zero padding, whatever the
- * tiling or thread count. The time padding picks a source frame (or none) per tap; the spatial
- * padding clips the rows and columns a tap reaches, so no padded copy of the input is made. */
+ * bias + w * x over (ci, dt, dy, dx) in that order as one chain of fused multiply-adds, skipping
+ * the taps in zero padding, whatever the tiling or thread count. The time padding picks a source
+ * frame (or none) per tap; the spatial padding clips the rows and columns a tap reaches, so no
+ * padded copy of the input is made. */
 void cpu_conv3d(float *out, const float *src, const float *w, const float *b, int64_t N, int64_t Cin, int64_t Cout,
                 int64_t T, int64_t H, int64_t W, int64_t kt, int64_t kh, int64_t kw, int64_t pt0, int64_t pt1,
                 int64_t ph, int64_t pw, int64_t replicate) {
