@@ -253,6 +253,9 @@ bad "flags: no --out" -e "--out" -- "$BIN" --weights "$W" --cond "$S" --noise "$
 new_case
 bad "flags: no --cond" -e "--cond" -- "$BIN" --weights "$W" --noise "$S" --out "$OUT"
 new_case
+bad "a stack size limit the CPU kernels do not fit in (ulimit -s 1024)" -e "stack size limit is 1024 KiB" \
+  -e "ulimit -s" -- bash -c 'ulimit -s 1024 && exec "$@"' - "$BIN" --weights "$W" --cond "$S" --noise "$S" --out "$OUT"
+new_case
 bad "flags: --random-weights together with --out" -e "--random-weights" -e "--out" -- \
   "$BIN" --random-weights 1 --cond "$S" --out "$OUT"
 new_case

@@ -1,9 +1,23 @@
 /* backend_cpu.c: the CPU backend of backend.h: the generated code works on the host arena and
- * weights directly, so there is nothing to attach or copy, and a step is a call. */
+ * weights directly, so there is nothing to attach or copy, and a step is a call. Attaching checks
+ * that threads get stacks the CPU kernels fit in. */
+#include <sys/resource.h>
+
 #include "backend.h"
 
+/* The CPU kernels' scratch lives on the stack of the thread that runs them: cpu/gemm.c's packed
+ * blocks (528 KiB) and the attention's scores (cpu/ops.c: at most 48 queries of every key, 675
+ * KiB at 3600 keys). A thread's default stack is the stack limit, so it must hold both. */
+enum { STACK_NEED = 2 << 20 };
+
 static ditc_status cpu_attach(ditc_model *m, ditc_err *err) {
-  (void)m, (void)err;
+  (void)m;
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < STACK_NEED)
+    return ditc_fail(err, DITC_EINVAL,
+                     "the stack size limit is %llu KiB, below the %d KiB the CPU kernels need on each thread "
+                     "(raise it: ulimit -s 8192)",
+                     (unsigned long long)rl.rlim_cur / 1024, STACK_NEED / 1024);
   return DITC_OK;
 }
 static void cpu_copy(ditc_model *m, int64_t off, size_t bytes) { (void)m, (void)off, (void)bytes; }
