@@ -256,6 +256,9 @@ new_case
 bad "a stack size limit the CPU kernels do not fit in (ulimit -s 1024)" -e "stack size limit is 1024 KiB" \
   -e "ulimit -s" -- bash -c 'ulimit -s 1024 && exec "$@"' - "$BIN" --weights "$W" --cond "$S" --noise "$S" --out "$OUT"
 new_case
+bad "OpenMP thread stacks the CPU kernels do not fit in (OMP_STACKSIZE=512K)" -e "OMP_STACKSIZE" -e "512 KiB" -- \
+  env OMP_STACKSIZE=512K "$BIN" --weights "$W" --cond "$S" --noise "$S" --out "$OUT"
+new_case
 bad "flags: --random-weights together with --out" -e "--random-weights" -e "--out" -- \
   "$BIN" --random-weights 1 --cond "$S" --out "$OUT"
 new_case
