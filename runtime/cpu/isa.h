@@ -1,6 +1,9 @@
-/* cpu/isa.h: whether the CPU ops run their AVX-512 forms: where this CPU has AVX-512F, unless the
- * environment sets DITC_CPU_PORTABLE=1 (then the portable forms run, with the same bits: the tests
- * check both ways on any machine). Decided once per file that asks. Not here: the forms. */
+/* cpu/isa.h: whether the CPU ops run the AVX-512 forms of their hand-written kernels (cpu_gemm,
+ * the softmax, the 3-D convolution): where this CPU has AVX-512F, unless the environment sets
+ * DITC_CPU_PORTABLE=1 (then the portable forms run, with the same bits: the tests check both ways
+ * on any machine). Decided once per file that asks. The compiler's clones (CPU_CLONES,
+ * cpu/rowsum.h) are picked by the loader from the CPU alone: their forms cannot differ in bits.
+ * Not here: the forms. */
 #ifndef DITC_CPU_ISA_H
 #define DITC_CPU_ISA_H
 
