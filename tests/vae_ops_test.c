@@ -178,6 +178,8 @@ static void test_conv3d(void) {
   conv3d_case(1, 2, 2, 3, 6, 4, 2, 3, 1, 1, 0, 2, 0, 0, 1); /* even kt, padding past k//2 in H, none in W */
   conv3d_case(1, 2, 2, 2, 3, 3, 1, 3, 3, 0, 0, 1, 1, 0, 1); /* output no wider than the taps' reach */
   conv3d_case(1, 2, 3, 2, 4, 6, 1, 3, 3, 0, 0, 0, 0, 0, 1); /* kw 3 unpadded: no edge columns */
+  conv3d_case(1, 3, 13, 3, 4, 37, 3, 3, 3, 2, 0, 1, 1, 0, 1); /* 13 = 8 + 4 + 1 channels, 37 = 32 + 5 columns */
+  conv3d_case(2, 2, 8, 2, 3, 33, 3, 3, 3, 1, 1, 1, 1, 1, 0);  /* 8 channels, replicate, no bias */
   conv3d_case(1, 2, 2, 2, 3, 2, 1, 3, 3, 0, 0, 2, 2, 0, 1); /* padding wider than the row: no interior */
   conv3d_case(1, 2, 2, 3, 5, 8, 3, 1, 5, 1, 1, 0, 2, 1, 1); /* a wider row kernel (the generic path) */
 }

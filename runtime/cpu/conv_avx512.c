@@ -1,10 +1,11 @@
-/* conv_avx512.c: cpu_conv3d_block4 (vae_kernels.h): rows of 4 output planes of a 3-D convolution
+/* conv_avx512.c: cpu_conv3d_block (vae_kernels.h): rows of 8 or 4 output planes of a 3-D convolution
  * with AVX-512F, each output element summed exactly as cpu_conv3d's portable loop sums it (bias,
  * then every input channel, time tap, row tap and column tap in that order, each a fused
  * multiply-add, the taps in the zero padding skipped, not added as zeros), so the results are
- * bit-identical. The 4 channels x 32 columns stay in registers over all the taps, and each weight
- * is broadcast once for 32 columns. Chosen at run time, so a binary still runs without AVX-512.
- * Not here: the work items and the other output channels (vae.c). */
+ * bit-identical. The 8 (or 4) channels x 32 columns stay in registers over all the taps, and each
+ * weight is broadcast once for 32 columns, each input vector used by every channel. Chosen at run
+ * time, so a binary still runs without AVX-512. Not here: the work items and the other output
+ * channels (vae.c). */
 #include <immintrin.h>
 #include <stdint.h>
 
@@ -24,9 +25,12 @@ AVX512 static __mmask16 lanes(int64_t x0, int64_t dx, int64_t pw, int64_t W, int
   return m;
 }
 
-AVX512 static void rows4(float *out, int64_t plane, const float *src, const float *w, const float *b, int64_t Cin,
-                         int64_t T, int64_t H, int64_t W, int64_t kt, int64_t kh, int64_t kw, int64_t pt0, int64_t ph,
-                         int64_t pw, int64_t replicate, int64_t to, int64_t y0, int64_t y1, int64_t Wo) {
+/* nch (4 or 8, a constant where it is inlined) output channels x 32 columns in registers. */
+AVX512 static inline __attribute__((always_inline)) void rows(const int nch, float *out, int64_t plane, const float *src,
+                                                              const float *w, const float *b, int64_t Cin, int64_t T,
+                                                              int64_t H, int64_t W, int64_t kt, int64_t kh, int64_t kw,
+                                                              int64_t pt0, int64_t ph, int64_t pw, int64_t replicate,
+                                                              int64_t to, int64_t y0, int64_t y1, int64_t Wo) {
   enum { KW_MAX = 8 };
   const int64_t wco = Cin * kt * kh * kw; /* between output channels' weights */
   for (int64_t y = y0; y < y1; y++)
@@ -36,9 +40,9 @@ AVX512 static void rows4(float *out, int64_t plane, const float *src, const floa
         for (int64_t dx = 0; dx < kw; dx++) m[v][dx] = lanes(x0 + 16 * v, dx, pw, W, Wo);
         store[v] = lanes(x0 + 16 * v, pw, pw, Wo, Wo); /* the output columns < Wo */
       }
-      __m512 acc[4][2];
-#pragma GCC unroll 4
-      for (int c = 0; c < 4; c++)
+      __m512 acc[8][2];
+#pragma GCC unroll 8
+      for (int c = 0; c < nch; c++)
 #pragma GCC unroll 2
         for (int v = 0; v < 2; v++) acc[c][v] = _mm512_set1_ps(b ? b[c] : 0.0f);
       for (int64_t ci = 0; ci < Cin; ci++)
@@ -58,8 +62,8 @@ AVX512 static void rows4(float *out, int64_t plane, const float *src, const floa
 #pragma GCC unroll 2
               for (int v = 0; v < 2; v++)
                 s[v] = _mm512_maskz_loadu_ps(m[v][dx], row + (x0 + 16 * v + dx - pw));
-#pragma GCC unroll 4
-              for (int c = 0; c < 4; c++) {
+#pragma GCC unroll 8
+              for (int c = 0; c < nch; c++) {
                 const __m512 wv = _mm512_set1_ps(wt[c * wco + dx]);
 #pragma GCC unroll 2
                 for (int v = 0; v < 2; v++)
@@ -68,18 +72,26 @@ AVX512 static void rows4(float *out, int64_t plane, const float *src, const floa
             }
           }
         }
-#pragma GCC unroll 4
-      for (int c = 0; c < 4; c++)
+#pragma GCC unroll 8
+      for (int c = 0; c < nch; c++)
 #pragma GCC unroll 2
         for (int v = 0; v < 2; v++) _mm512_mask_storeu_ps(out + c * plane + y * Wo + x0 + 16 * v, store[v], acc[c][v]);
     }
   _mm256_zeroupper(); /* for the SSE code after it, whatever the optimization level */
 }
 
-int cpu_conv3d_block4_runs(int64_t kw) { return cpu_avx512() && kw <= 8; }
+#define ROWS_ARGS                                                                                                \
+  float *out, int64_t plane, const float *src, const float *w, const float *b, int64_t Cin, int64_t T, int64_t H,  \
+      int64_t W, int64_t kt, int64_t kh, int64_t kw, int64_t pt0, int64_t ph, int64_t pw, int64_t replicate,       \
+      int64_t to, int64_t y0, int64_t y1, int64_t Wo
+#define ROWS_PASS out, plane, src, w, b, Cin, T, H, W, kt, kh, kw, pt0, ph, pw, replicate, to, y0, y1, Wo
 
-void cpu_conv3d_block4(float *out, int64_t plane, const float *src, const float *w, const float *b, int64_t Cin,
-                       int64_t T, int64_t H, int64_t W, int64_t kt, int64_t kh, int64_t kw, int64_t pt0, int64_t ph,
-                       int64_t pw, int64_t replicate, int64_t to, int64_t y0, int64_t y1, int64_t Wo) {
-  rows4(out, plane, src, w, b, Cin, T, H, W, kt, kh, kw, pt0, ph, pw, replicate, to, y0, y1, Wo);
+AVX512 static void rows4(ROWS_ARGS) { rows(4, ROWS_PASS); }
+AVX512 static void rows8(ROWS_ARGS) { rows(8, ROWS_PASS); }
+
+int cpu_conv3d_block_runs(int64_t kw) { return cpu_avx512() && kw <= 8; }
+
+void cpu_conv3d_block(int64_t nch, ROWS_ARGS) {
+  if (nch == 8) rows8(ROWS_PASS);
+  else rows4(ROWS_PASS);
 }

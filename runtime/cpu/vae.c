@@ -72,9 +72,11 @@ void cpu_conv3d(float *out, const float *src, const float *w, const float *b, in
   const int64_t To = T + pt0 + pt1 - kt + 1, Ho = H + 2 * ph - kh + 1, Wo = W + 2 * pw - kw + 1;
   if (N <= 0 || Cout <= 0 || To <= 0 || Ho <= 0 || Wo <= 0) return;
   const int64_t rows = min64(max64(CONV_TILE / Wo, 1), Ho), ntile = (Ho + rows - 1) / rows;
-  /* output channels a work item takes: 4 at once where the AVX-512 kernel runs (vae_kernels.h:
-   * the same bits), the rest one by one */
-  const int64_t blocks = cpu_conv3d_block4_runs(kw) ? Cout / 4 : 0, units = blocks + (Cout - 4 * blocks);
+  /* output channels a work item takes: 8, then 4, at once where the AVX-512 kernel runs
+   * (vae_kernels.h: the same bits), the rest one by one; unit u < b8 takes channels 8u.., unit
+   * b8 + i < blocks takes 8 b8 + 4i.. */
+  const int64_t b8 = cpu_conv3d_block_runs(kw) ? Cout / 8 : 0, b4 = cpu_conv3d_block_runs(kw) ? Cout % 8 / 4 : 0;
+  const int64_t blocks = b8 + b4, done = 8 * b8 + 4 * b4, units = blocks + (Cout - done);
   const int64_t items = N * units * To * ntile;
   const int64_t macs = N * Cout * To * Ho * Wo * Cin * kt * kh * kw;
 #pragma omp parallel for schedule(static) if (macs > PARALLEL_MIN)
@@ -82,13 +84,13 @@ void cpu_conv3d(float *out, const float *src, const float *w, const float *b, in
     const int64_t tile = it % ntile, to = it / ntile % To, u = it / ntile / To % units, n = it / ntile / To / units;
     const int64_t y0 = tile * rows, y1 = min64(y0 + rows, Ho);
     if (u < blocks) {
-      const int64_t co = 4 * u;
-      cpu_conv3d_block4(out + ((n * Cout + co) * To + to) * Ho * Wo, To * Ho * Wo, src + n * Cin * T * H * W,
-                        w + co * Cin * kt * kh * kw, b ? b + co : NULL, Cin, T, H, W, kt, kh, kw, pt0, ph, pw, replicate,
-                        to, y0, y1, Wo);
+      const int64_t co = u < b8 ? 8 * u : 8 * b8 + 4 * (u - b8);
+      cpu_conv3d_block(u < b8 ? 8 : 4, out + ((n * Cout + co) * To + to) * Ho * Wo, To * Ho * Wo,
+                       src + n * Cin * T * H * W, w + co * Cin * kt * kh * kw, b ? b + co : NULL, Cin, T, H, W, kt, kh,
+                       kw, pt0, ph, pw, replicate, to, y0, y1, Wo);
       continue;
     }
-    const int64_t co = 4 * blocks + (u - blocks);
+    const int64_t co = done + (u - blocks);
     float *plane = out + ((n * Cout + co) * To + to) * Ho * Wo; /* [Ho, Wo] */
     const float bias = b ? b[co] : 0.0f;
     for (int64_t i = y0 * Wo; i < y1 * Wo; i++) plane[i] = bias;

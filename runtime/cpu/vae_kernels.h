@@ -5,14 +5,14 @@
 
 #include <stdint.h>
 
-/* Rows [y0, y1) of output frame `to` of 4 consecutive output planes of cpu_conv3d (out: the first
- * plane's [Ho, Wo] frame; plane: floats from one channel's frame to the next's), from one sample's
- * input src [Cin, T, H, W] and the 4 channels' weights w (the first's [Cin, kt, kh, kw], the next
- * Cin * kt * kh * kw further) and bias b (4, or NULL): the same bits as cpu_conv3d. Call it only where
- * cpu_conv3d_block4_runs(kw): this CPU has AVX-512F, and kw <= 8. */
-int cpu_conv3d_block4_runs(int64_t kw);
-void cpu_conv3d_block4(float *out, int64_t plane, const float *src, const float *w, const float *b, int64_t Cin,
-                       int64_t T, int64_t H, int64_t W, int64_t kt, int64_t kh, int64_t kw, int64_t pt0, int64_t ph,
-                       int64_t pw, int64_t replicate, int64_t to, int64_t y0, int64_t y1, int64_t Wo);
+/* Rows [y0, y1) of output frame `to` of nch (8 or 4) consecutive output planes of cpu_conv3d (out:
+ * the first plane's [Ho, Wo] frame; plane: floats from one channel's frame to the next's), from one
+ * sample's input src [Cin, T, H, W] and the channels' weights w (the first's [Cin, kt, kh, kw], the
+ * next Cin * kt * kh * kw further) and bias b (nch, or NULL): the same bits as cpu_conv3d. Call it
+ * only where cpu_conv3d_block_runs(kw): this CPU has AVX-512F, and kw <= 8. */
+int cpu_conv3d_block_runs(int64_t kw);
+void cpu_conv3d_block(int64_t nch, float *out, int64_t plane, const float *src, const float *w, const float *b,
+                      int64_t Cin, int64_t T, int64_t H, int64_t W, int64_t kt, int64_t kh, int64_t kw, int64_t pt0,
+                      int64_t ph, int64_t pw, int64_t replicate, int64_t to, int64_t y0, int64_t y1, int64_t Wo);
 
 #endif
