@@ -13,7 +13,7 @@
 #include "cpu/softmax.h"
 #include "cpu/t5_bucket.h"
 
-#define PARALLEL_MIN (1 << 22) /* as cpu/ops.c: below it one thread */
+#define PARALLEL_MIN (1 << 20) /* as cpu/ops.c: below it one thread */
 
 void cpu_embedding(float *out, const int32_t *ids, const float *table, int64_t R, int C) {
   for (int64_t r = 0; r < R; r++) {

@@ -17,12 +17,17 @@
 
 /* ---- helpers ----------------------------------------------------------------------------- */
 
-/* Work (multiply-adds) below which a loop runs on one thread (the `if` clause of each parallel
- * loop): about a millisecond of one core. Below it, waking the team and the barrier at the end
- * cost more than the split saves, and on a machine shared with other work a barrier can wait a
- * whole scheduler slice for a descheduled thread. The split never changes a result: every loop
- * computes whole rows, each in a fixed order, so any thread count gives the same bits. */
-#define PARALLEL_MIN (1 << 22)
+/* Work below which a loop runs on one thread (the `if` clause of each parallel loop): multiply-adds
+ * of a product (PARALLEL_MIN, about 15 us of one core in cpu_gemm) or elements of a memory-bound
+ * op (PARALLEL_MIN_ELEMS, about as long). Below them, waking the team and the barrier at the end
+ * cost more than the split saves (set on the bench variants and the fixtures at 2 threads:
+ * bin/opensora-v1.2-cpu-demo --bench --threads 2 scales 1.77x with these, 1.64x with 4x larger
+ * ones). The main guard against a machine shared with other work, where a barrier can wait a whole
+ * scheduler slice for a descheduled thread, is the default thread count (denoiser/main.c: the
+ * idle CPUs). The split never changes a result: every loop computes whole rows, each in a fixed
+ * order, so any thread count gives the same bits. */
+#define PARALLEL_MIN (1 << 20)
+#define PARALLEL_MIN_ELEMS (1 << 16)
 
 static float round_bf16(float x) {
   uint32_t b;
@@ -284,7 +289,7 @@ void cpu_unpatchify(float *out, const float *src, int B, int Cout, int T, int Hp
 CPU_CLONES void cpu_ln_modulate(float *out, const float *x, const float *t, int64_t t_stride, int64_t t_shift,
                                 int64_t t_scale, const float *table, int shift, int scale, int B, int64_t R, int C,
                                 float eps) {
-#pragma omp parallel for schedule(static) if ((int64_t)B * R * C > PARALLEL_MIN)
+#pragma omp parallel for schedule(static) if ((int64_t)B * R * C > PARALLEL_MIN_ELEMS)
   for (int64_t row = 0; row < (int64_t)B * R; row++) {
     const int b = (int)(row / R);
     const float *xr = x + row * C;
@@ -303,7 +308,7 @@ CPU_CLONES void cpu_ln_modulate(float *out, const float *x, const float *t, int6
 
 CPU_CLONES void cpu_qk_rmsnorm(float *q, float *k, int64_t ld, const float *wq, const float *wk, int64_t R, int H,
                                int D, float eps) {
-#pragma omp parallel for schedule(static) if (R * 2 * H * D > PARALLEL_MIN)
+#pragma omp parallel for schedule(static) if (R * 2 * H * D > PARALLEL_MIN_ELEMS)
   for (int64_t r = 0; r < R; r++) {
     for (int part = 0; part < 2; part++) {
       const float *wt = part ? wk : wq;
@@ -319,7 +324,7 @@ CPU_CLONES void cpu_qk_rmsnorm(float *q, float *k, int64_t ld, const float *wq, 
 
 void cpu_rope(float *q, float *k, int64_t ld, const float *cos_t, const float *sin_t, int B, int T, int S,
               int H, int D, int axis, int half) {
-#pragma omp parallel for schedule(static) if ((int64_t)B * T * S * H * D > PARALLEL_MIN)
+#pragma omp parallel for schedule(static) if ((int64_t)B * T * S * H * D > PARALLEL_MIN_ELEMS)
   for (int64_t tok = 0; tok < (int64_t)B * T * S; tok++) {
     const int64_t row = axis == 0 ? tok / S % T : tok % S;
     const float *cs = cos_t + row * D, *sn = sin_t + row * D;
@@ -395,16 +400,15 @@ void cpu_cross_attention(float *out, const float *q, const float *k, const float
 
 CPU_CLONES void cpu_gate_residual(float *x, const float *src, const float *t, const float *table, int chunk,
                                   int nchunk, int B, int64_t R, int C, float *store) {
-  for (int b = 0; b < B; b++) {
-    const float *tb = t + (int64_t)b * nchunk * C + (int64_t)chunk * C;
-    for (int64_t r = 0; r < R; r++) {
-      const int64_t base = ((int64_t)b * R + r) * C;
+#pragma omp parallel for schedule(static) if ((int64_t)B * R * C > PARALLEL_MIN_ELEMS)
+  for (int64_t row = 0; row < (int64_t)B * R; row++) {
+    const float *tb = t + row / R * nchunk * C + (int64_t)chunk * C; /* sample row / R's gate */
+    const int64_t base = row * C;
 #pragma omp simd
-      for (int c = 0; c < C; c++) {
-        const float g = (table[chunk * C + c] + tb[c]) * src[base + c];
-        if (store) store[base + c] = g;
-        x[base + c] += g;
-      }
+    for (int c = 0; c < C; c++) {
+      const float g = (table[chunk * C + c] + tb[c]) * src[base + c];
+      if (store) store[base + c] = g;
+      x[base + c] += g;
     }
   }
 }

@@ -17,7 +17,7 @@
 #include "cpu/vae_kernels.h"
 #include "ditc_abi.h"
 
-#define PARALLEL_MIN (1 << 22) /* as cpu/ops.c: work (multiply-adds) below which a loop runs on one thread */
+#define PARALLEL_MIN (1 << 20) /* as cpu/ops.c: work (multiply-adds) below which a loop runs on one thread */
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
