@@ -14,6 +14,7 @@
 #include "cpu/gemm.h"
 #include "cpu/rowsum.h"
 #include "cpu/softmax.h"
+#include "cpu/vmath.h"
 
 /* ---- helpers ----------------------------------------------------------------------------- */
 
@@ -155,8 +156,9 @@ void cpu_linear(float *out, const float *src, const float *w, const float *b, in
   }
 }
 
-void cpu_silu(float *out, const float *src, int64_t n) {
-  for (int64_t i = 0; i < n; i++) out[i] = src[i] / (1.0f + expf(-src[i]));
+CPU_CLONES void cpu_silu(float *out, const float *src, int64_t n) {
+#pragma omp simd
+  for (int64_t i = 0; i < n; i++) out[i] = src[i] / (1.0f + vm_exp(-src[i]));
 }
 
 CPU_CLONES void cpu_add(float *out, const float *a, const float *b, int64_t n) {

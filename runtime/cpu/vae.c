@@ -15,6 +15,7 @@
 #include "cpu/ops.h"
 #include "cpu/rowsum.h"
 #include "cpu/vae_kernels.h"
+#include "cpu/vmath.h"
 #include "ditc_abi.h"
 
 #define PARALLEL_MIN (1 << 20) /* as cpu/ops.c: work (multiply-adds) below which a loop runs on one thread */
@@ -113,8 +114,9 @@ void cpu_conv3d(float *out, const float *src, const float *w, const float *b, in
 
 /* ---- normalization ----------------------------------------------------------------------- */
 
-/* Sum of x[0..n) and of (x - mean)^2 in double, eight partial sums combined in a fixed order. */
-static double sum_run(const float *x, int64_t n) {
+/* Sum of x[0..n) and of (x - mean)^2 in double, eight partial sums combined in a fixed order
+ * (inlined into cpu_group_norm, so into its AVX-512 clone too). */
+static inline __attribute__((always_inline)) double sum_run(const float *x, int64_t n) {
   double acc[8] = {0};
   int64_t i = 0;
   for (; i + 8 <= n; i += 8)
@@ -125,7 +127,7 @@ static double sum_run(const float *x, int64_t n) {
   return s;
 }
 
-static double sq_dev_run(const float *x, int64_t n, double mean) {
+static inline __attribute__((always_inline)) double sq_dev_run(const float *x, int64_t n, double mean) {
   double acc[8] = {0};
   int64_t i = 0;
   for (; i + 8 <= n; i += 8)
@@ -137,8 +139,9 @@ static double sq_dev_run(const float *x, int64_t n, double mean) {
 }
 
 /* One (n, group[, frame]) per work item: its channels' runs of `len` floats (all T frames, or one
- * frame), two passes in double for the statistics, then the affine map (and SiLU) in float. */
-void cpu_group_norm(float *out, const float *src, const float *gamma, const float *beta, int64_t N, int64_t C,
+ * frame), two passes in double for the statistics, then the affine map (and SiLU) in float. An
+ * AVX-512 clone and the portable one, the same bits (cpu/rowsum.h). */
+CPU_CLONES void cpu_group_norm(float *out, const float *src, const float *gamma, const float *beta, int64_t N, int64_t C,
                     int64_t T, int64_t HW, int64_t G, float eps, int64_t per_frame, int64_t silu) {
   const int64_t cg = C / G, nf = per_frame ? T : 1, len = per_frame ? HW : T * HW;
   const int64_t items = N * G * nf;
@@ -158,9 +161,10 @@ void cpu_group_norm(float *out, const float *src, const float *gamma, const floa
       const float *x = src + off0 + i * cstride;
       float *o = out + off0 + i * cstride;
       if (silu) {
+#pragma omp simd
         for (int64_t j = 0; j < len; j++) {
           const float y = (x[j] - m) * rstd * ga + be;
-          o[j] = y / (1.0f + expf(-y)); /* as cpu_silu */
+          o[j] = y / (1.0f + vm_exp(-y)); /* as cpu_silu */
         }
       } else {
 #pragma omp simd

@@ -12,6 +12,8 @@
 
 #include <immintrin.h>
 #include <math.h>
+#include <stdint.h>
+#include <string.h>
 
 /* exp(x) = 2^n exp(r), n = round(x log2 e), r = x - n ln 2 in two steps (Cody and Waite), exp(r)
  * by Cephes' degree-5 polynomial for expf; x clamped to [-104, 89] first, where exp is 0 or inf in
@@ -30,9 +32,19 @@
 #define VM_GELU_BETA 0.7978845608028654f /* sqrt(2 / pi) */
 #define VM_GELU_KAPPA 0.044715f
 
+/* 2^k as a float, for k in [-126, 127]. */
+static inline float vm_pow2i(int k) {
+  const uint32_t bits = (uint32_t)(k + 127) << 23;
+  float f;
+  memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
+/* Branch-free, so that a compiler can vectorize a loop of it (an AVX-512 clone: cpu/rowsum.h). The
+ * scaling by 2^n (n in [-150, 128]) is two multiplications by 2^(n/2) and 2^(n - n/2): the first is
+ * exact, so the result is y 2^n rounded once, as scalef rounds it. */
 static inline float vm_exp(float x) {
-  if (x != x) return x;
-  const float xc = x < VM_EXP_LO ? VM_EXP_LO : x > VM_EXP_HI ? VM_EXP_HI : x;
+  const float xc = x != x ? 0.0f : x < VM_EXP_LO ? VM_EXP_LO : x > VM_EXP_HI ? VM_EXP_HI : x;
   const float n = nearbyintf(xc * VM_LOG2E);
   float r = fmaf(n, -VM_LN2_HI, xc);
   r = fmaf(n, -VM_LN2_LO, r);
@@ -43,7 +55,9 @@ static inline float vm_exp(float x) {
   p = fmaf(p, r, VM_P4);
   p = fmaf(p, r, VM_P5);
   const float y = fmaf(p, r * r, r) + 1.0f;
-  return ldexpf(y, (int)n);
+  const int ni = (int)n;
+  const float e = y * vm_pow2i(ni / 2) * vm_pow2i(ni - ni / 2);
+  return x != x ? x : e;
 }
 
 static inline float vm_gelu(float x) {
