@@ -19,6 +19,7 @@
 #include "text/clean.h"
 #include "text/pystr.h"
 #include "text/soup.h"
+#include "timing.h"
 
 static int n_passed, n_failed;
 
@@ -60,12 +61,6 @@ static void print_json(FILE *f, const char *s, size_t len) {
     else fputc(c, f);
   }
   fputc('"', f);
-}
-
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
 /* ---- the fixture --------------------------------------------------------------------------- */

@@ -15,6 +15,7 @@
 
 #include "cpu/gemm.h"
 #include "cpu/isa.h"
+#include "timing.h"
 
 enum { MAXR = 25, NLIB = 3 };
 
@@ -28,17 +29,6 @@ static struct {
 } libs[NLIB] = {{"ditc cpu_gemm", NULL, NULL, NULL},
                 {"OpenBLAS", "libopenblas.so.0", "openblas_set_num_threads", NULL},
                 {"BLIS", "libblis.so.4", "bli_thread_set_num_threads", NULL}};
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-  const double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
 
 static void call(int lib, float *c, const float *a, const float *w, int M, int N, int K) {
   if (lib == 0) cpu_gemm(c, N, a, K, w, K, 1, M, N, K, 1.0f, NULL, DITC_ACT_NONE);

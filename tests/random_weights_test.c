@@ -14,6 +14,7 @@
 
 #include "model.h"
 #include "rng.h"
+#include "timing.h"
 
 static int n_failed;
 
@@ -25,12 +26,6 @@ __attribute__((format(printf, 3, 4))) static void check(int ok, const char *desc
   va_end(ap);
   printf("\n");
   n_failed += !ok;
-}
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 /* The variant's weights filled from seed on `threads` OpenMP threads: a malloc'ed copy. */

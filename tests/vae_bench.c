@@ -11,19 +11,9 @@
 #include <time.h>
 
 #include "cpu/ops.h"
+#include "timing.h"
 
 enum { N = 1, CI = 64, CO = 64, T = 8, H = 32, W = 32, K = 3, MAXR = 99 };
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-  const double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
 
 int main(int argc, char **argv) {
   int rounds = argc > 1 ? atoi(argv[1]) : 7;

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "timing.h"
 #include "video/video.h"
 #include "video/writers.h"
 
@@ -23,23 +24,12 @@ enum { CASE_CONVERT, CASE_RAW, CASE_Y4M, CASE_MP4, N_CASES };
 static const char *const NAMES[N_CASES] = {"RGB to YCbCr 4:2:0 only", "raw write of the .y4m bytes + fsync",
                                            ".y4m (video_write)", ".mp4 (video_write, libx264)"};
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static double load_average(void) {
   double l = -1;
   FILE *fp = fopen("/proc/loadavg", "r");
   if (fp && fscanf(fp, "%lf", &l) != 1) l = -1;
   if (fp) fclose(fp);
   return l;
-}
-
-static int cmp_double(const void *a, const void *b) {
-  const double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
 }
 
 /* Frames [F, H, W, 3]. */
