@@ -9,6 +9,7 @@
 
 #include <math.h>
 
+#include "cpu/rowsum.h"
 #include "cpu/vmath.h"
 
 enum { KC = 384, NC = 256, MC = 96 };
@@ -16,21 +17,53 @@ _Static_assert(NC % GEMM_NR == 0 && MC % GEMM_MR == 0, "blocks of whole tiles");
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
+/* The epilogue of an output s (gemm.h). */
+static inline float epilogue(float s, float alpha, const float *bias, int j, int act) {
+  s *= alpha;
+  if (bias) s += bias[j];
+  return act == DITC_ACT_GELU_TANH ? vm_gelu(s) : s;
+}
+
 /* The portable form of cpu_gemm_tile_avx512 (gemm.h), the same fused multiply-adds in the same
- * order. */
-static void tile_portable(int64_t K, const float *ap, const float *b, int64_t ldb, float *c, int64_t ldc, int mr,
-                          int nr, int first, int last, float alpha, const float *bias, int act) {
-  for (int i = 0; i < mr; i++)
-    for (int j = 0; j < nr; j++) {
-      float s = first ? 0.0f : c[i * ldc + j];
-      for (int64_t k = 0; k < K; k++) s = fmaf(ap[k * GEMM_MR + i], b[k * ldb + j], s);
-      if (last) {
-        s *= alpha;
-        if (bias) s += bias[j];
-        if (act == DITC_ACT_GELU_TANH) s = vm_gelu(s);
+ * order, written for the clones (cpu/rowsum.h) to vectorize: a whole-width tile in blocks of 4
+ * rows x 16 columns whose accumulators fit the registers of AVX2 (8 of 16 ymm), each k one fmaf
+ * across a block's columns; a narrower tile (the last columns of b) with its accumulators in
+ * memory. */
+CPU_CLONES static void tile_portable(int64_t K, const float *ap, const float *b, int64_t ldb, float *c, int64_t ldc,
+                                     int mr, int nr, int first, int last, float alpha, const float *bias, int act) {
+  enum { BR = 4, BC = 16 };
+  if (nr == GEMM_NR) {
+    for (int i0 = 0; i0 < mr; i0 += BR) /* rows past mr are the packed zeros: computed, not stored */
+      for (int j0 = 0; j0 < GEMM_NR; j0 += BC) {
+        float acc[BR][BC];
+#pragma GCC unroll 4
+        for (int i = 0; i < BR; i++)
+#pragma omp simd
+          for (int j = 0; j < BC; j++) acc[i][j] = first || i0 + i >= mr ? 0.0f : c[(i0 + i) * ldc + j0 + j];
+        for (int64_t k = 0; k < K; k++) {
+          const float *ak = ap + k * GEMM_MR + i0, *bk = b + k * ldb + j0;
+#pragma GCC unroll 4
+          for (int i = 0; i < BR; i++)
+#pragma omp simd
+            for (int j = 0; j < BC; j++) acc[i][j] = fmaf(ak[i], bk[j], acc[i][j]);
+        }
+        for (int i = 0; i < BR && i0 + i < mr; i++)
+          for (int j = 0; j < BC; j++)
+            c[(i0 + i) * ldc + j0 + j] = last ? epilogue(acc[i][j], alpha, bias, j0 + j, act) : acc[i][j];
       }
-      c[i * ldc + j] = s;
+    return;
+  }
+  float acc[GEMM_MR][GEMM_NR];
+  for (int i = 0; i < mr; i++)
+    for (int j = 0; j < nr; j++) acc[i][j] = first ? 0.0f : c[i * ldc + j];
+  for (int64_t k = 0; k < K; k++)
+    for (int i = 0; i < mr; i++) {
+      const float a = ap[k * GEMM_MR + i], *bk = b + k * ldb;
+#pragma omp simd
+      for (int j = 0; j < nr; j++) acc[i][j] = fmaf(a, bk[j], acc[i][j]);
     }
+  for (int i = 0; i < mr; i++)
+    for (int j = 0; j < nr; j++) c[i * ldc + j] = last ? epilogue(acc[i][j], alpha, bias, j, act) : acc[i][j];
 }
 
 /* ap[p][k][i] = a[(p * GEMM_MR + i) * lda + k] for rows < mc (zeros past them, to whole tiles), k < kc. */

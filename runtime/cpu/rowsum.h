@@ -34,9 +34,11 @@ static inline double row_sum(const float *x, int64_t n, int kind, double mean) {
   return s;
 }
 
-/* What a hot CPU op is compiled as: an AVX-512F clone and the portable one, chosen by the loader
- * (an ifunc) by what this CPU has. For loops whose bits do not depend on the vector width only:
- * elementwise float arithmetic and the lane sums above (C's default: no contraction into FMAs). */
-#define CPU_CLONES __attribute__((target_clones("avx512f", "default")))
+/* What a hot CPU op is compiled as: an AVX-512F clone, an x86-64-v3 clone (AVX2 and FMA, where
+ * fmaf is one instruction, not a libm call) and the baseline one, chosen by the loader (an ifunc)
+ * by what this CPU has. For loops whose bits do not depend on the vector width only: elementwise float
+ * arithmetic, fused multiply-adds written as fmaf, and the lane sums above (C's default: no
+ * contraction of a * b + c into an FMA). */
+#define CPU_CLONES __attribute__((target_clones("avx512f", "arch=x86-64-v3", "default")))
 
 #endif

@@ -7,6 +7,7 @@
 #include <math.h>
 
 #include "cpu/isa.h"
+#include "cpu/rowsum.h"
 #include "cpu/vmath.h"
 
 /* The sum of the lane sums l[16] and the tail x[j0 .. len), in softmax.h's order. */
@@ -17,16 +18,20 @@ static double finish_sum(const double l[16], const float *x, int64_t j0, int64_t
   return s;
 }
 
-static void row_portable(float *x, int64_t len) {
+/* Its clones (cpu/rowsum.h) vectorize the exp, the lane sums and the scaling. */
+CPU_CLONES static void row_portable(float *x, int64_t len) {
   float m = -INFINITY;
   for (int64_t j = 0; j < len; j++)
     if (x[j] > m) m = x[j];
+#pragma omp simd
   for (int64_t j = 0; j < len; j++) x[j] = vm_exp(x[j] - m);
   double l[16] = {0};
   int64_t j = 0;
   for (; j + 16 <= len; j += 16)
+#pragma omp simd
     for (int i = 0; i < 16; i++) l[i] += x[j + i];
   const float inv = (float)(1.0 / finish_sum(l, x, j, len));
+#pragma omp simd
   for (j = 0; j < len; j++) x[j] *= inv;
 }
 
