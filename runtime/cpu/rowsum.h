@@ -39,6 +39,10 @@ static inline double row_sum(const float *x, int64_t n, int kind, double mean) {
  * by what this CPU has. For loops whose bits do not depend on the vector width only: elementwise float
  * arithmetic, fused multiply-adds written as fmaf, and the lane sums above (C's default: no
  * contraction of a * b + c into an FMA). */
+#ifdef DITC_NO_CLONES /* one form, for the -march the file is built for (the bench's x86-64-v3 build) */
+#define CPU_CLONES
+#else
 #define CPU_CLONES __attribute__((target_clones("avx512f", "arch=x86-64-v3", "default")))
+#endif
 
 #endif
