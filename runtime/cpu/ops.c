@@ -167,6 +167,7 @@ CPU_CLONES void cpu_add(float *out, const float *a, const float *b, int64_t n) {
 }
 
 CPU_CLONES void cpu_rms_norm(float *out, const float *src, const float *w, int64_t R, int C, float eps) {
+#pragma omp parallel for schedule(static) if (R * C > PARALLEL_MIN_ELEMS)
   for (int64_t r = 0; r < R; r++) {
     const float *x = src + r * C;
     /* each square in fp32 as upstream (a square past FLT_MAX is inf there too, and the row becomes
