@@ -38,10 +38,18 @@ suite "random weights: any thread count, the same bits (tests/random_weights_tes
 suite "cross-attention key counts clamped to [0, L] (tests/cross_attention_test.c)" build/tests/cross_attention_test
 suite "the CPU's products, exp and GELU: one order, any thread count (tests/linear_test.c)" build/tests/linear_test
 suite "the same with the portable kernels (DITC_CPU_PORTABLE=1)" env DITC_CPU_PORTABLE=1 build/tests/linear_test
+v3_suite() { # NAME BINARY: the portable kernels as built for x86-64-v3 alone, where this CPU runs that code
+  if grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo; then suite "$1" env DITC_CPU_PORTABLE=1 "$2"
+  else echo "# $1"; echo "# skipped: this CPU lacks AVX2 or FMA, which $2 needs"; fi
+}
+v3_suite "the same built for x86-64-v3 alone (a CPU with AVX2 and FMA but no AVX-512)" build/tests/linear_test_v3
+suite "the same built for the x86-64 baseline alone (any other CPU)" env DITC_CPU_PORTABLE=1 build/tests/linear_test_base
 suite "the fp16 T5's clamp of the residual stream on the CPU (tests/t5_clamp_test.c)" build/tests/t5_clamp_test
 suite "the video decoders' CPU ops vs naive references, any thread count (tests/vae_ops_test.c)" build/tests/vae_ops_test
 suite "the same under ASan and UBSan (build/tests/vae_ops_test_san)" build/tests/vae_ops_test_san
 suite "the same with the portable kernels (DITC_CPU_PORTABLE=1)" env DITC_CPU_PORTABLE=1 build/tests/vae_ops_test
+v3_suite "the same built for x86-64-v3 alone (a CPU with AVX2 and FMA but no AVX-512)" build/tests/vae_ops_test_v3
+suite "the same built for the x86-64 baseline alone (any other CPU)" env DITC_CPU_PORTABLE=1 build/tests/vae_ops_test_base
 suite "--bench reports the final latent's statistics (tests/bench_test.sh)" tests/bench_test.sh
 suite "safetensors (tests/st_test.c)" build/tests/st_test tests/golden/opensora-v1.2/weights.safetensors
 suite "numpy reference vs upstream fixtures (tests/ref)" python3 tests/ref/stdit3_ref.py check-golden tests/golden/opensora-v1.2

@@ -2,7 +2,8 @@
  * the softmax, the 3-D convolution): where this CPU has AVX-512F, unless the environment sets
  * DITC_CPU_PORTABLE=1 (then the portable forms run, with the same bits: the tests check both ways
  * on any machine). Decided once per file that asks. The compiler's clones (CPU_CLONES,
- * cpu/rowsum.h) are picked by the loader from the CPU alone: their forms cannot differ in bits.
+ * cpu/rowsum.h) are picked by the loader from the CPU alone: their forms cannot differ in bits, and
+ * the tests run each one's code in a build of it alone (build.ninja: linear_test_v3, _base).
  * Not here: the forms. */
 #ifndef DITC_CPU_ISA_H
 #define DITC_CPU_ISA_H
