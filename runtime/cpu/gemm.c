@@ -9,7 +9,7 @@
 
 #include <math.h>
 
-#include "cpu/rowsum.h"
+#include "cpu/isa.h"
 #include "cpu/vmath.h"
 
 enum { KC = 384, NC = 256, MC = 96 };

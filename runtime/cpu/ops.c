@@ -12,6 +12,7 @@
 #endif
 
 #include "cpu/gemm.h"
+#include "cpu/isa.h"
 #include "cpu/rowsum.h"
 #include "cpu/softmax.h"
 #include "cpu/vmath.h"

@@ -1,8 +1,8 @@
 /* cpu/rowsum.h: the one order of a row's sums in double on the CPU (LayerNorm's mean and variance,
  * RMSNorm's mean square): 16 lane sums over the blocks of 16 values, the tail summed in order from
- * 0, then the 16 lane sums added to it in order. Lane-wise, so a compiler vectorizes the blocks
- * without reassociating anything: an AVX-512 clone of the caller (target_clones) and the portable
- * one give the same bits. Not here: the softmax's sum (cpu/softmax.h, the same order). */
+ * 0, then the 16 lane sums added to it in order (the softmax's sum too). Lane-wise, so a compiler
+ * vectorizes the blocks without reassociating anything: every clone of the caller (CPU_CLONES,
+ * cpu/isa.h) gives the same bits. */
 #ifndef DITC_CPU_ROWSUM_H
 #define DITC_CPU_ROWSUM_H
 
@@ -33,16 +33,5 @@ static inline double row_sum(const float *x, int64_t n, int kind, double mean) {
   for (int l = 0; l < 16; l++) s += lane[l];
   return s;
 }
-
-/* What a hot CPU op is compiled as: an AVX-512F clone, an x86-64-v3 clone (AVX2 and FMA, where
- * fmaf is one instruction, not a libm call) and the baseline one, chosen by the loader (an ifunc)
- * by what this CPU has. For loops whose bits do not depend on the vector width only: elementwise float
- * arithmetic, fused multiply-adds written as fmaf, and the lane sums above (C's default: no
- * contraction of a * b + c into an FMA). */
-#ifdef DITC_NO_CLONES /* one form, for the -march the file is built for (the bench's x86-64-v3 build) */
-#define CPU_CLONES
-#else
-#define CPU_CLONES __attribute__((target_clones("avx512f", "arch=x86-64-v3", "default")))
-#endif
 
 #endif

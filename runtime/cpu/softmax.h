@@ -1,7 +1,7 @@
 /* cpu/softmax.h: the CPU reference's softmax of a row, the attention ops' one: the row's maximum m,
- * e_j = exp(x_j - m) (cpu/vmath.h's exp), their sum in double (16 lane sums over the blocks of 16,
- * the tail summed in order from 0, then the lane sums added to it in order), then x_j = e_j *
- * (float)(1 / sum). Portable and AVX-512 forms with the same bits, chosen at run time.
+ * e_j = exp(x_j - m) (cpu/vmath.h's exp), their sum in double in cpu/rowsum.h's order, then
+ * x_j = e_j * (float)(1 / sum). Written once, compiled as clones (cpu/isa.h): the same bits on
+ * every CPU.
  * Not here: the scores and values around it (cpu/ops.c, cpu/encoder.c). */
 #ifndef DITC_CPU_SOFTMAX_H
 #define DITC_CPU_SOFTMAX_H

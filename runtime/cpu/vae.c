@@ -13,7 +13,7 @@
 
 #include "cpu/dot.h"
 #include "cpu/ops.h"
-#include "cpu/rowsum.h"
+#include "cpu/isa.h"
 #include "cpu/vae_kernels.h"
 #include "cpu/vmath.h"
 #include "ditc_abi.h"
