@@ -5,12 +5,13 @@
  * CPU bench variants (rows x out x in, the weight transposed as a linear layer's). Per shape one
  * warm-up call each, then ROUNDS (default 5) rounds of every library in rotating order, each
  * round's call repeated to at least 0.2 s; prints the median GFLOP/s and its min..max spread, and
- * the best library per shape. Usage: gemm_bench [ROUNDS]. Not a test: nothing here fails on a
- * number. */
+ * the best library per shape. Usage: gemm_bench [ROUNDS [own]] (own: ditc's kernel alone). Not a
+ * test: nothing here fails on a number. */
 #include <dlfcn.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "cpu/gemm.h"
@@ -38,7 +39,8 @@ static void call(int lib, float *c, const float *a, const float *w, int M, int N
 int main(int argc, char **argv) {
   int rounds = argc > 1 ? atoi(argv[1]) : 5;
   if (rounds < 1 || rounds > MAXR) rounds = 5;
-  for (int l = 1; l < NLIB; l++) { /* each on one thread */
+  const int own = argc > 2 && strcmp(argv[2], "own") == 0;
+  for (int l = 1; l < NLIB && !own; l++) { /* each on one thread */
     void *h = dlopen(libs[l].soname, RTLD_NOW | RTLD_LOCAL);
     if (!h) continue;
     libs[l].sgemm = (sgemm_fn)dlsym(h, "cblas_sgemm");
@@ -48,7 +50,7 @@ int main(int argc, char **argv) {
   }
   printf("  kernels: %s; one thread each\n",
          cpu_avx512() ? "AVX-512" : "portable (no AVX-512F, or DITC_CPU_PORTABLE=1)");
-  for (int l = 1; l < NLIB; l++)
+  for (int l = 1; l < NLIB && !own; l++)
     if (!libs[l].sgemm)
       printf("  %s: not installed (%s; apt-get install -y %s)\n", libs[l].name, libs[l].soname,
              l == 1 ? "libopenblas0" : "libblis4");

@@ -22,7 +22,7 @@ echo "== the single-core sgemm rate, the yardstick (build/tests/gemm_bench; torc
 build/tests/gemm_bench | tee "$tmp/gemm.txt"
 echo "   ditc's portable kernel as a CPU with AVX2 and FMA but no AVX-512 runs it (build/tests/gemm_bench_v3,"
 echo "   DITC_CPU_PORTABLE=1; its cpu_gemm built for x86-64-v3 alone):"
-DITC_CPU_PORTABLE=1 build/tests/gemm_bench_v3 3 | grep -E '^  [a-z]|ditc' | grep -v '^  kernels'
+DITC_CPU_PORTABLE=1 build/tests/gemm_bench_v3 3 own | grep -Ev '^  kernels|fastest'
 if [ $have_torch = 1 ]; then
   python3 - >"$tmp/torch_mm.txt" <<'PY'
 import statistics, time, torch
